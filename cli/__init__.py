@@ -1,0 +1,1 @@
+"""chatemu's command line (``chatemu.cli``): parse, call the engine, render."""

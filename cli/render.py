@@ -1,0 +1,204 @@
+"""Output for people and for scripts.
+
+``--json``: exactly one JSON document on stdout.  Otherwise text: rich tables
+and colours on a terminal, plain aligned text when stdout is not a terminal,
+when ``NO_COLOR`` is set, or when ``TERM=dumb``.  rich is imported only on the
+rich path, so scripts never pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from chatemu.store.timefmt import clock_face
+
+STATE_STYLES = {
+    "queued": "bright_black",
+    "new": "bold cyan",
+    "active": "bold green",
+    "parked": "yellow",
+    "active-wrapup": "bold magenta",
+    "parked-wrapup": "magenta",
+    "closed": "dim",
+}
+
+
+def use_rich() -> bool:
+    return (
+        sys.stdout.isatty()
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def emit_json(value) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+# -- building blocks -------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str]] | None = None, title=None) -> None:
+    if use_rich():
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=title, title_justify="left", header_style="bold")
+        for header in headers:
+            table.add_column(header)
+        for index, row in enumerate(rows):
+            style = styles[index] if styles else {}
+            table.add_row(*(Text(cell, style=style.get(col, "")) for col, cell in enumerate(row)))
+        Console().print(table)
+        return
+    if title:
+        print(title)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    for line in [headers, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+
+
+def _lines(pairs: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in pairs)
+    if use_rich():
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False)
+        for key, value in pairs:
+            console.print(Text(key.ljust(width), style="bold"), Text(value, style=STATE_STYLES.get(value, "")))
+        return
+    for key, value in pairs:
+        print(f"{key.ljust(width)}  {value}")
+
+
+def _text(value) -> str:
+    if value is None:
+        return "-"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def _ms(seconds_value) -> int | None:
+    return None if seconds_value is None else round(seconds_value * 1000)
+
+
+# -- chats -------------------------------------------------------------------------
+
+
+def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
+    if not chats:
+        print(f"{title}: no chats")
+        return
+    headers = ["ID", "STATE"] + (["AGENT"] if with_agent else []) + ["CUSTOMER", "QUEUE", "PRIO", "WRAP-UP", "EXT", "CALL"]
+    rows, styles = [], []
+    for chat in chats:
+        row = [chat["id"], chat["state"]]
+        if with_agent:
+            row.append(_text(chat["agent"]))
+        wrapup = clock_face(_ms(chat["wrapup_remaining"]))
+        if wrapup and chat["state"] == "parked-wrapup":
+            wrapup += " paused"
+        row += [
+            _text(chat["customer"]),
+            chat["queue"],
+            str(chat["priority"]),
+            wrapup or "-",
+            _text(chat["extensions_left"]),
+            "parked" if chat["parked_by_call"] else "",
+        ]
+        rows.append(row)
+        styles.append({1: STATE_STYLES.get(chat["state"], "")})
+    _table(headers, rows, styles, title=title)
+
+
+def chat_show(chat: dict) -> None:
+    pairs = [(key, _text(value)) for key, value in chat.items()]
+    _lines(pairs)
+
+
+def chat_summary(chat: dict) -> str:
+    text = f"{chat['id']} {chat['state']}"
+    if chat["agent"]:
+        text += f" in {chat['agent']}'s inbox"
+    if chat["wrapup_remaining"] is not None:
+        paused = ", paused" if chat["state"] == "parked-wrapup" else ""
+        text += f", wrap-up {clock_face(_ms(chat['wrapup_remaining']))} left{paused}"
+        text += f", {chat['extensions_left']} extension(s) left"
+    if chat["closed_reason"]:
+        text += f" ({chat['closed_reason']})"
+    return text
+
+
+def events(items: list[dict]) -> None:
+    arrow = "→" if use_rich() else "->"
+    if not items:
+        print("no events")
+        return
+    rows = []
+    for event in items:
+        subject = event["chat"] or event["agent"] or ""
+        change = f"{event['from'] or '(none)'} {arrow} {event['to']}"
+        who = event["agent"] if event["chat"] and event["agent"] else ""
+        rows.append([str(event["seq"]), event["at"], subject, change, event["cause"], who])
+    _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows)
+
+
+def changed(summary: str, appended: list[dict]) -> None:
+    """What a state-changing command prints for people: each change, then the result."""
+    arrow = "→" if use_rich() else "->"
+    for event in appended:
+        subject = event["chat"] or event["agent"]
+        line = f"{event['at']}  {subject}: {event['from'] or '(none)'} {arrow} {event['to']} ({event['cause']})"
+        print(line)
+    print(summary)
+
+
+# -- agents, clock, config -------------------------------------------------------
+
+
+def agent_summary(agent: dict) -> str:
+    text = f"{agent['id']}: {agent['status']}"
+    details = [f"presence {agent['presence']}"]
+    if agent["on_call"]:
+        details.append("on a call")
+    if agent["active_chat"]:
+        details.append(f"active {agent['active_chat']}")
+    details.append(f"{agent['open_chats']} open chat(s)")
+    return f"{text} ({', '.join(details)})"
+
+
+def agent_list(agents: list[dict]) -> None:
+    if not agents:
+        print("no agents")
+        return
+    rows = [
+        [a["id"], a["status"], a["presence"], _text(a["on_call"]), _text(a["active_chat"]), str(a["open_chats"])]
+        for a in agents
+    ]
+    _table(["AGENT", "STATUS", "PRESENCE", "ON CALL", "ACTIVE", "OPEN"], rows)
+
+
+def clock(value: dict) -> str:
+    return f"{value['now']} ({value['mode']})"
+
+
+def config(value: dict) -> None:
+    from chatemu.store import config as cfg
+
+    def shown(name, stored):
+        key = cfg.KEYS[name]
+        if key.kind == "duration":
+            return cfg.show(key, _ms(stored))
+        return cfg.show(key, stored)
+
+    rows = [[name, shown(name, value[name]), "", cfg.KEYS[name].help] for name in cfg.KEYS]
+    for queue, overrides in value["queues"].items():
+        rows += [[name, shown(name, stored), queue, ""] for name, stored in overrides.items()]
+    _table(["KEY", "VALUE", "QUEUE", "MEANING"], rows)

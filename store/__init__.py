@@ -1,0 +1,1 @@
+"""chatemu's engine: a pure core (``core``, ``timefmt``) and a SQLite shell (``engine``)."""

@@ -1,0 +1,261 @@
+"""The pure core of chatemu: the chat state machine and the wrap-up timer.
+
+Nothing in this module does I/O or reads a clock.  Every function takes the
+time it needs as an argument, in integer milliseconds since the Unix epoch,
+so the whole model can be tested in-process, exhaustively and fast.
+
+The state machine is one explicit table, ``TRANSITIONS``: for each
+(state, event) pair that is allowed, the next state and what happens to the
+wrap-up timer.  Any pair that is not in the table is refused with
+``Refused``, which names the chat, its state and the event that was tried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import Refused
+
+# --- states -----------------------------------------------------------------
+
+QUEUED = "queued"
+NEW = "new"
+ACTIVE = "active"
+PARKED = "parked"
+ACTIVE_WRAPUP = "active-wrapup"
+PARKED_WRAPUP = "parked-wrapup"
+CLOSED = "closed"
+
+STATES = (QUEUED, NEW, ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP, CLOSED)
+
+#: States in which a chat sits in an agent's inbox and counts toward capacity.
+OPEN_STATES = (NEW, ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP)
+#: States that make an agent busy: while it has one, nothing is presented.
+BUSY_STATES = (NEW, ACTIVE, ACTIVE_WRAPUP)
+#: The agent's active item is in one of these (at most one per agent).
+ACTIVE_STATES = (ACTIVE, ACTIVE_WRAPUP)
+WRAPUP_STATES = (ACTIVE_WRAPUP, PARKED_WRAPUP)
+
+# --- events -----------------------------------------------------------------
+# The names are what a user types (``chat park``), or the source of an
+# automatic change (timer, call, presentation).
+
+TAKE = "take"  # the agent picks a queued chat
+PRESENT = "present"  # a queued chat is presented to an idle agent
+ACTIVATE = "activate"
+PARK = "park"
+END = "end"  # the customer ends the chat
+WRAPUP = "wrapup"  # the agent ends the conversation
+EXTEND = "extend"  # chat wrapup --extend
+FINISH = "finish"  # chat wrapup --finish
+EXPIRE = "expire"  # the wrap-up timer ran out
+CALL_START = "call-start"  # a call parks the agent's active item
+CALL_END = "call-end"  # the call ended; a chat the customer ended resumes
+
+EVENTS = (TAKE, PRESENT, ACTIVATE, PARK, END, WRAPUP, EXTEND, FINISH, EXPIRE, CALL_START, CALL_END)
+
+# --- timer operations, carried by each transition -----------------------------
+
+T_NONE = "none"  # the timer is not touched
+T_START = "start"  # start a running timer, full duration
+T_START_PAUSED = "start-paused"  # start a paused timer, full duration
+T_PAUSE = "pause"
+T_RESUME = "resume"
+T_EXTEND = "extend"
+T_STOP = "stop"  # the chat closes; no timer any more
+
+
+@dataclass(frozen=True)
+class Step:
+    to: str
+    timer: str = T_NONE
+    closed_reason: str | None = None
+
+
+TRANSITIONS: dict[tuple[str, str], Step] = {
+    (QUEUED, TAKE): Step(NEW),
+    (QUEUED, PRESENT): Step(NEW),
+    (QUEUED, END): Step(CLOSED, T_NONE, "abandoned"),
+    (NEW, ACTIVATE): Step(ACTIVE),
+    (NEW, END): Step(PARKED_WRAPUP, T_START_PAUSED),
+    (PARKED, ACTIVATE): Step(ACTIVE),
+    (PARKED, END): Step(PARKED_WRAPUP, T_START_PAUSED),
+    (ACTIVE, PARK): Step(PARKED),
+    (ACTIVE, CALL_START): Step(PARKED),
+    (ACTIVE, END): Step(ACTIVE_WRAPUP, T_START),
+    (ACTIVE, WRAPUP): Step(ACTIVE_WRAPUP, T_START),
+    (ACTIVE_WRAPUP, PARK): Step(PARKED_WRAPUP, T_PAUSE),
+    (ACTIVE_WRAPUP, CALL_START): Step(PARKED_WRAPUP, T_PAUSE),
+    (ACTIVE_WRAPUP, EXTEND): Step(ACTIVE_WRAPUP, T_EXTEND),
+    (ACTIVE_WRAPUP, FINISH): Step(CLOSED, T_STOP, "wrapup-finished"),
+    (ACTIVE_WRAPUP, EXPIRE): Step(CLOSED, T_STOP, "wrapup-expired"),
+    (PARKED_WRAPUP, ACTIVATE): Step(ACTIVE_WRAPUP, T_RESUME),
+    (PARKED_WRAPUP, CALL_END): Step(ACTIVE_WRAPUP, T_RESUME),
+}
+
+CLOSED_REASONS = ("wrapup-expired", "wrapup-finished", "abandoned")
+
+# What a refused event was trying to do, for messages: "cannot park C1: it is queued".
+VERBS = {
+    TAKE: "take",
+    PRESENT: "present",
+    ACTIVATE: "activate",
+    PARK: "park",
+    END: "end",
+    WRAPUP: "wrap up",
+    EXTEND: "extend the wrap-up of",
+    FINISH: "finish the wrap-up of",
+    EXPIRE: "expire the wrap-up of",
+    CALL_START: "park for a call",
+    CALL_END: "resume after a call",
+}
+
+
+def step(chat_id: str, state: str, event: str) -> Step:
+    """The transition for ``event`` on a chat in ``state``, or ``Refused``."""
+    try:
+        return TRANSITIONS[(state, event)]
+    except KeyError:
+        raise Refused(f"cannot {VERBS[event]} {chat_id}: it is {state}") from None
+
+
+def allowed(state: str, event: str) -> bool:
+    return (state, event) in TRANSITIONS
+
+
+# --- the wrap-up timer --------------------------------------------------------
+# A timer is stored as two integers: ``deadline`` (the instant it runs out,
+# while it runs) and ``remaining`` (what is left, while it is paused).  Exactly
+# one of them is set.  All arithmetic is in integer milliseconds.
+
+
+@dataclass(frozen=True)
+class Timer:
+    deadline: int | None = None
+    remaining: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.deadline is not None
+
+
+NO_TIMER = Timer()
+
+
+def timer_start(duration_ms: int, now: int) -> Timer:
+    return Timer(deadline=now + duration_ms)
+
+
+def timer_start_paused(duration_ms: int) -> Timer:
+    return Timer(remaining=duration_ms)
+
+
+def timer_left(timer: Timer, now: int) -> int | None:
+    """Milliseconds left at ``now``; never negative; None without a timer."""
+    if timer.deadline is not None:
+        return max(0, timer.deadline - now)
+    return timer.remaining
+
+
+def timer_pause(timer: Timer, now: int) -> Timer:
+    if timer.deadline is None:
+        return timer
+    return Timer(remaining=max(0, timer.deadline - now))
+
+
+def timer_resume(timer: Timer, now: int) -> Timer:
+    if timer.remaining is None:
+        return timer
+    return Timer(deadline=now + timer.remaining)
+
+
+def timer_extend(timer: Timer, extension_ms: int) -> Timer:
+    if timer.deadline is not None:
+        return Timer(deadline=timer.deadline + extension_ms)
+    if timer.remaining is not None:
+        return Timer(remaining=timer.remaining + extension_ms)
+    return timer
+
+
+def timer_due(timer: Timer, now: int) -> bool:
+    """A running timer is due once ``now`` has reached its deadline."""
+    return timer.deadline is not None and timer.deadline <= now
+
+
+def apply_timer(op: str, timer: Timer, now: int, duration_ms: int, extension_ms: int) -> Timer:
+    """What a transition's timer operation makes of the stored timer."""
+    if op == T_NONE:
+        return timer
+    if op == T_START:
+        return timer_start(duration_ms, now)
+    if op == T_START_PAUSED:
+        return timer_start_paused(duration_ms)
+    if op == T_PAUSE:
+        return timer_pause(timer, now)
+    if op == T_RESUME:
+        return timer_resume(timer, now)
+    if op == T_EXTEND:
+        return timer_extend(timer, extension_ms)
+    if op == T_STOP:
+        return NO_TIMER
+    raise ValueError(f"unknown timer operation {op!r}")
+
+
+# --- time accounting ----------------------------------------------------------
+# Each chat keeps how long it has been active, parked and wrapping up.
+
+
+def bucket(state: str) -> str | None:
+    """Which time counter a state adds to."""
+    if state == ACTIVE:
+        return "active"
+    if state in (PARKED, PARKED_WRAPUP):
+        return "parked"
+    if state == ACTIVE_WRAPUP:
+        return "wrapup"
+    return None
+
+
+# --- agents -------------------------------------------------------------------
+
+AVAILABLE = "available"
+BREAK = "break"
+PRESENCES = (AVAILABLE, BREAK)
+
+ON_CALL = "on-call"
+HANDLING_CHAT = "handling-chat"
+WRAP_UP = "wrap-up"
+
+
+def agent_status(presence: str, on_call: bool, active_state: str | None) -> str:
+    """Derived status: the first that holds of on-call, handling-chat, wrap-up, presence."""
+    if on_call:
+        return ON_CALL
+    if active_state == ACTIVE:
+        return HANDLING_CHAT
+    if active_state == ACTIVE_WRAPUP:
+        return WRAP_UP
+    return presence
+
+
+def not_presentable(
+    presence: str,
+    on_call: bool,
+    busy_chat: str | None,
+    open_chats: int,
+    max_chats: int,
+    auto_present: bool,
+) -> list[str]:
+    """Why a queued chat would not be presented to this agent: empty if it would."""
+    reasons = []
+    if not auto_present:
+        reasons.append("auto-present is off")
+    if presence != AVAILABLE:
+        reasons.append(f"it is on a {presence}" if presence == BREAK else f"it is {presence}")
+    if on_call:
+        reasons.append("it is on a call")
+    if busy_chat is not None:
+        reasons.append(f"it has {busy_chat}")
+    if open_chats >= max_chats:
+        reasons.append(f"it is at capacity {open_chats}/{max_chats}")
+    return reasons

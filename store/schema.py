@@ -1,0 +1,155 @@
+"""Opening a chatemu database, and its schema as forward migrations.
+
+The hot path (every command on an up-to-date database) uses only the standard
+library's ``sqlite3``: ``PRAGMA application_id`` and ``PRAGMA user_version``
+say whether the file is ours and current.  Only when a database is new or
+older than this chatemu is ``sqlite_utils`` imported, to apply the pending
+migrations (``sqlite_utils.Migrations``) inside the command's own
+``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from .errors import DatabaseError
+
+#: Written to ``PRAGMA application_id``: "CHEM".
+APPLICATION_ID = 0x4348454D
+#: The number of migrations below; mirrored in ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
+#: Seconds a command waits for another process's transaction before giving up (exit 5).
+DEFAULT_BUSY_TIMEOUT = 10.0
+
+
+def busy_timeout() -> float:
+    raw = os.environ.get("CHATEMU_BUSY_TIMEOUT")
+    if not raw:
+        return DEFAULT_BUSY_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DatabaseError(f"CHATEMU_BUSY_TIMEOUT is not a number of seconds: {raw!r}") from None
+    if not 0 <= value <= 3600:
+        raise DatabaseError(f"CHATEMU_BUSY_TIMEOUT must be between 0 and 3600 seconds: {raw!r}")
+    return value
+
+
+def connect(path: str) -> tuple[sqlite3.Connection, bool]:
+    """Open ``path``; return the connection and whether it needs migrating.
+
+    Refuses (``DatabaseError``) a folder, a missing parent folder, a file that
+    is not SQLite, a SQLite file of another program, and a newer schema,
+    without writing anything.
+    """
+    if os.path.isdir(path):
+        raise DatabaseError(f"cannot open database {path}: it is a folder")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
+    try:
+        conn = sqlite3.connect(path, timeout=busy_timeout(), isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID:
+            # A brand-new (empty) file becomes ours; anything else is not.
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            if tables or version:
+                raise DatabaseError(f"{path} is not a chatemu database")
+        elif version > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"{path} has schema version {version}, newer than this chatemu's {SCHEMA_VERSION}: upgrade chatemu"
+            )
+    except sqlite3.Error as exc:
+        conn.close()
+        raise DatabaseError(f"{path} is not a chatemu database ({exc})") from None
+    except DatabaseError:
+        conn.close()
+        raise
+    needs_migration = app_id != APPLICATION_ID or version < SCHEMA_VERSION
+    if app_id != APPLICATION_ID:
+        # WAL persists in the file; it cannot be switched inside a transaction.
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn, needs_migration
+
+
+def migrate(conn: sqlite3.Connection, now_ms: int) -> None:
+    """Apply pending migrations; the caller holds a ``BEGIN IMMEDIATE`` transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:  # another chatemu upgraded it while we waited
+        raise DatabaseError(f"database has schema version {version}, newer than this chatemu's {SCHEMA_VERSION}")
+    if version == SCHEMA_VERSION:
+        return
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    migrations = _migrations(sqlite_utils, now_ms)
+    migrations.apply(db)
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _migrations(sqlite_utils, now_ms: int):
+    migrations = sqlite_utils.Migrations("chatemu")
+
+    @migrations(name="0001_initial")
+    def initial(db) -> None:
+        # One row: the clock (mode, last instant seen, real-mode offset) and the next chat number.
+        db["meta"].create(
+            {"id": int, "mode": str, "now_ms": int, "offset_ms": int, "next_chat": int},
+            pk="id",
+            not_null={"mode", "now_ms", "offset_ms", "next_chat"},
+        )
+        db["meta"].insert({"id": 1, "mode": "virtual", "now_ms": now_ms, "offset_ms": 0, "next_chat": 1})
+        db["config"].create({"queue": str, "key": str, "value": str}, pk=("queue", "key"), not_null={"value"})
+        db["agents"].create(
+            {"id": str, "presence": str, "on_call": int, "last_activity_ms": int, "created_at_ms": int},
+            pk="id",
+            not_null={"presence", "on_call", "last_activity_ms", "created_at_ms"},
+        )
+        db["chats"].create(
+            {
+                "id": str,
+                "number": int,  # creation order
+                "state": str,
+                "agent": str,
+                "customer": str,
+                "queue": str,
+                "priority": int,
+                "created_at_ms": int,
+                "closed_at_ms": int,
+                "closed_reason": str,
+                "parked_by_call": int,
+                "wrapup_deadline_ms": int,  # set while the wrap-up timer runs
+                "wrapup_remaining_ms": int,  # set while it is paused
+                "extension_ms": int,  # fixed when wrap-up starts
+                "extensions_left": int,
+                "state_since_ms": int,
+                "active_ms": int,
+                "parked_ms": int,
+                "wrapup_ms": int,
+            },
+            pk="id",
+            not_null={"number", "state", "queue", "priority", "created_at_ms", "parked_by_call", "state_since_ms"},
+            defaults={"parked_by_call": 0, "active_ms": 0, "parked_ms": 0, "wrapup_ms": 0},
+        )
+        db["chats"].create_index(["number"], unique=True)
+        db["chats"].create_index(["agent", "state"])
+        db["chats"].create_index(["state", "priority", "created_at_ms", "number"])
+        db.execute(
+            "CREATE INDEX idx_chats_deadline ON chats(wrapup_deadline_ms, number)"
+            " WHERE wrapup_deadline_ms IS NOT NULL"
+        )
+        db.execute(
+            "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,"
+            " agent TEXT, chat TEXT, from_state TEXT, to_state TEXT, cause TEXT NOT NULL)"
+        )
+        db["events"].create_index(["chat", "seq"])
+        db["events"].create_index(["agent", "seq"])
+
+    return migrations

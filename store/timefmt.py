@@ -1,0 +1,116 @@
+"""Durations and instants: parsing and formatting, in integer milliseconds.
+
+Pure functions; no clock is read here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+
+from .errors import UsageError
+
+_UNIT_MS = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
+_NUMBER = r"\d+(?:\.\d+)?"
+_DURATION = re.compile(
+    rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>\d+)ms)?"
+)
+_BARE = re.compile(_NUMBER)
+
+#: The longest duration accepted: 100 years.  Beyond it a clock leaves the calendar.
+MAX_DURATION_MS = 100 * 366 * 24 * 3_600_000
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MIN_MS = int((datetime(1, 1, 1, tzinfo=timezone.utc) - EPOCH) / timedelta(milliseconds=1))
+MAX_MS = int((datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc) - EPOCH) / timedelta(milliseconds=1))
+
+
+def parse_duration(text: str) -> int:
+    """``90``, ``90s``, ``1.5s``, ``2m``, ``1m30s``, ``1h``, ``250ms`` → milliseconds.
+
+    A bare number is seconds.  Negative, empty, unknown units, or finer than a
+    millisecond: ``UsageError``.
+    """
+    raw = text
+    text = text.strip()
+    if not text:
+        raise UsageError("empty duration (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
+    if _BARE.fullmatch(text):
+        total = Fraction(text) * 1000
+    else:
+        match = _DURATION.fullmatch(text)
+        if match is None or not any(match.groupdict().values()):
+            raise UsageError(f"bad duration {raw!r} (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
+        total = sum(
+            (Fraction(value) * _UNIT_MS[unit] for unit, value in match.groupdict().items() if value),
+            Fraction(0),
+        )
+    if total.denominator != 1:
+        raise UsageError(f"bad duration {raw!r}: finer than a millisecond")
+    if total > MAX_DURATION_MS:
+        raise UsageError(f"bad duration {raw!r}: longer than 100 years")
+    return int(total)
+
+
+def format_duration(ms: int) -> str:
+    """Milliseconds → the shortest duration text ``parse_duration`` reads back."""
+    if ms == 0:
+        return "0s"
+    parts = []
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    if hours:
+        parts.append(f"{hours}h")
+    if minutes:
+        parts.append(f"{minutes}m")
+    if rest:
+        seconds, millis = divmod(rest, 1000)
+        parts.append(f"{seconds}.{millis:03d}".rstrip("0").rstrip(".") + "s")
+    return "".join(parts)
+
+
+def seconds(ms: int | None) -> int | float | None:
+    """Milliseconds → seconds as a JSON number: whole seconds as an int."""
+    if ms is None:
+        return None
+    whole, part = divmod(ms, 1000)
+    return whole if part == 0 else ms / 1000
+
+
+def clock_face(ms: int | None) -> str:
+    """Milliseconds → ``m:ss`` (rounded up to the second), for people."""
+    if ms is None:
+        return ""
+    total = -(-ms // 1000)
+    minutes, secs = divmod(total, 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def format_time(ms: int | None) -> str | None:
+    """Epoch milliseconds → ISO 8601 UTC with milliseconds and ``Z``."""
+    if ms is None:
+        return None
+    moment = EPOCH + timedelta(milliseconds=ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(text: str) -> int:
+    """ISO 8601 → epoch milliseconds.  No zone means UTC.  Bad text: ``UsageError``."""
+    raw = text
+    text = text.strip()
+    if text[-1:] in ("z", "Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"bad time {raw!r} (use ISO 8601, e.g. 2026-01-05T09:00:00Z)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    delta = moment - EPOCH
+    if delta % timedelta(milliseconds=1):
+        raise UsageError(f"bad time {raw!r}: finer than a millisecond")
+    ms = delta // timedelta(milliseconds=1)
+    if not MIN_MS <= ms <= MAX_MS:
+        raise UsageError(f"bad time {raw!r}: out of range")
+    return ms
