@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from chatemu.store.engine import DEFAULT_AGENT, DEFAULT_QUEUE, Engine, Result
-from chatemu.store.errors import ChatemuError
+from chatemu.store.errors import ChatemuError, UsageError
 
 from . import render
 
@@ -80,8 +80,14 @@ def engine(ctx: typer.Context) -> Engine:
     return ctx.find_root().obj()
 
 
+#: While ``chatemu run`` runs a line, results are collected here instead of printed.
+collected: list[Result] | None = None
+
+
 def show(result: Result, as_json: bool, human) -> None:
-    if as_json:
+    if collected is not None:
+        collected.append(result)
+    elif as_json:
         render.emit_json(result.value)
     else:
         human(result)
@@ -290,13 +296,189 @@ def config_set(
 def events(
     ctx: typer.Context,
     chat: Annotated[Optional[str], typer.Option("--chat", metavar="ID", help="Only this chat's events.")] = None,
+    agent_id: Annotated[Optional[str], typer.Option("--agent", metavar="ID", help="Only this agent's events.")] = None,
+    since: Annotated[int, typer.Option("--since", metavar="SEQ", min=0, help="Only events after this seq.")] = 0,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
     json: JsonOpt = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
 ) -> None:
     """The event log: every change, in order."""
-    show(engine(ctx).events(chat), json, lambda r: render.events(r.value))
+    if json and (jsonl or follow):
+        raise UsageError("--json prints one array: use --jsonl with --follow")
+    eng = engine(ctx)
+    if follow:
+        from .follow import follow_events
+
+        follow_events(eng, chat, agent_id, since, jsonl)
+        return
+    result = eng.events(chat, agent_id, since)
+    if jsonl:
+        for item in result.value:
+            render.emit_json(item)
+        return
+    show(result, json, lambda r: render.events(r.value))
+
+
+# -- QA tools ---------------------------------------------------------------------------
+
+
+@app.command("expect", context_settings={"ignore_unknown_options": True})
+def expect(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(metavar="chat|agent|clock", help="What to check.", show_default=False)],
+    checks: Annotated[
+        list[str],
+        typer.Argument(metavar="[ID] FIELD=VALUE...", help="The chat id (or agent id), then fields to compare.", show_default=False),
+    ],
+    json: JsonOpt = False,
+) -> None:
+    """Check fields of a chat, an agent or the clock: exit 0 if all hold, 1 if not.
+
+    Values are compared as the JSON fields are: null, true/false, numbers,
+    strings; durations may be written 40s or 1m and times in any ISO form.
+    Changes nothing."""
+    from .expect import run_expect
+
+    code = run_expect(engine(ctx), kind, checks, json)
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command("explain")
+def explain(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
+    """Why a chat is in its state, and what would move it next."""
+    show(engine(ctx).explain(chat_id), json, lambda r: render.explain(r.value))
+
+
+@app.command("run")
+def run_file(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A scenario file: one chatemu command per line.")],
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Run every line; exit non-zero if any failed.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="One JSON object per line run.")] = False,
+) -> None:
+    """Run a scenario file in one process: each line its own transaction."""
+    from .scenario import run_scenario
+
+    code = run_scenario(ctx.find_root().params, file, keep_going, quiet, json)
+    if code:
+        raise typer.Exit(code)
+
+
+snapshot_app = typer.Typer(help="Whole-state copies inside the database.", no_args_is_help=True)
+app.add_typer(snapshot_app, name="snapshot")
+SnapName = Annotated[str, typer.Argument(metavar="NAME", help="The snapshot's name.", show_default=False)]
+
+
+@snapshot_app.command("save")
+def snapshot_save(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
+    """Save the whole state (clock, config, agents, chats, timers, events) as NAME."""
+    result = engine(ctx).snapshot_save(name)
+    verb = "replaced" if result.value["replaced"] else "saved"
+    show(result, json, lambda r: print(f"snapshot {name} {verb} at {r.value['created_at']}"))
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
+    """Return the whole state to snapshot NAME (the clock included)."""
+    show(engine(ctx).snapshot_restore(name), json,
+         lambda r: print(f"restored snapshot {name} (saved {r.value['created_at']}); now {r.value['now']}"))
+
+
+@snapshot_app.command("list")
+def snapshot_list(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """The snapshots in this database."""
+    show(engine(ctx).snapshot_list(), json, lambda r: render.snapshots(r.value))
+
+
+@snapshot_app.command("delete")
+def snapshot_delete(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
+    """Delete snapshot NAME."""
+    show(engine(ctx).snapshot_delete(name), json, lambda r: print(f"deleted snapshot {name}"))
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
+) -> None:
+    """Write the whole database as one JSON bundle (a bug report in one file)."""
+    text = engine(ctx).export()
+    if file == "-":
+        sys.stdout.write(text)
+        return
+    from .files import write_file
+
+    write_file(file, text)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A bundle made by export; - for stdin.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the current state.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Load a bundle into an empty database (or replace the state with --replace)."""
+    from .files import read_file
+
+    text, where = read_file(file)
+    result = engine(ctx).import_(text, where, replace)
+    show(result, json, lambda r: print(
+        f"imported {where}: {r.value['chats']} chat(s), {r.value['events']} event(s), "
+        f"{r.value['snapshots']} snapshot(s); now {r.value['now']}"))
+
+
+@app.command("reset")
+def reset(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    keep_snapshots: Annotated[bool, typer.Option("--keep-snapshots", help="Keep the snapshots.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Empty the database: a new virtual clock, no agents, chats or events."""
+    eng = engine(ctx)
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("reset asks for confirmation on a terminal: not on one, so add --yes")
+        if not typer.confirm(f"Empty {eng.path}? Every chat, agent and event is lost", default=False):
+            print("nothing changed")
+            raise typer.Exit(1)
+    show(eng.reset(keep_snapshots), json, lambda r: print(f"reset {eng.path}; clock {r.value['now']} (virtual)"))
 
 
 # -- the one place errors become exit codes ------------------------------------------
+
+_command = None
+
+
+def call(argv: list[str]) -> tuple[int, list[str]]:
+    """Run one chatemu command line; return its exit code and the lines to print on stderr.
+
+    This is the single translation point from exceptions to exit codes and
+    messages; ``main`` prints them, ``chatemu run`` names the file and line.
+    """
+    global _command
+    if _command is None:
+        _command = typer.main.get_command(app)
+    try:
+        returned = _command.main(args=argv, prog_name="chatemu", standalone_mode=False)
+        return (returned if isinstance(returned, int) else 0), []
+    except ChatemuError as exc:
+        return exc.exit_code, exc.lines()
+    except typer.TyperException as exc:  # Typer's parsing errors: bad option, missing argument
+        message = exc.format_message()
+        if getattr(exc, "ctx", None) is not None and message == exc.ctx.get_help():
+            print(message)  # a group called with nothing: show its help
+            return 0, []
+        return exc.exit_code, [f"error: {' '.join(message.split())}{_usage_hint(exc)}"]
+    except typer.Abort:
+        return 1, ["error: aborted"]
+    except Exception as exc:  # a bug: still one line, no traceback unless asked
+        if os.environ.get("CHATEMU_DEBUG"):
+            raise
+        return 70, [f"error: internal error: {type(exc).__name__}: {exc} (set CHATEMU_DEBUG=1 for the traceback)"]
 
 
 def _usage_hint(exc) -> str:
@@ -306,34 +488,17 @@ def _usage_hint(exc) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        returned = app(args=argv, prog_name="chatemu", standalone_mode=False)
-        code = returned if isinstance(returned, int) else 0
-    except ChatemuError as exc:
-        code = _error(exc.message, exc.exit_code)
-    except typer.TyperException as exc:  # Typer's parsing errors: bad option, missing argument
-        message = exc.format_message()
-        if getattr(exc, "ctx", None) is not None and message == exc.ctx.get_help():
-            print(message)  # a group called with nothing: show its help
-            return 0
-        code = _error(" ".join(message.split()) + _usage_hint(exc), exc.exit_code)
-    except typer.Abort:
-        code = _error("aborted", 1)
+        code, lines = call(sys.argv[1:] if argv is None else argv)
+        for line in lines:
+            print(line, file=sys.stderr)
+        sys.stdout.flush()
     except KeyboardInterrupt:
-        code = 130
+        return 130
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): not our error.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        code = 0
-    except Exception as exc:  # a bug: still one line, no traceback unless asked
-        if os.environ.get("CHATEMU_DEBUG"):
-            raise
-        code = _error(f"internal error: {type(exc).__name__}: {exc} (set CHATEMU_DEBUG=1 for the traceback)", 70)
-    return code
-
-
-def _error(message: str, code: int) -> int:
-    print(f"error: {message}", file=sys.stderr)
+        return 0
     return code
 
 

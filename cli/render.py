@@ -202,3 +202,28 @@ def config(value: dict) -> None:
     for queue, overrides in value["queues"].items():
         rows += [[name, shown(name, stored), queue, ""] for name, stored in overrides.items()]
     _table(["KEY", "VALUE", "QUEUE", "MEANING"], rows)
+
+
+# -- QA tools ----------------------------------------------------------------------
+
+
+def event_line(event: dict) -> str:
+    arrow = "→" if use_rich() else "->"
+    subject = event["chat"] or event["agent"]
+    who = f" [{event['agent']}]" if event["chat"] and event["agent"] else ""
+    return f"#{event['seq']} {event['at']}  {subject}: {event['from'] or '(none)'} {arrow} {event['to']} ({event['cause']}){who}"
+
+
+def explain(value: dict) -> None:
+    print(f"{value['chat']}: {value['state']}" + (f" ({value['agent']})" if value["agent"] else ""))
+    for line in value["why"]:
+        print(f"  why:  {line}")
+    for line in value["next"]:
+        print(f"  next: {line}")
+
+
+def snapshots(items: list[dict]) -> None:
+    if not items:
+        print("no snapshots")
+        return
+    _table(["NAME", "SAVED AT", "CHATS"], [[s["name"], s["created_at"], str(s["chats"])] for s in items])

@@ -14,6 +14,8 @@ Any error rolls the whole transaction back: a refused command changes nothing.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sqlite3
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from . import config as cfg
 from . import core, schema
 from .clock import MODES, REAL, VIRTUAL, clock_now, system_wall_ms
 from .errors import DatabaseError, Refused, UnknownChat, UsageError
-from .timefmt import MAX_MS, format_time, seconds
+from .timefmt import MAX_MS, format_duration, format_time, seconds
 
 DEFAULT_AGENT = "agent-1"
 DEFAULT_QUEUE = "default"
@@ -35,6 +37,22 @@ _CHAT_COLUMNS = (
     " state_since_ms, active_ms, parked_ms, wrapup_ms"
 )
 _OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
+# Connections kept open across commands by ``shared_connections`` (``chatemu run``).
+_shared: dict[str, tuple[sqlite3.Connection, bool]] | None = None
+
+
+@contextmanager
+def shared_connections() -> Iterator[None]:
+    """Within this block, each database's connection stays open between commands."""
+    global _shared
+    outer, _shared = _shared, {} if _shared is None else _shared
+    try:
+        yield
+    finally:
+        if outer is None:
+            for conn, _ in _shared.values():
+                conn.close()
+        _shared = outer
 _BUSY = "('new', 'active', 'active-wrapup')"
 
 
@@ -72,9 +90,10 @@ class Engine:
     # -- the transaction ------------------------------------------------------
 
     @contextmanager
-    def transaction(self, acting: bool = True) -> Iterator["Tx"]:
-        """One command.  ``acting``: the command acts as the agent, creating it if new."""
-        conn, needs_migration = schema.connect(self.path)
+    def transaction(self, acting: bool = True, write: bool = True) -> Iterator["Tx"]:
+        """One command.  ``acting``: the command acts as the agent, creating it if new.
+        ``write``: commit; otherwise roll back (read-only commands never write)."""
+        conn, needs_migration = self._connect()
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -89,7 +108,7 @@ class Engine:
                     tx.ensure_agent(self.agent)
                 yield tx
                 tx.finish()
-                conn.execute("COMMIT")
+                conn.execute("COMMIT" if write else "ROLLBACK")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -97,17 +116,29 @@ class Engine:
         except sqlite3.Error as exc:
             raise _database_error(self.path, exc) from None
         finally:
-            conn.close()
+            if _shared is None:
+                conn.close()
 
-    def _run(self, method: str, *args, acting: bool = True) -> Result:
+    def _connect(self) -> tuple[sqlite3.Connection, bool]:
+        if _shared is None:
+            return schema.connect(self.path)
+        key = os.path.abspath(self.path)
+        if key not in _shared:
+            _shared[key] = schema.connect(self.path)
+        return _shared[key]  # migrate() is idempotent: it checks the version inside the transaction
+
+    def _run(self, method: str, *args, acting: bool = True, write: bool = True) -> Result:
         """Run ``Tx.<method>`` as one command.  A method that changes state returns
         a view (a function), shown as it is after timers and presentation."""
-        with self.transaction(acting=acting) as tx:
+        with self.transaction(acting=acting, write=write) as tx:
             value = getattr(tx, method)(*args)
             tx.finish()
             if callable(value):
                 value = value()
         return Result(value, tx.appended)
+
+    def _read(self, method: str, *args) -> Result:
+        return self._run(method, *args, acting=False, write=False)
 
     # -- chats ----------------------------------------------------------------
 
@@ -136,18 +167,18 @@ class Engine:
         return self._run("call_end")
 
     def chat_show(self, chat_id: str) -> Result:
-        return self._run("chat_show", chat_id, acting=False)
+        return self._read("chat_show", chat_id)
 
     def chat_list(self, all_chats=False, state=None, queue=None) -> Result:
-        return self._run("chat_list", all_chats, state, queue, acting=False)
+        return self._read("chat_list", all_chats, state, queue)
 
     # -- agents ---------------------------------------------------------------
 
     def agent_status(self, agent_id: str | None = None) -> Result:
-        return self._run("agent_status", agent_id, acting=False)
+        return self._read("agent_status", agent_id)
 
     def agent_list(self) -> Result:
-        return self._run("agent_list", acting=False)
+        return self._read("agent_list")
 
     def agent_presence(self, presence: str) -> Result:
         return self._run("agent_presence", presence)
@@ -155,7 +186,7 @@ class Engine:
     # -- clock, config, events ------------------------------------------------
 
     def clock_show(self) -> Result:
-        return self._run("clock_show", acting=False)
+        return self._read("clock_show")
 
     def clock_advance(self, duration_ms: int) -> Result:
         return self._run("clock_advance", duration_ms, acting=False)
@@ -167,13 +198,48 @@ class Engine:
         return self._run("clock_mode", mode, acting=False)
 
     def config_show(self) -> Result:
-        return self._run("config_show", acting=False)
+        return self._read("config_show")
 
     def config_set(self, name: str, text: str, queue: str | None = None) -> Result:
         return self._run("config_set", name, text, queue, acting=False)
 
-    def events(self, chat_id: str | None = None) -> Result:
-        return self._run("events", chat_id, acting=False)
+    def events(self, chat_id=None, agent_id=None, since=0, limit=None) -> Result:
+        return self._read("events", chat_id, agent_id, since, limit)
+
+    def settle(self) -> Result:
+        """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
+        return self._run("clock_show", acting=False)
+
+    # -- QA tools ---------------------------------------------------------------
+
+    def explain(self, chat_id: str) -> Result:
+        return self._read("explain", chat_id)
+
+    def peek(self, kind: str, ident: str | None = None) -> Result:
+        """The object ``expect`` compares: a chat, an agent or the clock; never writes."""
+        return self._read("peek", kind, ident)
+
+    def snapshot_save(self, name: str) -> Result:
+        return self._run("snapshot_save", name, acting=False)
+
+    def snapshot_restore(self, name: str) -> Result:
+        return self._run("snapshot_restore", name, acting=False)
+
+    def snapshot_delete(self, name: str) -> Result:
+        return self._run("snapshot_delete", name, acting=False)
+
+    def snapshot_list(self) -> Result:
+        return self._read("snapshot_list")
+
+    def export(self) -> str:
+        """The whole database as one canonical JSON bundle."""
+        return self._read("export").value
+
+    def import_(self, text: str, where: str, replace: bool = False) -> Result:
+        return self._run("import_", text, where, replace, acting=False)
+
+    def reset(self, keep_snapshots: bool = False) -> Result:
+        return self._run("reset", keep_snapshots, acting=False)
 
 
 def _database_error(path: str, exc: sqlite3.Error) -> DatabaseError:
@@ -618,13 +684,215 @@ class Tx:
         self._config = None
         return self.config_show
 
-    def events(self, chat_id):
+    def events(self, chat_id, agent_id, since, limit):
+        where, params = ["seq > ?"], [since]
         if chat_id is not None:
             self.row(chat_id)
-            rows = self.q("SELECT * FROM events WHERE chat = ? ORDER BY seq", chat_id)
+            where.append("chat = ?")
+            params.append(chat_id)
+        if agent_id is not None:
+            where.append("agent = ?")
+            params.append(agent_id)
+        sql = f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY seq"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [event_object(row) for row in self.q(sql, *params)]
+
+    # -- QA tools ---------------------------------------------------------------
+
+    def peek(self, kind, ident):
+        if kind == "chat":
+            return self.chat_show(ident)
+        if kind == "agent":
+            return self.agent_status(ident)
+        return self.clock_show()
+
+    def explain(self, chat_id):
+        row = self.row(chat_id)
+        chat = self.chat_object(row)
+        state, agent = chat["state"], chat["agent"]
+        why: list[str] = []
+        nxt: list[str] = []
+        agents: list[dict] = []
+        first = None
+        last = self.q(
+            "SELECT at_ms, cause FROM events WHERE chat = ? ORDER BY seq DESC LIMIT 1", chat_id
+        ).fetchone()
+        since = f" since {format_time(last['at_ms'])} ({last['cause']})" if last else ""
+        if state == core.QUEUED:
+            ahead = self.q(
+                "SELECT count(*) FROM chats WHERE state = 'queued' AND (priority > ? OR (priority = ? AND"
+                " (created_at_ms < ? OR (created_at_ms = ? AND number < ?))))",
+                row["priority"], row["priority"], row["created_at_ms"], row["created_at_ms"], row["number"],
+            ).fetchone()[0]
+            why.append(f"{chat_id} is queued{since}, in nobody's inbox")
+            if ahead:
+                why.append(f"{ahead} queued chat(s) come first (higher priority or older)")
+            auto, limit = self.config("auto-present"), self.config("max-chats")
+            rows = self.q("SELECT id, presence, on_call FROM agents ORDER BY last_activity_ms, id").fetchall()
+            for a in rows:
+                busy = self.q(
+                    f"SELECT id FROM chats WHERE agent = ? AND state IN {_BUSY} ORDER BY number LIMIT 1", a["id"]
+                ).fetchone()
+                busy_text = None
+                if busy is not None:
+                    busy_state = self.q("SELECT state FROM chats WHERE id = ?", busy["id"]).fetchone()["state"]
+                    busy_text = f"{busy['id']} {busy_state}"
+                reasons = core.not_presentable(
+                    a["presence"], bool(a["on_call"]), busy_text, self.open_count(a["id"]), limit, auto
+                )
+                agents.append({"agent": a["id"], "presentable": not reasons, "reasons": reasons})
+                if not reasons and first is None:
+                    first = a["id"]
+            if not rows:
+                why.append("there are no agents yet")
+            for entry in agents:
+                if entry["reasons"]:
+                    why.append(f"not presented to {entry['agent']}: {'; '.join(entry['reasons'])}")
+            if first is not None:
+                nxt.append(
+                    f"{first} (idle longest of those who can take it) gets the next queued chat"
+                    + (" at the next presentation" if not ahead else f", after the {ahead} ahead of it")
+                )
+            else:
+                nxt.append("it is presented when an agent can take it: available, not on a call, "
+                           "no new/active/wrap-up chat, under max-chats, auto-present on")
+            nxt.append(f"`chat take {chat_id}` picks it now; `chat end {chat_id}` abandons it")
+        elif state == core.NEW:
+            why.append(f"{chat_id} is new in {agent}'s inbox{since}: presented, not yet activated")
+            nxt.append(f"`chat activate {chat_id}` makes it active" + self._would_park(agent, chat_id))
+            nxt.append("while it is new, nothing else is presented to " + agent)
+        elif state == core.ACTIVE:
+            why.append(f"{chat_id} is {agent}'s active item{since}")
+            nxt.append(f"`chat park {chat_id}` parks it; `chat wrapup {chat_id}` or the customer ending it starts wrap-up; a call parks it")
+        elif state == core.PARKED:
+            why.append(f"{chat_id} is parked in {agent}'s inbox{since}" + (" by a call" if chat["parked_by_call"] else ""))
+            if self.is_on_call(agent):
+                nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays parked")
+            else:
+                nxt.append(f"`chat activate {chat_id}` makes it active again" + self._would_park(agent, chat_id))
+            nxt.append(f"if the customer ends it, it goes to parked-wrapup with a full {self._wrapup_text(row['queue'])} wrap-up")
+        elif state == core.ACTIVE_WRAPUP:
+            left = core.timer_left(core.Timer(row["wrapup_deadline_ms"], row["wrapup_remaining_ms"]), self.now)
+            why.append(f"{chat_id} is in wrap-up, the timer running{since}")
+            nxt.append(
+                f"it closes at {format_time(row['wrapup_deadline_ms'])} (in {format_duration(left)}) unless extended or finished"
+            )
+            nxt.append(
+                f"{row['extensions_left']} extension(s) of {format_duration(row['extension_ms'] or 0)} left; "
+                f"`chat wrapup {chat_id} --finish` closes it now; parking it pauses the timer"
+            )
+        elif state == core.PARKED_WRAPUP:
+            left = row["wrapup_remaining_ms"]
+            why.append(f"{chat_id} is in wrap-up, the timer paused with {format_duration(left)} left{since}")
+            if chat["parked_by_call"]:
+                nxt.append(f"it resumes by itself into active-wrapup when {agent}'s call ends")
+            else:
+                nxt.append(
+                    f"`chat activate {chat_id}` resumes the timer: it would close at {format_time(self.now + left)}"
+                    + self._would_park(agent, chat_id)
+                )
         else:
-            rows = self.q("SELECT * FROM events ORDER BY seq")
-        return [event_object(row) for row in rows]
+            why.append(f"{chat_id} closed at {chat['closed_at']} ({chat['closed_reason']})")
+            nxt.append("closed is final: nothing changes it again")
+        return {"chat": chat_id, "state": state, "agent": agent, "why": why, "next": nxt,
+                "agents": agents, "first": first}
+
+    def _would_park(self, agent: str, chat_id: str) -> str:
+        item = self.active_item(agent)
+        if item is not None and item["id"] != chat_id:
+            return f", parking {item['id']} ({item['state']})"
+        return ""
+
+    def _wrapup_text(self, queue: str) -> str:
+        return format_duration(self.config("wrapup", queue))
+
+    def snapshot_save(self, name):
+        from . import bundle
+
+        check_name("snapshot name", name)
+        replaced = self.q("SELECT 1 FROM snapshots WHERE name = ?", name).fetchone() is not None
+        self.finish()  # the snapshot holds the settled state
+        state = bundle.dumps(bundle.dump_state(self.conn))
+        self.q(
+            "INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, state = excluded.state",
+            name, self.now, state,
+        )
+        return {"name": name, "created_at": format_time(self.now), "replaced": replaced}
+
+    def snapshot_row(self, name):
+        row = self.q("SELECT name, created_at_ms, state FROM snapshots WHERE name = ?", name).fetchone()
+        if row is None:
+            raise Refused(f"no snapshot named {shown(name)}")
+        return row
+
+    def snapshot_restore(self, name):
+        from . import bundle
+
+        row = self.snapshot_row(name)
+        self.load(json.loads(row["state"]))
+        return {"name": name, "created_at": format_time(row["created_at_ms"]), "now": format_time(self.now)}
+
+    def load(self, state: dict) -> None:
+        """Replace the whole state; the clock is the loaded one (the only way it goes back)."""
+        from . import bundle
+
+        bundle.load_state(self.conn, state)
+        meta = self.q("SELECT mode, now_ms, offset_ms FROM meta WHERE id = 1").fetchone()
+        self.mode, self.offset = meta["mode"], meta["offset_ms"]
+        self.now = self.at = clock_now(self.mode, meta["now_ms"], self.offset, self.wall_ms)
+        self._config = None
+        self.finished = True  # nothing more to settle or present: it is the saved state
+
+    def snapshot_delete(self, name):
+        row = self.snapshot_row(name)
+        self.q("DELETE FROM snapshots WHERE name = ?", name)
+        return {"name": name, "created_at": format_time(row["created_at_ms"]), "deleted": True}
+
+    def snapshot_list(self):
+        return [
+            {"name": row["name"], "created_at": format_time(row["created_at_ms"]),
+             "chats": len(json.loads(row["state"])["chats"])}
+            for row in self.q("SELECT name, created_at_ms, state FROM snapshots ORDER BY name")
+        ]
+
+    def export(self):
+        from . import bundle
+
+        return bundle.dumps(bundle.export_document(self.conn))
+
+    def import_(self, text, where, replace):
+        from . import bundle
+
+        document = bundle.parse_document(self.conn, text, where)
+        if not replace and not (self.pristine() and not self.q("SELECT EXISTS (SELECT 1 FROM config)").fetchone()[0]):
+            raise Refused("cannot import into a database that is in use: use --replace to replace its state")
+        self.q("DELETE FROM snapshots")
+        for snap in document["snapshots"]:
+            self.q("INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)",
+                   snap["name"], snap["created_at_ms"], bundle.dumps(snap["state"]))
+        self.load(document["state"])
+        from .check import check
+
+        problems = check(self.conn)
+        if problems:
+            raise UsageError(f"{where}: the bundle's state is inconsistent: {problems[0]}")
+        return {"imported": where, "chats": len(document["state"]["chats"]),
+                "events": len(document["state"]["events"]), "snapshots": len(document["snapshots"]),
+                "now": format_time(self.now)}
+
+    def reset(self, keep_snapshots):
+        for table in ("config", "agents", "chats", "events"):
+            self.q(f"DELETE FROM {table}")
+        self.q("DELETE FROM sqlite_sequence WHERE name = 'events'")
+        if not keep_snapshots:
+            self.q("DELETE FROM snapshots")
+        self.mode, self.offset = VIRTUAL, 0
+        self.now = self.at = self.wall_ms
+        self.q("UPDATE meta SET mode = ?, now_ms = ?, offset_ms = 0, next_chat = 1 WHERE id = 1", VIRTUAL, self.now)
+        self._config = None
+        return {"reset": True, "now": format_time(self.now), "mode": VIRTUAL}
 
 
 def event_object(row: sqlite3.Row) -> dict:

@@ -12,6 +12,23 @@ class ChatemuError(Exception):
         super().__init__(message)
         self.message = message
 
+    def lines(self) -> list[str]:
+        """What the CLI prints on stderr."""
+        return [f"error: {self.message}"]
+
+
+class ExpectationFailed(ChatemuError):
+    """``chatemu expect``: a field did not hold.  One line per field, no ``error:``."""
+
+    exit_code = 1
+
+    def __init__(self, mismatches: list[str]):
+        super().__init__("; ".join(mismatches))
+        self.mismatches = mismatches
+
+    def lines(self) -> list[str]:
+        return list(self.mismatches)
+
 
 class UsageError(ChatemuError):
     """Bad input: an option, a duration, a time, a value."""
@@ -37,6 +54,7 @@ class DatabaseError(ChatemuError):
 
 EXIT_CODES = {
     0: "done",
+    1: "a check did not hold (`expect`), or a scenario line failed that way",
     2: "usage: a bad option, value, duration or time",
     3: "refused by the model: the message names the chat, its state and what was tried",
     4: "unknown chat",

@@ -18,7 +18,7 @@ from .errors import DatabaseError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -151,5 +151,12 @@ def _migrations(sqlite_utils, now_ms: int):
         )
         db["events"].create_index(["chat", "seq"])
         db["events"].create_index(["agent", "seq"])
+
+    @migrations(name="0002_snapshots")
+    def snapshots(db) -> None:
+        # Whole-state copies kept inside the database (``chatemu snapshot``).
+        db["snapshots"].create(
+            {"name": str, "created_at_ms": int, "state": str}, pk="name", not_null={"created_at_ms", "state"}
+        )
 
     return migrations

@@ -1,0 +1,77 @@
+"""``chatemu expect``: compare fields of a chat, an agent or the clock."""
+
+from __future__ import annotations
+
+import json
+
+from chatemu.store.engine import Engine, Result
+from chatemu.store.errors import ExpectationFailed, UsageError
+from chatemu.store.timefmt import parse_duration, parse_time
+
+KINDS = ("chat", "agent", "clock")
+DURATIONS = {"wrapup_remaining", "active_seconds", "parked_seconds", "wrapup_seconds"}
+TIMES = {"created_at", "closed_at", "wrapup_ends_at", "now"}
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def matches(field: str, expected: str, actual) -> bool:
+    """Does ``expected`` (as typed) equal the JSON field's ``actual`` value?"""
+    if expected == "null":
+        return actual is None
+    if actual is None:
+        return False
+    if isinstance(actual, bool):
+        if expected not in ("true", "false"):
+            raise UsageError(f"bad value {expected!r} for {field}: use true or false")
+        return actual == (expected == "true")
+    if field in DURATIONS:
+        return round(actual * 1000) == parse_duration(expected)
+    if field in TIMES:
+        return parse_time(actual) == parse_time(expected)
+    if isinstance(actual, int):
+        try:
+            return actual == int(expected)
+        except ValueError:
+            raise UsageError(f"bad value {expected!r} for {field}: use a whole number or null") from None
+    return actual == expected
+
+
+def run_expect(engine: Engine, kind: str, words: list[str], as_json: bool) -> int:
+    from . import app
+
+    if kind not in KINDS:
+        raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID] or clock)")
+    words = list(words)
+    ident = None
+    if kind == "chat" or (kind == "agent" and words and "=" not in words[0]):
+        if not words or "=" in words[0]:
+            raise UsageError("expect chat needs the chat's id first: expect chat ID FIELD=VALUE…")
+        ident = words.pop(0)
+    if not words:
+        raise UsageError("expect needs at least one FIELD=VALUE")
+    checks = []
+    for word in words:
+        field, sep, expected = word.partition("=")
+        if not sep or not field:
+            raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
+        checks.append((field, expected))
+    value = engine.peek(kind, ident).value
+    subject = value.get("id", "clock")
+    report = []
+    for field, expected in checks:
+        if field not in value:
+            raise UsageError(f"unknown field {field!r} of {kind} (fields: {', '.join(value)})")
+        report.append({"field": field, "expected": expected, "got": value[field], "ok": matches(field, expected, value[field])})
+    ok = all(item["ok"] for item in report)
+    if as_json or app.collected is not None:
+        app.show(Result({"ok": ok, "subject": subject, "checks": report}), True, None)
+        if ok or app.collected is None:
+            return 0 if ok else 1
+    if not ok:
+        raise ExpectationFailed(
+            [f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'])}" for c in report if not c["ok"]]
+        )
+    return 0
