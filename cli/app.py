@@ -111,10 +111,10 @@ def changed_clock(result: Result, as_json: bool) -> None:
 @chat_app.command("new")
 def chat_new(
     ctx: typer.Context,
-    customer: Annotated[Optional[str], typer.Option(help="The customer's name.")] = None,
-    queue: Annotated[str, typer.Option(help="The queue the chat waits in.")] = DEFAULT_QUEUE,
-    priority: Annotated[int, typer.Option(help="Higher is presented first.")] = 0,
-    chat_id: Annotated[Optional[str], typer.Option("--id", help="The chat's id [default: C1, C2, … in creation order].")] = None,
+    customer: Annotated[Optional[str], typer.Option(metavar="NAME", help="The customer's name.")] = None,
+    queue: Annotated[str, typer.Option(metavar="Q", help="The queue the chat waits in.")] = DEFAULT_QUEUE,
+    priority: Annotated[int, typer.Option(metavar="N", help="Higher is presented first.")] = 0,
+    chat_id: Annotated[Optional[str], typer.Option("--id", metavar="ID", help="The chat's id [default: C1, C2, … in creation order].")] = None,
     inbox: Annotated[bool, typer.Option("--inbox", help="Put it straight into the agent's inbox as new.")] = False,
     json: JsonOpt = False,
 ) -> None:
@@ -174,8 +174,8 @@ def call_end(ctx: typer.Context, json: JsonOpt = False) -> None:
 def chat_list(
     ctx: typer.Context,
     all_chats: Annotated[bool, typer.Option("--all", help="Every chat in the database, in id order.")] = False,
-    state: Annotated[Optional[str], typer.Option(help="Only chats in this state.")] = None,
-    queue: Annotated[Optional[str], typer.Option(help="Only chats of this queue.")] = None,
+    state: Annotated[Optional[str], typer.Option(metavar="S", help="Only chats in this state.")] = None,
+    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Only chats of this queue.")] = None,
     json: JsonOpt = False,
 ) -> None:
     """The agent's inbox (or every chat with --all)."""
@@ -281,7 +281,7 @@ def config_set(
     ctx: typer.Context,
     key: Annotated[str, typer.Argument(metavar="KEY", help="wrapup, wrapup-extension, wrapup-extensions, max-chats, auto-present.")],
     value: Annotated[str, typer.Argument(metavar="VALUE", help="A duration, a whole number, or on/off.")],
-    queue: Annotated[Optional[str], typer.Option(help="Set it for this queue only (wrap-up keys).")] = None,
+    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Set it for this queue only (wrap-up keys).")] = None,
     json: JsonOpt = False,
 ) -> None:
     """Set a configuration key, for all queues or for one."""
@@ -446,6 +446,32 @@ def reset(
             print("nothing changed")
             raise typer.Exit(1)
     show(eng.reset(keep_snapshots), json, lambda r: print(f"reset {eng.path}; clock {r.value['now']} (virtual)"))
+
+
+db_app = typer.Typer(help="The database file: check its invariants, show its path.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("check")
+def db_check(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Check every invariant; print each violation. Exit 0 clean, 1 violations, 5 not chatemu's.
+
+    Reads only; opens the file read-only and never creates it."""
+    from chatemu.store.check import check_path
+
+    path = engine(ctx).path
+    problems = check_path(path)
+    show(Result({"db": path, "ok": not problems, "violations": problems}), json,
+         lambda r: print(f"{path}: clean") if not problems else [print(p) for p in problems])
+    if problems:
+        raise typer.Exit(1)
+
+
+@db_app.command("path")
+def db_path(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Show which database file commands use (--db, CHATEMU_DB or the default)."""
+    path = engine(ctx).path
+    show(Result({"db": path}), json, lambda r: print(path))
 
 
 # -- the one place errors become exit codes ------------------------------------------

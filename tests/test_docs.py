@@ -1,0 +1,52 @@
+"""The README stays true: its command reference is the CLI's --help, and CI runs its test command."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_command_reference_matches_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, f"README's command reference is stale: run `cog -r README.md`\n{done.stdout}{done.stderr}"
+
+
+def test_every_command_is_in_the_reference():
+    """Each command `chatemu --help` lists (and each of its groups' commands) has a section."""
+    sections = set(re.findall(r"^### `(chatemu[^`]*)`$", README, re.M))
+
+    def commands(words):
+        text = subprocess.run(
+            [sys.executable, "-m", "chatemu.cli", *words, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        listed = text.split("Commands:\n", 1)
+        if len(listed) == 1:
+            return [words]
+        names = re.findall(r"^  (\S+)", listed[1], re.M)
+        found = []
+        for name in names:
+            found += commands([*words, name])
+        return found + ([words] if words in (["clock"],) else [])
+
+    for words in commands([]):
+        assert " ".join(["chatemu", *words]) in sections, f"no README section for chatemu {' '.join(words)}"
+
+
+def test_ci_runs_the_readme_test_command():
+    blocks = re.findall(r"```bash\n(.*?)\n```", README, re.S)
+    test_command = next(b for b in blocks if "pytest" in b)
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_command in ci.splitlines()
+
+
+def test_exit_codes_documented_match_the_engine():
+    from chatemu.store.errors import EXIT_CODES
+
+    table = dict(re.findall(r"^\| (\d+) \| ([^|]+) \|$", README, re.M))
+    for code in EXIT_CODES:
+        assert str(code) in table, f"exit code {code} is not in the README"
