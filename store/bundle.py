@@ -12,6 +12,7 @@ import json
 import sqlite3
 
 from . import schema
+from .clock import MODES
 from .errors import DatabaseError, UsageError
 
 FORMAT = "chatemu-bundle"
@@ -86,8 +87,10 @@ def validate_state(conn: sqlite3.Connection, state, where: str) -> dict:
             missing = [name for name, (_, not_null) in cols.items() if not_null and name not in row]
             if missing and not (table == "events" and missing == ["seq"]):
                 raise UsageError(f"{where}: {table}[{index}] lacks {missing[0]!r}")
-    if len(state["meta"]) != 1:
-        raise UsageError(f"{where}: meta must have exactly one row")
+    if len(state["meta"]) != 1 or state["meta"][0].get("id") != 1:
+        raise UsageError(f"{where}: meta must have exactly one row, with id 1")
+    if state["meta"][0].get("mode") not in MODES:
+        raise UsageError(f"{where}: the clock's mode must be one of {', '.join(MODES)}")
     seq = state.get("events_seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise UsageError(f"{where}: events_seq is missing or not a whole number")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from fractions import Fraction
 
 from .errors import UsageError
 
@@ -32,6 +31,8 @@ def parse_duration(text: str) -> int:
     A bare number is seconds.  Negative, empty, unknown units, or finer than a
     millisecond: ``UsageError``.
     """
+    from fractions import Fraction  # here, not at import: start-up is every command's cost
+
     raw = text
     text = text.strip()
     if not text:
