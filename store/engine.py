@@ -38,7 +38,7 @@ _CHAT_COLUMNS = (
 )
 _OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
 # Connections kept open across commands by ``shared_connections`` (``chatemu run``).
-_shared: dict[str, tuple[sqlite3.Connection, bool]] | None = None
+_shared: dict[str, tuple[sqlite3.Connection, str]] | None = None
 
 
 @contextmanager
@@ -93,14 +93,17 @@ class Engine:
     def transaction(self, acting: bool = True, write: bool = True) -> Iterator["Tx"]:
         """One command.  ``acting``: the command acts as the agent, creating it if new.
         ``write``: commit; otherwise roll back (read-only commands never write)."""
-        conn, needs_migration = self._connect()
+        conn, status = self._connect()
         try:
+            if status == schema.NEW:
+                # A new database is created (its clock frozen at this instant) in a
+                # transaction of its own, so even a read-only first command keeps it.
+                self._begin(conn)
+                schema.migrate(conn, self.wall())
+                conn.execute("COMMIT")
+            self._begin(conn)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise _database_error(self.path, exc) from None
-            try:
-                if needs_migration:
+                if status == schema.OLD:
                     schema.migrate(conn, self.wall())
                 tx = Tx(conn, self.wall(), self.agent)
                 tx.settle()
@@ -119,13 +122,21 @@ class Engine:
             if _shared is None:
                 conn.close()
 
-    def _connect(self) -> tuple[sqlite3.Connection, bool]:
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _database_error(self.path, exc) from None
+
+    def _connect(self) -> tuple[sqlite3.Connection, str]:
         if _shared is None:
             return schema.connect(self.path)
         key = os.path.abspath(self.path)
         if key not in _shared:
             _shared[key] = schema.connect(self.path)
-        return _shared[key]  # migrate() is idempotent: it checks the version inside the transaction
+        conn, status = _shared[key]
+        _shared[key] = (conn, schema.CURRENT if status == schema.NEW else status)
+        return conn, status  # migrate() is idempotent: it checks the version inside the transaction
 
     def _run(self, method: str, *args, acting: bool = True, write: bool = True) -> Result:
         """Run ``Tx.<method>`` as one command.  A method that changes state returns
@@ -387,7 +398,9 @@ class Tx:
                 raise Refused(f"cannot create {chat_id}: a chat with that id exists")
         state, agent = core.QUEUED, None
         if inbox:
-            self.check_capacity(chat_id, "put into the inbox")
+            full = self.at_capacity()
+            if full:
+                raise Refused(f"cannot create {chat_id} in {self.agent}'s inbox: {full}")
             state, agent = core.NEW, self.agent
         self.q(
             "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms, state_since_ms)"
@@ -398,16 +411,18 @@ class Tx:
         self.event(agent, chat_id, None, state, "customer")
         return self.view_chat(chat_id)
 
-    def check_capacity(self, chat_id: str, doing: str) -> None:
+    def at_capacity(self) -> str | None:
+        """Why this agent's inbox takes no more chats, or None."""
         limit = self.config("max-chats")
         count = self.open_count(self.agent)
-        if count >= limit:
-            raise Refused(f"cannot {doing} {chat_id}: {self.agent} is at capacity {count}/{limit}")
+        return f"{self.agent} is at capacity {count}/{limit}" if count >= limit else None
 
     def chat_take(self, chat_id):
         row = self.row(chat_id)
         core.step(chat_id, row["state"], core.TAKE)  # refuse a chat that is not queued first
-        self.check_capacity(chat_id, "take")
+        full = self.at_capacity()
+        if full:
+            raise Refused(f"cannot take {chat_id}: it is queued and {full}")
         self.q("UPDATE chats SET agent = ? WHERE id = ?", self.agent, chat_id)
         self.move(self.row(chat_id), core.TAKE, "take")
         return self.view_chat(chat_id)

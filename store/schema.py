@@ -36,8 +36,12 @@ def busy_timeout() -> float:
     return value
 
 
-def connect(path: str) -> tuple[sqlite3.Connection, bool]:
-    """Open ``path``; return the connection and whether it needs migrating.
+NEW, OLD, CURRENT = "new", "old", "current"
+
+
+def connect(path: str) -> tuple[sqlite3.Connection, str]:
+    """Open ``path``; return the connection and whether the file is ``NEW`` (empty),
+    ``OLD`` (an older chatemu schema, to migrate) or ``CURRENT``.
 
     Refuses (``DatabaseError``) a folder, a missing parent folder, a file that
     is not SQLite, a SQLite file of another program, and a newer schema,
@@ -70,12 +74,12 @@ def connect(path: str) -> tuple[sqlite3.Connection, bool]:
     except DatabaseError:
         conn.close()
         raise
-    needs_migration = app_id != APPLICATION_ID or version < SCHEMA_VERSION
-    if app_id != APPLICATION_ID:
+    status = NEW if app_id != APPLICATION_ID else OLD if version < SCHEMA_VERSION else CURRENT
+    if status == NEW:
         # WAL persists in the file; it cannot be switched inside a transaction.
         conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    return conn, needs_migration
+    return conn, status
 
 
 def migrate(conn: sqlite3.Connection, now_ms: int) -> None:
