@@ -19,7 +19,7 @@ def follow_events(engine: Engine, chat: str | None, agent: str | None, since: in
             while True:
                 if engine.clock_show().value["mode"] == "real":
                     engine.settle()  # the clock passes deadlines by itself: apply them
-                for event in engine.events(chat, agent, last).value:
+                for event in engine.events(chat, agent, last, known=False).value:
                     if jsonl:
                         render.emit_json(event)
                     else:

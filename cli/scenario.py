@@ -33,7 +33,7 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
         if words and words[0] == "run":
             steps.append((number, line.strip(), "error: a scenario cannot run another scenario"))
             continue
-        steps.append((number, line.strip(), words))
+        steps.append((number, shlex.join(words), words))  # the command as run, without its comment
     return steps
 
 

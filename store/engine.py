@@ -214,8 +214,9 @@ class Engine:
     def config_set(self, name: str, text: str, queue: str | None = None) -> Result:
         return self._run("config_set", name, text, queue, acting=False)
 
-    def events(self, chat_id=None, agent_id=None, since=0, limit=None) -> Result:
-        return self._read("events", chat_id, agent_id, since, limit)
+    def events(self, chat_id=None, agent_id=None, since=0, limit=None, known=True) -> Result:
+        """``known``: refuse a chat id that does not exist (``--follow`` waits for it instead)."""
+        return self._read("events", chat_id, agent_id, since, limit, known)
 
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
@@ -559,6 +560,9 @@ class Tx:
     def agent_status(self, agent_id=None):
         agent = check_name("agent id", agent_id) if agent_id is not None else self.agent
         row = self.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
+        if row is None and agent_id is not None and agent_id != self.agent:
+            # Another agent, named explicitly, that never existed: most likely a typo.
+            raise UnknownChat(f"unknown agent {shown(agent_id)}")
         item = self.active_item(agent)
         presence, on_call = (row["presence"], bool(row["on_call"])) if row else (core.AVAILABLE, False)
         return {
@@ -699,10 +703,11 @@ class Tx:
         self._config = None
         return self.config_show
 
-    def events(self, chat_id, agent_id, since, limit):
+    def events(self, chat_id, agent_id, since, limit, known):
         where, params = ["seq > ?"], [since]
         if chat_id is not None:
-            self.row(chat_id)
+            if known:
+                self.row(chat_id)
             where.append("chat = ?")
             params.append(chat_id)
         if agent_id is not None:
@@ -745,33 +750,33 @@ class Tx:
                 why.append(f"{ahead} queued chat(s) come first (higher priority or older)")
             auto, limit = self.config("auto-present"), self.config("max-chats")
             rows = self.q("SELECT id, presence, on_call FROM agents ORDER BY last_activity_ms, id").fetchall()
-            for a in rows:
+            for a in rows:  # in presentation order: the one idle longest first
                 busy = self.q(
-                    f"SELECT id FROM chats WHERE agent = ? AND state IN {_BUSY} ORDER BY number LIMIT 1", a["id"]
+                    f"SELECT id, state FROM chats WHERE agent = ? AND state IN {_BUSY} ORDER BY number LIMIT 1", a["id"]
                 ).fetchone()
-                busy_text = None
-                if busy is not None:
-                    busy_state = self.q("SELECT state FROM chats WHERE id = ?", busy["id"]).fetchone()["state"]
-                    busy_text = f"{busy['id']} {busy_state}"
                 reasons = core.not_presentable(
-                    a["presence"], bool(a["on_call"]), busy_text, self.open_count(a["id"]), limit, auto
+                    a["presence"], bool(a["on_call"]), f"{busy['id']} {busy['state']}" if busy else None,
+                    self.open_count(a["id"]), limit, auto,
                 )
                 agents.append({"agent": a["id"], "presentable": not reasons, "reasons": reasons})
-                if not reasons and first is None:
-                    first = a["id"]
             if not rows:
                 why.append("there are no agents yet")
             for entry in agents:
                 if entry["reasons"]:
                     why.append(f"not presented to {entry['agent']}: {'; '.join(entry['reasons'])}")
-            if first is not None:
+            ready = [entry["agent"] for entry in agents if entry["presentable"]]
+            if ready or agents:
+                first = ready[0] if ready else agents[0]["agent"]
+                when = "at the next presentation" if ready else "as soon as it can take one"
                 nxt.append(
-                    f"{first} (idle longest of those who can take it) gets the next queued chat"
-                    + (" at the next presentation" if not ahead else f", after the {ahead} ahead of it")
+                    f"{first} is first in line (idle longest): it gets the next queued chat {when}"
+                    + (f", after the {ahead} ahead of this one" if ahead else "")
                 )
-            else:
-                nxt.append("it is presented when an agent can take it: available, not on a call, "
-                           "no new/active/wrap-up chat, under max-chats, auto-present on")
+            if not auto:
+                nxt.append("auto-present is off: nothing is presented until `config set auto-present on`")
+            elif not ready:
+                nxt.append("an agent can take it when available, not on a call, with no new/active/wrap-up chat "
+                           "and under max-chats")
             nxt.append(f"`chat take {chat_id}` picks it now; `chat end {chat_id}` abandons it")
         elif state == core.NEW:
             why.append(f"{chat_id} is new in {agent}'s inbox{since}: presented, not yet activated")
@@ -802,6 +807,8 @@ class Tx:
             why.append(f"{chat_id} is in wrap-up, the timer paused with {format_duration(left)} left{since}")
             if chat["parked_by_call"]:
                 nxt.append(f"it resumes by itself into active-wrapup when {agent}'s call ends")
+            elif self.is_on_call(agent):
+                nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays paused")
             else:
                 nxt.append(
                     f"`chat activate {chat_id}` resumes the timer: it would close at {format_time(self.now + left)}"

@@ -43,6 +43,8 @@ class Refused(ChatemuError):
 
 
 class UnknownChat(ChatemuError):
+    """An unknown chat (or an agent named explicitly that does not exist)."""
+
     exit_code = 4
 
 
@@ -57,6 +59,6 @@ EXIT_CODES = {
     1: "a check did not hold (`expect`), or a scenario line failed that way",
     2: "usage: a bad option, value, duration or time",
     3: "refused by the model: the message names the chat, its state and what was tried",
-    4: "unknown chat",
+    4: "unknown chat (or an explicitly named agent that does not exist)",
     5: "database problem: not a chatemu database, a newer schema, locked, unreadable or read-only",
 }
