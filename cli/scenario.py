@@ -8,12 +8,15 @@ and the database connection are shared.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 
 from chatemu.store.engine import shared_connections
 
 from . import app, render
+
+_PLAIN = re.compile(r"[^'\"\\#]*")
 from .files import read_file
 
 
@@ -22,7 +25,8 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
     steps = []
     for number, line in enumerate(text.splitlines(), 1):
         try:
-            words = shlex.split(line, comments=True)
+            # shlex is the grammar; a line with nothing for it to do is split the fast way.
+            words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
         except ValueError as exc:
             steps.append((number, line.strip(), f"error: cannot parse the line: {exc}"))
             continue
@@ -53,14 +57,56 @@ def summary(result) -> str:
     return "done"
 
 
-def run_scenario(root: dict, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
+class Dispatcher:
+    """Runs scenario lines under the ``run`` command's own root context.
+
+    A line that names a command (``chat park C1``, ``events --chat C1``) is
+    parsed by that very click command, as in a separate process, under the
+    root context ``run`` was given (``--db``, ``--agent``): only the root's and
+    the group's option parsing, which ``run`` already did, is not repeated.
+    Any other line (root options first, ``clock`` whose group has options of
+    its own, a typo, ``--help``) goes the whole way through ``app.call``.
+    """
+
+    def __init__(self, root_ctx):
+        self.root_ctx = root_ctx
+        self.root = app.root_command()
+        self.base = []
+        if root_ctx.params.get("db") is not None:
+            self.base += ["--db", root_ctx.params["db"]]
+        if root_ctx.params.get("agent") is not None:
+            self.base += ["--agent", root_ctx.params["agent"]]
+        self.group_contexts: dict = {}
+
+    def route(self, words: list[str]):
+        first = self.root.commands.get(words[0])
+        if first is None:
+            return None
+        if not hasattr(first, "commands"):
+            return first, words[0], words[1:], self.root_ctx
+        if first.callback is not None or len(words) < 2 or words[1] not in first.commands:
+            return None
+        if words[0] not in self.group_contexts:
+            self.group_contexts[words[0]] = first.context_class(first, info_name=words[0], parent=self.root_ctx)
+        return first.commands[words[1]], words[1], words[2:], self.group_contexts[words[0]]
+
+    def __call__(self, words: list[str]) -> tuple[int, list[str]]:
+        route = self.route(words)
+        if route is None:
+            return app.call(self.base + words)
+        command, name, args, parent = route
+
+        def invoke():
+            with command.make_context(name, list(args), parent=parent) as ctx:
+                return command.invoke(ctx)
+
+        return app.translate(invoke, words)
+
+
+def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
     text, where = read_file(file)
     steps = parse_lines(text, where)
-    base = []
-    if root.get("db") is not None:
-        base += ["--db", root["db"]]
-    if root.get("agent") is not None:
-        base += ["--agent", root["agent"]]
+    dispatch = Dispatcher(root_ctx)
     progress = None
     if not quiet and not as_json and render.use_rich() and len(steps) > 50:
         from rich.progress import Progress
@@ -77,7 +123,7 @@ def run_scenario(root: dict, file: str, keep_going: bool, quiet: bool, as_json: 
                     if isinstance(words, str):
                         code, errors = 2, [words]
                     else:
-                        code, errors = app.call(base + words)
+                        code, errors = dispatch(words)
                 finally:
                     results, app.collected = app.collected, None
                 if as_json:

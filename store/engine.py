@@ -84,6 +84,7 @@ class Engine:
         if not path:
             raise UsageError("empty database path")
         self.path = path
+        self.key = os.path.abspath(path)  # which shared connection is this database's
         self.agent = check_name("agent id", agent)
         self.wall = wall
 
@@ -95,15 +96,9 @@ class Engine:
         ``write``: commit; otherwise roll back (read-only commands never write)."""
         conn, status = self._connect()
         try:
-            if status == schema.NEW:
-                # A new database is created (its clock frozen at this instant) in a
-                # transaction of its own, so even a read-only first command keeps it.
-                self._begin(conn)
-                schema.migrate(conn, self.wall())
-                conn.execute("COMMIT")
-            self._begin(conn)
+            self._begin(conn, write or status == schema.NEW)
             try:
-                if status == schema.OLD:
+                if status != schema.CURRENT:
                     schema.migrate(conn, self.wall())
                 tx = Tx(conn, self.wall(), self.agent)
                 tx.settle()
@@ -111,32 +106,37 @@ class Engine:
                     tx.ensure_agent(self.agent)
                 yield tx
                 tx.finish()
-                conn.execute("COMMIT" if write else "ROLLBACK")
+                # A new database is kept (its clock frozen at its creation) by any
+                # command that succeeds, even one that only reads.
+                conn.execute("COMMIT" if write or status == schema.NEW else "ROLLBACK")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            if status == schema.NEW:
+                schema.use_wal(conn)
+            if _shared is not None and (write or status == schema.NEW):
+                _shared[self.key] = (conn, schema.CURRENT)  # created or migrated now
         except sqlite3.Error as exc:
-            raise _database_error(self.path, exc) from None
+            raise schema.database_error(self.path, exc) from None
         finally:
             if _shared is None:
                 conn.close()
 
-    def _begin(self, conn: sqlite3.Connection) -> None:
+    def _begin(self, conn: sqlite3.Connection, write: bool) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise _database_error(self.path, exc) from None
+            if write or "readonly" not in str(exc):
+                raise schema.database_error(self.path, exc) from None
+            conn.execute("BEGIN")  # a read-only file can still be read
 
     def _connect(self) -> tuple[sqlite3.Connection, str]:
         if _shared is None:
             return schema.connect(self.path)
-        key = os.path.abspath(self.path)
-        if key not in _shared:
-            _shared[key] = schema.connect(self.path)
-        conn, status = _shared[key]
-        _shared[key] = (conn, schema.CURRENT if status == schema.NEW else status)
-        return conn, status  # migrate() is idempotent: it checks the version inside the transaction
+        if self.key not in _shared:
+            _shared[self.key] = schema.connect(self.path)
+        return _shared[self.key]
 
     def _run(self, method: str, *args, acting: bool = True, write: bool = True) -> Result:
         """Run ``Tx.<method>`` as one command.  A method that changes state returns
@@ -254,17 +254,6 @@ class Engine:
         return self._run("reset", keep_snapshots, acting=False)
 
 
-def _database_error(path: str, exc: sqlite3.Error) -> DatabaseError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return DatabaseError(f"database {path} is locked: another process kept it busy past the timeout")
-    if "readonly" in text or "read-only" in text:
-        return DatabaseError(f"database {path} is read-only")
-    if "not a database" in text or "malformed" in text:
-        return DatabaseError(f"{path} is not a chatemu database ({text})")
-    return DatabaseError(f"database {path}: {text}")
-
-
 class Tx:
     """The state of one command's transaction: the connection, the time, the events."""
 
@@ -277,7 +266,9 @@ class Tx:
         meta = conn.execute("SELECT mode, now_ms, offset_ms FROM meta WHERE id = 1").fetchone()
         self.mode = meta["mode"]
         self.offset = meta["offset_ms"]
+        self.stored_clock = (self.mode, meta["now_ms"], self.offset)
         self.now = clock_now(self.mode, meta["now_ms"], self.offset, wall_ms)
+        self.due = False  # whether a timer may have become due since the last settle
         self.at = self.now  # the instant being applied (a timer's deadline while settling)
         self._config: dict[tuple[str, str], str] | None = None
         self.finished = False
@@ -291,9 +282,12 @@ class Tx:
         """After the command: settle what it made due, present, store the clock."""
         if self.finished:
             return
-        self.settle()
+        if self.due:
+            self.settle()
         self.present()
-        self.q("UPDATE meta SET mode = ?, now_ms = ?, offset_ms = ? WHERE id = 1", self.mode, self.now, self.offset)
+        clock = (self.mode, self.now, self.offset)
+        if clock != self.stored_clock:
+            self.q("UPDATE meta SET mode = ?, now_ms = ?, offset_ms = ? WHERE id = 1", *clock)
         self.finished = True
 
     def config(self, name: str, queue: str | None = None):
@@ -332,7 +326,7 @@ class Tx:
             raise UnknownChat(f"unknown chat {shown(chat_id)}")
         return row
 
-    def move(self, row: sqlite3.Row, event: str, cause: str) -> sqlite3.Row:
+    def move(self, row: sqlite3.Row, event: str, cause: str) -> None:
         """Apply ``event`` to a chat through the transition table; store it; log it."""
         chat_id, state = row["id"], row["state"]
         step = core.step(chat_id, state, event)
@@ -364,7 +358,8 @@ class Tx:
             0 if closing else row["parked_by_call"], chat_id,
         )
         self.event(row["agent"], chat_id, state, step.to, cause)
-        return self.row(chat_id)
+        if timer.deadline is not None and timer.deadline <= self.now:
+            self.due = True  # e.g. a zero-length wrap-up: finish() settles it
 
     def own(self, chat_id: str, doing: str) -> sqlite3.Row:
         """The chat, which must be in this agent's inbox (or queued: the table refuses that)."""
@@ -602,22 +597,21 @@ class Tx:
             ).fetchone()
             if row is None:
                 break
-            self.at = row["wrapup_deadline_ms"]
+            self.at = row["wrapup_deadline_ms"]  # the exact instant it ran out
             self.move(row, core.EXPIRE, "timer")
             self.present()
         self.at = self.now
+        self.due = False
 
     def present(self) -> None:
         """Give the next queued chats to idle agents, the one idle longest first."""
-        if not self.config("auto-present"):
-            return
-        limit = self.config("max-chats")
         while True:
             chat = self.q(
                 "SELECT id FROM chats WHERE state = 'queued' ORDER BY priority DESC, created_at_ms, number LIMIT 1"
             ).fetchone()
-            if chat is None:
+            if chat is None or not self.config("auto-present"):
                 return
+            limit = self.config("max-chats")
             agent = self.q(
                 "SELECT id FROM agents a WHERE presence = 'available' AND on_call = 0"
                 f" AND NOT EXISTS (SELECT 1 FROM chats c WHERE c.agent = a.id AND c.state IN {_BUSY})"
@@ -644,6 +638,7 @@ class Tx:
             raise UsageError("cannot move the clock past 9999-12-31")
         self.offset += to_ms - self.now
         self.now = to_ms
+        self.due = True
 
     def clock_advance(self, duration_ms):
         if duration_ms < 0:
@@ -656,6 +651,7 @@ class Tx:
             # Nothing has happened yet: a script may start its story at any instant.
             self.offset += at_ms - self.now
             self.now = self.at = at_ms
+            self.due = True
         else:
             self.move_clock(at_ms)
         return self.clock_show

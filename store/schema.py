@@ -70,16 +70,45 @@ def connect(path: str) -> tuple[sqlite3.Connection, str]:
             )
     except sqlite3.Error as exc:
         conn.close()
-        raise DatabaseError(f"{path} is not a chatemu database ({exc})") from None
+        raise database_error(path, exc) from None
     except DatabaseError:
         conn.close()
         raise
     status = NEW if app_id != APPLICATION_ID else OLD if version < SCHEMA_VERSION else CURRENT
-    if status == NEW:
-        # WAL persists in the file; it cannot be switched inside a transaction.
-        conn.execute("PRAGMA journal_mode=WAL")
+    if status != NEW:
+        use_wal(conn)
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn, status
+
+
+def use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it persists in the file), best effort.
+
+    A new database is created in the rollback-journal mode, inside the first
+    command's transaction, so a refused first command leaves the file as it
+    was (empty); it switches to WAL once that transaction has committed.  If
+    the switch cannot happen now (another process has the file open, or it is
+    read-only), a later command makes it.
+    """
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
+        pass
+
+
+def database_error(path: str, exc: sqlite3.Error) -> DatabaseError:
+    """A SQLite error, as the one-line message users see (exit 5)."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return DatabaseError(f"database {path} is locked: another process kept it busy past the timeout")
+    if "readonly" in text or "read-only" in text:
+        return DatabaseError(f"database {path} is read-only")
+    if "not a database" in text or "malformed" in text:
+        return DatabaseError(f"{path} is not a chatemu database ({text})")
+    if "unable to open" in text:
+        return DatabaseError(f"cannot open database {path}: {text}")
+    return DatabaseError(f"database {path}: {text}")
 
 
 def migrate(conn: sqlite3.Connection, now_ms: int) -> None:

@@ -13,9 +13,9 @@ from .errors import UsageError
 _UNIT_MS = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
 _NUMBER = r"\d+(?:\.\d+)?"
 _DURATION = re.compile(
-    rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>\d+)ms)?"
+    rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>\d+)ms)?", re.ASCII
 )
-_BARE = re.compile(_NUMBER)
+_BARE = re.compile(_NUMBER, re.ASCII)
 
 #: The longest duration accepted: 100 years.  Beyond it a clock leaves the calendar.
 MAX_DURATION_MS = 100 * 366 * 24 * 3_600_000

@@ -1,0 +1,43 @@
+"""The benchmark script still runs: `benchmarks/bench.py --quick` completes and prints its table.
+
+A smoke test only: timings are never asserted here (the script's own `--check`
+does that, on purpose, outside the test suite).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATEMU_")}
+    return subprocess.run(
+        [sys.executable, str(BENCH), "--quick", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_quick_run_prints_the_table():
+    done = run_bench()
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
+    out = done.stdout
+    assert "| check | chatemu | baseline | ratio / value | target | result |" in out
+    for row in ("start-up:", "batch:", "scale:", "memory:"):
+        assert f"| {row}" in out, f"no {row} row in:\n{out}"
+    assert "**error**" not in out
+    # The import check is reported either way (a regression shows as a WARNING line).
+    assert "NOT imported by `chatemu chat park`" in out or "WARNING: `chatemu chat park` imports" in out, out
+
+
+def test_quick_json_has_every_section():
+    done = run_bench("--json", "--only", "batch")
+    assert done.returncode == 0, f"exit {done.returncode}\nstderr:\n{done.stderr[-3000:]}"
+    doc = json.loads(done.stdout)
+    assert doc["errors"] == []
+    assert "batch" in doc["sections"]
+    assert all({"check", "value", "target", "ok"} <= set(t) for t in doc["targets"])

@@ -1,0 +1,193 @@
+"""Migrations: a database made by the first released schema (version 1) upgrades, losing nothing.
+
+``tests/fixtures/schema-v1.db`` was written by chatemu's first schema: three chats (parked-wrapup,
+parked by a call, abandoned), two agents (one on a call, one on a break), thirteen events, a global
+and a per-queue config row, and no ``snapshots`` table.  The fixture is never opened in place (even
+a read-only SQLite connection leaves ``-wal``/``-shm`` files next to a WAL database): every test
+works on a copy in its own temp folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from chatemu.store import schema
+
+from conftest import Chatemu
+
+FIXTURE = Path(__file__).parent / "fixtures" / "schema-v1.db"
+#: The tables schema version 1 had, with their rows compared one by one.
+V1_TABLES = ("meta", "config", "agents", "chats", "events", "sqlite_sequence")
+
+
+def rows(path: Path) -> dict[str, list[tuple]]:
+    """Every row of the version-1 tables, in rowid order, plus the pragmas."""
+    conn = sqlite3.connect(path)
+    try:
+        found = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in V1_TABLES}
+        found["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
+        found["application_id"] = conn.execute("PRAGMA application_id").fetchone()[0]
+        found["tables"] = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return found
+    finally:
+        conn.close()
+
+
+def file_bytes(path: Path) -> tuple[str, str]:
+    """A hash of the database file and of its WAL (a missing WAL counts as an empty one)."""
+    wal = Path(f"{path}-wal")
+    return (
+        hashlib.sha256(path.read_bytes()).hexdigest(),
+        hashlib.sha256(wal.read_bytes() if wal.exists() else b"").hexdigest(),
+    )
+
+
+@pytest.fixture
+def v1(tmp_path) -> tuple[Chatemu, dict]:
+    """A copy of the version-1 fixture, and its rows read from a second, throw-away copy."""
+    probe = tmp_path / "probe" / "v1.db"
+    probe.parent.mkdir()
+    shutil.copyfile(FIXTURE, probe)
+    before = rows(probe)
+    db = tmp_path / "v1.db"
+    shutil.copyfile(FIXTURE, db)
+    return Chatemu(db), before
+
+
+def test_fixture_is_schema_version_1(v1):
+    _, before = v1
+    assert before["user_version"] == 1
+    assert before["application_id"] == schema.APPLICATION_ID
+    assert "snapshots" not in before["tables"]
+    assert schema.SCHEMA_VERSION > 1, "nothing to migrate: the test would prove nothing"
+    # The history the other tests rely on.
+    assert [r[0] for r in before["chats"]] == ["C1", "C2", "C3"]
+    assert len(before["agents"]) == 2 and len(before["events"]) == 13 and len(before["config"]) == 2
+
+
+def test_read_only_commands_work_on_v1_without_writing(v1):
+    """Reads see the old database (migrated inside their transaction) and roll back: no upgrade, no byte changed."""
+    cm, before = v1
+    hashes = file_bytes(cm.db)
+    listed = cm.js("chat", "list", "--all")
+    assert [(c["id"], c["state"], c["customer"]) for c in listed] == [
+        ("C1", "parked-wrapup", "Ann"), ("C2", "parked", "Bob"), ("C3", "closed", "Cy"),
+    ]
+    assert len(cm.js("events")) == 13
+    cm.ok("agent", "status", "agent-1")
+    cm.ok("config", "show")
+    cm.ok("db", "check")
+    assert file_bytes(cm.db) == hashes
+    assert rows(cm.db)["user_version"] == 1
+
+
+def test_upgrade_loses_nothing(v1):
+    cm, before = v1
+    # A state-changing command that changes nothing else: it must upgrade the file.
+    cm.ok("clock", "advance", "0s")
+    after = rows(cm.db)
+    assert after["user_version"] == schema.SCHEMA_VERSION
+    assert after["application_id"] == schema.APPLICATION_ID
+    assert "snapshots" in after["tables"]
+    for table in V1_TABLES:
+        assert after[table] == before[table], f"{table} changed by the upgrade"
+    # sqlite-utils' record of applied migrations: the first kept, the new ones added.
+    conn = sqlite3.connect(cm.db)
+    try:
+        (table,) = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
+        applied = [r[0] for r in conn.execute(f"SELECT name FROM {table} ORDER BY rowid")]
+    finally:
+        conn.close()
+    assert applied[0] == "0001_initial" and "0002_snapshots" in applied and len(applied) == schema.SCHEMA_VERSION
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+
+
+def test_upgraded_database_works(v1):
+    cm, before = v1
+    listed_v1 = cm.js("chat", "list", "--all")
+    events_v1 = cm.js("events")
+    cm.ok("clock", "advance", "0s")
+    # The same chats and events, through the CLI.
+    assert cm.js("chat", "list", "--all") == listed_v1
+    assert cm.js("events") == events_v1
+    assert [(e["seq"], e["chat"], e["from"], e["to"], e["cause"]) for e in events_v1] == [
+        (r[0], r[3], r[4], r[5], r[6]) for r in before["events"]
+    ]
+    # The version-1 state carries on: agent-1 is on a call with C2 parked by it; agent-2 on a break.
+    assert cm.js("agent", "status", "agent-1")["status"] == "on-call"
+    assert cm.js("agent", "status", "agent-2")["presence"] == "break"
+    assert cm.js("config", "show") is not None
+    # Snapshots (the table version 2 added) work.
+    saved = cm.js("snapshot", "save", "after-upgrade")
+    assert saved["replaced"] is False
+    assert [s["name"] for s in cm.js("snapshot", "list")] == ["after-upgrade"]
+    # More history on top of the old one.
+    cm.ok("chat", "call-end")
+    assert cm.chat("C2")["state"] == "parked"
+    cm.ok("chat", "activate", "C1")
+    assert cm.chat("C1")["state"] == "active-wrapup"
+    cm.ok("clock", "advance", "1m")
+    assert cm.chat("C1")["state"] == "closed" and cm.chat("C1")["closed_reason"] == "wrapup-expired"
+    cm.ok("chat", "new", "--customer", "Dee", "--queue", "sales")
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    # ...and back to the snapshot: the upgraded-from-v1 state exactly.
+    cm.ok("snapshot", "restore", "after-upgrade")
+    assert cm.js("chat", "list", "--all") == listed_v1
+    assert cm.js("events") == events_v1
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+
+
+def test_export_of_upgraded_database_round_trips(v1, tmp_path):
+    cm, _ = v1
+    cm.ok("clock", "advance", "0s")
+    bundle = tmp_path / "v1.json"
+    cm.ok("export", str(bundle))
+    other = Chatemu(tmp_path / "imported.db")
+    other.ok("import", str(bundle))
+    assert other.js("chat", "list", "--all") == cm.js("chat", "list", "--all")
+    assert other.js("events") == cm.js("events")
+    assert other.run("export", "-").out == cm.run("export", "-").out
+
+
+def test_concurrent_first_commands_upgrade_once(v1):
+    """Several processes meeting an old database at once: one upgrades, the others see it done."""
+    cm, before = v1
+    with ThreadPoolExecutor(6) as pool:
+        done = list(pool.map(lambda i: cm.run("--agent", f"x{i}", "agent", "available"), range(6)))
+    assert all(d.code == 0 and d.err == "" for d in done), done
+    after = rows(cm.db)
+    assert after["user_version"] == schema.SCHEMA_VERSION
+    assert after["events"] == before["events"]  # new agents that are available append no event
+    assert {a[0] for a in after["agents"]} == {"agent-1", "agent-2"} | {f"x{i}" for i in range(6)}
+    assert cm.run("db", "check").code == 0
+
+
+@pytest.mark.parametrize("version", [schema.SCHEMA_VERSION + 1, 99])
+def test_newer_schema_is_refused_unchanged(tmp_path, version):
+    db = tmp_path / "newer.db"
+    shutil.copyfile(FIXTURE, db)
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version={version}")
+    conn.close()
+    cm = Chatemu(db)
+    hashes = file_bytes(db)
+    commands = [
+        ("chat", "list", "--all"), ("chat", "show", "C1"), ("chat", "new", "--customer", "Eve"),
+        ("chat", "activate", "C1"), ("clock", "advance", "1s"), ("agent", "available"),
+        ("events", "--json"), ("snapshot", "save", "s"), ("export", "-"), ("db", "check"),
+        ("expect", "chat", "C1", "state=parked-wrapup"), ("config", "set", "max-chats", "5"),
+    ]
+    for args in commands:
+        done = cm.run(*args)
+        assert done.code == 5, done
+        assert done.out == "", done
+        assert done.err.count("\n") == 1 and done.err.startswith("error: ") and "newer" in done.err, done
+        assert file_bytes(db) == hashes, f"bytes changed by {done}"
+    assert rows(db)["user_version"] == version
