@@ -1,0 +1,843 @@
+"""Model-based test: random command sequences, the engine against a reference model.
+
+A hypothesis ``RuleBasedStateMachine`` drives ``chatemu.store.engine.Engine``
+in-process (a temp database per example, a fake wall clock that keeps moving,
+the database's clock virtual) with random sequences of every state-changing
+command, for three agents: ``chat new`` (``--inbox``, ``--priority``,
+``--queue``, ``--id``), ``take``, ``activate``, ``park``, ``end``, ``wrapup``
+(plain, ``--extend``, ``--finish``), ``call-start``, ``call-end``, ``agent
+available|break``, ``config set`` (``max-chats``, ``auto-present``, and the
+wrap-up keys, per queue too) and ``clock advance|set``.
+
+``Model`` below is a small reference model written from the rules of issue 2
+("The chatemu engine and CLI"), independently of ``store/core.py`` (it imports
+nothing from the engine but its error classes).  After every step the test
+compares, for every chat: state, agent, wrap-up time remaining, extensions
+left, closed reason, closing instant, ``parked_by_call``, queue, priority and
+the time spent active (and parked or in wrap-up); for every agent: presence,
+on-call, status and active chat; and the clock.  Then it runs the invariant
+checker (``chatemu.store.check.check``), which must find nothing.
+
+A command the model refuses must be refused by the engine with the same exit
+code (3 refused, 4 unknown chat, 2 usage), and must leave the database exactly
+as it was (no commit at all: ``PRAGMA data_version`` unchanged, every table
+unchanged); a command the model allows must succeed.  A failure shrinks, as
+hypothesis stateful tests do, to a minimal sequence of steps, printed as code.
+
+Where issue 2 is silent the model makes these choices (the README should say
+the same):
+
+- "idle longest": the agent whose last activity is earliest; an agent's
+  activity is its creation and any change to it (presence, call) or to a chat
+  in its inbox (including timer expiry, a customer ending it, presentation);
+  ties (common on a frozen virtual clock) go to the agent id in text order;
+- timers due at the same instant run out in chat creation order, each followed
+  by presentation at that instant;
+- ``chat new --inbox`` is refused at capacity, like ``chat take``;
+- ``extensions_left`` is null until a wrap-up starts, then kept, closed or not;
+- ``chat end`` is the customer's: any agent may run it on any chat;
+- an agent is created by any successful command run as it (``chat …``,
+  ``agent available|break``), not by ``config`` or ``clock``.
+
+- the clock never moves backwards (refused, exit 3), except on a pristine
+  database (no chat, agent or event yet), where ``clock set`` may go to any
+  instant so a script can start its story at a fixed time (the README's
+  documented exception).
+
+Size: ``CHATEMU_MODEL_EXAMPLES`` (default 100) command sequences of up to
+``CHATEMU_MODEL_STEPS`` (default 50) steps each: about 4,500 steps, 15-25 s.
+For a long run: ``CHATEMU_MODEL_EXAMPLES=3000 pytest tests/test_model.py``
+(``--hypothesis-show-statistics`` shows how often each command was done or
+refused, and how often timers ran out, chats were presented, calls resumed).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from hypothesis import HealthCheck, event, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
+
+from chatemu.store.check import check
+from chatemu.store.engine import Engine
+from chatemu.store.errors import ChatemuError
+
+EXAMPLES = int(os.environ.get("CHATEMU_MODEL_EXAMPLES", "100"))
+STEPS = int(os.environ.get("CHATEMU_MODEL_STEPS", "50"))
+
+T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
+AGENTS = ("agent-1", "agent-2", "agent-3")
+QUEUES = ("default", "sales", "vip")
+
+# -- the reference model (issue 2's rules, written out here) --------------------------------
+
+QUEUED, NEW, ACTIVE, PARKED = "queued", "new", "active", "parked"
+ACTIVE_WRAPUP, PARKED_WRAPUP, CLOSED = "active-wrapup", "parked-wrapup", "closed"
+OPEN = {NEW, ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP}
+BUSY = {NEW, ACTIVE, ACTIVE_WRAPUP}  # while an agent has one, nothing is presented to it
+
+
+class Refuse(Exception):
+    def __init__(self, code: int, why: str):
+        super().__init__(why)
+        self.code = code
+        self.why = why
+
+
+@dataclass
+class MChat:
+    id: str
+    number: int
+    queue: str
+    priority: int
+    created: int
+    state: str = QUEUED
+    agent: str | None = None
+    deadline: int | None = None  # wrap-up timer running: the instant it runs out
+    remaining: int | None = None  # wrap-up timer paused: what is left
+    extension: int | None = None  # fixed when wrap-up starts
+    extensions_left: int | None = None
+    parked_by_call: bool = False
+    closed_reason: str | None = None
+    closed_at: int | None = None
+    since: int = 0
+    active_ms: int = 0
+    other_ms: int = 0  # parked, parked-wrapup, active-wrapup
+
+    def left(self, now: int) -> int | None:
+        if self.state == ACTIVE_WRAPUP:
+            return max(0, self.deadline - now)
+        if self.state == PARKED_WRAPUP:
+            return self.remaining
+        return None
+
+
+@dataclass
+class MAgent:
+    id: str
+    last_activity: int
+    presence: str = "available"
+    on_call: bool = False
+
+
+class Model:
+    def __init__(self, now: int):
+        self.now = now
+        self.chats: dict[str, MChat] = {}  # in creation order
+        self.agents: dict[str, MAgent] = {}
+        self.max_chats = 3
+        self.auto_present = True
+        self.wrap = {("", "wrapup"): 60_000, ("", "wrapup-extension"): 60_000, ("", "wrapup-extensions"): 3}
+        self.created = 0
+
+    # -- helpers ----------------------------------------------------------------
+
+    def setting(self, key: str, queue: str) -> int:
+        return self.wrap.get((queue, key), self.wrap[("", key)])
+
+    def chat(self, cid: str) -> MChat:
+        if cid not in self.chats:
+            raise Refuse(4, f"unknown chat {cid}")
+        return self.chats[cid]
+
+    def mine(self, me: str, cid: str) -> MChat:
+        c = self.chat(cid)
+        if c.agent != me:
+            raise Refuse(3, f"{cid} is not in {me}'s inbox")
+        return c
+
+    def open_count(self, agent: str) -> int:
+        return sum(1 for c in self.chats.values() if c.agent == agent and c.state in OPEN)
+
+    def active_item(self, agent: str) -> MChat | None:
+        items = [c for c in self.chats.values() if c.agent == agent and c.state in (ACTIVE, ACTIVE_WRAPUP)]
+        assert len(items) <= 1, items
+        return items[0] if items else None
+
+    def touch(self, agent: str | None, at: int) -> None:
+        if agent is not None:
+            self.agents[agent].last_activity = at
+
+    def set_state(self, c: MChat, state: str, at: int) -> None:
+        if c.state == ACTIVE:
+            c.active_ms += at - c.since
+        elif c.state in (PARKED, PARKED_WRAPUP, ACTIVE_WRAPUP):
+            c.other_ms += at - c.since
+        c.state, c.since = state, at
+        self.touch(c.agent, at)
+
+    def start_wrapup(self, c: MChat, running: bool) -> None:
+        duration = self.setting("wrapup", c.queue)
+        c.extension = self.setting("wrapup-extension", c.queue)
+        c.extensions_left = self.setting("wrapup-extensions", c.queue)
+        c.deadline, c.remaining = (self.now + duration, None) if running else (None, duration)
+
+    def pause(self, c: MChat) -> None:
+        assert c.deadline is not None and c.deadline >= self.now
+        c.deadline, c.remaining = None, c.deadline - self.now
+
+    def resume(self, c: MChat) -> None:
+        c.deadline, c.remaining = self.now + c.remaining, None
+
+    def close(self, c: MChat, reason: str, at: int) -> None:
+        self.set_state(c, CLOSED, at)
+        c.closed_reason, c.closed_at = reason, at
+        c.deadline = c.remaining = None
+        c.parked_by_call = False
+
+    def status(self, a: MAgent) -> str:
+        if a.on_call:
+            return "on-call"
+        item = self.active_item(a.id)
+        if item is not None:
+            return "handling-chat" if item.state == ACTIVE else "wrap-up"
+        return a.presence
+
+    # -- what happens around every command ---------------------------------------------
+
+    def settle(self) -> None:
+        """Every running timer due by now runs out at its instant, in order; presentation follows each."""
+        while True:
+            due = [c for c in self.chats.values() if c.deadline is not None and c.deadline <= self.now]
+            if not due:
+                return
+            c = min(due, key=lambda c: (c.deadline, c.number))
+            at = c.deadline
+            self.close(c, "wrapup-expired", at)
+            self.present(at)
+
+    def present(self, at: int) -> None:
+        if not self.auto_present:
+            return
+        while True:
+            queued = [c for c in self.chats.values() if c.state == QUEUED]
+            if not queued:
+                return
+            idle = [
+                a
+                for a in self.agents.values()
+                if a.presence == "available"
+                and not a.on_call
+                and not any(c.agent == a.id and c.state in BUSY for c in self.chats.values())
+                and self.open_count(a.id) < self.max_chats
+            ]
+            if not idle:
+                return
+            chat = min(queued, key=lambda c: (-c.priority, c.created, c.number))
+            agent = min(idle, key=lambda a: (a.last_activity, a.id))
+            chat.agent = agent.id
+            self.set_state(chat, NEW, at)
+
+    def begin(self, me: str | None = None) -> None:
+        self.settle()
+        if me is not None and me not in self.agents:
+            self.agents[me] = MAgent(me, last_activity=self.now)
+
+    def finish(self) -> None:
+        self.settle()
+        self.present(self.now)
+
+    # -- the commands ----------------------------------------------------------------
+
+    def chat_new(self, me, queue, priority, cid, inbox) -> str:
+        self.begin(me)
+        number = self.created + 1
+        if cid is None:
+            cid = f"C{number}"
+        if cid in self.chats:
+            raise Refuse(3, f"a chat {cid} exists")
+        if inbox and self.open_count(me) >= self.max_chats:
+            raise Refuse(3, f"{me} is at capacity")
+        c = MChat(cid, number, queue, priority, created=self.now, since=self.now)
+        self.chats[cid] = c
+        self.created = number
+        if inbox:
+            c.state, c.agent = NEW, me
+            self.touch(me, self.now)
+        self.finish()
+        return cid
+
+    def take(self, me, cid) -> None:
+        self.begin(me)
+        c = self.chat(cid)
+        if c.state != QUEUED:
+            raise Refuse(3, f"{cid} is {c.state}, not queued")
+        if self.open_count(me) >= self.max_chats:
+            raise Refuse(3, f"{me} is at capacity")
+        c.agent = me
+        self.set_state(c, NEW, self.now)
+        self.finish()
+
+    def activate(self, me, cid) -> None:
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state not in (NEW, PARKED, PARKED_WRAPUP):
+            raise Refuse(3, f"cannot activate {c.state}")
+        if self.agents[me].on_call:
+            raise Refuse(3, f"{me} is on a call")
+        other = self.active_item(me)
+        if other is not None:
+            if other.state == ACTIVE:
+                self.set_state(other, PARKED, self.now)
+            else:
+                self.pause(other)
+                self.set_state(other, PARKED_WRAPUP, self.now)
+        if c.state == PARKED_WRAPUP:
+            self.resume(c)
+            self.set_state(c, ACTIVE_WRAPUP, self.now)
+        else:
+            self.set_state(c, ACTIVE, self.now)
+        self.finish()
+
+    def park(self, me, cid) -> None:
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state == ACTIVE:
+            self.set_state(c, PARKED, self.now)
+        elif c.state == ACTIVE_WRAPUP:
+            self.pause(c)
+            self.set_state(c, PARKED_WRAPUP, self.now)
+        else:
+            raise Refuse(3, f"cannot park {c.state}")
+        self.finish()
+
+    def end(self, me, cid) -> None:
+        """The customer ends the chat: whoever runs the command."""
+        self.begin(me)
+        c = self.chat(cid)
+        if c.state == QUEUED:
+            self.close(c, "abandoned", self.now)
+        elif c.state in (NEW, PARKED):
+            self.start_wrapup(c, running=False)
+            self.set_state(c, PARKED_WRAPUP, self.now)
+        elif c.state == ACTIVE:
+            self.start_wrapup(c, running=True)
+            self.set_state(c, ACTIVE_WRAPUP, self.now)
+        else:
+            raise Refuse(3, f"cannot end {c.state}")
+        self.finish()
+
+    def wrapup(self, me, cid, mode) -> None:
+        self.begin(me)
+        c = self.mine(me, cid)
+        if mode == "":
+            if c.state != ACTIVE:
+                raise Refuse(3, f"cannot wrap up {c.state}")
+            self.start_wrapup(c, running=True)
+            self.set_state(c, ACTIVE_WRAPUP, self.now)
+        elif mode == "extend":
+            if c.state != ACTIVE_WRAPUP or not c.extensions_left:
+                raise Refuse(3, f"cannot extend {c.state} with {c.extensions_left} extensions left")
+            c.deadline += c.extension
+            c.extensions_left -= 1
+            self.set_state(c, ACTIVE_WRAPUP, self.now)
+        else:
+            if c.state != ACTIVE_WRAPUP:
+                raise Refuse(3, f"cannot finish {c.state}")
+            self.close(c, "wrapup-finished", self.now)
+        self.finish()
+
+    def call_start(self, me) -> None:
+        self.begin(me)
+        a = self.agents[me]
+        if a.on_call:
+            raise Refuse(3, f"{me} is already on a call")
+        a.on_call = True
+        self.touch(me, self.now)
+        item = self.active_item(me)
+        if item is not None:
+            if item.state == ACTIVE:
+                self.set_state(item, PARKED, self.now)
+            else:
+                self.pause(item)
+                self.set_state(item, PARKED_WRAPUP, self.now)
+            item.parked_by_call = True
+        self.finish()
+
+    def call_end(self, me) -> None:
+        self.begin(me)
+        a = self.agents[me]
+        if not a.on_call:
+            raise Refuse(3, f"{me} is not on a call")
+        a.on_call = False
+        self.touch(me, self.now)
+        for c in self.chats.values():
+            if c.agent == me and c.parked_by_call:
+                if c.state == PARKED_WRAPUP:
+                    self.resume(c)
+                    self.set_state(c, ACTIVE_WRAPUP, self.now)
+                c.parked_by_call = False
+        self.finish()
+
+    def presence(self, me, presence) -> None:
+        self.begin(me)
+        a = self.agents[me]
+        if a.presence != presence:
+            a.presence = presence
+            self.touch(me, self.now)
+        self.finish()
+
+    def config(self, key, value, queue) -> None:
+        self.begin()
+        if key == "max-chats":
+            if value < 1:
+                raise Refuse(2, "max-chats is at least 1")
+            self.max_chats = value
+        elif key == "auto-present":
+            self.auto_present = value
+        else:
+            self.wrap[(queue or "", key)] = value
+        self.finish()
+
+    def advance(self, ms) -> None:
+        self.begin()
+        self.now += ms
+        self.finish()
+
+    def set_clock(self, at) -> None:
+        self.begin()
+        if at < self.now:
+            pristine = not self.chats and not self.agents
+            if not pristine:
+                raise Refuse(3, "the clock never moves backwards")
+        self.now = at
+        self.finish()
+
+
+# -- driving the engine ---------------------------------------------------------------------
+
+
+class FakeWall:
+    """A wall clock that moves on by 1.5 s each time it is read: a virtual clock must not care."""
+
+    def __init__(self, start: int):
+        self.ms = start
+        self.reads = 0
+
+    def __call__(self) -> int:
+        self.reads += 1
+        self.ms += 1_500
+        return self.ms
+
+
+def iso_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return round((moment - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds() * 1000)
+
+
+def ms_of(seconds) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
+
+
+def kind_of(what: str) -> str:
+    """``agent-2: chat wrapup C3 --extend`` -> ``chat wrapup --extend``: for hypothesis' statistics."""
+    words = what.split(": ", 1)[-1].split()
+    if words[0] == "config":
+        return " ".join(words[:3])
+    return " ".join(words[:2] + [w for w in words[2:] if w in ("--extend", "--finish", "--inbox")])
+
+
+def duration_text(ms: int) -> str:
+    """A duration as a user types it (issue 2's forms)."""
+    if ms % 1000:
+        return f"{ms / 1000}s"
+    secs = ms // 1000
+    if secs and secs % 60 == 0:
+        return f"{secs // 60}m"
+    if secs > 60:
+        return f"{secs // 60}m{secs % 60}s"
+    return str(secs) if secs % 2 else f"{secs}s"
+
+
+durations = st.one_of(
+    st.sampled_from([0, 1, 999, 1_000, 29_999, 30_000, 59_999, 60_000, 60_001, 90_000, 180_000, 3_600_000]),
+    st.integers(0, 7_200_000),
+)
+wrapup_durations = st.sampled_from([60_000, 0, 1, 1_000, 5_000, 30_000, 90_500, 120_000])
+some_queue = st.sampled_from([None, None, "sales", "vip"])
+#: (key, value, queue) for ``config set``; max-chats 0 is a usage error (exit 2).
+settings_changes = st.one_of(
+    st.tuples(st.just("max-chats"), st.sampled_from([1, 2, 3, 4, 0]), st.none()),
+    st.tuples(st.just("auto-present"), st.booleans(), st.none()),
+    st.tuples(st.sampled_from(["wrapup", "wrapup-extension"]), wrapup_durations, some_queue),
+    st.tuples(st.just("wrapup-extensions"), st.sampled_from([3, 0, 1, 2]), some_queue),
+)
+#: For aiming chat commands at chats they can act on (the model alone decides what is allowed).
+AIM = {
+    "take": {QUEUED},
+    "activate": {NEW, PARKED, PARKED_WRAPUP},
+    "park": {ACTIVE, ACTIVE_WRAPUP},
+    "end": {QUEUED, NEW, PARKED, ACTIVE},
+    "wrapup": {ACTIVE},
+    "extend": {ACTIVE_WRAPUP},
+    "finish": {ACTIVE_WRAPUP},
+}
+#: What ``progress`` may do to a chat in each open state.
+PROGRESS = {
+    QUEUED: ["take", "take", "end"],
+    NEW: ["activate", "activate", "end"],
+    ACTIVE: ["wrapup", "end", "park", "call-start"],
+    PARKED: ["activate", "end"],
+    ACTIVE_WRAPUP: ["extend", "finish", "park", "call-start"],
+    PARKED_WRAPUP: ["activate"],
+}
+#: Who runs a chat command: mostly the chat's owner, sometimes anyone (often refused).
+anyone = st.sampled_from(["owner", "owner", "owner", "owner", *AGENTS])
+
+
+class ChatemuMachine(RuleBasedStateMachine):
+    chats = Bundle("chats")
+
+    def __init__(self):
+        super().__init__()
+        self.dir = tempfile.mkdtemp(prefix="chatemu-model-")
+        self.path = os.path.join(self.dir, "chatemu.db")
+        self.wall = FakeWall(T0)
+        self.engines = {agent: Engine(self.path, agent, self.wall) for agent in AGENTS}
+        self.engines[AGENTS[0]].clock_advance(0)  # creates the database; nothing else happens
+        self.observer = sqlite3.connect(self.path, isolation_level=None)
+        (created,) = self.observer.execute("SELECT now_ms FROM meta").fetchone()
+        # A new database starts virtual, frozen at its creation time.
+        assert T0 < created <= self.wall.ms
+        self.model = Model(created)
+        self.last_dump = self.dump()
+        self.last_version = self.data_version()
+
+    def teardown(self):
+        self.observer.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def dump(self) -> str:
+        tables = [r[0] for r in self.observer.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return json.dumps({t: self.observer.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall() for t in tables})
+
+    def data_version(self) -> int:
+        return self.observer.execute("PRAGMA data_version").fetchone()[0]
+
+    def step(self, what: str, engine_call, model_call, chat: str | None = None, verb: str | None = None):
+        """Run one command on both; they must agree on refusing it; a refusal changes nothing.
+
+        For a command on an existing ``chat``, a refusal (exit 3) names the chat, its state
+        and what was tried (``verb``), as issue 2 asks."""
+        trial = copy.deepcopy(self.model)
+        try:
+            value = model_call(trial)
+            expected, why = 0, ""
+        except Refuse as refusal:
+            value, expected, why = None, refusal.code, refusal.why
+        try:
+            engine_call()
+            got, message = 0, ""
+        except ChatemuError as err:
+            got, message = err.exit_code, err.message
+        note(f"{what} -> {'exit ' + str(got) + ': ' + message if got else 'done'}")
+        event(f"{kind_of(what)}: {'refused, exit ' + str(got) if got else 'done'}")
+        assert got == expected, (
+            f"{what}: the engine {'exited ' + str(got) + ' (' + message + ')' if got else 'accepted it'},"
+            f" the model {'refuses it with ' + str(expected) + ' (' + why + ')' if expected else 'accepts it'}"
+        )
+        if got == 3 and chat in self.model.chats:
+            state = self.model.chats[chat].state
+            assert chat in message and state in message and verb in message, (
+                f"{what}: the refusal {message!r} should name {chat}, its state {state} and what was tried ({verb})"
+            )
+        if got:
+            assert self.data_version() == self.last_version, f"{what}: refused ({message}) but something was committed"
+            assert self.dump() == self.last_dump, f"{what}: refused ({message}) but the database changed"
+        else:
+            for cid, after in trial.chats.items():  # for the statistics: what happened by itself
+                before = self.model.chats.get(cid)
+                if after.closed_reason == "wrapup-expired" and (before is None or before.closed_reason is None):
+                    event("a wrap-up timer ran out")
+                if after.state == NEW and (
+                    (before is None and "--inbox" not in what)
+                    or (before is not None and before.state == QUEUED and not what.endswith(f"take {cid}"))
+                ):
+                    event("a queued chat was presented")
+                if before is not None and before.parked_by_call and after.state == ACTIVE_WRAPUP:
+                    event("a chat resumed after a call")
+            self.model = trial
+            self.last_dump, self.last_version = self.dump(), self.data_version()
+        return value, got
+
+    # -- the rules: every state-changing command ------------------------------------------
+
+    @initialize(
+        target=chats,
+        first=st.lists(
+            st.tuples(st.sampled_from(AGENTS), st.sampled_from(QUEUES), st.sampled_from([0, 1, 5, -1]), st.booleans()),
+            max_size=4,
+        ),
+    )
+    def some_chats(self, first):
+        """A few chats to start with (queued, or in an inbox), so that histories get going."""
+        made = []
+        for agent, queue, priority, inbox in first:
+            value, got = self.step(
+                f"{agent}: chat new --queue {queue} --priority {priority}{' --inbox' if inbox else ''}",
+                lambda: self.engines[agent].chat_new(None, queue, priority, None, inbox),
+                lambda m: m.chat_new(agent, queue, priority, None, inbox),
+            )
+            if not got:
+                made.append(value)
+        return multiple(*made)
+
+    @rule(
+        target=chats,
+        agent=st.sampled_from(AGENTS),
+        queue=st.sampled_from(QUEUES),
+        priority=st.sampled_from([0, 1, 5, -1]),
+        cid=st.sampled_from([None, None, None, None, None, "X1", "X2"]),
+        inbox=st.booleans(),
+    )
+    def chat_new(self, agent, queue, priority, cid, inbox):
+        customer = "Ann" if priority % 2 else None
+        value, got = self.step(
+            f"{agent}: chat new --queue {queue} --priority {priority}{' --id ' + cid if cid else ''}{' --inbox' if inbox else ''}",
+            lambda: self.engines[agent].chat_new(customer, queue, priority, cid, inbox),
+            lambda m: m.chat_new(agent, queue, priority, cid, inbox),
+        )
+        return multiple() if got else value
+
+    def who(self, who: str, chat: str) -> str:
+        """``owner``: the agent whose inbox holds the chat (agent-1 if none); else that agent."""
+        if who != "owner":
+            return who
+        c = self.model.chats.get(chat)
+        return c.agent if c is not None and c.agent is not None else AGENTS[0]
+
+    def aimed(self, chat: str, aim: bool, command: str) -> str:
+        """With ``aim``, the first chat from ``chat`` on (in creation order, round) in a state
+        where ``command`` does something, so that long histories get somewhere."""
+        if not aim:
+            return chat
+        ids = list(self.model.chats)
+        start = ids.index(chat)
+        for cid in ids[start:] + ids[:start]:
+            if self.model.chats[cid].state in AIM[command]:
+                return cid
+        return chat
+
+    @rule(agent=st.sampled_from(AGENTS), chat=chats, aim=st.booleans())
+    def take(self, agent, chat, aim):
+        chat = self.aimed(chat, aim, "take")
+        self.step(
+            f"{agent}: chat take {chat}",
+            lambda: self.engines[agent].chat_take(chat),
+            lambda m: m.take(agent, chat),
+            chat,
+            "take",
+        )
+
+    @rule(who=anyone, chat=chats, aim=st.booleans())
+    def activate(self, who, chat, aim):
+        chat = self.aimed(chat, aim, "activate")
+        agent = self.who(who, chat)
+        self.step(
+            f"{agent}: chat activate {chat}",
+            lambda: self.engines[agent].chat_activate(chat),
+            lambda m: m.activate(agent, chat),
+            chat,
+            "activate",
+        )
+
+    @rule(who=anyone, chat=chats, aim=st.booleans())
+    def park(self, who, chat, aim):
+        chat = self.aimed(chat, aim, "park")
+        agent = self.who(who, chat)
+        self.step(
+            f"{agent}: chat park {chat}", lambda: self.engines[agent].chat_park(chat), lambda m: m.park(agent, chat), chat, "park"
+        )
+
+    @rule(who=anyone, chat=chats, aim=st.booleans())
+    def end(self, who, chat, aim):
+        chat = self.aimed(chat, aim, "end")
+        agent = self.who(who, chat)
+        self.step(
+            f"{agent}: chat end {chat}", lambda: self.engines[agent].chat_end(chat), lambda m: m.end(agent, chat), chat, "end"
+        )
+
+    @rule(who=anyone, chat=chats, aim=st.booleans(), mode=st.sampled_from(["", "extend", "finish"]))
+    def wrapup(self, who, chat, aim, mode):
+        chat = self.aimed(chat, aim, mode or "wrapup")
+        agent = self.who(who, chat)
+        self.step(
+            f"{agent}: chat wrapup {chat}{' --' + mode if mode else ''}",
+            lambda: self.engines[agent].chat_wrapup(chat, extend=mode == "extend", finish=mode == "finish"),
+            lambda m: m.wrapup(agent, chat, mode),
+            chat,
+            {"": "wrap up", "extend": "extend", "finish": "finish"}[mode],
+        )
+
+    @rule(chat=chats, choice=st.integers(0, 5))
+    def progress(self, chat, choice):
+        """Move an open chat on (the drawn one, else the next open one): its owner runs one of the
+        commands that do something in its state, so that long histories reach deep states."""
+        ids = list(self.model.chats)
+        start = ids.index(chat)
+        chat = next((cid for cid in ids[start:] + ids[:start] if self.model.chats[cid].state in PROGRESS), chat)
+        c = self.model.chats[chat]
+        options = PROGRESS.get(c.state, ["activate"])
+        if c.parked_by_call:  # its owner is on a call: the customer may end it, or the call end
+            options = ["end", "call-end"] if c.state == PARKED else ["call-end"]
+        command = options[choice % len(options)]
+        if command in ("call-start", "call-end"):
+            self.call(c.agent, command == "call-start", False)
+        elif command == "take":
+            self.take(AGENTS[choice % len(AGENTS)], chat, False)
+        elif command in ("wrapup", "extend", "finish"):
+            self.wrapup("owner", chat, False, "" if command == "wrapup" else command)
+        else:
+            getattr(self, command)("owner", chat, False)
+
+    @rule(
+        agent=st.sampled_from(AGENTS),
+        command=st.sampled_from(["take", "activate", "park", "end", "wrapup", "wrapup --extend", "wrapup --finish"]),
+    )
+    def unknown_chat(self, agent, command):
+        e = self.engines[agent]
+        calls = {
+            "take": (e.chat_take, Model.take),
+            "activate": (e.chat_activate, Model.activate),
+            "park": (e.chat_park, Model.park),
+            "end": (e.chat_end, Model.end),
+            "wrapup": (lambda c: e.chat_wrapup(c), lambda m, a, c: m.wrapup(a, c, "")),
+            "wrapup --extend": (lambda c: e.chat_wrapup(c, extend=True), lambda m, a, c: m.wrapup(a, c, "extend")),
+            "wrapup --finish": (lambda c: e.chat_wrapup(c, finish=True), lambda m, a, c: m.wrapup(a, c, "finish")),
+        }
+        engine_call, model_call = calls[command]
+        self.step(f"{agent}: chat {command} C404", lambda: engine_call("C404"), lambda m: model_call(m, agent, "C404"))
+
+    @rule(agent=st.sampled_from(AGENTS), start=st.booleans(), aim=st.booleans())
+    def call(self, agent, start, aim):
+        """``chat call-start`` or ``chat call-end``; with ``aim``, by an agent for whom it is allowed, if any."""
+        if aim:
+            agents = self.model.agents
+            agent = next(
+                (a for a in AGENTS if (a in agents and agents[a].on_call) != start),
+                agent,
+            )
+        if start:
+            self.step(f"{agent}: chat call-start", lambda: self.engines[agent].call_start(), lambda m: m.call_start(agent))
+        else:
+            self.step(f"{agent}: chat call-end", lambda: self.engines[agent].call_end(), lambda m: m.call_end(agent))
+
+    @rule(agent=st.sampled_from(AGENTS), presence=st.sampled_from(["break", "available"]))
+    def agent_presence(self, agent, presence):
+        self.step(
+            f"{agent}: agent {presence}", lambda: self.engines[agent].agent_presence(presence), lambda m: m.presence(agent, presence)
+        )
+
+    @rule(setting=settings_changes)
+    def config_set(self, setting):
+        key, value, queue = setting
+        text = {"max-chats": str, "wrapup-extensions": str, "auto-present": lambda on: "on" if on else "off"}.get(
+            key, duration_text
+        )(value)
+        self.step(
+            f"config set {key} {text}{' --queue ' + queue if queue else ''}",
+            lambda: self.engines[AGENTS[0]].config_set(key, text, queue),
+            lambda m: m.config(key, value, queue),
+        )
+
+    @rule(command=st.sampled_from(["advance", "set", "set-back"]), ms=durations)
+    def clock(self, command, ms):
+        """``clock advance MS``, or ``clock set`` to MS after (``set``) or before (``set-back``) now."""
+        if command == "advance":
+            self.step(f"clock advance {duration_text(ms)}", lambda: self.engines[AGENTS[0]].clock_advance(ms), lambda m: m.advance(ms))
+            return
+        at = self.model.now + (ms if command == "set" else -ms)
+        self.step(
+            f"clock set <now {'+' if command == 'set' else '-'} {duration_text(ms)}>",
+            lambda: self.engines[AGENTS[0]].clock_set(at),
+            lambda m: m.set_clock(at),
+        )
+
+    @rule(offset=st.sampled_from([0, -1, 1]))
+    def clock_to_deadline(self, offset):
+        """``clock advance`` to just before, exactly at, or just after the next wrap-up deadline."""
+        deadlines = [c.deadline for c in self.model.chats.values() if c.deadline is not None]
+        ms = max(0, min(deadlines) + offset - self.model.now) if deadlines else 1_000
+        self.step(f"clock advance {duration_text(ms)}", lambda: self.engines[AGENTS[0]].clock_advance(ms), lambda m: m.advance(ms))
+
+    # -- after every step -------------------------------------------------------------
+
+    @invariant()
+    def engine_matches_model(self):
+        m = self.model
+        reader = self.engines[AGENTS[0]]
+        clock = reader.clock_show().value
+        assert (iso_ms(clock["now"]), clock["mode"]) == (m.now, "virtual")
+
+        chats = {c["id"]: c for c in reader.chat_list(all_chats=True).value}
+        assert list(chats) == list(m.chats), "the chats differ"
+        for cid, c in m.chats.items():
+            e = chats[cid]
+            expected = {
+                "state": c.state,
+                "agent": c.agent,
+                "wrapup_remaining_ms": c.left(m.now),
+                "extensions_left": c.extensions_left,
+                "closed_reason": c.closed_reason,
+                "closed_at": c.closed_at,
+                "parked_by_call": c.parked_by_call,
+                "queue": c.queue,
+                "priority": c.priority,
+                "active_ms": c.active_ms + (m.now - c.since if c.state == ACTIVE else 0),
+                "parked_or_wrapup_ms": c.other_ms
+                + (m.now - c.since if c.state in (PARKED, PARKED_WRAPUP, ACTIVE_WRAPUP) else 0),
+            }
+            actual = {
+                "state": e["state"],
+                "agent": e["agent"],
+                "wrapup_remaining_ms": ms_of(e["wrapup_remaining"]),
+                "extensions_left": e["extensions_left"],
+                "closed_reason": e["closed_reason"],
+                "closed_at": iso_ms(e["closed_at"]),
+                "parked_by_call": e["parked_by_call"],
+                "queue": e["queue"],
+                "priority": e["priority"],
+                "active_ms": ms_of(e["active_seconds"]),
+                "parked_or_wrapup_ms": ms_of(e["parked_seconds"]) + ms_of(e["wrapup_seconds"]),
+            }
+            diff = {k: (expected[k], actual[k]) for k in expected if expected[k] != actual[k]}
+            assert not diff, f"chat {cid}: (model, engine) differ: {diff}"
+
+        agents = {a["id"]: a for a in reader.agent_list().value}
+        assert sorted(agents) == sorted(m.agents), "the agents differ"
+        for aid, a in m.agents.items():
+            item = m.active_item(aid)
+            expected = {
+                "presence": a.presence,
+                "on_call": a.on_call,
+                "status": m.status(a),
+                "active_chat": item.id if item else None,
+            }
+            actual = {k: agents[aid][k] for k in expected}
+            assert actual == expected, f"agent {aid}: model {expected}, engine {actual}"
+
+    @invariant()
+    def database_is_clean(self):
+        assert check(self.observer) == []
+        assert self.data_version() == self.last_version, "reading the database committed something"
+
+
+ChatemuMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestEngineAgainstModel = ChatemuMachine.TestCase
