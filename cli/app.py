@@ -27,7 +27,7 @@ every command is one transaction on it.  Exit codes: 0 done, 1 a check did not
 hold, 2 usage, 3 refused by the model, 4 unknown chat, 5 database problem.
 """
 
-app = typer.Typer(
+_SETTINGS = dict(
     help=HELP,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -35,6 +35,7 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app = typer.Typer(**_SETTINGS)
 chat_app = typer.Typer(help="Chats: create, take, activate, park, end, wrap up; calls.", no_args_is_help=True)
 agent_app = typer.Typer(help="The agent: status and presence.", no_args_is_help=True)
 clock_app = typer.Typer(help="The database's clock: show it, advance it, set it, make it real or virtual.")
@@ -490,9 +491,34 @@ def root_command():
     return _command
 
 
+def command_for(argv: list[str]):
+    """The click command to parse ``argv`` with: Typer builds every command's
+    parser at each start, so a process builds only the top-level command or
+    group its line names (with the root options); anything else gets the whole tree."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--db", "--agent"):
+            next(words, None)
+        elif word.startswith(("--db=", "--agent=")):
+            continue
+        else:
+            break
+    else:
+        return root_command()
+    groups = [g for g in app.registered_groups if g.name == word]
+    commands = [c for c in app.registered_commands if c.name == word]
+    if not groups and not commands:
+        return root_command()
+    slim = typer.Typer(**_SETTINGS)
+    slim.registered_callback = app.registered_callback
+    slim.registered_groups, slim.registered_commands = groups, commands
+    return typer.main.get_command(slim)
+
+
 def call(argv: list[str]) -> tuple[int, list[str]]:
     """Run one chatemu command line; return its exit code and the lines to print on stderr."""
-    return translate(lambda: root_command().main(args=argv, prog_name="chatemu", standalone_mode=False), argv)
+    command = command_for(argv)
+    return translate(lambda: command.main(args=argv, prog_name="chatemu", standalone_mode=False), argv)
 
 
 def translate(run, argv: list[str]) -> tuple[int, list[str]]:
