@@ -1014,7 +1014,7 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
 
     b = report.sections.get("batch")
     if b:
-        add(f"\n### Batch: state changes (park/activate) per second\n")
+        add("\n### Batch: state changes (park/activate) per second\n")
         add("| path | best / median steps/s |")
         add("|---|---|")
         for name, st in b["rates"].items():

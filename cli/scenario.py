@@ -7,7 +7,6 @@ and the database connection are shared.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import sys

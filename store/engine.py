@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 from . import config as cfg
 from . import core, schema
 from .clock import MODES, REAL, VIRTUAL, clock_now, system_wall_ms
-from .errors import DatabaseError, Refused, UnknownChat, UsageError
+from .errors import Refused, UnknownChat, UsageError
 from .timefmt import MAX_MS, format_duration, format_time, seconds
 
 DEFAULT_AGENT = "agent-1"
@@ -846,7 +846,6 @@ class Tx:
         return row
 
     def snapshot_restore(self, name):
-        from . import bundle
 
         row = self.snapshot_row(name)
         self.load(json.loads(row["state"]))
