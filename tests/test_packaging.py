@@ -1,0 +1,27 @@
+"""The package installs as chatemu.cli and chatemu.store only: no top-level `cli` or `store`."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_holds_only_the_chatemu_namespace(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (wheel,) = tmp_path.glob("chatemu-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    code = [n for n in names if not n.startswith("chatemu-") or not n.split("/")[0].endswith(".dist-info")]
+    tops = {n.split("/")[0] for n in code}
+    assert tops == {"chatemu"}, tops
+    packages = {n.rsplit("/", 1)[0] for n in code if n.endswith(".py")}
+    assert packages == {"chatemu/cli", "chatemu/store"}, packages
+    for module in ("chatemu/cli/app.py", "chatemu/store/core.py", "chatemu/store/engine.py", "chatemu/cli/__main__.py"):
+        assert module in names
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    assert "chatemu = chatemu.cli.app:run" in entry_points
