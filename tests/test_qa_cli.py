@@ -475,7 +475,12 @@ def bundles(good: str) -> dict[str, tuple[str, int]]:
     newer_schema = dict(doc, schema_version=doc["schema_version"] + 1)
     bad_state = json.loads(good)
     bad_state["state"]["chats"][0]["state"] = "lost"
+    bad_clock_row, bad_clock_mode = json.loads(good), json.loads(good)
+    bad_clock_row["state"]["meta"][0]["id"] = 2
+    bad_clock_mode["state"]["meta"][0]["mode"] = "warp"
     return {
+        "bad-clock-row": (json.dumps(bad_clock_row), 2),
+        "bad-clock-mode": (json.dumps(bad_clock_mode), 2),
         "malformed": ('{"format": "chatemu-bundle", ', 2),
         "truncated": (good[: len(good) // 2], 2),
         "empty": ("", 2),
