@@ -208,7 +208,8 @@ def test_parse_duration(text, ms):
 
 @pytest.mark.parametrize(
     "text",
-    ["", " ", "-5", "-5s", "abc", "5x", "1.0005s", "s", "m30", "1s1m", "5 s", "1e3", "9" * 40, "nan", "inf", "1h-1m"],
+    ["", " ", "-5", "-5s", "abc", "5x", "1.0005s", "s", "m30", "1s1m", "5 s", "1e3", "9" * 40, "nan", "inf", "1h-1m",
+     "\u0663s", "\uff11s"],  # non-ASCII digits: Arabic-Indic three, fullwidth one
 )
 def test_bad_durations_are_usage_errors(text):
     with pytest.raises(UsageError) as error:
