@@ -546,24 +546,27 @@ class Tx:
     def presence(self, agent: str) -> str:
         return self.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()["presence"]
 
-    def status(self, agent: str) -> str:
+    def agent_state(self, agent: str) -> tuple[bool, str, bool, sqlite3.Row | None, str]:
+        """Whether the agent exists, its presence, on-call flag, active item and derived status
+        (an agent not created yet is as it would be created: available)."""
         row = self.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
         item = self.active_item(agent)
         presence, on_call = (row["presence"], bool(row["on_call"])) if row else (core.AVAILABLE, False)
-        return core.agent_status(presence, on_call, item["state"] if item else None)
+        return row is not None, presence, on_call, item, core.agent_status(presence, on_call, item["state"] if item else None)
+
+    def status(self, agent: str) -> str:
+        return self.agent_state(agent)[4]
 
     def agent_status(self, agent_id=None):
         agent = check_name("agent id", agent_id) if agent_id is not None else self.agent
-        row = self.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
-        if row is None and agent_id is not None and agent_id != self.agent:
+        exists, presence, on_call, item, status = self.agent_state(agent)
+        if not exists and agent_id is not None and agent_id != self.agent:
             # Another agent, named explicitly, that never existed: most likely a typo.
             raise UnknownChat(f"unknown agent {shown(agent_id)}")
-        item = self.active_item(agent)
-        presence, on_call = (row["presence"], bool(row["on_call"])) if row else (core.AVAILABLE, False)
         return {
             "id": agent,
             "presence": presence,
-            "status": core.agent_status(presence, on_call, item["state"] if item else None),
+            "status": status,
             "on_call": on_call,
             "active_chat": item["id"] if item else None,
             "open_chats": self.open_count(agent),
