@@ -12,7 +12,7 @@ product's speed.  This script (not a test: it asserts nothing unless
    ``chatemu --help`` for context, and what ``python -X importtime`` says
    ``chatemu chat park`` imports (rich and sqlite_utils must not be among them);
 2. batch: state-changing steps per second through the engine API in one
-   process (inside ``shared_connections()`` when the engine has it, and with a
+   process (with the connection kept open, ``Engine.kept_open()``, and with a
    connection per call) and through ``chatemu run FILE`` (the sustained rate:
    a long file minus a 2-line file), against a bare ``sqlite3`` loop doing the
    same transactions (one ``BEGIN IMMEDIATE`` … ``COMMIT`` each);
@@ -539,7 +539,6 @@ def bench_batch(runner: Runner, plan: Plan, report: Report) -> None:
     n = plan.batch_steps - plan.batch_steps % 2  # even: L1 ends active again
     slow_n = max(20, n // 20)  # for the paths that open a connection per step (1-10 ms each: fsync)
     engine = engine_module.Engine(str(prepare_db(runner, tmp / "batch-engine.db")))
-    shared = getattr(engine_module, "shared_connections", None)
     engine_shared = engine_module.Engine(str(prepare_db(runner, tmp / "batch-engine-shared.db")))
     bare_db = prepare_db(runner, tmp / "batch-bare.db")
     reconnect_db = prepare_db(runner, tmp / "batch-reconnect.db")
@@ -552,7 +551,7 @@ def bench_batch(runner: Runner, plan: Plan, report: Report) -> None:
         return steps / (time.perf_counter() - t0)
 
     def engine_shared_loop() -> float:
-        with shared():
+        with engine_shared.kept_open():
             return engine_steps(engine_shared, n)
 
     def bare_loop() -> float:
@@ -575,8 +574,7 @@ def bench_batch(runner: Runner, plan: Plan, report: Report) -> None:
         return slow_n / (time.perf_counter() - t0)
 
     jobs = {}
-    if shared is not None:
-        jobs["engine API in shared_connections() (one process)"] = engine_shared_loop
+    jobs["engine API, connection kept open (one process)"] = engine_shared_loop
     jobs["engine API, a connection per call (one process)"] = lambda: engine_steps(engine, slow_n)
     jobs["bare sqlite3 loop, one connection"] = bare_loop
     jobs["bare sqlite3 loop, a connection per step"] = reconnect_loop
@@ -616,7 +614,7 @@ def bench_batch(runner: Runner, plan: Plan, report: Report) -> None:
 
     name = next(iter(jobs))  # the engine's best path: shared connections if it has them
     eng = stats[name]
-    label = "engine API (shared_connections)" if shared is not None else "engine API"
+    label = "engine API (connection kept open)"
     bare_rates = samples["bare sqlite3 loop, one connection"]
     r = paired(samples[name], bare_rates)
     report.target(f"batch: {label} throughput", rate_pair(eng), "", eng["median"], ">=", 5000,

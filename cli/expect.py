@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chatemu.store.engine import Engine, Result
+from chatemu.store.engine import Result
 from chatemu.store.errors import ExpectationFailed, UsageError
 from chatemu.store.timefmt import parse_duration, parse_time
 
@@ -39,8 +39,8 @@ def matches(field: str, expected: str, actual) -> bool:
     return actual == expected
 
 
-def run_expect(engine: Engine, kind: str, words: list[str], as_json: bool) -> int:
-    from . import app
+def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
+    from .common import engine, session, show
 
     if kind not in KINDS:
         raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID] or clock)")
@@ -58,7 +58,7 @@ def run_expect(engine: Engine, kind: str, words: list[str], as_json: bool) -> in
         if not sep or not field:
             raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
         checks.append((field, expected))
-    value = engine.peek(kind, ident).value
+    value = engine(ctx).peek(kind, ident).value
     subject = value.get("id", "clock")
     report = []
     for field, expected in checks:
@@ -66,9 +66,10 @@ def run_expect(engine: Engine, kind: str, words: list[str], as_json: bool) -> in
             raise UsageError(f"unknown field {field!r} of {kind} (fields: {', '.join(value)})")
         report.append({"field": field, "expected": expected, "got": value[field], "ok": matches(field, expected, value[field])})
     ok = all(item["ok"] for item in report)
-    if as_json or app.collected is not None:
-        app.show(Result({"ok": ok, "subject": subject, "checks": report}), True, None)
-        if ok or app.collected is None:
+    collecting = session(ctx).sink is not None
+    if as_json or collecting:
+        show(ctx, Result({"ok": ok, "subject": subject, "checks": report}), True)
+        if ok or not collecting:
             return 0 if ok else 1
     if not ok:
         raise ExpectationFailed(

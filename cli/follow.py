@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
-from chatemu.store.engine import Engine, shared_connections
+from chatemu.store.engine import Engine
 
 from . import render
 
@@ -15,7 +15,7 @@ POLL_SECONDS = 0.2
 def follow_events(engine: Engine, chat: str | None, agent: str | None, since: int, jsonl: bool) -> None:
     last = since
     try:
-        with shared_connections():
+        with engine.kept_open():
             while True:
                 if engine.clock_show().value["mode"] == "real":
                     engine.settle()  # the clock passes deadlines by itself: apply them

@@ -11,12 +11,13 @@ import re
 import shlex
 import sys
 
-from chatemu.store.engine import shared_connections
+from chatemu.store.engine import Connections
 
-from . import app, render
+from . import render
+from .common import Session
+from .files import read_file
 
 _PLAIN = re.compile(r"[^'\"\\#]*")
-from .files import read_file
 
 
 def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]:
@@ -64,12 +65,15 @@ class Dispatcher:
     root context ``run`` was given (``--db``, ``--agent``): only the root's and
     the group's option parsing, which ``run`` already did, is not repeated.
     Any other line (root options first, ``clock`` whose group has options of
-    its own, a typo, ``--help``) goes the whole way through ``app.call``.
+    its own, a typo, ``--help``) goes the whole way through ``app.call``, with
+    a session of its own that shares the run's sink and connections.
     """
 
     def __init__(self, root_ctx):
         self.root_ctx = root_ctx
-        self.root = app.root_command()
+        self.session: Session = root_ctx.obj
+        self.cli = self.session.cli
+        self.root = self.cli.root_command()
         self.base = []
         if root_ctx.params.get("db") is not None:
             self.base += ["--db", root_ctx.params["db"]]
@@ -89,17 +93,19 @@ class Dispatcher:
             self.group_contexts[words[0]] = first.context_class(first, info_name=words[0], parent=self.root_ctx)
         return first.commands[words[1]], words[1], words[2:], self.group_contexts[words[0]]
 
-    def __call__(self, words: list[str]) -> tuple[int, list[str]]:
+    def __call__(self, words: list[str], sink: list) -> tuple[int, list[str]]:
+        self.session.sink = sink
         route = self.route(words)
         if route is None:
-            return app.call(self.base + words)
+            own = Session(sink=sink, connections=self.session.connections, in_run=True)
+            return self.cli.call(self.base + words, own)
         command, name, args, parent = route
 
         def invoke():
             with command.make_context(name, list(args), parent=parent) as ctx:
                 return command.invoke(ctx)
 
-        return app.translate(invoke, words)
+        return self.cli.translate(invoke, words)
 
 
 def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
@@ -114,35 +120,35 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
         task = progress.add_task(f"running {where}", total=len(steps))
         progress.start()
     first_failure = 0
+    session = dispatch.session
+    session.connections, session.in_run = Connections(), True
     try:
-        with shared_connections():
-            for number, line, words in steps:
-                app.collected = []
-                try:
-                    if isinstance(words, str):
-                        code, errors = 2, [words]
-                    else:
-                        code, errors = dispatch(words)
-                finally:
-                    results, app.collected = app.collected, None
-                if as_json:
-                    record = {"line": number, "command": line, "exit": code}
-                    if results:
-                        record["result"] = results[-1].value
-                    if errors:
-                        record["error"] = "; ".join(e.removeprefix("error: ") for e in errors)
-                    render.emit_json(record)
-                elif progress is not None:
-                    progress.advance(task)
-                elif not quiet and code == 0:
-                    print(f"{where}:{number}: {line}  -> {summary(results[-1]) if results else 'done'}")
-                if code:
-                    for error in errors:
-                        print(f"error: {where}:{number}: {line}: {error.removeprefix('error: ')}", file=sys.stderr)
-                    first_failure = first_failure or code
-                    if not keep_going:
-                        break
+        for number, line, words in steps:
+            results: list = []
+            if isinstance(words, str):
+                code, errors = 2, [words]
+            else:
+                code, errors = dispatch(words, results)
+            if as_json:
+                record = {"line": number, "command": line, "exit": code}
+                if results:
+                    record["result"] = results[-1].value
+                if errors:
+                    record["error"] = "; ".join(e.removeprefix("error: ") for e in errors)
+                render.emit_json(record)
+            elif progress is not None:
+                progress.advance(task)
+            elif not quiet and code == 0:
+                print(f"{where}:{number}: {line}  -> {summary(results[-1]) if results else 'done'}")
+            if code:
+                for error in errors:
+                    print(f"error: {where}:{number}: {line}: {error.removeprefix('error: ')}", file=sys.stderr)
+                first_failure = first_failure or code
+                if not keep_going:
+                    break
     finally:
+        session.connections.close()
+        session.connections, session.sink = None, None
         if progress is not None:
             progress.stop()
     return first_failure

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 import time
 
+from .errors import Refused, UsageError
+from .timefmt import MAX_MS, format_time
+from .validate import shown
+
 VIRTUAL = "virtual"
 REAL = "real"
 MODES = (VIRTUAL, REAL)
@@ -27,3 +31,53 @@ def clock_now(mode: str, now_ms: int, offset_ms: int, wall_ms: int) -> int:
     if mode == REAL:
         return max(now_ms, wall_ms + offset_ms)
     return now_ms
+
+
+# --- the clock commands (over one command's transaction) ------------------------
+
+
+def show(tx) -> dict:
+    return {"now": format_time(tx.now), "mode": tx.mode}
+
+
+def move_to(tx, to_ms: int) -> None:
+    if to_ms < tx.now:
+        raise Refused(f"cannot set the clock to {format_time(to_ms)}: it is {format_time(tx.now)} and never moves backwards")
+    if to_ms > MAX_MS:
+        raise UsageError("cannot move the clock past 9999-12-31")
+    tx.offset += to_ms - tx.now
+    tx.now = to_ms
+    tx.due = True
+
+
+def advance(tx, duration_ms: int):
+    if duration_ms < 0:
+        raise UsageError("cannot advance the clock by a negative duration")
+    move_to(tx, tx.now + duration_ms)
+    return lambda: show(tx)
+
+
+def pristine(tx) -> bool:
+    """No chat, no agent, no event yet."""
+    return not any(tx.exists(f"SELECT 1 FROM {table}") for table in ("events", "chats", "agents"))
+
+
+def set_(tx, at_ms: int):
+    if at_ms < tx.now and pristine(tx):
+        # Nothing has happened yet: a script may start its story at any instant.
+        tx.offset += at_ms - tx.now
+        tx.now = tx.at = at_ms
+        tx.due = True
+    else:
+        move_to(tx, at_ms)
+    return lambda: show(tx)
+
+
+def set_mode(tx, mode: str):
+    if mode not in MODES:
+        raise UsageError(f"unknown clock mode {shown(mode)}")
+    if mode == REAL and tx.mode == VIRTUAL:
+        # Continuous: real time goes on from the virtual instant, at the wall clock's pace.
+        tx.offset = tx.now - tx.wall_ms
+    tx.mode = mode
+    return lambda: show(tx)

@@ -77,3 +77,41 @@ def show(k: Key, value: int | bool) -> str:
     if k.kind == "switch":
         return "on" if value else "off"
     return str(value)
+
+
+# --- the config commands (over one command's transaction) ------------------------
+
+
+def _shown_value(k: Key, value):
+    from .timefmt import seconds
+
+    return seconds(value) if k.kind == "duration" else value
+
+
+def show_all(tx) -> dict:
+    shown_config = {name: _shown_value(k, tx.config(name)) for name, k in KEYS.items()}
+    queues: dict[str, dict] = {}
+    for row in tx.q("SELECT queue, key, value FROM config WHERE queue != '' ORDER BY queue, key"):
+        k = KEYS[row["key"]]
+        queues.setdefault(row["queue"], {})[row["key"]] = _shown_value(k, decode(k, row["value"]))
+    shown_config["queues"] = queues
+    return shown_config
+
+
+def set_(tx, name: str, text: str, queue: str | None):
+    from .validate import check_name
+
+    k = key(name)
+    if queue is not None:
+        check_name("queue", queue)
+        if not k.per_queue:
+            per_queue = ", ".join(n for n, other in KEYS.items() if other.per_queue)
+            raise UsageError(f"{name} cannot be set per queue (per-queue keys: {per_queue})")
+    value = parse_value(k, text)
+    tx.q(
+        "INSERT INTO config (queue, key, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (queue, key) DO UPDATE SET value = excluded.value",
+        queue or "", name, encode(k, value),
+    )
+    tx.config_changed()
+    return lambda: show_all(tx)

@@ -236,26 +236,3 @@ def agent_status(presence: str, on_call: bool, active_state: str | None) -> str:
     if active_state == ACTIVE_WRAPUP:
         return WRAP_UP
     return presence
-
-
-def not_presentable(
-    presence: str,
-    on_call: bool,
-    busy_chat: str | None,
-    open_chats: int,
-    max_chats: int,
-    auto_present: bool,
-) -> list[str]:
-    """Why a queued chat would not be presented to this agent: empty if it would."""
-    reasons = []
-    if not auto_present:
-        reasons.append("auto-present is off")
-    if presence != AVAILABLE:
-        reasons.append(f"it is on a {presence}" if presence == BREAK else f"it is {presence}")
-    if on_call:
-        reasons.append("it is on a call")
-    if busy_chat is not None:
-        reasons.append(f"it has {busy_chat}")
-    if open_chats >= max_chats:
-        reasons.append(f"it is at capacity {open_chats}/{max_chats}")
-    return reasons

@@ -17,7 +17,7 @@ from chatemu.store.timefmt import (
     seconds,
 )
 
-# The contract of issue 2, written out independently of core.TRANSITIONS:
+# The contract, written out independently of core.TRANSITIONS:
 # (state, event) -> next state.  Every pair not listed must be refused.
 ALLOWED = {
     ("queued", "take"): "new",
@@ -39,7 +39,6 @@ ALLOWED = {
     ("parked-wrapup", "activate"): "active-wrapup",
     ("parked-wrapup", "call-end"): "active-wrapup",
 }
-
 
 @pytest.mark.parametrize("state,event", list(itertools.product(core.STATES, core.EVENTS)))
 def test_every_state_event_pair(state, event):
@@ -169,18 +168,6 @@ def test_agent_status_first_that_holds():
     assert core.agent_status("available", False, "active-wrapup") == "wrap-up"
     assert core.agent_status("break", False, None) == "break"
     assert core.agent_status("available", False, None) == "available"
-
-
-def test_not_presentable_reasons():
-    assert core.not_presentable("available", False, None, 0, 3, True) == []
-    reasons = core.not_presentable("break", True, "C1", 3, 3, False)
-    assert reasons == [
-        "auto-present is off",
-        "it is on a break",
-        "it is on a call",
-        "it has C1",
-        "it is at capacity 3/3",
-    ]
 
 
 # -- durations and times -------------------------------------------------------------

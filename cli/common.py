@@ -1,0 +1,78 @@
+"""What every command module shares: the session behind ``ctx.obj``, option
+types, and ``show``, which either prints a result or hands it to a sink.
+
+No command module imports ``app``; ``app`` imports them (no cycle).
+"""
+
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from chatemu.store.engine import Connections, Engine, Result
+from chatemu.store.validate import DEFAULT_AGENT
+
+from . import render
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+ChatId = Annotated[str, typer.Argument(metavar="ID", help="The chat's id, e.g. C1.", show_default=False)]
+
+
+def default_db() -> str:
+    import os
+
+    folder = typer.get_app_dir("chatemu")
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, "chatemu.db")
+
+
+class Session:
+    """One command line's context: which database, which agent, where results go.
+
+    ``sink``: when a list, results are appended to it instead of printed
+    (``chatemu run`` collects each line's result this way).  ``connections``:
+    kept open across the lines of one ``run``.  ``in_run``: a scenario line may
+    not start another scenario.  ``cli``: the command line's entry points
+    (``call``, ``translate``, ``root_command``), set by ``app.call``, so that
+    ``run`` runs its lines without importing ``app``.
+    """
+
+    def __init__(self, sink: Optional[list] = None, connections: Optional[Connections] = None, in_run: bool = False):
+        self.cli = None
+        self.db: Optional[str] = None
+        self.agent = DEFAULT_AGENT
+        self.sink = sink
+        self.connections = connections
+        self.in_run = in_run
+
+    def engine(self) -> Engine:
+        return Engine(self.db if self.db is not None else default_db(), self.agent, connections=self.connections)
+
+
+def session(ctx: typer.Context) -> Session:
+    return ctx.find_root().obj
+
+
+def engine(ctx: typer.Context) -> Engine:
+    return session(ctx).engine()
+
+
+def show(ctx: typer.Context, result: Result, as_json: bool, human: Optional[Callable] = None) -> None:
+    sink = session(ctx).sink
+    if sink is not None:
+        sink.append(result)
+    elif as_json:
+        render.emit_json(result.value)
+    else:
+        human(result)
+
+
+def changed_chat(ctx: typer.Context, result: Result, as_json: bool) -> None:
+    show(ctx, result, as_json, lambda r: render.changed(render.chat_summary(r.value), r.events))
+
+
+def changed_agent(ctx: typer.Context, result: Result, as_json: bool) -> None:
+    show(ctx, result, as_json, lambda r: render.changed(render.agent_summary(r.value), r.events))
+
+
+def changed_clock(ctx: typer.Context, result: Result, as_json: bool) -> None:
+    show(ctx, result, as_json, lambda r: render.changed(render.clock(r.value), r.events))

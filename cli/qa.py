@@ -1,0 +1,188 @@
+"""The QA tools: events, expect, explain, run, snapshots, export/import, reset, db.
+
+Top-level commands are plain functions here; ``app`` registers them."""
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from chatemu.store.engine import Result
+from chatemu.store.errors import UsageError
+
+from . import render
+from .common import ChatId, JsonOpt, engine, session, show
+
+def events(
+    ctx: typer.Context,
+    chat: Annotated[Optional[str], typer.Option("--chat", metavar="ID", help="Only this chat's events.")] = None,
+    agent_id: Annotated[Optional[str], typer.Option("--agent", metavar="ID", help="Only this agent's events.")] = None,
+    since: Annotated[int, typer.Option("--since", metavar="SEQ", min=0, max=2**63 - 1, help="Only events after this seq.")] = 0,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
+    json: JsonOpt = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
+) -> None:
+    """The event log: every change, in order."""
+    if json and (jsonl or follow):
+        raise UsageError("--json prints one array: use --jsonl with --follow")
+    eng = engine(ctx)
+    if follow:
+        from .follow import follow_events
+
+        follow_events(eng, chat, agent_id, since, jsonl)
+        return
+    result = eng.events(chat, agent_id, since)
+    if jsonl:
+        for item in result.value:
+            render.emit_json(item)
+        return
+    show(ctx, result, json, lambda r: render.events(r.value))
+
+
+# -- QA tools ---------------------------------------------------------------------------
+
+
+def expect(
+    ctx: typer.Context,
+    kind: Annotated[str, typer.Argument(metavar="chat|agent|clock", help="What to check.", show_default=False)],
+    checks: Annotated[
+        list[str],
+        typer.Argument(metavar="[ID] FIELD=VALUE...", help="The chat id (or agent id), then fields to compare.", show_default=False),
+    ],
+    json: JsonOpt = False,
+) -> None:
+    """Check fields of a chat, an agent or the clock: exit 0 if all hold, 1 if not.
+
+    Values are compared as the JSON fields are: null, true/false, numbers,
+    strings; durations may be written 40s or 1m and times in any ISO form.
+    Changes nothing."""
+    from .expect import run_expect
+
+    code = run_expect(ctx, kind, checks, json)
+    if code:
+        raise typer.Exit(code)
+
+
+def explain(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
+    """Why a chat is in its state, and what would move it next."""
+    show(ctx, engine(ctx).explain(chat_id), json, lambda r: render.explain(r.value))
+
+
+def run_file(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A scenario file: one chatemu command per line.")],
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="Run every line; exit non-zero if any failed.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="One JSON object per line run.")] = False,
+) -> None:
+    """Run a scenario file in one process: each line its own transaction."""
+    from .scenario import run_scenario
+
+    if session(ctx).in_run:
+        raise UsageError("a scenario cannot run another scenario")
+    code = run_scenario(ctx.find_root(), file, keep_going, quiet, json)
+    if code:
+        raise typer.Exit(code)
+
+
+snapshot_app = typer.Typer(help="Whole-state copies inside the database.", no_args_is_help=True)
+SnapName = Annotated[str, typer.Argument(metavar="NAME", help="The snapshot's name.", show_default=False)]
+
+
+@snapshot_app.command("save")
+def snapshot_save(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
+    """Save the whole state (clock, config, agents, chats, timers, events) as NAME."""
+    result = engine(ctx).snapshot_save(name)
+    verb = "replaced" if result.value["replaced"] else "saved"
+    show(ctx, result, json, lambda r: print(f"snapshot {name} {verb} at {r.value['created_at']}"))
+
+
+@snapshot_app.command("restore")
+def snapshot_restore(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
+    """Return the whole state to snapshot NAME (the clock included)."""
+    show(ctx, engine(ctx).snapshot_restore(name), json,
+         lambda r: print(f"restored snapshot {name} (saved {r.value['created_at']}); now {r.value['now']}"))
+
+
+@snapshot_app.command("list")
+def snapshot_list(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """The snapshots in this database."""
+    show(ctx, engine(ctx).snapshot_list(), json, lambda r: render.snapshots(r.value))
+
+
+@snapshot_app.command("delete")
+def snapshot_delete(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
+    """Delete snapshot NAME."""
+    show(ctx, engine(ctx).snapshot_delete(name), json, lambda r: print(f"deleted snapshot {name}"))
+
+
+def export(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
+) -> None:
+    """Write the whole database as one JSON bundle (a bug report in one file)."""
+    text = engine(ctx).export()
+    if file == "-":
+        sys.stdout.write(text)
+        return
+    from .files import write_file
+
+    write_file(file, text)
+
+
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE|-", help="A bundle made by export; - for stdin.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the current state.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Load a bundle into an empty database (or replace the state with --replace)."""
+    from .files import read_file
+
+    text, where = read_file(file)
+    result = engine(ctx).import_(text, where, replace)
+    show(ctx, result, json, lambda r: print(
+        f"imported {where}: {r.value['chats']} chat(s), {r.value['events']} event(s), "
+        f"{r.value['snapshots']} snapshot(s); now {r.value['now']}"))
+
+
+def reset(
+    ctx: typer.Context,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    keep_snapshots: Annotated[bool, typer.Option("--keep-snapshots", help="Keep the snapshots.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Empty the database: a new virtual clock, no agents, chats or events."""
+    eng = engine(ctx)
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError("reset asks for confirmation on a terminal: not on one, so add --yes")
+        if not typer.confirm(f"Empty {eng.path}? Every chat, agent and event is lost", default=False):
+            print("nothing changed")
+            raise typer.Exit(1)
+    show(ctx, eng.reset(keep_snapshots), json, lambda r: print(f"reset {eng.path}; clock {r.value['now']} (virtual)"))
+
+
+db_app = typer.Typer(help="The database file: check its invariants, show its path.", no_args_is_help=True)
+
+
+@db_app.command("check")
+def db_check(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Check every invariant; print each violation. Exit 0 clean, 1 violations, 5 not chatemu's.
+
+    Reads only; opens the file read-only and never creates it."""
+    from chatemu.store.check import check_path
+
+    path = engine(ctx).path
+    problems = check_path(path)
+    show(ctx, Result({"db": path, "ok": not problems, "violations": problems}), json,
+         lambda r: print(f"{path}: clean") if not problems else [print(p) for p in problems])
+    if problems:
+        raise typer.Exit(1)
+
+
+@db_app.command("path")
+def db_path(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Show which database file commands use (--db, CHATEMU_DB or the default)."""
+    path = engine(ctx).path
+    show(ctx, Result({"db": path}), json, lambda r: print(path))

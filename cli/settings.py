@@ -1,0 +1,73 @@
+"""`chatemu clock …` and `chatemu config …`."""
+
+from typing import Annotated, Optional
+
+import typer
+
+from .common import JsonOpt, changed_clock, engine, show
+from . import render
+
+clock_app = typer.Typer(help="The database's clock: show it, advance it, set it, make it real or virtual.")
+config_app = typer.Typer(help="Configuration: wrap-up, extensions, capacity, auto-present.", no_args_is_help=True)
+
+
+@clock_app.callback(invoke_without_command=True)
+def clock(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Show the time and mode (virtual or real)."""
+    if ctx.invoked_subcommand is None:
+        show(ctx, engine(ctx).clock_show(), json, lambda r: render.changed(render.clock(r.value), r.events))
+
+
+@clock_app.command("advance")
+def clock_advance(
+    ctx: typer.Context,
+    duration: Annotated[str, typer.Argument(metavar="DURATION", help="90, 90s, 1.5s, 2m, 1m30s, 1h, 250ms.")],
+    json: JsonOpt = False,
+) -> None:
+    """Move the clock forward; due timers fire in order at their instants."""
+    from chatemu.store.timefmt import parse_duration
+
+    changed_clock(ctx, engine(ctx).clock_advance(parse_duration(duration)), json)
+
+
+@clock_app.command("set")
+def clock_set(
+    ctx: typer.Context,
+    time: Annotated[str, typer.Argument(metavar="ISO-TIME", help="e.g. 2026-01-05T09:00:00Z; no zone means UTC.")],
+    json: JsonOpt = False,
+) -> None:
+    """Set the clock to a later instant (never backwards)."""
+    from chatemu.store.timefmt import parse_time
+
+    changed_clock(ctx, engine(ctx).clock_set(parse_time(time)), json)
+
+
+@clock_app.command("real")
+def clock_real(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Run at the wall clock's pace, going on from the current time (no jump)."""
+    changed_clock(ctx, engine(ctx).clock_mode("real"), json)
+
+
+@clock_app.command("virtual")
+def clock_virtual(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Freeze the clock at the current time; move it with advance and set."""
+    changed_clock(ctx, engine(ctx).clock_mode("virtual"), json)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Every key with its value, and the per-queue overrides."""
+    show(ctx, engine(ctx).config_show(), json, lambda r: render.config(r.value))
+
+
+@config_app.command("set")
+def config_set(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="wrapup, wrapup-extension, wrapup-extensions, max-chats, auto-present.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="A duration, a whole number, or on/off.")],
+    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Set it for this queue only (wrap-up keys).")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Set a configuration key, for all queues or for one."""
+    result = engine(ctx).config_set(key, value, queue)
+    show(ctx, result, json, lambda r: render.changed(f"{key} = {value}" + (f" for queue {queue}" if queue else ""), r.events))

@@ -1,0 +1,223 @@
+"""Chats: create, take, activate, park, end, wrap up; show and list.
+
+Every change of a chat's state goes through ``move``, which looks the
+(state, event) pair up in ``core.TRANSITIONS``, applies the timer operation
+the table names and logs the event.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from . import core
+from .errors import Refused, UnknownChat, UsageError
+from .timefmt import format_time, seconds
+from .validate import check_customer, check_name, check_priority, shown
+
+COLUMNS = (
+    "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
+    " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
+    " state_since_ms, active_ms, parked_ms, wrapup_ms"
+)
+OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
+BUSY = "('new', 'active', 'active-wrapup')"
+
+
+def row(tx, chat_id: str) -> sqlite3.Row:
+    found = tx.q(f"SELECT {COLUMNS} FROM chats WHERE id = ?", chat_id).fetchone()
+    if found is None:
+        raise UnknownChat(f"unknown chat {shown(chat_id)}")
+    return found
+
+
+def move(tx, chat: sqlite3.Row, event: str, cause: str) -> None:
+    """Apply ``event`` to a chat through the transition table; store it; log it."""
+    chat_id, state = chat["id"], chat["state"]
+    step = core.step(chat_id, state, event)
+    timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
+    extension, extensions_left = chat["extension_ms"], chat["extensions_left"]
+    duration = 0
+    if step.timer in (core.T_START, core.T_START_PAUSED):
+        # The queue's wrap-up settings are fixed when wrap-up starts.
+        duration = tx.config("wrapup", chat["queue"])
+        extension = tx.config("wrapup-extension", chat["queue"])
+        extensions_left = tx.config("wrapup-extensions", chat["queue"])
+    elif step.timer == core.T_EXTEND:
+        if not extensions_left:
+            raise Refused(f"cannot extend the wrap-up of {chat_id}: it is {state} with no extensions left")
+        extensions_left -= 1
+    timer = core.apply_timer(step.timer, timer, tx.at, duration, extension or 0)
+    spent = {name: chat[f"{name}_ms"] for name in ("active", "parked", "wrapup")}
+    bucket = core.bucket(state)
+    if bucket:
+        spent[bucket] += tx.at - chat["state_since_ms"]
+    closing = step.to == core.CLOSED
+    tx.q(
+        "UPDATE chats SET state = ?, wrapup_deadline_ms = ?, wrapup_remaining_ms = ?, extension_ms = ?,"
+        " extensions_left = ?, state_since_ms = ?, active_ms = ?, parked_ms = ?, wrapup_ms = ?,"
+        " closed_at_ms = ?, closed_reason = ?, parked_by_call = ? WHERE id = ?",
+        step.to, timer.deadline, timer.remaining, extension, extensions_left, tx.at,
+        spent["active"], spent["parked"], spent["wrapup"],
+        tx.at if closing else None, step.closed_reason,
+        0 if closing else chat["parked_by_call"], chat_id,
+    )
+    tx.event(chat["agent"], chat_id, state, step.to, cause)
+    if timer.deadline is not None and timer.deadline <= tx.now:
+        tx.due = True  # e.g. a zero-length wrap-up: finish() settles it
+
+
+def own(tx, chat_id: str, doing: str) -> sqlite3.Row:
+    """The chat, which must be in this agent's inbox (or queued: the table refuses that)."""
+    chat = row(tx, chat_id)
+    if chat["agent"] is not None and chat["agent"] != tx.agent and chat["state"] != core.CLOSED:
+        raise Refused(f"cannot {doing} {chat_id}: it is {chat['state']} in {chat['agent']}'s inbox, not {tx.agent}'s")
+    return chat
+
+
+def open_count(tx, agent: str) -> int:
+    return tx.q(f"SELECT count(*) FROM chats WHERE agent = ? AND state IN {OPEN}", agent).fetchone()[0]
+
+
+def active_item(tx, agent: str) -> sqlite3.Row | None:
+    return tx.q(
+        f"SELECT {COLUMNS} FROM chats WHERE agent = ? AND state IN ('active', 'active-wrapup')", agent
+    ).fetchone()
+
+
+def at_capacity(tx, agent: str) -> str | None:
+    """Why this agent's inbox takes no more chats, or None."""
+    limit = tx.config("max-chats")
+    count = open_count(tx, agent)
+    return f"{agent} is at capacity {count}/{limit}" if count >= limit else None
+
+
+def new(tx, customer, queue, priority, chat_id, inbox):
+    queue = check_name("queue", queue)
+    check_priority(priority)
+    if customer is not None:
+        check_customer(customer)
+    number = tx.q("SELECT next_chat FROM meta WHERE id = 1").fetchone()[0]
+    if chat_id is None:
+        chat_id = f"C{number}"
+        while tx.q("SELECT 1 FROM chats WHERE id = ?", chat_id).fetchone():
+            number += 1
+            chat_id = f"C{number}"
+    else:
+        check_name("chat id", chat_id)
+        if tx.q("SELECT 1 FROM chats WHERE id = ?", chat_id).fetchone():
+            raise Refused(f"cannot create {chat_id}: a chat with that id exists")
+    state, agent = core.QUEUED, None
+    if inbox:
+        full = at_capacity(tx, tx.agent)
+        if full:
+            raise Refused(f"cannot create {chat_id} in {tx.agent}'s inbox: {full}")
+        state, agent = core.NEW, tx.agent
+    tx.q(
+        "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms, state_since_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at,
+    )
+    tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
+    tx.event(agent, chat_id, None, state, "customer")
+    return view(tx, chat_id)
+
+
+def take(tx, chat_id):
+    chat = row(tx, chat_id)
+    core.step(chat_id, chat["state"], core.TAKE)  # refuse a chat that is not queued first
+    full = at_capacity(tx, tx.agent)
+    if full:
+        raise Refused(f"cannot take {chat_id}: it is queued and {full}")
+    tx.q("UPDATE chats SET agent = ? WHERE id = ?", tx.agent, chat_id)
+    move(tx, row(tx, chat_id), core.TAKE, "take")
+    return view(tx, chat_id)
+
+
+def is_on_call(tx, agent: str) -> bool:
+    found = tx.q("SELECT on_call FROM agents WHERE id = ?", agent).fetchone()
+    return bool(found and found["on_call"])
+
+
+def activate(tx, chat_id):
+    chat = own(tx, chat_id, "activate")
+    core.step(chat_id, chat["state"], core.ACTIVATE)
+    if is_on_call(tx, tx.agent):
+        raise Refused(f"cannot activate {chat_id}: it is {chat['state']} and {tx.agent} is on a call")
+    other = active_item(tx, tx.agent)
+    if other is not None and other["id"] != chat_id:
+        move(tx, other, core.PARK, "activate")
+    move(tx, chat, core.ACTIVATE, "activate")
+    return view(tx, chat_id)
+
+
+def park(tx, chat_id):
+    move(tx, own(tx, chat_id, "park"), core.PARK, "park")
+    return view(tx, chat_id)
+
+
+def end(tx, chat_id):
+    move(tx, row(tx, chat_id), core.END, "customer")
+    return view(tx, chat_id)
+
+
+def wrapup(tx, chat_id, extend, finish):
+    if extend and finish:
+        raise UsageError("use --extend or --finish, not both")
+    event = core.EXTEND if extend else core.FINISH if finish else core.WRAPUP
+    move(tx, own(tx, chat_id, core.VERBS[event]), event, event)
+    return view(tx, chat_id)
+
+
+def show(tx, chat_id):
+    return chat_object(tx, row(tx, chat_id))
+
+
+def view(tx, chat_id):
+    """The chat as it will be once the command has settled timers and presented."""
+    return lambda: show(tx, chat_id)
+
+
+def list_(tx, all_chats, state, queue):
+    where, params = [], []
+    if not all_chats:
+        where.append(f"agent = ? AND state IN {OPEN}")
+        params.append(tx.agent)
+    if state is not None:
+        if state not in core.STATES:
+            raise UsageError(f"unknown state {shown(state)} (states: {', '.join(core.STATES)})")
+        where.append("state = ?")
+        params.append(state)
+    if queue is not None:
+        where.append("queue = ?")
+        params.append(queue)
+    sql = f"SELECT {COLUMNS} FROM chats"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return [chat_object(tx, found) for found in tx.q(sql + " ORDER BY number", *params)]
+
+
+def chat_object(tx, chat: sqlite3.Row) -> dict:
+    state = chat["state"]
+    timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
+    spent = {name: chat[f"{name}_ms"] for name in ("active", "parked", "wrapup")}
+    bucket = core.bucket(state)
+    if bucket:
+        spent[bucket] += tx.now - chat["state_since_ms"]
+    return {
+        "id": chat["id"],
+        "state": state,
+        "agent": chat["agent"],
+        "customer": chat["customer"],
+        "queue": chat["queue"],
+        "priority": chat["priority"],
+        "wrapup_remaining": seconds(core.timer_left(timer, tx.now)) if state in core.WRAPUP_STATES else None,
+        "wrapup_ends_at": format_time(timer.deadline) if state == core.ACTIVE_WRAPUP else None,
+        "extensions_left": chat["extensions_left"],
+        "parked_by_call": bool(chat["parked_by_call"]),
+        "closed_reason": chat["closed_reason"],
+        "created_at": format_time(chat["created_at_ms"]),
+        "closed_at": format_time(chat["closed_at_ms"]),
+        "active_seconds": seconds(spent["active"]),
+        "parked_seconds": seconds(spent["parked"]),
+        "wrapup_seconds": seconds(spent["wrapup"]),
+    }

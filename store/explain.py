@@ -1,0 +1,109 @@
+"""``chatemu explain``: why a chat is in its state, and what would move it next."""
+
+from __future__ import annotations
+
+from . import chats, core, journal, routing
+from .timefmt import format_duration, format_time
+
+
+def explain(tx, chat_id):
+    row = chats.row(tx, chat_id)
+    chat = chats.chat_object(tx, row)
+    state, agent = chat["state"], chat["agent"]
+    why: list[str] = []
+    nxt: list[str] = []
+    agents: list[dict] = []
+    first = None
+    since = journal.last_change(tx, chat_id)
+    if state == core.QUEUED:
+        first = _queued(tx, row, since, why, nxt, agents)
+    elif state == core.NEW:
+        why.append(f"{chat_id} is new in {agent}'s inbox{since}: presented, not yet activated")
+        nxt.append(f"`chat activate {chat_id}` makes it active" + _would_park(tx, agent, chat_id))
+        nxt.append("while it is new, nothing else is presented to " + agent)
+    elif state == core.ACTIVE:
+        why.append(f"{chat_id} is {agent}'s active item{since}")
+        nxt.append(f"`chat park {chat_id}` parks it; `chat wrapup {chat_id}` or the customer ending it starts wrap-up; a call parks it")
+    elif state == core.PARKED:
+        why.append(f"{chat_id} is parked in {agent}'s inbox{since}" + (" by a call" if chat["parked_by_call"] else ""))
+        if chats.is_on_call(tx, agent):
+            nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays parked")
+        else:
+            nxt.append(f"`chat activate {chat_id}` makes it active again" + _would_park(tx, agent, chat_id))
+        nxt.append(f"if the customer ends it, it goes to parked-wrapup with a full {_wrapup_text(tx, row['queue'])} wrap-up")
+    elif state == core.ACTIVE_WRAPUP:
+        left = core.timer_left(core.Timer(row["wrapup_deadline_ms"], row["wrapup_remaining_ms"]), tx.now)
+        why.append(f"{chat_id} is in wrap-up, the timer running{since}")
+        nxt.append(
+            f"it closes at {format_time(row['wrapup_deadline_ms'])} (in {format_duration(left)}) unless extended or finished"
+        )
+        nxt.append(
+            f"{row['extensions_left']} extension(s) of {format_duration(row['extension_ms'] or 0)} left; "
+            f"`chat wrapup {chat_id} --finish` closes it now; parking it pauses the timer"
+        )
+    elif state == core.PARKED_WRAPUP:
+        left = row["wrapup_remaining_ms"]
+        why.append(f"{chat_id} is in wrap-up, the timer paused with {format_duration(left)} left{since}")
+        if chat["parked_by_call"]:
+            nxt.append(f"it resumes by itself into active-wrapup when {agent}'s call ends")
+        elif chats.is_on_call(tx, agent):
+            nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays paused")
+        else:
+            nxt.append(
+                f"`chat activate {chat_id}` resumes the timer: it would close at {format_time(tx.now + left)}"
+                + _would_park(tx, agent, chat_id)
+            )
+    else:
+        why.append(f"{chat_id} closed at {chat['closed_at']} ({chat['closed_reason']})")
+        nxt.append("closed is final: nothing changes it again")
+    return {"chat": chat_id, "state": state, "agent": agent, "why": why, "next": nxt,
+            "agents": agents, "first": first}
+
+
+def _queued(tx, row, since, why, nxt, agents) -> str | None:
+    chat_id = row["id"]
+    ahead = tx.q(
+        "SELECT count(*) FROM chats WHERE state = 'queued' AND (priority > ? OR (priority = ? AND"
+        " (created_at_ms < ? OR (created_at_ms = ? AND number < ?))))",
+        row["priority"], row["priority"], row["created_at_ms"], row["created_at_ms"], row["number"],
+    ).fetchone()[0]
+    why.append(f"{chat_id} is queued{since}, in nobody's inbox")
+    if ahead:
+        why.append(f"{ahead} queued chat(s) come first (higher priority or older)")
+    auto = tx.config("auto-present")
+    facts = tx.agent_facts()  # in presentation order: the one idle longest first
+    for agent in facts:
+        reasons = routing.not_presentable(agent, auto)
+        agents.append({"agent": agent.id, "presentable": not reasons, "reasons": reasons})
+    if not facts:
+        why.append("there are no agents yet")
+    for entry in agents:
+        if entry["reasons"]:
+            why.append(f"not presented to {entry['agent']}: {'; '.join(entry['reasons'])}")
+    ready = [entry["agent"] for entry in agents if entry["presentable"]]
+    first = None
+    if ready or agents:
+        first = ready[0] if ready else agents[0]["agent"]
+        when = "at the next presentation" if ready else "as soon as it can take one"
+        nxt.append(
+            f"{first} is first in line (idle longest): it gets the next queued chat {when}"
+            + (f", after the {ahead} ahead of this one" if ahead else "")
+        )
+    if not auto:
+        nxt.append("auto-present is off: nothing is presented until `config set auto-present on`")
+    elif not ready:
+        nxt.append("an agent can take it when available, not on a call, with no new/active/wrap-up chat "
+                   "and under max-chats")
+    nxt.append(f"`chat take {chat_id}` picks it now; `chat end {chat_id}` abandons it")
+    return first
+
+
+def _would_park(tx, agent: str, chat_id: str) -> str:
+    item = chats.active_item(tx, agent)
+    if item is not None and item["id"] != chat_id:
+        return f", parking {item['id']} ({item['state']})"
+    return ""
+
+
+def _wrapup_text(tx, queue: str) -> str:
+    return format_duration(tx.config("wrapup", queue))

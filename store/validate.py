@@ -1,0 +1,79 @@
+"""The rules every value that enters the database obeys, whatever way it enters:
+a command, a scenario line, a bundle or a snapshot (pure: no I/O)."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import UsageError
+
+DEFAULT_AGENT = "agent-1"
+DEFAULT_QUEUE = "default"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}")
+#: Longest message text, in characters.
+MAX_TEXT = 10_000
+#: Longest customer (contact) name, in characters.
+MAX_CUSTOMER = 200
+PRIORITY_RANGE = (-1_000_000, 1_000_000)
+
+
+def shown(name: str) -> str:
+    """A user-supplied name, safe to print on one line."""
+    return name if isinstance(name, str) and _NAME.fullmatch(name) else repr(name)
+
+
+def is_name(name) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def check_name(kind: str, name: str) -> str:
+    if not is_name(name):
+        raise UsageError(
+            f"bad {kind} {shown(name)}: use 1 to 64 letters, digits and . _ : @ + -, starting with a letter or digit"
+        )
+    return name
+
+
+def customer_problem(customer) -> str | None:
+    """Why ``customer`` is not a valid customer (contact) name, or None."""
+    if not isinstance(customer, str) or not customer.strip() or len(customer) > MAX_CUSTOMER or not customer.isprintable():
+        return f"use 1 to {MAX_CUSTOMER} printable characters"
+    return None
+
+
+def check_customer(customer: str) -> str:
+    problem = customer_problem(customer)
+    if problem:
+        raise UsageError(f"bad customer name {customer!r}: {problem}")
+    return customer
+
+
+def check_priority(priority: int) -> int:
+    low, high = PRIORITY_RANGE
+    if not low <= priority <= high:
+        raise UsageError(f"bad priority {priority}: use {low} to {high}")
+    return priority
+
+
+def text_problem(text) -> str | None:
+    """Why ``text`` is not a valid message (or note) text, or None."""
+    if not isinstance(text, str):
+        return "it is not text"
+    if not text:
+        return "it is empty"
+    if len(text) > MAX_TEXT:
+        return f"it has {len(text)} characters, more than {MAX_TEXT}"
+    for ch in text:
+        if ch in "\n\t":
+            continue
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000:
+            return f"it holds the control character {ch!r} (only newline and tab are allowed)"
+    return None
+
+
+def check_text(kind: str, text: str) -> str:
+    problem = text_problem(text)
+    if problem:
+        raise UsageError(f"bad {kind}: {problem}")
+    return text
