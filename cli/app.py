@@ -19,7 +19,7 @@ import typer
 from chatemu.store.errors import ChatemuError, UsageError
 from chatemu.store.validate import DEFAULT_AGENT
 
-from . import agents, chats, qa, settings
+from . import agents, chats, qa, settings, templates
 from .common import Session
 
 HELP = """Emulate a contact-centre agent's webchat inbox from the shell.
@@ -42,6 +42,9 @@ app.add_typer(chats.chat_app, name="chat")
 app.add_typer(agents.agent_app, name="agent")
 app.add_typer(settings.clock_app, name="clock")
 app.add_typer(settings.config_app, name="config")
+app.add_typer(templates.template_app, name="template")
+app.add_typer(templates.classification_app, name="classification")
+app.add_typer(chats.contact_app, name="contact")
 app.command("events")(qa.events)
 app.command("expect", context_settings={"ignore_unknown_options": True})(qa.expect)
 app.command("explain")(qa.explain)

@@ -9,7 +9,11 @@ from chatemu.store.validate import DEFAULT_QUEUE
 from .common import ChatId, JsonOpt, changed_agent, changed_chat, engine, show
 from . import render
 
-chat_app = typer.Typer(help="Chats: create, take, activate, park, end, wrap up; calls.", no_args_is_help=True)
+chat_app = typer.Typer(
+    help="Chats: create, take, activate, park, end, wrap up; messages, return, transfer, classify; calls.",
+    no_args_is_help=True,
+)
+contact_app = typer.Typer(help="Contacts: the history of a customer's chats.", no_args_is_help=True)
 
 
 @chat_app.command("new")
@@ -22,7 +26,9 @@ def chat_new(
     inbox: Annotated[bool, typer.Option("--inbox", help="Put it straight into the agent's inbox as new.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """A customer starts a chat: it is queued (or new in the inbox with --inbox)."""
+    """A customer starts a chat: it is queued (or new in the inbox with --inbox).
+
+    --customer also links the chat to the contact of that name (created if new)."""
     changed_chat(ctx, engine(ctx).chat_new(customer, queue, priority, chat_id, inbox), json)
 
 
@@ -62,6 +68,128 @@ def chat_wrapup(
     changed_chat(ctx, engine(ctx).chat_wrapup(chat_id, extend, finish), json)
 
 
+@chat_app.command("send")
+def chat_send(
+    ctx: typer.Context,
+    chat_id: ChatId,
+    text: Annotated[Optional[str], typer.Argument(metavar="[TEXT]", help="The message.", show_default=False)] = None,
+    template: Annotated[Optional[str], typer.Option("--template", metavar="NAME", help="Send this template's text instead.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """The agent sends a message on its active chat.
+
+    A template's {customer}, {agent}, {queue} and {chat} are filled in.
+
+    \b
+    Example:
+      chatemu chat send C1 'Hello, how can I help?'
+      chatemu chat send C1 --template greeting
+    """
+    show(ctx, engine(ctx).chat_send(chat_id, text, template), json, lambda r: print(render.message_line(r.value)))
+
+
+@chat_app.command("receive")
+def chat_receive(
+    ctx: typer.Context,
+    chat_id: ChatId,
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The customer's message.", show_default=False)],
+    json: JsonOpt = False,
+) -> None:
+    """A customer message arrives (unread unless the chat is active).
+
+    \b
+    Example:
+      chatemu chat receive C1 'Where is my parcel?'
+    """
+    show(ctx, engine(ctx).chat_receive(chat_id, text), json, lambda r: print(render.message_line(r.value)))
+
+
+@chat_app.command("transcript")
+def chat_transcript(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
+    """The chat's messages in order: seq, time, who, text.
+
+    \b
+    Example:
+      chatemu chat transcript C1 --json
+    """
+    show(ctx, engine(ctx).chat_transcript(chat_id), json, lambda r: render.transcript(chat_id, r.value))
+
+
+@chat_app.command("return")
+def chat_return(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
+    """Send a new, active or parked chat back, queued, to the queue it first arrived in.
+
+    It keeps its messages and its place (its arrival time) in the queue.
+
+    \b
+    Example:
+      chatemu chat return C1
+    """
+    changed_chat(ctx, engine(ctx).chat_return(chat_id), json)
+
+
+@chat_app.command("transfer")
+def chat_transfer(
+    ctx: typer.Context,
+    chat_id: ChatId,
+    queue: Annotated[Optional[str], typer.Option("--queue", metavar="Q", help="Queue it in queue Q.")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", metavar="A", help="Put it, new, in agent A's inbox.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Transfer the active chat to another queue or to another agent.
+
+    \b
+    Example:
+      chatemu chat transfer C1 --queue billing
+      chatemu chat transfer C1 --agent agent-2
+    """
+    changed_chat(ctx, engine(ctx).chat_transfer(chat_id, queue, agent), json)
+
+
+@chat_app.command("classify")
+def chat_classify(
+    ctx: typer.Context,
+    chat_id: ChatId,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The classification.", show_default=False)],
+    note: Annotated[Optional[str], typer.Option("--note", metavar="TEXT", help="Additional text for the contact history.")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Classify the chat, during the conversation or its wrap-up (again: replaces it).
+
+    \b
+    Example:
+      chatemu chat classify C1 refund --note 'parcel lost'
+    """
+    changed_chat(ctx, engine(ctx).chat_classify(chat_id, code, note), json)
+
+
+@chat_app.command("flag-abusive")
+def chat_flag_abusive(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
+    """Flag the chat as abusive, during the conversation or its wrap-up.
+
+    \b
+    Example:
+      chatemu chat flag-abusive C1
+    """
+    changed_chat(ctx, engine(ctx).chat_flag_abusive(chat_id), json)
+
+
+@chat_app.command("contact")
+def chat_contact(
+    ctx: typer.Context,
+    chat_id: ChatId,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The contact's name.", show_default=False)],
+    json: JsonOpt = False,
+) -> None:
+    """Assign the chat to a contact (created if new).
+
+    \b
+    Example:
+      chatemu chat contact C1 'Ann Lee'
+    """
+    changed_chat(ctx, engine(ctx).chat_contact(chat_id, name), json)
+
+
 @chat_app.command("call-start")
 def call_start(ctx: typer.Context, json: JsonOpt = False) -> None:
     """A phone call reaches the agent: the active item is parked."""
@@ -92,3 +220,18 @@ def chat_list(
 def chat_show(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
     """Everything about one chat."""
     show(ctx, engine(ctx).chat_show(chat_id), json, lambda r: render.chat_show(r.value))
+
+
+@contact_app.command("history")
+def contact_history(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The contact's name.", show_default=False)],
+    json: JsonOpt = False,
+) -> None:
+    """A contact's chats, oldest first: queue, agents, times, state, classification, notes.
+
+    \b
+    Example:
+      chatemu contact history 'Ann Lee' --json
+    """
+    show(ctx, engine(ctx).contact_history(name), json, lambda r: render.contact_history(r.value))

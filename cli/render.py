@@ -96,7 +96,9 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
     if not chats:
         print(f"{title}: no chats")
         return
+    unread = any(chat.get("unread") for chat in chats)  # the column only when there is something unread
     headers = ["ID", "STATE"] + (["AGENT"] if with_agent else []) + ["CUSTOMER", "QUEUE", "PRIO", "WRAP-UP", "EXT", "CALL"]
+    headers += ["UNREAD"] if unread else []
     rows, styles = [], []
     for chat in chats:
         row = [chat["id"], chat["state"]]
@@ -112,7 +114,7 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
             wrapup or "-",
             _text(chat["extensions_left"]),
             "parked" if chat["parked_by_call"] else "",
-        ]
+        ] + ([str(chat["unread"]) if chat["unread"] else ""] if unread else [])
         rows.append(row)
         styles.append({1: STATE_STYLES.get(chat["state"], "")})
     _table(headers, rows, styles, title=title)
@@ -227,3 +229,53 @@ def snapshots(items: list[dict]) -> None:
         print("no snapshots")
         return
     _table(["NAME", "SAVED AT", "CHATS"], [[s["name"], s["created_at"], str(s["chats"])] for s in items])
+
+
+# -- messages, templates, classification, contacts ------------------------------------
+
+
+def message_line(message: dict) -> str:
+    """One message: ``C1 #2 2026-…Z customer: text`` (continuation lines indented)."""
+    text = message["text"].replace("\n", "\n    ")
+    return f"{message['chat']} #{message['seq']} {message['at']} {message['from']}: {text}"
+
+
+def transcript(chat_id: str, messages: list[dict]) -> None:
+    if not messages:
+        print(f"{chat_id}: no messages")
+        return
+    for message in messages:
+        print(message_line(message))
+
+
+def templates(items: list[dict]) -> None:
+    if not items:
+        print("no templates")
+        return
+    _table(["NAME", "QUEUE", "TEXT"], [[t["name"], t["queue"] or "(all)", t["text"]] for t in items])
+
+
+def codes(items: list[dict]) -> None:
+    if not items:
+        print("no classification codes")
+        return
+    _table(["CODE", "QUEUE"], [[c["code"], c["queue"] or "(all)"] for c in items])
+
+
+def contact_history(value: dict) -> None:
+    chats = value["chats"]
+    title = f"contact {value['contact']}: {len(chats)} chat(s)"
+    if not chats:
+        print(title)
+        return
+    rows = []
+    for chat in chats:
+        classification = _text(chat["classification"])
+        if chat["classification_note"]:
+            classification += f" ({chat['classification_note']})"
+        rows.append([
+            chat["id"], chat["queue"], ", ".join(chat["agents"]) or "-", chat["created_at"], _text(chat["closed_at"]),
+            chat["state"] + (f" ({chat['closed_reason']})" if chat["closed_reason"] else ""),
+            classification, "; ".join(chat["notes"]), str(chat["messages"]),
+        ])
+    _table(["ID", "QUEUE", "AGENTS", "STARTED", "CLOSED", "STATE", "CLASSIFICATION", "NOTES", "MSGS"], rows, title=title)

@@ -8,7 +8,7 @@ from .common import JsonOpt, changed_clock, engine, show
 from . import render
 
 clock_app = typer.Typer(help="The database's clock: show it, advance it, set it, make it real or virtual.")
-config_app = typer.Typer(help="Configuration: wrap-up, extensions, capacity, auto-present.", no_args_is_help=True)
+config_app = typer.Typer(help="Configuration: wrap-up, extensions, capacity, auto-present, classification.", no_args_is_help=True)
 
 
 @clock_app.callback(invoke_without_command=True)
@@ -63,9 +63,9 @@ def config_show(ctx: typer.Context, json: JsonOpt = False) -> None:
 @config_app.command("set")
 def config_set(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="KEY", help="wrapup, wrapup-extension, wrapup-extensions, max-chats, auto-present.")],
-    value: Annotated[str, typer.Argument(metavar="VALUE", help="A duration, a whole number, or on/off.")],
-    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Set it for this queue only (wrap-up keys).")] = None,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="wrapup, wrapup-extension, wrapup-extensions, max-chats, auto-present, classification, classification-required.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="A duration, a whole number, on/off, or free/list.")],
+    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Set it for this queue only (wrap-up and classification keys).")] = None,
     json: JsonOpt = False,
 ) -> None:
     """Set a configuration key, for all queues or for one."""

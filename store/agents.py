@@ -10,11 +10,13 @@ from .validate import check_name, shown
 
 
 def ensure(tx, agent: str) -> None:
-    tx.q(
+    created = tx.q(
         "INSERT OR IGNORE INTO agents (id, presence, on_call, last_activity_ms, created_at_ms)"
         " VALUES (?, 'available', 0, ?, ?)",
         agent, tx.at, tx.at,
-    )
+    ).rowcount
+    if created:
+        tx.touch(agent)
 
 
 def presence(tx, agent: str) -> str:

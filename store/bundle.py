@@ -1,9 +1,14 @@
 """Whole-state copies: snapshots inside a database, and export/import bundles.
 
 The state is every row of the state tables (``meta``: the clock and the next
-chat number; ``config``; ``agents``; ``chats`` with their timers; ``events``)
-plus the event sequence, as plain JSON.  ``dumps`` is canonical (sorted keys,
-rows in key order), so export → import → export is byte-identical.
+chat number; ``config``; ``agents``; ``chats`` with their timers; ``events``;
+``contacts``; ``messages``; ``templates``; ``classification_codes``) plus the
+event sequence, as plain JSON.  ``dumps`` is canonical (sorted keys, rows in
+key order), so export → import → export is byte-identical.
+
+A state saved by an older chatemu (a snapshot kept in an upgraded database,
+or a bundle of an older schema) is brought up to date by ``upgrade_state``
+before it is checked or loaded.
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from .errors import DatabaseError, UsageError
 
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
-STATE_TABLES = ("meta", "config", "agents", "chats", "events")
-_ORDER = {"meta": "id", "config": "queue, key", "agents": "id", "chats": "number", "events": "seq"}
+STATE_TABLES = ("meta", "config", "agents", "chats", "events", "contacts", "messages", "templates",
+                "classification_codes")
+_ORDER = {"meta": "id", "config": "queue, key", "agents": "id", "chats": "number", "events": "seq",
+          "contacts": "name", "messages": "chat, seq", "templates": "queue, name", "classification_codes": "queue, code"}
+#: Tables schema version 3 added: absent from the states older versions saved.
+_V3_TABLES = ("contacts", "messages", "templates", "classification_codes")
 _COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {}
 
 
@@ -40,6 +49,33 @@ def dump_state(conn: sqlite3.Connection) -> dict:
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     state["events_seq"] = row[0] if row else 0
     return state
+
+
+def upgrade_state(state):
+    """A state saved before schema version 3 (no ``contacts`` part), brought up to date
+    the way the migration brings a database: every chat's origin queue is its queue,
+    its contact its customer; no messages, templates or codes.  Anything else is
+    returned as it is, for ``validate_state`` to judge."""
+    if not isinstance(state, dict) or any(table in state for table in _V3_TABLES):
+        return state
+    chats = state.get("chats")
+    if not isinstance(chats, list) or not all(isinstance(row, dict) for row in chats):
+        return state
+    upgraded = dict(state)
+    upgraded["chats"] = [
+        {"origin_queue": row.get("queue"), "transfers": 0, "unread": 0, "classification": None,
+         "classification_note": None, "abusive": 0, "contact": row.get("customer"), **row}
+        for row in chats
+    ]
+    first_seen: dict = {}
+    for row in chats:
+        name, at = row.get("customer"), row.get("created_at_ms")
+        if isinstance(name, str) and isinstance(at, int):
+            first_seen[name] = min(at, first_seen.get(name, at))
+    upgraded["contacts"] = [{"name": name, "created_at_ms": at} for name, at in sorted(first_seen.items())]
+    for table in _V3_TABLES[1:]:
+        upgraded[table] = []
+    return upgraded
 
 
 def load_state(conn: sqlite3.Connection, state: dict) -> None:
@@ -138,7 +174,8 @@ def parse_document(conn: sqlite3.Connection, text: str, where: str) -> dict:
     unknown = set(document) - {"format", "format_version", "schema_version", "state", "snapshots"}
     if unknown:
         raise UsageError(f"{where}: unknown part {sorted(unknown)[0]!r}")
-    validate_state(conn, document.get("state"), where)
+    document["state"] = upgrade_state(document.get("state"))
+    validate_state(conn, document["state"], where)
     snapshots = document.get("snapshots", [])
     if not isinstance(snapshots, list):
         raise UsageError(f"{where}: snapshots is not a list")
@@ -147,5 +184,6 @@ def parse_document(conn: sqlite3.Connection, text: str, where: str) -> dict:
             raise UsageError(f"{where}: snapshots[{index}] is not a snapshot")
         if not isinstance(snap["name"], str) or not isinstance(snap["created_at_ms"], int):
             raise UsageError(f"{where}: snapshots[{index}] has a bad name or time")
+        snap["state"] = upgrade_state(snap["state"])
         validate_state(conn, snap["state"], f"{where}: snapshot {snap['name']!r}")
     return document

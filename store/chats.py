@@ -17,7 +17,9 @@ from .validate import check_customer, check_name, check_priority, shown
 COLUMNS = (
     "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
     " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
-    " state_since_ms, active_ms, parked_ms, wrapup_ms"
+    " state_since_ms, active_ms, parked_ms, wrapup_ms, origin_queue, transfers, unread, classification,"
+    " classification_note, abusive, contact,"
+    " (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
 )
 OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
 BUSY = "('new', 'active', 'active-wrapup')"
@@ -112,14 +114,20 @@ def new(tx, customer, queue, priority, chat_id, inbox):
         if full:
             raise Refused(f"cannot create {chat_id} in {tx.agent}'s inbox: {full}")
         state, agent = core.NEW, tx.agent
+    if customer is not None:
+        ensure_contact(tx, customer)
     tx.q(
-        "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms, state_since_ms)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at,
+        "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms, state_since_ms,"
+        " origin_queue, contact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer,
     )
     tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
     tx.event(agent, chat_id, None, state, "customer")
     return view(tx, chat_id)
+
+
+def ensure_contact(tx, name: str) -> None:
+    tx.q("INSERT OR IGNORE INTO contacts (name, created_at_ms) VALUES (?, ?)", name, tx.at)
 
 
 def take(tx, chat_id):
@@ -147,6 +155,7 @@ def activate(tx, chat_id):
     if other is not None and other["id"] != chat_id:
         move(tx, other, core.PARK, "activate")
     move(tx, chat, core.ACTIVATE, "activate")
+    tx.q("UPDATE chats SET unread = 0 WHERE id = ?", chat_id)  # activating reads the customer's messages
     return view(tx, chat_id)
 
 
@@ -164,7 +173,63 @@ def wrapup(tx, chat_id, extend, finish):
     if extend and finish:
         raise UsageError("use --extend or --finish, not both")
     event = core.EXTEND if extend else core.FINISH if finish else core.WRAPUP
-    move(tx, own(tx, chat_id, core.VERBS[event]), event, event)
+    chat = own(tx, chat_id, core.VERBS[event])
+    if finish and core.allowed(chat["state"], event) and chat["classification"] is None \
+            and tx.config("classification-required", chat["queue"]):
+        raise Refused(
+            f"cannot finish the wrap-up of {chat_id}: it is {chat['state']} and not classified"
+            f" (queue {chat['queue']} requires it: `chat classify {chat_id} CODE` first)"
+        )
+    move(tx, chat, event, event)
+    return view(tx, chat_id)
+
+
+def return_(tx, chat_id):
+    """The agent's new, active or parked chat goes back, queued, to the queue it first arrived in."""
+    chat = own(tx, chat_id, "return")
+    core.step(chat_id, chat["state"], core.RETURN)
+    if is_on_call(tx, tx.agent):
+        raise Refused(f"cannot return {chat_id}: it is {chat['state']} and {tx.agent} is on a call")
+    move(tx, chat, core.RETURN, "return")
+    tx.q("UPDATE chats SET agent = NULL, queue = origin_queue WHERE id = ?", chat_id)
+    return view(tx, chat_id)
+
+
+def transfer(tx, chat_id, queue, agent):
+    """The agent's active chat goes queued to another queue, or new to another agent's inbox."""
+    if (queue is None) == (agent is None):
+        raise UsageError("transfer needs --queue Q or --agent A (one of them)")
+    chat = own(tx, chat_id, "transfer")
+    if queue is not None:
+        check_name("queue", queue)
+        core.step(chat_id, chat["state"], core.TRANSFER_QUEUE)
+        if queue == chat["queue"]:
+            raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} in that queue already")
+        move(tx, chat, core.TRANSFER_QUEUE, "transfer")
+        tx.q("UPDATE chats SET agent = NULL, queue = ?, transfers = transfers + 1 WHERE id = ?", queue, chat_id)
+        return view(tx, chat_id)
+    check_name("agent id", agent)
+    core.step(chat_id, chat["state"], core.TRANSFER_AGENT)
+    target = tx.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
+    if target is None:
+        raise UnknownChat(f"unknown agent {shown(agent)}")
+    if agent == tx.agent:
+        raise Refused(f"cannot transfer {chat_id} to {agent}: it is {chat['state']} in {agent}'s own inbox")
+    why = None
+    if target["presence"] != core.AVAILABLE:
+        why = f"{agent} is on a {target['presence']}"
+    elif target["on_call"]:
+        why = f"{agent} is on a call"
+    else:
+        why = at_capacity(tx, agent)
+    if why:
+        raise Refused(f"cannot transfer {chat_id} to {agent}: it is {chat['state']} and {why}")
+    # Moved with its new owner: the event names the agent whose inbox it arrives in; handing it
+    # over is the sending agent's activity too (it is no longer idle since then).
+    tx.q("UPDATE chats SET agent = ?, transfers = transfers + 1 WHERE id = ?", agent, chat_id)
+    tx.q("UPDATE agents SET last_activity_ms = ? WHERE id = ?", tx.at, tx.agent)
+    tx.touch(tx.agent)
+    move(tx, row(tx, chat_id), core.TRANSFER_AGENT, "transfer")
     return view(tx, chat_id)
 
 
@@ -220,4 +285,12 @@ def chat_object(tx, chat: sqlite3.Row) -> dict:
         "active_seconds": seconds(spent["active"]),
         "parked_seconds": seconds(spent["parked"]),
         "wrapup_seconds": seconds(spent["wrapup"]),
+        "origin_queue": chat["origin_queue"],
+        "transfers": chat["transfers"],
+        "unread": chat["unread"],
+        "messages": chat["messages"],
+        "contact": chat["contact"],
+        "classification": chat["classification"],
+        "classification_note": chat["classification_note"],
+        "abusive": bool(chat["abusive"]),
     }

@@ -36,7 +36,20 @@ The invariants:
   (no chat: presence and calls) are only checked for order;
 - replay: each chat's events, in ``seq`` order, start from nothing and chain
   (each ``from`` is the previous ``to``), and the last ``to`` is the chat's
-  state (and, for a closed chat, the last event is at its closing instant).
+  state (and, for a closed chat, the last event is at its closing instant);
+- messages (schema 3 on): each names a chat that exists, ``seq`` runs 1, 2, 3 …
+  within its chat, the sender is ``customer`` or an agent that exists, the
+  text is 1 to 10,000 characters, and it is not before the chat's creation nor
+  after the clock; a customer's message is never after the customer left (the
+  chat's first move into wrap-up or closed);
+- unread: never negative, never more than the chat's customer messages, and 0
+  on an active chat;
+- every chat has its ``origin_queue``; one never transferred is in it;
+  ``transfers`` is the number of its ``transfer`` events; ``abusive`` is 0 or 1;
+- a classification (and its note) and the abusive flag only on a chat that has
+  been in a state that allows them (active, parked or wrap-up); a note only
+  with a classification;
+- every chat's contact exists.
 """
 
 from __future__ import annotations
@@ -119,6 +132,8 @@ class _Checker:
         self.call_marks()
         self.event_order(now)
         self.replay()
+        if self.one("PRAGMA user_version") >= 3:
+            self.webchat(now)
         return self.found
 
     def clock(self) -> int | None:
@@ -346,6 +361,78 @@ class _Checker:
             " WHERE c.state = 'closed' AND e.to_state = 'closed' AND e.at_ms IS NOT c.closed_at_ms ORDER BY c.number",
             lambda chat, closed, seq, at: f"chat {_name(chat)}: closed at {_time(closed)},"
             f" but its closing event {seq} is at {_time(at)}",
+        )
+
+    def webchat(self, now: int | None) -> None:
+        self.report(
+            "SELECT m.chat, m.seq FROM messages m LEFT JOIN chats c ON c.id = m.chat WHERE c.id IS NULL"
+            " ORDER BY m.chat, m.seq",
+            lambda chat, seq: f"message {seq} of chat {_name(chat)}: the chat does not exist",
+        )
+        self.report(
+            "SELECT chat, count(*), min(seq), max(seq) FROM messages GROUP BY chat"
+            " HAVING min(seq) != 1 OR max(seq) != count(*) ORDER BY chat",
+            lambda chat, n, low, high: f"chat {_name(chat)}: its {n} message(s) are numbered {low} to {high},"
+            " not 1, 2, 3 …",
+        )
+        self.report(
+            "SELECT m.chat, m.seq, m.sender FROM messages m LEFT JOIN agents a ON a.id = m.sender"
+            " WHERE m.sender IS NOT 'customer' AND a.id IS NULL ORDER BY m.chat, m.seq",
+            lambda chat, seq, sender: f"message {seq} of chat {_name(chat)}: from {_name(sender)},"
+            " neither the customer nor an agent that exists",
+        )
+        self.report(
+            "SELECT chat, seq, length(text) FROM messages WHERE typeof(text) != 'text' OR length(text) NOT BETWEEN 1 AND 10000"
+            " ORDER BY chat, seq",
+            lambda chat, seq, n: f"message {seq} of chat {_name(chat)}: its text has {n} characters, not 1 to 10000",
+        )
+        self.report(
+            "SELECT m.chat, m.seq, m.at_ms, c.created_at_ms FROM messages m JOIN chats c ON c.id = m.chat"
+            " WHERE m.at_ms < c.created_at_ms OR m.at_ms > ? ORDER BY m.chat, m.seq",
+            lambda chat, seq, at, created: f"message {seq} of chat {_name(chat)}: at {_time(at)}, before the chat"
+            f" was created ({_time(created)}) or after the stored clock",
+            now if now is not None else 2**62,
+        )
+        self.report(
+            "SELECT m.chat, m.seq, m.at_ms, g.left_at FROM messages m JOIN (SELECT chat, min(at_ms) AS left_at"
+            f" FROM events WHERE chat IS NOT NULL AND to_state IN {_in(_WRAPUP + (core.CLOSED,))} GROUP BY chat) g"
+            " ON g.chat = m.chat WHERE m.sender = 'customer' AND m.at_ms > g.left_at ORDER BY m.chat, m.seq",
+            lambda chat, seq, at, left: f"message {seq} of chat {_name(chat)}: from the customer at {_time(at)},"
+            f" after the customer left at {_time(left)}",
+        )
+        self.report(
+            "SELECT c.id, c.state, c.unread, (SELECT count(*) FROM messages m WHERE m.chat = c.id"
+            " AND m.sender = 'customer') AS received FROM chats c"
+            " WHERE c.unread < 0 OR c.unread > received OR (c.state = 'active' AND c.unread != 0) ORDER BY c.number",
+            lambda chat, state, unread, received: f"chat {_name(chat)}: {state} with {unread} unread of"
+            f" {received} customer message(s)" + ("; an active chat has read them all" if state == "active" else ""),
+        )
+        self.report(
+            "SELECT id, queue, origin_queue, transfers, (SELECT count(*) FROM events e WHERE e.chat = chats.id"
+            " AND e.cause = 'transfer') AS made FROM chats WHERE origin_queue IS NULL OR origin_queue = ''"
+            " OR transfers IS NOT made OR (transfers = 0 AND queue IS NOT origin_queue) ORDER BY number",
+            lambda chat, queue, origin, transfers, made: f"chat {_name(chat)}: queue {queue!r}, origin queue"
+            f" {origin!r}, {transfers!r} transfer(s) recorded but {made} transfer event(s)",
+        )
+        self.report(
+            "SELECT id, abusive FROM chats WHERE abusive NOT IN (0, 1) ORDER BY number",
+            lambda chat, flag: f"chat {_name(chat)}: abusive is {flag!r}, not 0 or 1",
+        )
+        self.report(
+            "SELECT id, state, classification, abusive FROM chats c WHERE (classification IS NOT NULL OR abusive = 1)"
+            " AND NOT EXISTS (SELECT 1 FROM events e WHERE e.chat = c.id AND e.to_state IN"
+            f" {_in(core.CONVERSATION_OR_WRAPUP)}) ORDER BY number",
+            lambda chat, state, code, abusive: f"chat {_name(chat)}: {state}, never active, parked or in wrap-up,"
+            " yet " + ("classified" if code is not None else "flagged abusive"),
+        )
+        self.report(
+            "SELECT id FROM chats WHERE classification_note IS NOT NULL AND classification IS NULL ORDER BY number",
+            lambda chat: f"chat {_name(chat)}: a classification note without a classification",
+        )
+        self.report(
+            "SELECT c.id, c.contact FROM chats c LEFT JOIN contacts k ON k.name = c.contact"
+            " WHERE c.contact IS NOT NULL AND k.name IS NULL ORDER BY c.number",
+            lambda chat, contact: f"chat {_name(chat)}: linked to contact {_name(contact)}, who does not exist",
         )
 
     @staticmethod

@@ -11,12 +11,13 @@ from .timefmt import format_duration, parse_duration
 @dataclass(frozen=True)
 class Key:
     name: str
-    kind: str  # "duration" (stored in ms), "count" or "switch"
-    default: int | bool
+    kind: str  # "duration" (stored in ms), "count", "switch" or "choice"
+    default: int | bool | str
     per_queue: bool
     help: str
     minimum: int = 0
     maximum: int = 1000
+    choices: tuple[str, ...] = ()
 
 
 KEYS = {
@@ -27,6 +28,9 @@ KEYS = {
         Key("wrapup-extensions", "count", 3, True, "how many extensions one wrap-up may have"),
         Key("max-chats", "count", 3, False, "open chats an inbox holds at most", minimum=1),
         Key("auto-present", "switch", True, False, "present queued chats to idle agents (on/off)"),
+        Key("classification", "choice", "free", True, "free: any code; list: a code of the queue's list",
+            choices=("free", "list")),
+        Key("classification-required", "switch", False, True, "wrap-up --finish waits for a classification (on/off)"),
     )
 }
 
@@ -49,6 +53,10 @@ def parse_value(k: Key, text: str) -> int | bool:
             return _SWITCH[text.strip().lower()]
         except KeyError:
             raise UsageError(f"bad value {text!r} for {k.name}: use on or off") from None
+    if k.kind == "choice":
+        if text.strip().lower() not in k.choices:
+            raise UsageError(f"bad value {text!r} for {k.name}: use {' or '.join(k.choices)}")
+        return text.strip().lower()
     try:
         value = int(text.strip())
     except ValueError:
@@ -58,15 +66,19 @@ def parse_value(k: Key, text: str) -> int | bool:
     return value
 
 
-def encode(k: Key, value: int | bool) -> str:
+def encode(k: Key, value: int | bool | str) -> str:
     if k.kind == "switch":
         return "on" if value else "off"
+    if k.kind == "choice":
+        return value
     return str(int(value))
 
 
-def decode(k: Key, stored: str) -> int | bool:
+def decode(k: Key, stored: str) -> int | bool | str:
     if k.kind == "switch":
         return stored == "on"
+    if k.kind == "choice":
+        return stored
     return int(stored)
 
 

@@ -51,8 +51,14 @@ FINISH = "finish"  # chat wrapup --finish
 EXPIRE = "expire"  # the wrap-up timer ran out
 CALL_START = "call-start"  # a call parks the agent's active item
 CALL_END = "call-end"  # the call ended; a chat the customer ended resumes
+RETURN = "return"  # the agent sends the chat back to its original queue
+TRANSFER_QUEUE = "transfer-queue"  # the agent moves its active chat to another queue
+TRANSFER_AGENT = "transfer-agent"  # the agent hands its active chat to another agent
 
-EVENTS = (TAKE, PRESENT, ACTIVATE, PARK, END, WRAPUP, EXTEND, FINISH, EXPIRE, CALL_START, CALL_END)
+EVENTS = (
+    TAKE, PRESENT, ACTIVATE, PARK, END, WRAPUP, EXTEND, FINISH, EXPIRE, CALL_START, CALL_END,
+    RETURN, TRANSFER_QUEUE, TRANSFER_AGENT,
+)
 
 # --- timer operations, carried by each transition -----------------------------
 
@@ -91,6 +97,11 @@ TRANSITIONS: dict[tuple[str, str], Step] = {
     (ACTIVE_WRAPUP, EXPIRE): Step(CLOSED, T_STOP, "wrapup-expired"),
     (PARKED_WRAPUP, ACTIVATE): Step(ACTIVE_WRAPUP, T_RESUME),
     (PARKED_WRAPUP, CALL_END): Step(ACTIVE_WRAPUP, T_RESUME),
+    (NEW, RETURN): Step(QUEUED),
+    (ACTIVE, RETURN): Step(QUEUED),
+    (PARKED, RETURN): Step(QUEUED),
+    (ACTIVE, TRANSFER_QUEUE): Step(QUEUED),
+    (ACTIVE, TRANSFER_AGENT): Step(NEW),
 }
 
 CLOSED_REASONS = ("wrapup-expired", "wrapup-finished", "abandoned")
@@ -108,6 +119,9 @@ VERBS = {
     EXPIRE: "expire the wrap-up of",
     CALL_START: "park for a call",
     CALL_END: "resume after a call",
+    RETURN: "return",
+    TRANSFER_QUEUE: "transfer",
+    TRANSFER_AGENT: "transfer",
 }
 
 
@@ -116,11 +130,56 @@ def step(chat_id: str, state: str, event: str) -> Step:
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise Refused(f"cannot {VERBS[event]} {chat_id}: it is {state}") from None
+        raise Refused(f"cannot {VERBS[event]} {chat_id}: {refusal_reason(state, event)}") from None
 
 
 def allowed(state: str, event: str) -> bool:
     return (state, event) in TRANSITIONS
+
+
+# --- actions that do not move a chat -------------------------------------------
+# Messages, classification, the abusive flag and the contact leave the state as
+# it is; this table says in which states each is allowed.
+
+SEND = "send"  # the agent sends a message
+RECEIVE = "receive"  # a customer message arrives
+CLASSIFY = "classify"
+FLAG_ABUSIVE = "flag-abusive"
+ASSIGN_CONTACT = "contact"
+
+#: The customer is still there: messages from the customer may arrive.
+CUSTOMER_PRESENT = (QUEUED, NEW, ACTIVE, PARKED)
+#: During the conversation or its wrap-up: classification and the abusive flag.
+CONVERSATION_OR_WRAPUP = (ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP)
+
+ACTIONS: dict[str, tuple[str, ...]] = {
+    SEND: (ACTIVE,),
+    RECEIVE: CUSTOMER_PRESENT,
+    CLASSIFY: CONVERSATION_OR_WRAPUP,
+    FLAG_ABUSIVE: CONVERSATION_OR_WRAPUP,
+    ASSIGN_CONTACT: OPEN_STATES,
+}
+
+ACTION_VERBS = {
+    SEND: "send to",
+    RECEIVE: "receive a message on",
+    CLASSIFY: "classify",
+    FLAG_ABUSIVE: "flag",
+    ASSIGN_CONTACT: "assign a contact to",
+}
+
+
+def refusal_reason(state: str, event: str) -> str:
+    """Why ``event`` (a transition or an action) is refused in ``state``, after "cannot … C1: "."""
+    if state in WRAPUP_STATES + (CLOSED,) and event in (SEND, RECEIVE, RETURN, TRANSFER_QUEUE, TRANSFER_AGENT):
+        return f"the customer has left ({state})"
+    return f"it is {state}"
+
+
+def require(chat_id: str, state: str, action: str) -> None:
+    """``Refused`` unless ``action`` is allowed on a chat in ``state``."""
+    if state not in ACTIONS[action]:
+        raise Refused(f"cannot {ACTION_VERBS[action]} {chat_id}: {refusal_reason(state, action)}")
 
 
 # --- the wrap-up timer --------------------------------------------------------

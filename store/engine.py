@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from . import agents, chats, clock, config, explain, journal, schema, snapshots
+from . import agents, chats, classification, clock, config, contacts, explain, journal, messages, schema, snapshots
 from .clock import system_wall_ms
 from .errors import UsageError
 from .tx import Tx
@@ -161,6 +161,31 @@ class Engine:
     def chat_wrapup(self, chat_id: str, extend: bool = False, finish: bool = False) -> Result:
         return self._run(chats.wrapup, chat_id, extend, finish)
 
+    def chat_return(self, chat_id: str) -> Result:
+        return self._run(chats.return_, chat_id)
+
+    def chat_transfer(self, chat_id: str, queue: str | None = None, agent: str | None = None) -> Result:
+        return self._run(chats.transfer, chat_id, queue, agent)
+
+    def chat_send(self, chat_id: str, text: str | None = None, template: str | None = None) -> Result:
+        return self._run(messages.send, chat_id, text, template)
+
+    def chat_receive(self, chat_id: str, text: str) -> Result:
+        """A customer message: acts as nobody."""
+        return self._run(messages.receive, chat_id, text, acting=False)
+
+    def chat_transcript(self, chat_id: str) -> Result:
+        return self._read(messages.transcript, chat_id)
+
+    def chat_classify(self, chat_id: str, code: str, note: str | None = None) -> Result:
+        return self._run(classification.classify, chat_id, code, note)
+
+    def chat_flag_abusive(self, chat_id: str) -> Result:
+        return self._run(classification.flag_abusive, chat_id)
+
+    def chat_contact(self, chat_id: str, name: str) -> Result:
+        return self._run(contacts.assign, chat_id, name)
+
     def call_start(self) -> Result:
         return self._run(agents.call_start)
 
@@ -211,6 +236,29 @@ class Engine:
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
         return self._run(clock.show, acting=False)
+
+    # -- templates, classification codes, contacts -------------------------------
+
+    def template_add(self, name: str, text: str, queue: str | None = None) -> Result:
+        return self._run(messages.template_add, name, text, queue, acting=False)
+
+    def template_list(self, queue: str | None = None) -> Result:
+        return self._read(messages.template_list, queue)
+
+    def template_remove(self, name: str, queue: str | None = None) -> Result:
+        return self._run(messages.template_remove, name, queue, acting=False)
+
+    def classification_add(self, code: str, queue: str | None = None) -> Result:
+        return self._run(classification.code_add, code, queue, acting=False)
+
+    def classification_list(self, queue: str | None = None) -> Result:
+        return self._read(classification.code_list, queue)
+
+    def classification_remove(self, code: str, queue: str | None = None) -> Result:
+        return self._run(classification.code_remove, code, queue, acting=False)
+
+    def contact_history(self, name: str) -> Result:
+        return self._read(contacts.history, name)
 
     # -- QA tools ---------------------------------------------------------------
 

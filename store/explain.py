@@ -56,6 +56,7 @@ def explain(tx, chat_id):
     else:
         why.append(f"{chat_id} closed at {chat['closed_at']} ({chat['closed_reason']})")
         nxt.append("closed is final: nothing changes it again")
+    nxt += _conversation(tx, row)
     return {"chat": chat_id, "state": state, "agent": agent, "why": why, "next": nxt,
             "agents": agents, "first": first}
 
@@ -96,6 +97,35 @@ def _queued(tx, row, since, why, nxt, agents) -> str | None:
                    "and under max-chats")
     nxt.append(f"`chat take {chat_id}` picks it now; `chat end {chat_id}` abandons it")
     return first
+
+
+def _conversation(tx, row) -> list[str]:
+    """What the agent may do with the conversation now: send, return, transfer, classify."""
+    chat_id, state, agent = row["id"], row["state"], row["agent"]
+    lines = []
+    if state == core.ACTIVE:
+        lines.append(f"`chat send {chat_id} TEXT` answers the customer; `chat transfer {chat_id} --queue Q`"
+                     f" or `--agent B` hands it on; `chat return {chat_id}` sends it back to queue {row['origin_queue']}")
+    elif state in (core.NEW, core.PARKED):
+        on_call = chats.is_on_call(tx, agent)
+        lines.append(f"sending and transferring are refused: it is {state}, not active")
+        if on_call:
+            lines.append(f"returning it is refused while {agent} is on a call")
+        else:
+            lines.append(f"`chat return {chat_id}` sends it back to queue {row['origin_queue']}")
+    elif state in core.WRAPUP_STATES:
+        lines.append("the customer has left: sending, returning and transferring are refused")
+    if state in core.CONVERSATION_OR_WRAPUP:
+        if row["classification"] is None:
+            required = tx.config("classification-required", row["queue"])
+            lines.append(f"`chat classify {chat_id} CODE` classifies it"
+                         + (" (required before `chat wrapup --finish` in this queue)" if required else ""))
+        else:
+            lines.append(f"classified {row['classification']!r}; classifying again replaces it")
+    if row["unread"]:
+        lines.append(f"{row['unread']} unread customer message(s)"
+                     + (": activating it reads them" if state in (core.NEW, core.PARKED) else ""))
+    return lines
 
 
 def _would_park(tx, agent: str, chat_id: str) -> str:

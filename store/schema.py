@@ -18,7 +18,7 @@ from .errors import DatabaseError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -191,5 +191,38 @@ def _migrations(sqlite_utils, now_ms: int):
         db["snapshots"].create(
             {"name": str, "created_at_ms": int, "state": str}, pk="name", not_null={"created_at_ms", "state"}
         )
+
+    @migrations(name="0003_webchat")
+    def webchat(db) -> None:
+        # Where a chat first arrived (it returns there), transfers made, unread customer
+        # messages, classification and its note, the abusive flag, the linked contact.
+        chats = db["chats"]
+        chats.add_column("origin_queue", str)
+        chats.add_column("transfers", int, not_null_default=0)
+        chats.add_column("unread", int, not_null_default=0)
+        chats.add_column("classification", str)
+        chats.add_column("classification_note", str)
+        chats.add_column("abusive", int, not_null_default=0)
+        chats.add_column("contact", str)
+        db.execute("UPDATE chats SET origin_queue = queue")
+        db.execute("UPDATE chats SET contact = customer WHERE customer IS NOT NULL")
+        db["chats"].create_index(["contact", "number"])
+        # The queue in presentation order (priority high to low, then arrival), read without sorting.
+        db.execute("DROP INDEX IF EXISTS idx_chats_state_priority_created_at_ms_number")
+        db.execute("CREATE INDEX idx_chats_queue ON chats(state, priority DESC, created_at_ms, number)")
+        db["contacts"].create({"name": str, "created_at_ms": int}, pk="name", not_null={"created_at_ms"})
+        db.execute(
+            "INSERT INTO contacts (name, created_at_ms)"
+            " SELECT contact, min(created_at_ms) FROM chats WHERE contact IS NOT NULL GROUP BY contact"
+        )
+        # One row per message; seq counts 1, 2, 3 … within each chat.  sender: 'customer' or an agent id.
+        db["messages"].create(
+            {"chat": str, "seq": int, "at_ms": int, "sender": str, "text": str},
+            pk=("chat", "seq"),
+            not_null={"at_ms", "sender", "text"},
+        )
+        # queue '' holds the global templates and classification codes.
+        db["templates"].create({"queue": str, "name": str, "text": str}, pk=("queue", "name"), not_null={"text"})
+        db["classification_codes"].create({"queue": str, "code": str}, pk=("queue", "code"))
 
     return migrations

@@ -37,7 +37,7 @@ def _row(tx, name):
 
 def restore(tx, name):
     row = _row(tx, name)
-    load(tx, json.loads(row["state"]))
+    load(tx, bundle.upgrade_state(json.loads(row["state"])))
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "now": format_time(tx.now)}
 
 

@@ -38,6 +38,9 @@ class Tx:
         self.at = self.now  # the instant being applied (a timer's deadline while settling)
         self._config: dict[tuple[str, str], str] | None = None
         self.finished = False
+        # Agents whose facts changed since the last presentation; None: look at every agent (the
+        # first presentation of a command, after a chat joined a queue, after a config change).
+        self.touched: set[str] | None = None
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -68,6 +71,7 @@ class Tx:
 
     def config_changed(self) -> None:
         self._config = None
+        self.touched = None
 
     def event(self, agent, chat, from_state, to_state, cause) -> None:
         cur = self.q(
@@ -87,6 +91,10 @@ class Tx:
         )
         if agent is not None:
             self.q("UPDATE agents SET last_activity_ms = ? WHERE id = ?", self.at, agent)
+        if to_state == core.QUEUED:
+            self.touched = None  # a chat joined a queue: any free agent may take it
+        elif agent is not None and self.touched is not None:
+            self.touched.add(agent)
 
     # -- timers and presentation ----------------------------------------------
 
@@ -106,6 +114,11 @@ class Tx:
         self.at = self.now
         self.due = False
 
+    def touch(self, agent: str) -> None:
+        """The agent's facts changed without an event (it came into being)."""
+        if self.touched is not None:
+            self.touched.add(agent)
+
     def agent_facts(self, where: str = "", *params) -> list[routing.AgentFacts]:
         """The facts routing needs, for the agents ``where`` selects (SQL on ``agents a``)."""
         limit = self.config("max-chats")
@@ -124,12 +137,19 @@ class Tx:
         ]
 
     def present(self) -> None:
-        """Present queued chats to the agents free to take one, as ``routing`` decides."""
+        """Present queued chats to the agents free to take one, as ``routing`` decides.
+
+        Only agents whose facts changed since the last presentation can have become free
+        (``touched``), unless a chat joined a queue or the config changed; so settling N
+        timers looks at one agent per timer, not at every agent each time."""
+        touched, self.touched = self.touched, set()
         auto = self.config("auto-present")
-        if not auto:
+        if not auto or touched == set() or not self.exists("SELECT 1 FROM chats WHERE state = 'queued'"):
             return
-        candidates = self.agent_facts("WHERE a.presence = 'available' AND a.on_call = 0")
-        free = routing.free_agents(candidates, auto)
+        where = "WHERE a.presence = 'available' AND a.on_call = 0"
+        if touched is not None:
+            where += f" AND a.id IN ({', '.join('?' * len(touched))})"
+        free = routing.free_agents(self.agent_facts(where, *sorted(touched or ())), auto)
         if not free:
             return  # no queue query when nobody can take a chat
         waiting = [
@@ -143,3 +163,4 @@ class Tx:
         for chat_id, agent in routing.decide(waiting, free, auto):
             self.q("UPDATE chats SET agent = ? WHERE id = ?", agent, chat_id)
             chats.move(self, chats.row(self, chat_id), core.PRESENT, "presentation")
+        self.touched = set()  # every agent free now has been given a chat, or none is waiting

@@ -104,6 +104,20 @@ def hand_written() -> list[Case]:
         add("chat", "new", "--queue", value)
         add("--agent", value, "chat", "take", "C1")
         add("chat", "show", value)
+        add("chat", "send", "C1", value)
+        add("chat", "receive", "C1", value)
+        add("chat", "send", "C1", "--template", value)
+        add("chat", "classify", "C1", value)
+        add("chat", "classify", "C1", "refund", "--note", value)
+        add("chat", "contact", "C1", value)
+        add("chat", "transfer", "C1", "--queue", value)
+        add("chat", "transfer", "C1", "--agent", value)
+        add("template", "add", value, "text")
+        add("template", "add", "greeting", value)
+        add("template", "remove", value)
+        add("classification", "add", value)
+        add("classification", "list", "--queue", value)
+        add("contact", "history", value)
     for value in SQL[:3]:
         add("chat", "list", "--queue", value)
         add("chat", "list", "--state", value)
@@ -190,13 +204,21 @@ SHAPES = [
     (["export"], 1, []), (["import"], 1, ["--replace", "--json"]), (["run"], 1, ["--keep-going", "--quiet", "--json"]),
     (["db", "check"], 0, ["--json"]), (["db", "path"], 0, ["--json"]), ([], 0, []), (["bogus"], 1, []),
     (["chat", "bogus"], 0, []),
+    (["chat", "send"], 2, ["--template", "--json"]), (["chat", "receive"], 2, ["--json"]),
+    (["chat", "transcript"], 1, ["--json"]), (["chat", "return"], 1, ["--json"]),
+    (["chat", "transfer"], 1, ["--queue", "--agent", "--json"]), (["chat", "classify"], 2, ["--note", "--json"]),
+    (["chat", "flag-abusive"], 1, ["--json"]), (["chat", "contact"], 2, ["--json"]),
+    (["template", "add"], 2, ["--queue", "--json"]), (["template", "list"], 0, ["--queue", "--json"]),
+    (["template", "remove"], 1, ["--queue", "--json"]), (["classification", "add"], 1, ["--queue", "--json"]),
+    (["classification", "list"], 0, ["--queue", "--json"]), (["classification", "remove"], 1, ["--queue", "--json"]),
+    (["contact", "history"], 1, ["--json"]),
 ]
 #: Option names (True: takes a value).  Never --follow/-f (it waits for Ctrl-C) nor --yes/-y (reset).
 OPTIONS = {
     "--customer": True, "--queue": True, "--priority": True, "--id": True, "--inbox": False, "--json": False,
     "--all": False, "--state": True, "--extend": False, "--finish": False, "--since": True, "--chat": True,
     "--agent": True, "--keep-going": False, "--quiet": False, "--replace": False, "--keep-snapshots": False,
-    "--jsonl": False, "--bogus": True, "-x": False, "--": False, "--db": True, "--help": False, "-q": False,
+    "--jsonl": False, "--template": True, "--note": True, "--bogus": True, "-x": False, "--": False, "--db": True, "--help": False, "-q": False,
 }
 
 

@@ -900,6 +900,39 @@ REFUSALS = [
     refusal("agent-1", "new --inbox", "capacity"),
     # a second id
     refusal("agent-2", "new --id Q", "Q"),
+    # messages: sending only on one's own active chat, receiving only while the customer is there
+    refusal("agent-1", "send N hi", "send to", "N", "new"),
+    refusal("agent-1", "send P hi", "send to", "P", "parked"),
+    refusal("agent-1", "send Q hi", "send to", "Q", "queued"),
+    refusal("agent-2", "send AW hi", "send to", "AW", "the customer has left", "active-wrapup"),
+    refusal("agent-2", "send PW hi", "send to", "PW", "the customer has left", "parked-wrapup"),
+    refusal("agent-2", "send X hi", "send to", "X", "the customer has left", "closed"),
+    refusal("agent-2", "send A hi", "send to", "A", "active", "agent-1"),
+    refusal("agent-2", "receive AW hi", "receive", "AW", "the customer has left", "active-wrapup"),
+    refusal("agent-2", "receive PW hi", "receive", "PW", "parked-wrapup"),
+    refusal("agent-2", "receive X hi", "receive", "X", "closed"),
+    # return and transfer
+    refusal("agent-1", "return Q", "return", "Q", "queued"),
+    refusal("agent-2", "return AW", "return", "AW", "active-wrapup"),
+    refusal("agent-2", "return PW", "return", "PW", "parked-wrapup"),
+    refusal("agent-2", "return X", "return", "X", "closed"),
+    refusal("agent-2", "return A", "return", "A", "active", "agent-1"),
+    refusal("agent-1", "transfer N --queue sales", "transfer", "N", "new"),
+    refusal("agent-1", "transfer P --queue sales", "transfer", "P", "parked"),
+    refusal("agent-1", "transfer Q --queue sales", "transfer", "Q", "queued"),
+    refusal("agent-2", "transfer AW --queue sales", "transfer", "AW", "active-wrapup"),
+    refusal("agent-1", "transfer A --queue default", "transfer", "A", "active", "queue default"),
+    refusal("agent-1", "transfer A --agent agent-1", "transfer", "A", "active", "agent-1"),
+    refusal("agent-1", "transfer N --agent agent-2", "transfer", "N", "new"),
+    # classification, the abusive flag, the contact
+    refusal("agent-1", "classify N refund", "classify", "N", "new"),
+    refusal("agent-1", "classify Q refund", "classify", "Q", "queued"),
+    refusal("agent-2", "classify X refund", "classify", "X", "closed"),
+    refusal("agent-1", "classify AW refund", "classify", "AW", "active-wrapup", "agent-2"),
+    refusal("agent-1", "flag-abusive N", "flag", "N", "new"),
+    refusal("agent-2", "flag-abusive X", "flag", "X", "closed"),
+    refusal("agent-1", "contact Q Ann", "contact", "Q", "queued"),
+    refusal("agent-2", "contact X Ann", "contact", "X", "closed"),
 ]
 
 

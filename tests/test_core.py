@@ -38,7 +38,40 @@ ALLOWED = {
     ("active-wrapup", "expire"): "closed",
     ("parked-wrapup", "activate"): "active-wrapup",
     ("parked-wrapup", "call-end"): "active-wrapup",
+    # returning a chat to its queue, transferring it
+    ("new", "return"): "queued",
+    ("active", "return"): "queued",
+    ("parked", "return"): "queued",
+    ("active", "transfer-queue"): "queued",
+    ("active", "transfer-agent"): "new",
 }
+
+# Actions that leave the state as it is, and the states that allow them.
+ACTIONS = {
+    "send": {"active"},
+    "receive": {"queued", "new", "active", "parked"},
+    "classify": {"active", "parked", "active-wrapup", "parked-wrapup"},
+    "flag-abusive": {"active", "parked", "active-wrapup", "parked-wrapup"},
+    "contact": {"new", "active", "parked", "active-wrapup", "parked-wrapup"},
+}
+
+
+@pytest.mark.parametrize("state,action", list(itertools.product(core.STATES, ACTIONS)))
+def test_every_state_action_pair(state, action):
+    if state in ACTIONS[action]:
+        core.require("C1", state, action)
+    else:
+        with pytest.raises(Refused) as refused:
+            core.require("C1", state, action)
+        assert "C1" in refused.value.message and state in refused.value.message
+        assert refused.value.exit_code == 3
+        if action in ("send", "receive") and state in ("active-wrapup", "parked-wrapup", "closed"):
+            assert "the customer has left" in refused.value.message
+
+
+def test_the_action_table_has_nothing_beyond_the_contract():
+    assert {action: set(states) for action, states in core.ACTIONS.items()} == ACTIONS
+
 
 @pytest.mark.parametrize("state,event", list(itertools.product(core.STATES, core.EVENTS)))
 def test_every_state_event_pair(state, event):

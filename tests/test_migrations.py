@@ -10,6 +10,7 @@ works on a copy in its own temp folder.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -26,11 +27,19 @@ FIXTURE = Path(__file__).parent / "fixtures" / "schema-v1.db"
 V1_TABLES = ("meta", "config", "agents", "chats", "events", "sqlite_sequence")
 
 
-def rows(path: Path) -> dict[str, list[tuple]]:
-    """Every row of the version-1 tables, in rowid order, plus the pragmas."""
+#: The columns schema version 1 gave each of those tables (later versions add columns).
+V1_COLUMNS = {
+    "chats": "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
+             " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
+             " state_since_ms, active_ms, parked_ms, wrapup_ms",
+}
+
+
+def rows(path: Path, tables=V1_TABLES, columns=V1_COLUMNS) -> dict[str, list[tuple]]:
+    """Every row of the given tables (only their old columns), in rowid order, plus the pragmas."""
     conn = sqlite3.connect(path)
     try:
-        found = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in V1_TABLES}
+        found = {t: conn.execute(f"SELECT {columns.get(t, '*')} FROM {t} ORDER BY rowid").fetchall() for t in tables}
         found["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]
         found["application_id"] = conn.execute("PRAGMA application_id").fetchone()[0]
         found["tables"] = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
@@ -191,3 +200,86 @@ def test_newer_schema_is_refused_unchanged(tmp_path, version):
         assert done.err.count("\n") == 1 and done.err.startswith("error: ") and "newer" in done.err, done
         assert file_bytes(db) == hashes, f"bytes changed by {done}"
     assert rows(db)["user_version"] == version
+
+
+# == schema version 2 (before messages, contacts, templates and classification) ==================
+
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "schema-v2.db"
+BUNDLE_V2 = Path(__file__).parent / "fixtures" / "bundle-v2.json"
+V2_TABLES = V1_TABLES + ("snapshots",)
+
+
+@pytest.fixture
+def v2(tmp_path) -> tuple[Chatemu, dict]:
+    """A copy of the version-2 fixture (written by chatemu's schema 2: four chats — parked by a call,
+    parked-wrapup, new, closed — two agents, per-queue config, a snapshot), and its rows."""
+    probe = tmp_path / "probe" / "v2.db"
+    probe.parent.mkdir()
+    shutil.copyfile(FIXTURE_V2, probe)
+    before = rows(probe, V2_TABLES)
+    db = tmp_path / "v2.db"
+    shutil.copyfile(FIXTURE_V2, db)
+    return Chatemu(db), before
+
+
+def test_fixture_is_schema_version_2(v2):
+    _, before = v2
+    assert before["user_version"] == 2
+    assert "messages" not in before["tables"] and "snapshots" in before["tables"]
+    assert schema.SCHEMA_VERSION > 2
+
+
+def test_v2_upgrade_keeps_every_row_and_fills_the_new_columns(v2):
+    cm, before = v2
+    cm.ok("clock", "advance", "0s")
+    after = rows(cm.db, V2_TABLES)
+    assert after["user_version"] == schema.SCHEMA_VERSION
+    for table in V2_TABLES:
+        assert after[table] == before[table], f"{table} changed by the upgrade"
+    chats = {c["id"]: c for c in cm.js("chat", "list", "--all")}
+    for chat in chats.values():
+        assert chat["origin_queue"] == chat["queue"]
+        assert chat["contact"] == chat["customer"]
+        assert (chat["transfers"], chat["unread"], chat["messages"], chat["abusive"]) == (0, 0, 0, False)
+        assert (chat["classification"], chat["classification_note"]) == (None, None)
+    assert [c["id"] for c in cm.js("contact", "history", "Ann")["chats"]] == ["C1", "C4"]
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+
+
+def test_v2_reads_work_without_writing_and_its_snapshot_restores_after_the_upgrade(v2):
+    cm, before = v2
+    hashes = file_bytes(cm.db)
+    listed = cm.js("chat", "list", "--all")
+    cm.ok("db", "check")
+    assert file_bytes(cm.db) == hashes
+    cm.ok("snapshot", "restore", "mid")  # a state saved by schema 2, loaded into schema 3
+    assert rows(cm.db)["user_version"] == schema.SCHEMA_VERSION
+    restored = {c["id"]: c for c in cm.js("chat", "list", "--all")}
+    assert set(restored) == {"C1", "C2", "C3"}
+    assert restored["C3"]["origin_queue"] == "sales" and restored["C3"]["contact"] == "Cy"
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    # The upgraded database goes on: a conversation on top of the old history.
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "send", "C1", "sorry for the wait")
+    cm.ok("chat", "receive", "C1", "no problem")
+    assert cm.chat("C1")["messages"] == 2
+    assert listed[0]["id"] == "C1"
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+
+
+def test_a_v2_bundle_imports_upgraded_and_round_trips(v2, tmp_path):
+    cm, _ = v2
+    bundle = json.loads(BUNDLE_V2.read_text())
+    assert bundle["schema_version"] == 2 and "messages" not in bundle["state"]
+    imported = Chatemu(tmp_path / "imported.db")
+    imported.ok("import", str(BUNDLE_V2))
+    cm.ok("clock", "advance", "0s")
+    assert imported.js("chat", "list", "--all") == cm.js("chat", "list", "--all")
+    assert imported.js("events") == cm.js("events")
+    text = imported.run("export", "-").out
+    assert json.loads(text)["schema_version"] == schema.SCHEMA_VERSION
+    again = Chatemu(tmp_path / "again.db")
+    again.ok("import", "-", stdin=text)
+    assert again.run("export", "-").out == text
+    imported.ok("snapshot", "restore", "mid")
+    assert imported.run("db", "check").code == 0

@@ -54,6 +54,8 @@ EXPECTED_SCENARIOS = {
     "several-agents-idle-longest-first", "per-queue-wrapup-config", "queued-chat-abandoned",
     "break-stops-presentation", "auto-present-off", "agent-status", "time-accounting",
     "clock-and-durations", "snapshot-and-restore",
+    "messages-and-unread", "templates", "return-to-queue", "transfer-to-queue", "transfer-to-agent",
+    "classification-free-and-list", "classification-required", "flag-abusive", "contact-history",
 }
 
 
