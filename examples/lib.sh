@@ -143,5 +143,5 @@ expect_clock() {
 }
 
 done_ok() {
-  printf '\nOK: %s behaved as issue 2 describes.\n' "$(basename "$0" .sh)"
+  printf '\nOK: %s behaved as documented.\n' "$(basename "$0" .sh)"
 }
