@@ -147,7 +147,8 @@ def translate(run, argv: list[str]) -> tuple[int, list[str]]:
             try:
                 word.encode("utf-8")
             except UnicodeEncodeError:
-                raise UsageError(f"argument {word.encode('utf-8', 'surrogateescape')!r} is not UTF-8 text") from None
+                shown = word.encode("utf-8", "surrogateescape" if _escaped_bytes(word) else "backslashreplace")
+                raise UsageError(f"argument {shown!r} is not UTF-8 text") from None
         returned = run()
         return (returned if isinstance(returned, int) else 0), []
     except typer.Exit as exc:
@@ -168,12 +169,21 @@ def translate(run, argv: list[str]) -> tuple[int, list[str]]:
         return 70, [f"error: internal error: {type(exc).__name__}: {exc} (set CHATEMU_DEBUG=1 for the traceback)"]
 
 
+def _escaped_bytes(word: str) -> bool:
+    """Whether the word's surrogates all stand for undecodable bytes (as a process's argv has them)."""
+    return all(not 0xD800 <= ord(ch) <= 0xDFFF or 0xDC80 <= ord(ch) <= 0xDCFF for ch in word)
+
+
 def _usage_hint(exc) -> str:
     ctx = getattr(exc, "ctx", None)
     return f" (see '{ctx.command_path} --help')" if ctx is not None else ""
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import render
+
+    if not render.use_rich() and not isinstance(sys.stdout, render.EscapedOutput):
+        sys.stdout = render.EscapedOutput(sys.stdout)  # plain output never carries raw control characters
     try:
         code, lines = call(sys.argv[1:] if argv is None else argv)
         for line in lines:

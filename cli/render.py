@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from chatemu.store.timefmt import clock_face
@@ -31,6 +32,28 @@ def use_rich() -> bool:
         and "NO_COLOR" not in os.environ
         and os.environ.get("TERM") != "dumb"
     )
+
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (all but newline and tab) as visible escapes: a name or text from a
+    bundle can never move the cursor, retitle or clear the terminal of whoever reads it."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+
+
+class EscapedOutput:
+    """A text stream that escapes control characters in everything written through it (plain output)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.stream.write(escape_controls(text))
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def emit_json(value) -> None:

@@ -11,7 +11,7 @@ import sqlite3
 
 from . import core
 from .errors import Refused, UnknownChat, UsageError
-from .timefmt import format_time, seconds
+from .timefmt import MAX_MS, format_time, seconds
 from .validate import check_customer, check_name, check_priority, shown
 
 COLUMNS = (
@@ -49,6 +49,8 @@ def move(tx, chat: sqlite3.Row, event: str, cause: str) -> None:
             raise Refused(f"cannot extend the wrap-up of {chat_id}: it is {state} with no extensions left")
         extensions_left -= 1
     timer = core.apply_timer(step.timer, timer, tx.at, duration, extension or 0)
+    if timer.deadline is not None and timer.deadline > MAX_MS:
+        raise Refused(f"cannot {core.VERBS[event]} {chat_id}: it is {state} and its wrap-up would end after 9999-12-31")
     spent = {name: chat[f"{name}_ms"] for name in ("active", "parked", "wrapup")}
     bucket = core.bucket(state)
     if bucket:

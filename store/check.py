@@ -49,7 +49,13 @@ The invariants:
 - a classification (and its note) and the abusive flag only on a chat that has
   been in a state that allows them (active, parked or wrap-up); a note only
   with a classification;
-- every chat's contact exists.
+- every chat's contact exists;
+- every stored value obeys the rules the command line enforces, whatever way
+  it came in: names and ids (chats, agents, queues, snapshots, templates),
+  customer and contact names, message texts, priorities, times within
+  0001-01-01 … 9999-12-31, durations and counts never negative, known config
+  keys with valid values (per queue only where a key may be), a known clock
+  mode, and a next chat number above every chat's.
 """
 
 from __future__ import annotations
@@ -57,9 +63,12 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from . import config as cfg
 from . import core, schema
-from .errors import DatabaseError
-from .timefmt import format_time
+from .clock import MODES
+from .errors import ChatemuError, DatabaseError
+from .timefmt import MAX_MS, MIN_MS, format_time
+from .validate import PRIORITY_RANGE, customer_problem, is_name, text_problem
 
 #: Examples reported per invariant before "… and N more".
 DEFAULT_LIMIT = 50
@@ -94,6 +103,7 @@ def _legal_pairs() -> set[tuple[str | None, str]]:
 
 class _Checker:
     def __init__(self, conn: sqlite3.Connection, limit: int):
+        self.conn = conn
         self.cur = conn.cursor()
         self.cur.row_factory = None  # plain tuples, whatever the connection uses
         self.limit = limit
@@ -123,8 +133,10 @@ class _Checker:
     # -- the invariants ----------------------------------------------------------
 
     def run(self) -> list[str]:
+        self.version = self.one("PRAGMA user_version")
         now = self.clock()
         self.values()
+        self.rules()
         self.active_items()
         self.owners()
         self.timers(now)
@@ -132,7 +144,7 @@ class _Checker:
         self.call_marks()
         self.event_order(now)
         self.replay()
-        if self.one("PRAGMA user_version") >= 3:
+        if self.version >= 3:
             self.webchat(now)
         return self.found
 
@@ -163,6 +175,103 @@ class _Checker:
             "SELECT id, parked_by_call FROM chats WHERE parked_by_call IS NULL OR parked_by_call NOT IN (0, 1) ORDER BY number",
             lambda chat, flag: f"chat {_name(chat)}: parked_by_call is {flag!r}, not 0 or 1",
         )
+
+    def rules(self) -> None:
+        """Every stored value as the command line would have accepted it."""
+        fn = self.conn.create_function
+        fn("chatemu_bad_name", 1, lambda v: not is_name(v), deterministic=True)
+        fn("chatemu_bad_customer", 1, lambda v: v is not None and customer_problem(v) is not None, deterministic=True)
+        fn("chatemu_bad_text", 1, lambda v: text_problem(v) is not None, deterministic=True)
+        time = f"NOT (typeof({{0}}) = 'integer' AND {{0}} BETWEEN {MIN_MS} AND {MAX_MS})"
+        span = f"NOT (typeof({{0}}) = 'integer' AND {{0}} BETWEEN 0 AND {MAX_MS - MIN_MS})"
+
+        def bad_times(columns, kind=time, nullable=()):
+            return " OR ".join(
+                (f"({c} IS NOT NULL AND {kind.format(c)})" if c in nullable else kind.format(c)) for c in columns)
+
+        for mode, now, offset, next_chat in self.rows("SELECT mode, now_ms, offset_ms, next_chat FROM meta WHERE id = 1"):
+            if mode not in MODES:
+                self.found.append(f"meta: clock mode {mode!r} is not one of {', '.join(MODES)}")
+            if not isinstance(now, int) or not MIN_MS <= now <= MAX_MS:
+                self.found.append(f"meta: the stored clock {now!r} is not a time from 0001-01-01 to 9999-12-31")
+            if not isinstance(offset, int) or abs(offset) > MAX_MS - MIN_MS:
+                self.found.append(f"meta: the real-clock offset {offset!r} is not a whole number of milliseconds in range")
+            top = self.one("SELECT max(number) FROM chats") or 0
+            if not isinstance(next_chat, int) or next_chat <= top or next_chat > 2**62:
+                self.found.append(f"meta: the next chat number {next_chat!r} is not above every chat's (highest {top})")
+        for queue, key, value in self.rows("SELECT queue, key, value FROM config ORDER BY queue, key"):
+            where = f" for queue {_name(queue)}" if queue else ""
+            if key not in cfg.KEYS:
+                self.found.append(f"config: unknown key {_name(key)}{where}")
+                continue
+            k = cfg.KEYS[key]
+            if queue and (not k.per_queue or not is_name(queue)):
+                self.found.append(f"config: {key} set for queue {_name(queue)}, which "
+                                  + ("is not a valid queue name" if k.per_queue else "it cannot be set per queue"))
+            try:
+                ok = isinstance(value, str) and cfg.encode(k, cfg.parse_value(k, value if k.kind != "duration" else f"{value}ms")) == value
+            except ChatemuError:
+                ok = False
+            if not ok:
+                self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
+        self.report(
+            f"SELECT id FROM agents WHERE chatemu_bad_name(id) OR {bad_times(['last_activity_ms', 'created_at_ms'])}"
+            " ORDER BY id",
+            lambda agent: f"agent {_name(agent)}: a bad id or time",
+        )
+        names = ["id", "queue"] + (["origin_queue"] if self.version >= 3 else [])
+        customers = ["customer"] + (["contact"] if self.version >= 3 else [])
+        low, high = PRIORITY_RANGE
+        self.report(
+            "SELECT id, number FROM chats WHERE "
+            + " OR ".join(f"chatemu_bad_name({c})" for c in names)
+            + " OR " + " OR ".join(f"chatemu_bad_customer({c})" for c in customers)
+            + f" OR NOT (typeof(priority) = 'integer' AND priority BETWEEN {low} AND {high})"
+            + " OR NOT (typeof(number) = 'integer' AND number >= 1)"
+            + " OR " + bad_times(["created_at_ms", "state_since_ms", "closed_at_ms", "wrapup_deadline_ms"],
+                                 nullable=("closed_at_ms", "wrapup_deadline_ms"))
+            + " OR " + bad_times(["active_ms", "parked_ms", "wrapup_ms", "wrapup_remaining_ms", "extension_ms"],
+                                 span, nullable=("wrapup_remaining_ms", "extension_ms"))
+            + " OR (extensions_left IS NOT NULL AND NOT (typeof(extensions_left) = 'integer'"
+            " AND extensions_left BETWEEN 0 AND 1000)) ORDER BY number",
+            lambda chat, number: f"chat {_name(chat)}: a value out of its rules (id, queue, customer, contact,"
+            " priority, number, a time before 0001-01-01 or after 9999-12-31, a negative duration or count)",
+        )
+        self.report(
+            f"SELECT seq, at_ms FROM events WHERE {time.format('at_ms')} ORDER BY seq",
+            lambda seq, at: f"event {seq}: at {at!r}, not a time from 0001-01-01 to 9999-12-31",
+        )
+        self.report(
+            "SELECT DISTINCT agent FROM events WHERE agent IS NOT NULL AND chatemu_bad_name(agent)",
+            lambda agent: f"events: agent {_name(agent)} is not a valid agent id",
+        )
+        if self.version >= 2:
+            self.report(
+                f"SELECT name FROM snapshots WHERE chatemu_bad_name(name) OR {time.format('created_at_ms')} ORDER BY name",
+                lambda name: f"snapshot {_name(name)}: a bad name or time",
+            )
+        if self.version >= 3:
+            self.report(
+                "SELECT queue, name FROM templates WHERE chatemu_bad_name(name) OR (queue != '' AND chatemu_bad_name(queue))"
+                " OR chatemu_bad_text(text) ORDER BY queue, name",
+                lambda queue, name: f"template {_name(name)}" + (f" of queue {_name(queue)}" if queue else "")
+                + ": a bad name, queue or text",
+            )
+            self.report(
+                "SELECT queue, code FROM classification_codes WHERE chatemu_bad_customer(code) OR code IS NULL"
+                " OR (queue != '' AND chatemu_bad_name(queue)) ORDER BY queue, code",
+                lambda queue, code: f"classification code {_name(code)}: a bad code or queue",
+            )
+            self.report(
+                f"SELECT name FROM contacts WHERE chatemu_bad_customer(name) OR name IS NULL OR {time.format('created_at_ms')}"
+                " ORDER BY name",
+                lambda name: f"contact {_name(name)}: a bad name or time",
+            )
+            self.report(
+                "SELECT id FROM chats WHERE classification IS NOT NULL AND chatemu_bad_customer(classification)"
+                " OR classification_note IS NOT NULL AND chatemu_bad_text(classification_note) ORDER BY number",
+                lambda chat: f"chat {_name(chat)}: a bad classification or note",
+            )
 
     def active_items(self) -> None:
         self.report(
@@ -382,9 +491,9 @@ class _Checker:
             " neither the customer nor an agent that exists",
         )
         self.report(
-            "SELECT chat, seq, length(text) FROM messages WHERE typeof(text) != 'text' OR length(text) NOT BETWEEN 1 AND 10000"
-            " ORDER BY chat, seq",
-            lambda chat, seq, n: f"message {seq} of chat {_name(chat)}: its text has {n} characters, not 1 to 10000",
+            "SELECT chat, seq, length(text) FROM messages WHERE chatemu_bad_text(text) ORDER BY chat, seq",
+            lambda chat, seq, n: f"message {seq} of chat {_name(chat)}: its text ({n} characters) is not 1 to 10000"
+            " characters without control characters",
         )
         self.report(
             "SELECT m.chat, m.seq, m.at_ms, c.created_at_ms FROM messages m JOIN chats c ON c.id = m.chat"

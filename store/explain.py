@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import chats, core, journal, routing
-from .timefmt import format_duration, format_time
+from .timefmt import MAX_MS, format_duration, format_time
 
 
 def explain(tx, chat_id):
@@ -48,6 +48,8 @@ def explain(tx, chat_id):
             nxt.append(f"it resumes by itself into active-wrapup when {agent}'s call ends")
         elif chats.is_on_call(tx, agent):
             nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays paused")
+        elif tx.now + left > MAX_MS:
+            nxt.append("activating it is refused: the wrap-up would end after 9999-12-31")
         else:
             nxt.append(
                 f"`chat activate {chat_id}` resumes the timer: it would close at {format_time(tx.now + left)}"

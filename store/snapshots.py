@@ -36,8 +36,14 @@ def _row(tx, name):
 
 
 def restore(tx, name):
+    from .check import check
+    from .errors import DatabaseError
+
     row = _row(tx, name)
     load(tx, bundle.upgrade_state(json.loads(row["state"])))
+    problems = check(tx.conn)
+    if problems:  # a snapshot is checked when it is saved or imported: it was changed behind chatemu's back
+        raise DatabaseError(f"snapshot {shown(name)} is inconsistent, not restored: {problems[0]}")
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "now": format_time(tx.now)}
 
 
@@ -78,6 +84,11 @@ def import_(tx, text, where, replace):
         raise Refused("cannot import into a database that is in use: use --replace to replace its state")
     tx.q("DELETE FROM snapshots")
     for snap in document["snapshots"]:
+        # Each snapshot passes the same checks as the state itself: loaded, checked, replaced below.
+        load(tx, snap["state"])
+        problems = check(tx.conn)
+        if problems:
+            raise UsageError(f"{where}: snapshot {shown(snap['name'])} is inconsistent: {problems[0]}")
         tx.q("INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)",
              snap["name"], snap["created_at_ms"], bundle.dumps(snap["state"]))
     load(tx, document["state"])

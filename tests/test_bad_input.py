@@ -273,7 +273,8 @@ def file_state(path: Path) -> tuple:
 
 
 READ_ONLY = {("chat", "list"), ("chat", "show"), ("agent", "status"), ("agent", "list"), ("config", "show"),
-             ("snapshot", "list"), ("db", "check"), ("db", "path")}
+             ("snapshot", "list"), ("db", "check"), ("db", "path"), ("chat", "transcript"), ("template", "list"),
+             ("classification", "list"), ("contact", "history")}
 READ_ONLY_TOP = {"events", "explain", "expect", "export"}
 
 
@@ -286,7 +287,8 @@ def is_read_only(argv: list) -> bool:
     words = words[i:]
     if not words or words[0].startswith("-") or words[0] not in ("chat", "agent", "clock", "config", "events",
                                                                   "explain", "expect", "export", "snapshot", "db",
-                                                                  "run", "import", "reset"):
+                                                                  "run", "import", "reset", "template",
+                                                                  "classification", "contact"):
         return True  # help, version, or an unknown command: nothing runs
     if words[0] in READ_ONLY_TOP:
         return True

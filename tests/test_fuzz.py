@@ -1,0 +1,244 @@
+"""Fuzzing every way state gets in: mutated real bundles, mutated real scenario files and random
+command lines, all in-process through ``chatemu.cli.app.main`` (the same code a process runs).
+
+For every case: a documented exit code (never 70), at most one ``error:`` line when it fails (a
+scenario names each failing line; ``expect`` prints its mismatches), the database file unchanged
+(sha256 of the file and its WAL) when a command fails, and ``db check`` clean afterwards; whatever
+``import`` accepted must not break the commands that come after it.
+
+``CHATEMU_HEAVY=1`` runs many more examples of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatemu.store.check import check_path
+
+HEAVY = bool(os.environ.get("CHATEMU_HEAVY"))
+EXAMPLES = 400 if HEAVY else 40
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not HEAVY,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SCENARIOS = Path(__file__).resolve().parent.parent / "examples" / "scenarios"
+DOCUMENTED = {0, 1, 2, 3, 4, 5}
+
+
+def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
+    from chatemu.cli.app import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdin = saved
+    return code, out.getvalue(), err.getvalue()
+
+
+def digest(db: Path) -> tuple[str, str]:
+    wal = Path(f"{db}-wal")
+    return (hashlib.sha256(db.read_bytes()).hexdigest() if db.exists() else "",
+            hashlib.sha256(wal.read_bytes()).hexdigest() if wal.exists() else "")
+
+
+def judge(argv, code, out, err, before, after) -> None:
+    assert code in DOCUMENTED, f"{argv}: exit {code}\n{err}"
+    assert "Traceback" not in out + err, f"{argv}:\n{err}"
+    if code and argv[2:3] != ["run"] and argv[2:3] != ["expect"]:
+        assert len(err.splitlines()) == 1 and err.startswith("error: "), f"{argv}: {err!r}"
+        assert before == after, f"{argv} failed with exit {code} and changed the database"
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> tuple[Path, str]:
+    """A database from a real session (every state, messages, templates, a snapshot) and its bundle."""
+    db = tmp_path_factory.mktemp("fuzz") / "template.db"
+    lines = [
+        "clock set 2026-01-05T09:00:00Z", "config set wrapup 30s --queue billing", "template add hi 'Hi {customer}'",
+        "classification add refund", "chat new --customer Ann --queue billing", "chat activate C1",
+        "chat receive C1 hello", "chat send C1 --template hi", "chat classify C1 refund --note lost",
+        "chat new --customer Bob", "chat park C1", "chat activate C2", "chat end C2", "snapshot save mid",
+        "--agent agent-2 agent break", "chat new --priority 3", "clock advance 10s", "chat activate C1",
+        "chat flag-abusive C1", "--agent agent-2 agent available", "chat transfer C1 --agent agent-2",
+        "chat new --customer Cy --queue sales", "clock advance 2m",
+    ]
+    script = db.parent / "make.chatemu"
+    script.write_text("\n".join(lines) + "\n")
+    code, _, err = run(["--db", str(db), "run", "-q", str(script)])
+    assert code == 0, err
+    code, text, err = run(["--db", str(db), "export", "-"])
+    assert code == 0, err
+    return db, text
+
+
+@pytest.fixture
+def work(template, tmp_path, monkeypatch) -> Path:
+    for name in list(os.environ):
+        if name.startswith("CHATEMU_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# -- values a mutation puts in -------------------------------------------------------------------
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.sampled_from([0, -1, 1, 2**62, -(2**62), 2**63]),
+    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12),
+    st.sampled_from(["", "C1", "agent-1", "agent\n1", "queued", "closed", "active", "x" * 300, "\x1b[2J",
+                     "lots", "warp", "on", "list", "-5000", "9" * 30, "\ud800"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def paths(document, prefix=()):
+    """Every (path, value) in a JSON document."""
+    yield prefix, document
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from paths(value, prefix + (key,))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from paths(value, prefix + (index,))
+
+
+@st.composite
+def mutated_bundles(draw, text: str):
+    document = json.loads(text)
+    for _ in range(draw(st.integers(1, 3))):
+        places = [p for p, _ in paths(document) if p]
+        path = draw(st.sampled_from(places))
+        parent = document
+        for key in path[:-1]:
+            parent = parent[key]
+        action = draw(st.sampled_from(["set", "set", "set", "delete", "duplicate"]))
+        if action == "set":
+            parent[path[-1]] = draw(VALUES)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, list):
+            parent.insert(path[-1], json.loads(json.dumps(parent[path[-1]])))
+    return json.dumps(document, ensure_ascii=False)
+
+
+def test_mutated_bundles(template, work):
+    _, text = template
+
+    @FUZZ
+    @given(mutated_bundles(text))
+    def case(bundle):
+        db = work / "import.db"
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+        assert run(["--db", str(db), "clock"])[0] == 0  # an empty database of its own
+        before = digest(db)
+        argv = ["--db", str(db), "import", "-"]
+        code, out, err = run(argv, stdin=bundle)
+        judge(argv, code, out, err, before, digest(db))
+        assert check_path(db) == []
+        if code == 0:  # what import accepted, later commands must handle
+            for later in (["chat", "list", "--all"], ["events"], ["agent", "list"], ["config", "show"],
+                          ["snapshot", "list"], ["export", "-"], ["clock", "advance", "1h"], ["chat", "new"]):
+                argv = ["--db", str(db), *later]
+                code, out, err = run(argv)
+                assert code in (0, 3), f"{argv} after an accepted import: exit {code}\n{err}"
+            assert check_path(db) == []
+
+    case()
+
+
+# -- mutated scenario files -----------------------------------------------------------------------
+
+WORDS = st.sampled_from(["chat", "new", "take", "activate", "park", "end", "wrapup", "--extend", "--finish",
+                         "send", "receive", "return", "transfer", "--queue", "--agent", "classify", "flag-abusive",
+                         "contact", "C1", "C2", "C3", "agent-2", "sales", "clock", "advance", "set", "10s", "1m",
+                         "expect", "state=closed", "snapshot", "save", "restore", "s", "--inbox", "run", "'",
+                         "events", "--follow", "x" * 70, "\x00", "\ufeff", "\u2028", "#", "\\"])
+
+
+@st.composite
+def mutated_scenarios(draw):
+    lines = draw(st.sampled_from(sorted(SCENARIOS.glob("*.chatemu")))).read_text().splitlines()
+    for _ in range(draw(st.integers(1, 4))):
+        index = draw(st.integers(0, max(0, len(lines) - 1)))
+        action = draw(st.sampled_from(["drop", "duplicate", "insert", "swap"]))
+        if action == "drop" and lines:
+            del lines[index]
+        elif action == "duplicate" and lines:
+            lines.insert(index, lines[index])
+        elif action == "insert":
+            lines.insert(index, " ".join(draw(st.lists(WORDS, min_size=1, max_size=5))))
+        elif lines:
+            words = lines[index].split()
+            if len(words) > 1:
+                i = draw(st.integers(0, len(words) - 1))
+                words[i] = draw(WORDS)
+                lines[index] = " ".join(words)
+    return "\n".join(lines) + "\n"
+
+
+def test_mutated_scenarios(work):
+    @FUZZ
+    @given(mutated_scenarios())
+    def case(text):
+        db = work / "scenario.db"
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+        argv = ["--db", str(db), "run", "--keep-going", "-q", "-"]
+        code, out, err = run(argv, stdin=text)
+        assert code in DOCUMENTED, f"exit {code}\n{err}"
+        assert "Traceback" not in out + err and "internal error" not in err, err
+        assert all(line.startswith("error: -:") or line.startswith("error: <stdin>:") or ": expected " in line
+                   for line in err.splitlines()), err
+        if db.exists() and db.stat().st_size:
+            assert check_path(db) == []
+
+    case()
+
+
+# -- random command lines --------------------------------------------------------------------------
+
+STRINGS = st.one_of(st.text(max_size=12), st.sampled_from(["", "C1", "agent\n1", "x" * 300, "\x1b[2J", "lots",
+                                                         "-5000", "9" * 30, "9" * 5000, "\ud800", "2026-01-05T09:00Z"]))
+ARGS = st.one_of(WORDS, STRINGS, st.sampled_from([
+    "list", "show", "--all", "--json", "--state", "agent", "status", "available", "break", "config", "wrapup",
+    "max-chats", "auto-present", "classification", "list", "template", "add", "remove", "contact", "history",
+    "Ann", "explain", "import", "export", "reset", "--yes", "db", "check", "transcript", "call-start", "call-end"]))
+
+
+def test_random_command_lines(template, work):
+    db_template, _ = template
+
+    @FUZZ
+    @given(st.lists(ARGS, min_size=1, max_size=6))
+    def case(words):
+        if "--follow" in words or "-f" in words:
+            return  # follows until Ctrl-C
+        db = work / "lines.db"
+        shutil.copyfile(db_template, db)
+        for side in ("-wal", "-shm"):
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        before = digest(db)
+        argv = ["--db", str(db), *words]
+        code, out, err = run(argv)
+        judge(argv, code, out, err, before, digest(db))
+        assert check_path(db) == []
+
+    case()
