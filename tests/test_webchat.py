@@ -477,7 +477,7 @@ def test_the_webchat_fixture_is_clean(wdb):
     ("INSERT INTO messages VALUES ('C9', 1, 1767603600000, 'customer', 'x')", "the chat does not exist"),
     ("UPDATE messages SET seq = 5 WHERE chat = 'C1' AND seq = 2", "not 1, 2, 3"),
     ("UPDATE messages SET sender = 'agent-9' WHERE chat = 'C1' AND seq = 2", "neither the customer nor an agent"),
-    ("UPDATE messages SET text = '' WHERE chat = 'C1' AND seq = 1", "not 1 to 10000"),
+    ("UPDATE messages SET text = '' WHERE chat = 'C1' AND seq = 1", "is not 1 to 10000"),
     ("UPDATE messages SET at_ms = 1 WHERE chat = 'C1' AND seq = 1", "before the chat was created"),
     ("UPDATE chats SET unread = 5 WHERE id = 'C1'", "5 unread of 1 customer message"),
     ("UPDATE chats SET unread = -1 WHERE id = 'C2'", "-1 unread"),
