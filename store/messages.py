@@ -6,6 +6,8 @@ counts as unread; activating the chat reads them (``chats.activate``).
 
 from __future__ import annotations
 
+import re
+
 from . import chats, core
 from .errors import UnknownChat, UsageError
 from .timefmt import format_time
@@ -13,6 +15,7 @@ from .validate import check_name, check_text, shown
 
 CUSTOMER = "customer"
 PLACEHOLDERS = ("customer", "agent", "queue", "chat")
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
 def message_object(row) -> dict:
@@ -73,9 +76,8 @@ def fill(tx, chat, text: str) -> str:
     """A template's placeholders filled in for ``chat``."""
     customer = chat["customer"] or chat["contact"] or CUSTOMER
     values = {"customer": customer, "agent": tx.agent, "queue": chat["queue"], "chat": chat["id"]}
-    for name in PLACEHOLDERS:
-        text = text.replace("{" + name + "}", values[name])
-    return text
+    # One pass: what a placeholder brings in (a customer's name) is never read for placeholders.
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
 def template_object(row) -> dict:

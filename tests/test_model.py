@@ -6,16 +6,26 @@ the database's clock virtual) with random sequences of every state-changing
 command, for three agents: ``chat new`` (``--inbox``, ``--priority``,
 ``--queue``, ``--id``), ``take``, ``activate``, ``park``, ``end``, ``wrapup``
 (plain, ``--extend``, ``--finish``), ``call-start``, ``call-end``, ``agent
-available|break``, ``config set`` (``max-chats``, ``auto-present``, and the
-wrap-up keys, per queue too) and ``clock advance|set``.
+available|break``, ``config set`` (``max-chats``, ``auto-present``, the
+wrap-up keys, ``classification`` and ``classification-required``, per queue
+too) and ``clock advance|set``; and the webchat commands: ``chat return``,
+``chat transfer --queue|--agent``, ``chat send`` (text or ``--template``),
+``chat receive`` (the customer), ``chat transcript``, ``chat classify``
+(``--note``), ``chat flag-abusive``, ``chat contact``, ``template
+add|remove`` and ``classification add|remove`` (global or per queue), with
+few texts, names, codes and queues so that they collide.
 
 ``Model`` below is a small reference model written from the rules of issue 2
 ("The chatemu engine and CLI"), independently of ``store/core.py`` (it imports
 nothing from the engine but its error classes).  After every step the test
 compares, for every chat: state, agent, wrap-up time remaining, extensions
-left, closed reason, closing instant, ``parked_by_call``, queue, priority and
-the time spent active (and parked or in wrap-up); for every agent: presence,
-on-call, status and active chat; and the clock.  Then it runs the invariant
+left, closed reason, closing instant, ``parked_by_call``, queue, priority,
+the time spent active (and parked or in wrap-up), customer, contact,
+``origin_queue``, ``transfers``, ``unread``, the number of messages,
+classification and its note and the abusive flag; for every agent: presence,
+on-call, status and active chat; and the clock.  After every ``chat send`` and
+``chat receive`` the chat's transcript (seq, instant, sender, text: templates
+filled in) must be the model's.  Then it runs the invariant
 checker (``chatemu.store.check.check``), which must find nothing.
 
 A command the model refuses must be refused by the engine with the same exit
@@ -37,7 +47,21 @@ the same):
 - ``extensions_left`` is null until a wrap-up starts, then kept, closed or not;
 - ``chat end`` is the customer's: any agent may run it on any chat;
 - an agent is created by any successful command run as it (``chat …``,
-  ``agent available|break``), not by ``config`` or ``clock``.
+  ``agent available|break``), not by ``config``, ``clock``, ``template``,
+  ``classification`` nor ``chat receive`` (the customer's);
+- ``chat return`` and ``chat transfer`` are the sending agent's activity;
+  ``--agent B`` is B's too; messages, classification, the abusive flag and the
+  contact change no state and are nobody's activity;
+- a refusal's exit code: a usage error (``send`` with both or neither of text
+  and template, ``transfer`` with both or neither of queue and agent) before
+  anything else, then an unknown chat (4), then another agent's chat or a
+  state that does not allow it (3), then an unknown template or agent (4), a
+  code not in the queue's list (2), and for ``--agent``: oneself, on a break,
+  on a call or at capacity (3);
+- ``unread`` counts the customer's messages that arrived while the chat was
+  not ``active``; any ``chat activate`` (from ``parked-wrapup`` too) reads them;
+- a template is filled in one pass: what replaces a placeholder is not read
+  again for placeholders.
 
 - the clock never moves backwards (refused, exit 3), except on a pristine
   database (no chat, agent or event yet), where ``clock set`` may go to any
@@ -56,10 +80,11 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from hypothesis import HealthCheck, event, note, settings
@@ -111,6 +136,21 @@ class MChat:
     since: int = 0
     active_ms: int = 0
     other_ms: int = 0  # parked, parked-wrapup, active-wrapup
+    customer: str | None = None
+    contact: str | None = None
+    origin_queue: str = ""  # the queue it was created in (``chat return`` sends it back there)
+    transfers: int = 0
+    unread: int = 0  # customer messages that arrived while it was not active
+    messages: list = None  # (at, from, text), seq = position + 1
+    classification: str | None = None
+    classification_note: str | None = None
+    abusive: bool = False
+
+    def __post_init__(self):
+        if self.messages is None:
+            self.messages = []
+        if not self.origin_queue:
+            self.origin_queue = self.queue
 
     def left(self, now: int) -> int | None:
         if self.state == ACTIVE_WRAPUP:
@@ -135,8 +175,25 @@ class Model:
         self.agents: dict[str, MAgent] = {}
         self.max_chats = 3
         self.auto_present = True
-        self.wrap = {("", "wrapup"): 60_000, ("", "wrapup-extension"): 60_000, ("", "wrapup-extensions"): 3}
+        # Per-queue settings, by (queue, key); queue "" holds the global value (the default).
+        self.wrap = {
+            ("", "wrapup"): 60_000,
+            ("", "wrapup-extension"): 60_000,
+            ("", "wrapup-extensions"): 3,
+            ("", "classification"): "free",
+            ("", "classification-required"): False,
+        }
         self.created = 0
+        self.templates: dict[tuple[str, str], str] = {}  # (queue or "", name) -> text
+        self.codes: set[tuple[str, str]] = set()  # (queue or "", code)
+
+    def __deepcopy__(self, memo) -> "Model":
+        """A copy to try a command on (``step``): every record fresh; messages are immutable tuples."""
+        new = copy.copy(self)
+        new.chats = {cid: replace(c, messages=list(c.messages)) for cid, c in self.chats.items()}
+        new.agents = {aid: replace(a) for aid, a in self.agents.items()}
+        new.wrap, new.templates, new.codes = dict(self.wrap), dict(self.templates), set(self.codes)
+        return new
 
     # -- helpers ----------------------------------------------------------------
 
@@ -247,7 +304,7 @@ class Model:
 
     # -- the commands ----------------------------------------------------------------
 
-    def chat_new(self, me, queue, priority, cid, inbox) -> str:
+    def chat_new(self, me, queue, priority, cid, inbox, customer=None) -> str:
         self.begin(me)
         number = self.created + 1
         if cid is None:
@@ -256,7 +313,7 @@ class Model:
             raise Refuse(3, f"a chat {cid} exists")
         if inbox and self.open_count(me) >= self.max_chats:
             raise Refuse(3, f"{me} is at capacity")
-        c = MChat(cid, number, queue, priority, created=self.now, since=self.now)
+        c = MChat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer, contact=customer)
         self.chats[cid] = c
         self.created = number
         if inbox:
@@ -295,6 +352,7 @@ class Model:
             self.set_state(c, ACTIVE_WRAPUP, self.now)
         else:
             self.set_state(c, ACTIVE, self.now)
+        c.unread = 0
         self.finish()
 
     def park(self, me, cid) -> None:
@@ -342,6 +400,8 @@ class Model:
         else:
             if c.state != ACTIVE_WRAPUP:
                 raise Refuse(3, f"cannot finish {c.state}")
+            if c.classification is None and self.setting("classification-required", c.queue):
+                raise Refuse(3, f"cannot finish {c.state}: queue {c.queue} requires a classification")
             self.close(c, "wrapup-finished", self.now)
         self.finish()
 
@@ -383,6 +443,131 @@ class Model:
         if a.presence != presence:
             a.presence = presence
             self.touch(me, self.now)
+        self.finish()
+
+    def return_(self, me, cid) -> None:
+        """The agent sends its chat back, queued, to the queue it was created in."""
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state not in (NEW, ACTIVE, PARKED):
+            raise Refuse(3, f"cannot return {c.state}")
+        if self.agents[me].on_call:
+            raise Refuse(3, f"cannot return {c.state}: {me} is on a call")
+        self.set_state(c, QUEUED, self.now)  # a change to a chat in its inbox: the agent's activity
+        c.agent, c.queue = None, c.origin_queue
+        self.finish()
+
+    def transfer(self, me, cid, queue, agent) -> None:
+        if (queue is None) == (agent is None):
+            raise Refuse(2, "transfer needs a queue or an agent, one of them")
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state != ACTIVE:
+            raise Refuse(3, f"cannot transfer {c.state}")
+        if queue is not None:
+            if queue == c.queue:
+                raise Refuse(3, f"cannot transfer {c.state} to its own queue {queue}")
+            self.set_state(c, QUEUED, self.now)
+            c.agent, c.queue = None, queue
+        else:
+            if agent not in self.agents:
+                raise Refuse(4, f"unknown agent {agent}")
+            to = self.agents[agent]
+            if agent == me:
+                raise Refuse(3, f"cannot transfer {c.state} to oneself")
+            if to.presence != "available" or to.on_call or self.open_count(agent) >= self.max_chats:
+                raise Refuse(3, f"cannot transfer {c.state}: {agent} cannot take it")
+            self.touch(me, self.now)  # it leaves the sender's inbox ...
+            c.agent = agent
+            self.set_state(c, NEW, self.now)  # ... and arrives in the receiver's
+        c.transfers += 1
+        self.finish()
+
+    def fill(self, me, c: MChat, text: str) -> str:
+        """A template's placeholders, each replaced once (what replaces one is not read again)."""
+        values = {"customer": c.customer or c.contact or "customer", "agent": me, "queue": c.queue, "chat": c.id}
+        return re.sub(r"\{(customer|agent|queue|chat)\}", lambda m: values[m.group(1)], text)
+
+    def send(self, me, cid, text, template) -> None:
+        if (text is None) == (template is None):
+            raise Refuse(2, "send needs a text or a template, one of them")
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state != ACTIVE:
+            raise Refuse(3, f"cannot send to {c.state}")
+        if template is not None:
+            body = self.templates.get((c.queue, template), self.templates.get(("", template)))
+            if body is None:
+                raise Refuse(4, f"unknown template {template} for queue {c.queue}")
+            text = self.fill(me, c, body)
+        c.messages.append((self.now, me, text))
+        self.finish()
+
+    def receive(self, cid, text) -> None:
+        """A customer message: no agent runs it."""
+        self.begin()
+        c = self.chat(cid)
+        if c.state not in (QUEUED, NEW, ACTIVE, PARKED):
+            raise Refuse(3, f"cannot receive on {c.state}")
+        c.messages.append((self.now, "customer", text))
+        if c.state != ACTIVE:
+            c.unread += 1
+        self.finish()
+
+    def transcript(self, cid) -> list[dict]:
+        c = self.chat(cid)
+        return [
+            {"chat": cid, "seq": n, "at": at, "from": who, "text": text} for n, (at, who, text) in enumerate(c.messages, 1)
+        ]
+
+    def classify(self, me, cid, code, note) -> None:
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state not in (ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP):
+            raise Refuse(3, f"cannot classify {c.state}")
+        if self.setting("classification", c.queue) == "list" and not {("", code), (c.queue, code)} & self.codes:
+            raise Refuse(2, f"{code} is not a code of queue {c.queue}")
+        c.classification, c.classification_note = code, note
+        self.finish()
+
+    def flag_abusive(self, me, cid) -> None:
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state not in (ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP):
+            raise Refuse(3, f"cannot flag {c.state}")
+        c.abusive = True
+        self.finish()
+
+    def contact(self, me, cid, name) -> None:
+        self.begin(me)
+        c = self.mine(me, cid)
+        if c.state not in OPEN:
+            raise Refuse(3, f"cannot set the contact of {c.state}")
+        c.contact = name
+        self.finish()
+
+    def template_add(self, name, text, queue) -> None:
+        self.begin()
+        self.templates[(queue or "", name)] = text
+        self.finish()
+
+    def template_remove(self, name, queue) -> None:
+        self.begin()
+        if (queue or "", name) not in self.templates:
+            raise Refuse(4, f"unknown template {name} of queue {queue}")
+        del self.templates[(queue or "", name)]
+        self.finish()
+
+    def code_add(self, code, queue) -> None:
+        self.begin()
+        self.codes.add((queue or "", code))
+        self.finish()
+
+    def code_remove(self, code, queue) -> None:
+        self.begin()
+        if (queue or "", code) not in self.codes:
+            raise Refuse(4, f"unknown classification {code} of queue {queue}")
+        self.codes.remove((queue or "", code))
         self.finish()
 
     def config(self, key, value, queue) -> None:
@@ -471,6 +656,23 @@ settings_changes = st.one_of(
     st.tuples(st.just("auto-present"), st.booleans(), st.none()),
     st.tuples(st.sampled_from(["wrapup", "wrapup-extension"]), wrapup_durations, some_queue),
     st.tuples(st.just("wrapup-extensions"), st.sampled_from([3, 0, 1, 2]), some_queue),
+    st.tuples(st.just("classification"), st.sampled_from(["list", "free"]), some_queue),
+    st.tuples(st.just("classification-required"), st.sampled_from([True, True, False]), some_queue),
+)
+#: Few names, so that they collide: customers, contacts, texts, templates, classification codes.
+customers = st.sampled_from([None, None, "Ann", "Bo Li", "{chat} {agent}"])
+contacts = st.sampled_from(["Ann", "Cy", "Dee Dee"])
+texts = st.sampled_from(["hi", "thanks", "hi"])
+template_names = st.sampled_from(["greet", "bye"])
+template_texts = st.sampled_from(
+    ["Hello {customer}", "{agent} of {queue} on {chat}", "bye", "{customer}/{customer} {nobody} {Agent}"]
+)
+template_queues = st.sampled_from([None, None, "sales", "default"])
+codes = st.sampled_from(["sale", "complaint", "other"])
+#: (text, template) for ``chat send``: mostly one of them; both or neither is a usage error.
+send_bodies = st.sampled_from(
+    [("hi", None), ("thanks", None), ("hi", None), ("thanks", None), (None, "greet"), (None, "bye"), (None, "greet"),
+     (None, "greet"), ("hi", "greet"), (None, None)]
 )
 #: For aiming chat commands at chats they can act on (the model alone decides what is allowed).
 AIM = {
@@ -481,14 +683,26 @@ AIM = {
     "wrapup": {ACTIVE},
     "extend": {ACTIVE_WRAPUP},
     "finish": {ACTIVE_WRAPUP},
+    "return": {NEW, ACTIVE, PARKED},
+    "transfer": {ACTIVE},
+    "send": {ACTIVE},
+    "receive": {QUEUED, NEW, ACTIVE, PARKED},
+    "classify": {ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP},
+    "flag": {ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP},
+    "contact": {NEW, ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP},
 }
+#: Chat fields compared as they are (the webchat ones).
+CHAT_FIELDS = (
+    "customer", "origin_queue", "transfers", "unread", "messages", "contact", "classification",
+    "classification_note", "abusive",
+)
 #: What ``progress`` may do to a chat in each open state.
 PROGRESS = {
-    QUEUED: ["take", "take", "end"],
-    NEW: ["activate", "activate", "end"],
-    ACTIVE: ["wrapup", "end", "park", "call-start"],
-    PARKED: ["activate", "end"],
-    ACTIVE_WRAPUP: ["extend", "finish", "park", "call-start"],
+    QUEUED: ["take", "take", "end", "receive"],
+    NEW: ["activate", "activate", "end", "return"],
+    ACTIVE: ["wrapup", "wrapup", "end", "park", "call-start", "send", "transfer", "return"],
+    PARKED: ["activate", "end", "activate", "return"],
+    ACTIVE_WRAPUP: ["extend", "finish", "finish", "park", "call-start", "classify"],
     PARKED_WRAPUP: ["activate"],
 }
 #: Who runs a chat command: mostly the chat's owner, sometimes anyone (often refused).
@@ -553,6 +767,8 @@ class ChatemuMachine(RuleBasedStateMachine):
             assert chat in message and state in message and verb in message, (
                 f"{what}: the refusal {message!r} should name {chat}, its state {state} and what was tried ({verb})"
             )
+        if got and "requires a classification" in why:
+            event("a wrap-up finish waited for a classification")
         if got:
             assert self.data_version() == self.last_version, f"{what}: refused ({message}) but something was committed"
             assert self.dump() == self.last_dump, f"{what}: refused ({message}) but the database changed"
@@ -568,6 +784,10 @@ class ChatemuMachine(RuleBasedStateMachine):
                     event("a queued chat was presented")
                 if before is not None and before.parked_by_call and after.state == ACTIVE_WRAPUP:
                     event("a chat resumed after a call")
+            if verb in ("return", "transfer") and "--agent" not in what and trial.chats[chat].state == NEW:
+                moved = {"return": "returned", "transfer": "transferred"}[verb]
+                same = " to the same agent" if trial.chats[chat].agent == self.model.chats[chat].agent else ""
+                event(f"a {moved} chat was presented at once{same}")
             self.model = trial
             self.last_dump, self.last_version = self.dump(), self.data_version()
         return value, got
@@ -594,6 +814,20 @@ class ChatemuMachine(RuleBasedStateMachine):
                 made.append(value)
         return multiple(*made)
 
+    @initialize(
+        setup=st.lists(
+            st.one_of(
+                st.tuples(st.just("classification-required"), st.just(True), st.sampled_from([None, None, "sales"])),
+                st.tuples(st.just("classification"), st.just("list"), some_queue),
+            ),
+            max_size=1,
+        )
+    )
+    def webchat_settings(self, setup):
+        """Sometimes the classification keys from the start, so that a wrap-up waits for one."""
+        for setting in setup:
+            self.config_set(setting)
+
     @rule(
         target=chats,
         agent=st.sampled_from(AGENTS),
@@ -601,13 +835,14 @@ class ChatemuMachine(RuleBasedStateMachine):
         priority=st.sampled_from([0, 1, 5, -1]),
         cid=st.sampled_from([None, None, None, None, None, "X1", "X2"]),
         inbox=st.booleans(),
+        customer=customers,
     )
-    def chat_new(self, agent, queue, priority, cid, inbox):
-        customer = "Ann" if priority % 2 else None
+    def chat_new(self, agent, queue, priority, cid, inbox, customer):
         value, got = self.step(
-            f"{agent}: chat new --queue {queue} --priority {priority}{' --id ' + cid if cid else ''}{' --inbox' if inbox else ''}",
+            f"{agent}: chat new --queue {queue} --priority {priority}{' --id ' + cid if cid else ''}"
+            f"{' --inbox' if inbox else ''}{' --customer ' + repr(customer) if customer else ''}",
             lambda: self.engines[agent].chat_new(customer, queue, priority, cid, inbox),
-            lambda m: m.chat_new(agent, queue, priority, cid, inbox),
+            lambda m: m.chat_new(agent, queue, priority, cid, inbox, customer),
         )
         return multiple() if got else value
 
@@ -627,6 +862,22 @@ class ChatemuMachine(RuleBasedStateMachine):
         start = ids.index(chat)
         for cid in ids[start:] + ids[:start]:
             if self.model.chats[cid].state in AIM[command]:
+                return cid
+        return chat
+
+    def aimed_active(self, chat: str, aim: bool, command: str) -> str:
+        """``aimed``; and if no chat is in a state for ``command`` (all need an active chat, or one
+        that has been), its owner first activates the first new or parked chat from ``chat`` on
+        (not one whose owner is on a call): active chats are rare otherwise."""
+        chat = self.aimed(chat, aim, command)
+        if not aim or self.model.chats[chat].state in AIM[command]:
+            return chat
+        ids = list(self.model.chats)
+        start = ids.index(chat)
+        for cid in ids[start:] + ids[:start]:
+            c = self.model.chats[cid]
+            if c.state in (NEW, PARKED) and not self.model.agents[c.agent].on_call:
+                self.activate("owner", cid, False)
                 return cid
         return chat
 
@@ -671,7 +922,7 @@ class ChatemuMachine(RuleBasedStateMachine):
 
     @rule(who=anyone, chat=chats, aim=st.booleans(), mode=st.sampled_from(["", "extend", "finish"]))
     def wrapup(self, who, chat, aim, mode):
-        chat = self.aimed(chat, aim, mode or "wrapup")
+        chat = self.aimed(chat, aim, mode) if mode else self.aimed_active(chat, aim, "wrapup")
         agent = self.who(who, chat)
         self.step(
             f"{agent}: chat wrapup {chat}{' --' + mode if mode else ''}",
@@ -681,7 +932,7 @@ class ChatemuMachine(RuleBasedStateMachine):
             {"": "wrap up", "extend": "extend", "finish": "finish"}[mode],
         )
 
-    @rule(chat=chats, choice=st.integers(0, 5))
+    @rule(chat=chats, choice=st.integers(0, 23))
     def progress(self, chat, choice):
         """Move an open chat on (the drawn one, else the next open one): its owner runs one of the
         commands that do something in its state, so that long histories reach deep states."""
@@ -699,12 +950,28 @@ class ChatemuMachine(RuleBasedStateMachine):
             self.take(AGENTS[choice % len(AGENTS)], chat, False)
         elif command in ("wrapup", "extend", "finish"):
             self.wrapup("owner", chat, False, "" if command == "wrapup" else command)
+        elif command == "receive":
+            self.receive(AGENTS[choice % len(AGENTS)], chat, False, "hi")
+        elif command == "return":
+            self.chat_return("owner", chat, False)
+        elif command == "send":
+            self.send("owner", chat, False, (None, "greet") if choice % 2 else ("thanks", None))
+        elif command == "transfer":  # to an agent that can take it, if any
+            self.transfer("owner", chat, True, "agent" if choice % 3 else "queue", QUEUES[choice // 3 % 3], "agent-9")
+        elif command == "classify":
+            self.annotate("owner", chat, False, "classify", ["sale", "complaint", "other"][choice % 3], False, "Ann")
         else:
             getattr(self, command)("owner", chat, False)
 
     @rule(
         agent=st.sampled_from(AGENTS),
-        command=st.sampled_from(["take", "activate", "park", "end", "wrapup", "wrapup --extend", "wrapup --finish"]),
+        command=st.sampled_from(
+            [
+                "take", "activate", "park", "end", "wrapup", "wrapup --extend", "wrapup --finish",
+                "return", "transfer --queue sales", "transfer --agent agent-2", "send hi", "send --template greet",
+                "receive hi", "transcript", "classify sale", "flag-abusive", "contact Ann",
+            ]
+        ),
     )
     def unknown_chat(self, agent, command):
         e = self.engines[agent]
@@ -716,9 +983,176 @@ class ChatemuMachine(RuleBasedStateMachine):
             "wrapup": (lambda c: e.chat_wrapup(c), lambda m, a, c: m.wrapup(a, c, "")),
             "wrapup --extend": (lambda c: e.chat_wrapup(c, extend=True), lambda m, a, c: m.wrapup(a, c, "extend")),
             "wrapup --finish": (lambda c: e.chat_wrapup(c, finish=True), lambda m, a, c: m.wrapup(a, c, "finish")),
+            "return": (e.chat_return, Model.return_),
+            "transfer --queue sales": (
+                lambda c: e.chat_transfer(c, queue="sales"), lambda m, a, c: m.transfer(a, c, "sales", None)
+            ),
+            "transfer --agent agent-2": (
+                lambda c: e.chat_transfer(c, agent="agent-2"), lambda m, a, c: m.transfer(a, c, None, "agent-2")
+            ),
+            "send hi": (lambda c: e.chat_send(c, "hi"), lambda m, a, c: m.send(a, c, "hi", None)),
+            "send --template greet": (
+                lambda c: e.chat_send(c, template="greet"), lambda m, a, c: m.send(a, c, None, "greet")
+            ),
+            "receive hi": (lambda c: e.chat_receive(c, "hi"), lambda m, a, c: m.receive(c, "hi")),
+            "transcript": (e.chat_transcript, lambda m, a, c: m.transcript(c)),
+            "classify sale": (lambda c: e.chat_classify(c, "sale"), lambda m, a, c: m.classify(a, c, "sale", None)),
+            "flag-abusive": (e.chat_flag_abusive, Model.flag_abusive),
+            "contact Ann": (lambda c: e.chat_contact(c, "Ann"), lambda m, a, c: m.contact(a, c, "Ann")),
         }
         engine_call, model_call = calls[command]
         self.step(f"{agent}: chat {command} C404", lambda: engine_call("C404"), lambda m: model_call(m, agent, "C404"))
+
+    @rule(who=anyone, chat=chats, aim=st.booleans())
+    def chat_return(self, who, chat, aim):
+        chat = self.aimed(chat, aim, "return")
+        agent = self.who(who, chat)
+        self.step(
+            f"{agent}: chat return {chat}",
+            lambda: self.engines[agent].chat_return(chat),
+            lambda m: m.return_(agent, chat),
+            chat,
+            "return",
+        )
+
+    @rule(
+        who=anyone,
+        chat=chats,
+        aim=st.booleans(),
+        to=st.sampled_from(["queue", "queue", "agent", "agent", "agent", "both", "neither"]),
+        queue=st.sampled_from(QUEUES),
+        receiver=st.sampled_from([*AGENTS, "agent-9"]),
+    )
+    def transfer(self, who, chat, aim, to, queue, receiver):
+        """``chat transfer --queue Q`` or ``--agent B`` (both or neither: usage); with ``aim``, to
+        an agent that can take it, if any."""
+        chat = self.aimed_active(chat, aim, "transfer")
+        agent = self.who(who, chat)
+        if aim:
+            m = self.model
+            receiver = next(
+                (
+                    b
+                    for b in AGENTS
+                    if b != agent
+                    and b in m.agents
+                    and m.agents[b].presence == "available"
+                    and not m.agents[b].on_call
+                    and m.open_count(b) < m.max_chats
+                ),
+                receiver,
+            )
+        queue = queue if to in ("queue", "both") else None
+        receiver = receiver if to in ("agent", "both") else None
+        self.step(
+            f"{agent}: chat transfer {chat}{' --queue ' + queue if queue else ''}"
+            f"{' --agent ' + receiver if receiver else ''}",
+            lambda: self.engines[agent].chat_transfer(chat, queue=queue, agent=receiver),
+            lambda m: m.transfer(agent, chat, queue, receiver),
+            chat,
+            "transfer",
+        )
+
+    def transcript_matches(self, chat: str) -> None:
+        """``chat transcript``: the model's messages, in order."""
+        got = self.engines[AGENTS[0]].chat_transcript(chat).value
+        for message in got:
+            message["at"] = iso_ms(message["at"])
+        expected = self.model.transcript(chat)
+        assert got == expected, f"transcript of {chat}: model {expected}, engine {got}"
+
+    @rule(who=anyone, chat=chats, aim=st.booleans(), body=send_bodies)
+    def send(self, who, chat, aim, body):
+        text, template = body
+        chat = self.aimed_active(chat, aim, "send")
+        agent = self.who(who, chat)
+        _, got = self.step(
+            f"{agent}: chat send {chat}{' ' + repr(text) if text else ''}"
+            f"{' --template ' + template if template else ''}",
+            lambda: self.engines[agent].chat_send(chat, text, template),
+            lambda m: m.send(agent, chat, text, template),
+            chat,
+            "send",
+        )
+        if not got:
+            self.transcript_matches(chat)
+
+    @rule(agent=st.sampled_from(AGENTS), chat=chats, aim=st.booleans(), text=texts)
+    def receive(self, agent, chat, aim, text):
+        """A customer message; run through any agent's engine, it acts as none of them.
+        Then ``chat transcript`` of that chat (done or not) must be the model's."""
+        chat = self.aimed(chat, aim, "receive")
+        self.step(
+            f"customer: chat receive {chat} {text!r} (through {agent}'s engine)",
+            lambda: self.engines[agent].chat_receive(chat, text),
+            lambda m: m.receive(chat, text),
+            chat,
+            "receive",
+        )
+        self.transcript_matches(chat)
+
+    @rule(
+        who=anyone,
+        chat=chats,
+        aim=st.booleans(),
+        kind=st.sampled_from(["classify", "classify", "flag", "contact"]),
+        code=codes,
+        with_note=st.booleans(),
+        name=contacts,
+    )
+    def annotate(self, who, chat, aim, kind, code, with_note, name):
+        """``chat classify`` (with or without ``--note``), ``chat flag-abusive`` or ``chat contact``."""
+        chat = self.aimed_active(chat, aim, kind) if kind != "contact" else self.aimed(chat, aim, kind)
+        agent = self.who(who, chat)
+        e = self.engines[agent]
+        if kind == "classify":
+            note_text = f"called {code}" if with_note else None
+            self.step(
+                f"{agent}: chat classify {chat} {code}{' --note ' + repr(note_text) if note_text else ''}",
+                lambda: e.chat_classify(chat, code, note_text),
+                lambda m: m.classify(agent, chat, code, note_text),
+                chat,
+                "classify",
+            )
+        elif kind == "flag":
+            self.step(
+                f"{agent}: chat flag-abusive {chat}",
+                lambda: e.chat_flag_abusive(chat),
+                lambda m: m.flag_abusive(agent, chat),
+                chat,
+                "flag",
+            )
+        else:
+            self.step(
+                f"{agent}: chat contact {chat} {name!r}",
+                lambda: e.chat_contact(chat, name),
+                lambda m: m.contact(agent, chat, name),
+                chat,
+                "contact",
+            )
+
+    @rule(
+        command=st.sampled_from(["template add", "template add", "template remove", "classification add",
+                                 "classification remove"]),
+        name=template_names,
+        text=template_texts,
+        code=codes,
+        queue=template_queues,
+    )
+    def lists(self, command, name, text, code, queue):
+        """``template add|remove`` and ``classification add|remove``, global or per queue."""
+        e = self.engines[AGENTS[0]]
+        where = f" --queue {queue}" if queue else ""
+        calls = {
+            "template add": (f"{name} {text!r}", lambda: e.template_add(name, text, queue),
+                             lambda m: m.template_add(name, text, queue)),
+            "template remove": (name, lambda: e.template_remove(name, queue), lambda m: m.template_remove(name, queue)),
+            "classification add": (code, lambda: e.classification_add(code, queue), lambda m: m.code_add(code, queue)),
+            "classification remove": (code, lambda: e.classification_remove(code, queue),
+                                      lambda m: m.code_remove(code, queue)),
+        }
+        args, engine_call, model_call = calls[command]
+        self.step(f"{command} {args}{where}", engine_call, model_call)
 
     @rule(agent=st.sampled_from(AGENTS), start=st.booleans(), aim=st.booleans())
     def call(self, agent, start, aim):
@@ -743,9 +1177,14 @@ class ChatemuMachine(RuleBasedStateMachine):
     @rule(setting=settings_changes)
     def config_set(self, setting):
         key, value, queue = setting
-        text = {"max-chats": str, "wrapup-extensions": str, "auto-present": lambda on: "on" if on else "off"}.get(
-            key, duration_text
-        )(value)
+        on_off = lambda on: "on" if on else "off"  # noqa: E731
+        text = {
+            "max-chats": str,
+            "wrapup-extensions": str,
+            "auto-present": on_off,
+            "classification": str,
+            "classification-required": on_off,
+        }.get(key, duration_text)(value)
         self.step(
             f"config set {key} {text}{' --queue ' + queue if queue else ''}",
             lambda: self.engines[AGENTS[0]].config_set(key, text, queue),
@@ -778,10 +1217,13 @@ class ChatemuMachine(RuleBasedStateMachine):
     def engine_matches_model(self):
         m = self.model
         reader = self.engines[AGENTS[0]]
-        clock = reader.clock_show().value
+        with reader.kept_open():  # the three reads share one connection (as ``chatemu run`` does): faster
+            clock = reader.clock_show().value
+            listed = reader.chat_list(all_chats=True).value
+            agents = {a["id"]: a for a in reader.agent_list().value}
         assert (iso_ms(clock["now"]), clock["mode"]) == (m.now, "virtual")
 
-        chats = {c["id"]: c for c in reader.chat_list(all_chats=True).value}
+        chats = {c["id"]: c for c in listed}
         assert list(chats) == list(m.chats), "the chats differ"
         for cid, c in m.chats.items():
             e = chats[cid]
@@ -798,6 +1240,15 @@ class ChatemuMachine(RuleBasedStateMachine):
                 "active_ms": c.active_ms + (m.now - c.since if c.state == ACTIVE else 0),
                 "parked_or_wrapup_ms": c.other_ms
                 + (m.now - c.since if c.state in (PARKED, PARKED_WRAPUP, ACTIVE_WRAPUP) else 0),
+                "customer": c.customer,
+                "origin_queue": c.origin_queue,
+                "transfers": c.transfers,
+                "unread": c.unread,
+                "messages": len(c.messages),
+                "contact": c.contact,
+                "classification": c.classification,
+                "classification_note": c.classification_note,
+                "abusive": c.abusive,
             }
             actual = {
                 "state": e["state"],
@@ -811,11 +1262,11 @@ class ChatemuMachine(RuleBasedStateMachine):
                 "priority": e["priority"],
                 "active_ms": ms_of(e["active_seconds"]),
                 "parked_or_wrapup_ms": ms_of(e["parked_seconds"]) + ms_of(e["wrapup_seconds"]),
+                **{k: e[k] for k in CHAT_FIELDS},
             }
             diff = {k: (expected[k], actual[k]) for k in expected if expected[k] != actual[k]}
             assert not diff, f"chat {cid}: (model, engine) differ: {diff}"
 
-        agents = {a["id"]: a for a in reader.agent_list().value}
         assert sorted(agents) == sorted(m.agents), "the agents differ"
         for aid, a in m.agents.items():
             item = m.active_item(aid)

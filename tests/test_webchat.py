@@ -154,6 +154,13 @@ def test_templates_fill_placeholders_and_a_queues_own_shadows_the_global_one(cm)
     assert cm.js("chat", "send", "C2", "--template", "greeting")["text"].startswith("Hello customer, I am agent-1 (billing/C2)")
 
 
+def test_a_customers_name_is_never_read_for_placeholders(cm):
+    cm.ok("chat", "new", "--customer", "{agent} {chat}")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("template", "add", "hi", "Hello {customer}, from {agent}")
+    assert cm.js("chat", "send", "C1", "--template", "hi")["text"] == "Hello {agent} {chat}, from agent-1"
+
+
 def test_unknown_templates_are_exit_4(active):
     active.fails(4, "chat", "send", "C1", "--template", "nope", match="unknown template nope")
     active.fails(4, "template", "remove", "nope")
