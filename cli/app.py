@@ -19,7 +19,6 @@ import typer
 from chatemu.store.errors import ChatemuError, UsageError
 from chatemu.store.validate import DEFAULT_AGENT
 
-from . import agents, chats, qa, settings, templates
 from .common import Session
 
 HELP = """Emulate a contact-centre agent's webchat inbox from the shell.
@@ -37,23 +36,25 @@ _SETTINGS = dict(
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app = typer.Typer(**_SETTINGS)
-app.add_typer(chats.chat_app, name="chat")
-app.add_typer(agents.agent_app, name="agent")
-app.add_typer(settings.clock_app, name="clock")
-app.add_typer(settings.config_app, name="config")
-app.add_typer(templates.template_app, name="template")
-app.add_typer(templates.classification_app, name="classification")
-app.add_typer(chats.contact_app, name="contact")
-app.command("events")(qa.events)
-app.command("expect", context_settings={"ignore_unknown_options": True})(qa.expect)
-app.command("explain")(qa.explain)
-app.command("run")(qa.run_file)
-app.add_typer(qa.snapshot_app, name="snapshot")
-app.command("export")(qa.export)
-app.command("import")(qa.import_)
-app.command("reset")(qa.reset)
-app.add_typer(qa.db_app, name="db")
+#: Every top-level group and command, in the order ``chatemu --help`` lists them, with the module
+#: that defines it: a process imports only the module of the command it runs.
+_GROUPS = {
+    "chat": ("chats", "chat_app"), "agent": ("agents", "agent_app"), "clock": ("settings", "clock_app"),
+    "config": ("settings", "config_app"), "template": ("templates", "template_app"),
+    "classification": ("templates", "classification_app"), "contact": ("chats", "contact_app"),
+    "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"),
+}
+_COMMANDS = {
+    "events": ("qa", "events", {}),
+    "expect": ("qa", "expect", {"context_settings": {"ignore_unknown_options": True}}),
+    "explain": ("qa", "explain", {}),
+    "run": ("qa", "run_file", {}),
+    "export": ("qa", "export", {}),
+    "import": ("qa", "import_", {}),
+    "reset": ("qa", "reset", {}),
+}
+ORDER = ("chat", "agent", "clock", "config", "template", "classification", "contact", "events", "expect",
+         "explain", "run", "snapshot", "export", "import", "reset", "db")
 
 
 def version_callback(value: bool) -> None:
@@ -64,7 +65,6 @@ def version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     db: Annotated[
@@ -86,22 +86,46 @@ def root(
 # -- building the click commands -------------------------------------------------------
 
 
+def _typer(names) -> typer.Typer:
+    """A Typer app with the root options and the named groups and commands."""
+    from importlib import import_module
+
+    built = typer.Typer(**_SETTINGS)
+    built.callback()(root)
+    for name in names:
+        if name in _GROUPS:
+            module, attr = _GROUPS[name]
+            built.add_typer(getattr(import_module(f".{module}", __package__), attr), name=name)
+        else:
+            module, attr, settings = _COMMANDS[name]
+            built.command(name, **settings)(getattr(import_module(f".{module}", __package__), attr))
+    return built
+
+
+@lru_cache(maxsize=None)
+def full_app() -> typer.Typer:
+    """The whole command line (``chatemu.cli.app.app``)."""
+    return _typer(ORDER)
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return full_app()
+    raise AttributeError(name)
+
+
 @lru_cache(maxsize=None)
 def root_command():
-    """The click command tree Typer builds from ``app`` (once per process)."""
-    return typer.main.get_command(app)
+    """The click command tree Typer builds from the whole app (once per process)."""
+    return typer.main.get_command(full_app())
 
 
 @lru_cache(maxsize=None)
 def _slim_command(word: str):
-    groups = [g for g in app.registered_groups if g.name == word]
-    commands = [c for c in app.registered_commands if c.name == word]
-    if not groups and not commands:
+    """Only the root options and the group or command ``word`` names: what one command line needs."""
+    if word not in ORDER:
         return root_command()
-    slim = typer.Typer(**_SETTINGS)
-    slim.registered_callback = app.registered_callback
-    slim.registered_groups, slim.registered_commands = groups, commands
-    return typer.main.get_command(slim)
+    return typer.main.get_command(_typer([word]))
 
 
 def command_for(argv: list[str]):

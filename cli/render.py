@@ -8,7 +8,6 @@ rich path, so scripts never pay for it.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -57,6 +56,8 @@ class EscapedOutput:
 
 
 def emit_json(value) -> None:
+    import json
+
     sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
 
 

@@ -12,6 +12,10 @@ module (``chats.park``, ``clock.advance`` …):
 5. append the events, store the clock, commit.
 
 Any error rolls the whole transaction back: a refused command changes nothing.
+
+The modules every state change needs are imported here; the others (messages,
+classification, contacts, journal, explain, snapshots) by the methods that use
+them, so a process pays only for the command it runs.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from . import agents, chats, classification, clock, config, contacts, explain, journal, messages, schema, snapshots
+from . import agents, chats, clock, config, schema
 from .clock import system_wall_ms
 from .errors import UsageError
 from .tx import Tx
@@ -168,22 +172,34 @@ class Engine:
         return self._run(chats.transfer, chat_id, queue, agent)
 
     def chat_send(self, chat_id: str, text: str | None = None, template: str | None = None) -> Result:
+        from . import messages
+
         return self._run(messages.send, chat_id, text, template)
 
     def chat_receive(self, chat_id: str, text: str) -> Result:
         """A customer message: acts as nobody."""
+        from . import messages
+
         return self._run(messages.receive, chat_id, text, acting=False)
 
     def chat_transcript(self, chat_id: str) -> Result:
+        from . import messages
+
         return self._read(messages.transcript, chat_id)
 
     def chat_classify(self, chat_id: str, code: str, note: str | None = None) -> Result:
+        from . import classification
+
         return self._run(classification.classify, chat_id, code, note)
 
     def chat_flag_abusive(self, chat_id: str) -> Result:
+        from . import classification
+
         return self._run(classification.flag_abusive, chat_id)
 
     def chat_contact(self, chat_id: str, name: str) -> Result:
+        from . import contacts
+
         return self._run(contacts.assign, chat_id, name)
 
     def call_start(self) -> Result:
@@ -231,6 +247,8 @@ class Engine:
 
     def events(self, chat_id=None, agent_id=None, since=0, limit=None, known=True) -> Result:
         """``known``: refuse a chat id that does not exist (``--follow`` waits for it instead)."""
+        from . import journal
+
         return self._read(journal.events, chat_id, agent_id, since, limit, known)
 
     def settle(self) -> Result:
@@ -240,29 +258,45 @@ class Engine:
     # -- templates, classification codes, contacts -------------------------------
 
     def template_add(self, name: str, text: str, queue: str | None = None) -> Result:
+        from . import messages
+
         return self._run(messages.template_add, name, text, queue, acting=False)
 
     def template_list(self, queue: str | None = None) -> Result:
+        from . import messages
+
         return self._read(messages.template_list, queue)
 
     def template_remove(self, name: str, queue: str | None = None) -> Result:
+        from . import messages
+
         return self._run(messages.template_remove, name, queue, acting=False)
 
     def classification_add(self, code: str, queue: str | None = None) -> Result:
+        from . import classification
+
         return self._run(classification.code_add, code, queue, acting=False)
 
     def classification_list(self, queue: str | None = None) -> Result:
+        from . import classification
+
         return self._read(classification.code_list, queue)
 
     def classification_remove(self, code: str, queue: str | None = None) -> Result:
+        from . import classification
+
         return self._run(classification.code_remove, code, queue, acting=False)
 
     def contact_history(self, name: str) -> Result:
+        from . import contacts
+
         return self._read(contacts.history, name)
 
     # -- QA tools ---------------------------------------------------------------
 
     def explain(self, chat_id: str) -> Result:
+        from . import explain
+
         return self._read(explain.explain, chat_id)
 
     def peek(self, kind: str, ident: str | None = None) -> Result:
@@ -274,23 +308,37 @@ class Engine:
         return self._read(clock.show)
 
     def snapshot_save(self, name: str) -> Result:
+        from . import snapshots
+
         return self._run(snapshots.save, name, acting=False)
 
     def snapshot_restore(self, name: str) -> Result:
+        from . import snapshots
+
         return self._run(snapshots.restore, name, acting=False)
 
     def snapshot_delete(self, name: str) -> Result:
+        from . import snapshots
+
         return self._run(snapshots.delete, name, acting=False)
 
     def snapshot_list(self) -> Result:
+        from . import snapshots
+
         return self._read(snapshots.list_)
 
     def export(self) -> str:
         """The whole database as one canonical JSON bundle."""
+        from . import snapshots
+
         return self._read(snapshots.export).value
 
     def import_(self, text: str, where: str, replace: bool = False) -> Result:
+        from . import snapshots
+
         return self._run(snapshots.import_, text, where, replace, acting=False)
 
     def reset(self, keep_snapshots: bool = False) -> Result:
+        from . import snapshots
+
         return self._run(snapshots.reset, keep_snapshots, acting=False)
