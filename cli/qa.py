@@ -119,15 +119,17 @@ def snapshot_delete(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -
 def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
 ) -> None:
     """Write the whole database as one JSON bundle (a bug report in one file)."""
-    text = engine(ctx).export()
+    eng = engine(ctx)
     if file == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(eng.export())
         return
-    from .files import write_file
+    from .files import check_target, write_file
 
-    write_file(file, text)
+    check_target(file, force, eng.path)  # refused before the database is even opened
+    write_file(file, eng.export(), force, eng.path)
 
 
 def import_(

@@ -1,0 +1,103 @@
+"""Files, streams and odd inputs at chatemu's edges: export targets, import of snapshots, foreign
+SQLite files, huge numbers, bundles with bad strings, integers or duplicates, closed pipes, the
+busy timeout, ``--db`` values that look like SQLite URIs, and the lines of scenario files.
+
+Every case runs real ``chatemu`` processes; a refusal is exactly one ``error:`` line, the
+documented exit code, nothing on stdout and the database unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import CHATEMU, START, Chatemu
+
+
+def run_in(cm: Chatemu, cwd: Path, *args: str, env: dict | None = None, umask: int | None = None,
+           stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``chatemu ARGS`` with its own working folder, environment and umask."""
+    return subprocess.run(
+        [CHATEMU, *args], cwd=cwd, env=env if env is not None else cm.env, capture_output=True, text=True,
+        input=stdin, timeout=timeout, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+    )
+
+
+def one_error(proc, code: int, match: str | None = None) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout[:500], proc.stderr[:500])
+    assert proc.stdout == "", proc.stdout[:500]
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr[:500]
+    assert "Traceback" not in proc.stderr
+    if match is not None:
+        assert match in lines[0], lines[0]
+    return lines[0]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def setup(cm: Chatemu, script: str) -> None:
+    done = cm.run("run", "-", stdin=script)
+    assert done.code == 0, done
+
+
+# == 1. export: never onto the database, never over a file unasked, honouring the umask ==========
+
+
+@pytest.mark.parametrize("target", ["same", "symlink", "spelling", "wal", "shm", "hardlink"])
+def test_export_refuses_the_database_file_and_its_side_files(cm, tmp_path, target):
+    setup(cm, "chat new --customer Ann\nsnapshot save s1\n")
+    db = cm.db
+    before = digest(db)
+    (tmp_path / "sub").mkdir()
+    if target == "same":
+        path = str(db)
+    elif target == "symlink":
+        path = str(tmp_path / "link.db")
+        os.symlink(db, path)
+    elif target == "spelling":
+        path = str(tmp_path / "sub" / ".." / "." / db.name)
+    elif target == "hardlink":
+        path = str(tmp_path / "hard.db")
+        os.link(db, path)
+    else:
+        path = f"{db}-{target}"
+    cm.fails(2, "export", path, match="database")
+    cm.fails(2, "export", "--force", path, match="database")
+    assert digest(db) == before
+    assert cm.js("chat", "show", "C1")["customer"] == "Ann"
+
+
+def test_export_refuses_to_overwrite_a_file_unless_force(cm, tmp_path):
+    cm.ok("chat", "new", "--customer", "Ann")
+    target = tmp_path / "bundle.json"
+    target.write_text("precious\n")
+    cm.fails(2, "export", str(target), match="--force")
+    assert target.read_text() == "precious\n"
+    cm.ok("export", "--force", str(target))
+    assert json.loads(target.read_text())["format"] == "chatemu-bundle"
+    assert target.read_text() == cm.ok("export", "-").out
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002, 0o027])
+def test_export_creates_files_with_the_umask_and_keeps_an_overwritten_files_mode(cm, tmp_path, umask):
+    cm.ok("chat", "new")
+    new = tmp_path / "new.json"
+    proc = run_in(cm, tmp_path, "export", str(new), umask=umask)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~umask
+    old = tmp_path / "old.json"
+    old.write_text("old\n")
+    old.chmod(0o640)
+    proc = run_in(cm, tmp_path, "export", "--force", str(old), umask=umask)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    assert json.loads(old.read_text())["format"] == "chatemu-bundle"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".chatemu-")]
