@@ -135,17 +135,32 @@ def export(
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="A bundle made by export; - for stdin.")],
-    replace: Annotated[bool, typer.Option("--replace", help="Replace the current state.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the current state (the snapshots are kept).")] = False,
+    replace_snapshots: Annotated[
+        bool, typer.Option("--replace-snapshots", help="Delete the database's snapshots too (the bundle's are kept).")
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Load a bundle into an empty database (or replace the state with --replace)."""
+    """Load a bundle into an empty database (or replace the state with --replace).
+
+    The bundle's snapshots are added to the database's; one with the name of a
+    snapshot already there replaces it."""
     from .files import read_file
 
     text, where = read_file(file)
-    result = engine(ctx).import_(text, where, replace)
-    show(ctx, result, json, lambda r: print(
-        f"imported {where}: {r.value['chats']} chat(s), {r.value['events']} event(s), "
-        f"{r.value['snapshots']} snapshot(s); now {r.value['now']}"))
+    result = engine(ctx).import_(text, where, replace, replace_snapshots)
+    show(ctx, result, json, lambda r: print(_imported(r.value)))
+
+
+def _imported(value: dict) -> str:
+    line = (f"imported {value['imported']}: {value['chats']} chat(s), {value['events']} event(s), "
+            f"{value['snapshots']} snapshot(s); now {value['now']}")
+    gone = value["replaced"]
+    if any(gone.values()):
+        line += f"; replaced {gone['chats']} chat(s), {gone['events']} event(s), {gone['snapshots']} snapshot(s)"
+    if value["snapshots_kept"]:
+        line += f"; kept {value['snapshots_kept']} snapshot(s)"
+    return line
 
 
 def reset(

@@ -241,8 +241,8 @@ class Engine:
         """The whole database as one canonical JSON bundle."""
         return self._read(snapshots.export).value
 
-    def import_(self, text: str, where: str, replace: bool = False) -> Result:
-        return self._run(snapshots.import_, text, where, replace, acting=False)
+    def import_(self, text: str, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:
+        return self._run(snapshots.import_, text, where, replace, replace_snapshots, acting=False)
 
     def reset(self, keep_snapshots: bool = False) -> Result:
         return self._run(snapshots.reset, keep_snapshots, acting=False)

@@ -101,3 +101,29 @@ def test_export_creates_files_with_the_umask_and_keeps_an_overwritten_files_mode
     assert stat.S_IMODE(old.stat().st_mode) == 0o640
     assert json.loads(old.read_text())["format"] == "chatemu-bundle"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".chatemu-")]
+
+
+# == 2. import --replace keeps the database's snapshots ========================================
+
+
+def test_import_replace_keeps_the_databases_snapshots_unless_asked(cm, tmp_path):
+    source = Chatemu(tmp_path / "source.db")
+    setup(source, f"clock set {START}\nchat new --customer Bundle\nsnapshot save shared\nsnapshot save theirs\n")
+    bundle = tmp_path / "bundle.json"
+    source.ok("export", str(bundle))
+    setup(cm, "chat new --customer Mine\nchat new\nsnapshot save mine\nsnapshot save shared\n")
+    mine_events = len(cm.js("events"))
+
+    done = cm.js("import", "--replace", str(bundle))
+    assert done["replaced"] == {"chats": 2, "events": mine_events, "snapshots": 1}
+    assert [s["name"] for s in cm.js("snapshot", "list")] == ["mine", "shared", "theirs"]
+    cm.ok("snapshot", "restore", "mine")
+    assert [c["customer"] for c in cm.js("chat", "list", "--all")] == ["Mine", None]
+    cm.ok("snapshot", "restore", "shared")  # the bundle's snapshot of that name replaced ours
+    assert [c["customer"] for c in cm.js("chat", "list", "--all")] == ["Bundle"]
+
+    text = cm.ok("import", "--replace", str(bundle)).out
+    assert "replaced 1 chat(s)" in text and "2 snapshot(s)" in text, text
+    done = cm.js("import", "--replace", "--replace-snapshots", str(bundle))
+    assert done["replaced"]["snapshots"] == 3
+    assert [s["name"] for s in cm.js("snapshot", "list")] == ["shared", "theirs"]
