@@ -60,7 +60,12 @@ def connect(path: str) -> tuple[sqlite3.Connection, str]:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if app_id != APPLICATION_ID:
-            # A brand-new (empty) file becomes ours; anything else is not.
+            # A brand-new (empty) file becomes ours; anything else is not: a file with
+            # tables, a schema version, or another program's application id, even
+            # before that program has created its tables.
+            if app_id:
+                raise DatabaseError(f"{path} is not a chatemu database (it belongs to another program:"
+                                    f" application id {app_id:#x})")
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if tables or version:
                 raise DatabaseError(f"{path} is not a chatemu database")

@@ -127,3 +127,24 @@ def test_import_replace_keeps_the_databases_snapshots_unless_asked(cm, tmp_path)
     done = cm.js("import", "--replace", "--replace-snapshots", str(bundle))
     assert done["replaced"]["snapshots"] == 3
     assert [s["name"] for s in cm.js("snapshot", "list")] == ["shared", "theirs"]
+
+
+# == 3. a foreign SQLite file is never taken over ==============================================
+
+
+@pytest.mark.parametrize("args", [["reset", "--yes"], ["chat", "new"], ["chat", "list"], ["clock", "set", START],
+                                  ["snapshot", "save", "s"], ["import", "-"]])
+def test_a_sqlite_file_with_a_foreign_application_id_is_left_alone(tmp_path, args):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    cm = Chatemu(path)
+    stdin = Chatemu(tmp_path / "x.db").run("export", "-").out if args[0] == "import" else None
+    one_error(run_in(cm, tmp_path, *args, stdin=stdin), 5, match="not a chatemu database")
+    assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["other.db", "x.db"] if stdin else ["other.db"])
