@@ -25,6 +25,8 @@ def events(
     """The event log: every change, in order."""
     if json and (jsonl or follow):
         raise UsageError("--json prints one array: use --jsonl with --follow")
+    if follow and session(ctx).in_run:
+        raise UsageError("events --follow runs until Ctrl-C: it cannot be a scenario line")
     eng = engine(ctx)
     if follow:
         from .follow import follow_events

@@ -14,6 +14,8 @@ import sqlite3
 from . import schema
 from .clock import MODES
 from .errors import DatabaseError, UsageError
+from .timefmt import MAX_MS, MIN_MS
+from .validate import is_name, shown
 
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
@@ -84,6 +86,8 @@ def validate_state(conn: sqlite3.Connection, state, where: str) -> dict:
                     raise UsageError(f"{where}: {table}[{index}].{name} is out of range")
                 elif kind == "TEXT" and not isinstance(value, str):
                     raise UsageError(f"{where}: {table}[{index}].{name} is not a string")
+                elif kind == "TEXT" and not is_text(value):
+                    raise UsageError(f"{where}: {table}[{index}].{name} is not valid text (a lone surrogate)")
             missing = [name for name, (_, not_null) in cols.items() if not_null and name not in row]
             if missing and not (table == "events" and missing == ["seq"]):
                 raise UsageError(f"{where}: {table}[{index}] lacks {missing[0]!r}")
@@ -94,7 +98,20 @@ def validate_state(conn: sqlite3.Connection, state, where: str) -> dict:
     seq = state.get("events_seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise UsageError(f"{where}: events_seq is missing or not a whole number")
+    if seq >= 2**63:
+        raise UsageError(f"{where}: events_seq is out of range")
     return state
+
+
+def is_text(value: str) -> bool:
+    """Can it be stored and printed: no lone surrogate (JSON's "\\ud800")."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def dumps(document: dict) -> str:
@@ -145,7 +162,10 @@ def parse_document(conn: sqlite3.Connection, text: str, where: str) -> dict:
     for index, snap in enumerate(snapshots):
         if not isinstance(snap, dict) or set(snap) != {"name", "created_at_ms", "state"}:
             raise UsageError(f"{where}: snapshots[{index}] is not a snapshot")
-        if not isinstance(snap["name"], str) or not isinstance(snap["created_at_ms"], int):
-            raise UsageError(f"{where}: snapshots[{index}] has a bad name or time")
+        if not is_name(snap["name"]):
+            raise UsageError(f"{where}: snapshots[{index}] has a bad name {shown(snap['name'])}")
+        created = snap["created_at_ms"]
+        if not isinstance(created, int) or isinstance(created, bool) or not MIN_MS <= created <= MAX_MS:
+            raise UsageError(f"{where}: snapshot {snap['name']!r} has a bad time (created_at_ms)")
         validate_state(conn, snap["state"], f"{where}: snapshot {snap['name']!r}")
     return document

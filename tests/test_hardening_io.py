@@ -148,3 +148,85 @@ def test_a_sqlite_file_with_a_foreign_application_id_is_left_alone(tmp_path, arg
     one_error(run_in(cm, tmp_path, *args, stdin=stdin), 5, match="not a chatemu database")
     assert digest(path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["other.db", "x.db"] if stdin else ["other.db"])
+
+
+# == 4. no internal errors: huge numbers, no default folder, bad bundle values, follow in run ======
+
+HUGE = "9" * 5000
+
+
+@pytest.mark.parametrize("args", [
+    ["clock", "advance", HUGE], ["clock", "advance", HUGE + "s"], ["clock", "advance", "0." + HUGE + "s"],
+    ["chat", "new", "--priority", HUGE], ["config", "set", "max-chats", HUGE], ["config", "set", "wrapup", HUGE],
+    ["events", "--since", HUGE], ["expect", "chat", "C1", "wrapup_remaining=" + HUGE],
+], ids=lambda a: " ".join(w[:12] for w in a))
+def test_numbers_with_thousands_of_digits_are_usage_errors(cm, args):
+    setup(cm, "chat new\nchat activate C1\nchat end C1\n")  # C1 in wrap-up: wrapup_remaining is a duration
+    cm.fails(2, *args)
+
+
+def test_durations_with_many_leading_or_trailing_zeros_still_read(cm):
+    assert cm.js("clock", "advance", "0" * 5000 + "1.5" + "0" * 5000 + "s")["now"] == "2026-01-05T09:00:01.500Z"
+
+
+@pytest.mark.parametrize("home", ["file", "/proc", "/dev/null"])
+def test_an_uncreatable_default_database_folder_is_a_database_problem(tmp_path, home):
+    if home == "file":
+        home = str(tmp_path / "a-file")
+        Path(home).write_text("not a folder\n")
+    env = {k: v for k, v in Chatemu(tmp_path / "unused.db").env.items() if k not in ("CHATEMU_DB", "XDG_CONFIG_HOME")}
+    env["HOME"] = home
+    for args in (["chat", "list"], ["chat", "new"], ["db", "path"]):
+        one_error(run_in(None, tmp_path, *args, env=env), 5, match="folder")
+
+
+def _bundle(tmp_path: Path) -> dict:
+    source = Chatemu(tmp_path / "source.db")
+    setup(source, f"clock set {START}\nagent break\nchat new --customer Ann\nchat new --customer Bob\n"
+                  "snapshot save s1\nsnapshot save s2\n")
+    return json.loads(source.ok("export", "-").out)
+
+
+MARK = "MARK-FOR-A-SURROGATE"
+
+
+def bad_value_bundles(doc: dict) -> dict[str, str]:
+    """Bundles that are valid JSON but hold a value no database can: name → text."""
+    def variant(change) -> str:
+        d = json.loads(json.dumps(doc))
+        change(d)
+        return json.dumps(d).replace(f'"{MARK}"', '"\\ud800"')
+
+    return {
+        "surrogate-customer": variant(lambda d: d["state"]["chats"][0].update(customer=MARK)),
+        "surrogate-snapshot-name": variant(lambda d: d["snapshots"][0].update(name=MARK)),
+        "surrogate-in-snapshot-state": variant(lambda d: d["snapshots"][1]["state"]["chats"][0].update(queue=MARK)),
+        "events-seq-2**63": variant(lambda d: d["state"].update(events_seq=2**63)),
+        "snapshot-created-at-2**63": variant(lambda d: d["snapshots"][0].update(created_at_ms=2**63)),
+        "snapshot-events-seq-2**64": variant(lambda d: d["snapshots"][1]["state"].update(events_seq=2**64)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["surrogate-customer", "surrogate-snapshot-name", "surrogate-in-snapshot-state",
+                                  "events-seq-2**63", "snapshot-created-at-2**63", "snapshot-events-seq-2**64"])
+def test_bundle_with_lone_surrogates_or_integers_past_64_bits_is_a_usage_error(cm, tmp_path, kind):
+    text = bad_value_bundles(_bundle(tmp_path))[kind]
+    assert MARK not in text and ("ud800" in text) == kind.startswith("surrogate")
+    path = tmp_path / "bad.json"
+    path.write_text(text, encoding="utf-8")
+    cm.fails(2, "import", "--replace", str(path))
+    empty = Chatemu(tmp_path / "empty.db")
+    empty.ok("clock", "set", START)
+    empty.fails(2, "import", str(path))
+
+
+@pytest.mark.parametrize("line", ["events --follow", "events -f", "events --jsonl -f", "--agent agent-2 events -f",
+                                  "chatemu events --follow --chat C1"])
+def test_events_follow_is_refused_in_a_scenario(cm, tmp_path, line):
+    scenario = tmp_path / "follow.chatemu"
+    scenario.write_text(f"chat new\n{line}\nchat new\n")
+    before = cm.dump()
+    proc = run_in(cm, tmp_path, "run", "-q", str(scenario), timeout=20)
+    error = one_error(proc, 2, match=f"{scenario}:2:")
+    assert "follow" in error
+    assert cm.dump() != before and len(cm.js("chat", "list", "--all")) == 1  # line 1 ran, line 3 did not
