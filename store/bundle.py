@@ -22,6 +22,9 @@ FORMAT_VERSION = 1
 STATE_TABLES = ("meta", "config", "agents", "chats", "events")
 _ORDER = {"meta": "id", "config": "queue, key", "agents": "id", "chats": "number", "events": "seq"}
 _COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {}
+#: What must be unique in a state's tables (the keys of the live schema).
+_UNIQUE = (("chats", ("id",)), ("chats", ("number",)), ("agents", ("id",)), ("events", ("seq",)),
+           ("config", ("queue", "key")))
 
 
 def columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[str, bool]]:
@@ -91,6 +94,16 @@ def validate_state(conn: sqlite3.Connection, state, where: str) -> dict:
             missing = [name for name, (_, not_null) in cols.items() if not_null and name not in row]
             if missing and not (table == "events" and missing == ["seq"]):
                 raise UsageError(f"{where}: {table}[{index}] lacks {missing[0]!r}")
+    for table, key in _UNIQUE:
+        seen = set()
+        for row in state[table]:
+            value = tuple(row.get(name) for name in key)
+            if None in value:
+                continue  # an event without its seq gets the next one
+            if value in seen:
+                shown_value = ", ".join(shown(v) if isinstance(v, str) else str(v) for v in value)
+                raise UsageError(f"{where}: {table} has {' and '.join(key)} {shown_value} twice")
+            seen.add(value)
     if len(state["meta"]) != 1 or state["meta"][0].get("id") != 1:
         raise UsageError(f"{where}: meta must have exactly one row, with id 1")
     if state["meta"][0].get("mode") not in MODES:
@@ -159,6 +172,7 @@ def parse_document(conn: sqlite3.Connection, text: str, where: str) -> dict:
     snapshots = document.get("snapshots", [])
     if not isinstance(snapshots, list):
         raise UsageError(f"{where}: snapshots is not a list")
+    names: set[str] = set()
     for index, snap in enumerate(snapshots):
         if not isinstance(snap, dict) or set(snap) != {"name", "created_at_ms", "state"}:
             raise UsageError(f"{where}: snapshots[{index}] is not a snapshot")
@@ -167,5 +181,8 @@ def parse_document(conn: sqlite3.Connection, text: str, where: str) -> dict:
         created = snap["created_at_ms"]
         if not isinstance(created, int) or isinstance(created, bool) or not MIN_MS <= created <= MAX_MS:
             raise UsageError(f"{where}: snapshot {snap['name']!r} has a bad time (created_at_ms)")
-        validate_state(conn, snap["state"], f"{where}: snapshot {snap['name']!r}")
+        if snap["name"] in names:
+            raise UsageError(f"{where}: snapshots has name {snap['name']} twice")
+        names.add(snap["name"])
+        validate_state(conn, snap["state"], f"{where}: snapshot {snap['name']}")
     return document

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from .errors import DatabaseError
+from .errors import DatabaseError, UsageError
 
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
@@ -27,12 +27,13 @@ def busy_timeout() -> float:
     raw = os.environ.get("CHATEMU_BUSY_TIMEOUT")
     if not raw:
         return DEFAULT_BUSY_TIMEOUT
+    # A bad value is the user's setting, not the database's problem: a usage error.
     try:
         value = float(raw)
     except ValueError:
-        raise DatabaseError(f"CHATEMU_BUSY_TIMEOUT is not a number of seconds: {raw!r}") from None
+        raise UsageError(f"CHATEMU_BUSY_TIMEOUT is not a number of seconds: {raw[:60]!r}") from None
     if not 0 <= value <= 3600:
-        raise DatabaseError(f"CHATEMU_BUSY_TIMEOUT must be between 0 and 3600 seconds: {raw!r}")
+        raise UsageError(f"CHATEMU_BUSY_TIMEOUT must be between 0 and 3600 seconds: {raw[:60]!r}")
     return value
 
 

@@ -230,3 +230,83 @@ def test_events_follow_is_refused_in_a_scenario(cm, tmp_path, line):
     error = one_error(proc, 2, match=f"{scenario}:2:")
     assert "follow" in error
     assert cm.dump() != before and len(cm.js("chat", "list", "--all")) == 1  # line 1 ran, line 3 did not
+
+
+# == 5. duplicates in bundles, closed pipes, the busy timeout ==================================
+
+
+def duplicate_bundles(doc: dict) -> dict[str, tuple[str, str]]:
+    """name → (bundle text, what the message must name)."""
+    out = {}
+    for kind, table, key in [("chat", "chats", "id"), ("agent", "agents", "id"), ("event", "events", "seq")]:
+        d = json.loads(json.dumps(doc))
+        d["state"][table].append(dict(d["state"][table][0]))
+        out[kind] = (json.dumps(d), str(d["state"][table][0][key]))
+    d = json.loads(json.dumps(doc))
+    d["state"]["chats"][1]["number"] = d["state"]["chats"][0]["number"]
+    out["chat-number"] = (json.dumps(d), str(d["state"]["chats"][0]["number"]))
+    d = json.loads(json.dumps(doc))
+    d["state"]["config"] = [{"queue": "", "key": "max-chats", "value": "2"}] * 2
+    out["config"] = (json.dumps(d), "max-chats")
+    d = json.loads(json.dumps(doc))
+    d["snapshots"].append(dict(d["snapshots"][0]))
+    out["snapshot"] = (json.dumps(d), "s1")
+    d = json.loads(json.dumps(doc))
+    d["snapshots"][1]["state"]["chats"].append(dict(d["snapshots"][1]["state"]["chats"][0]))
+    out["chat-in-snapshot"] = (json.dumps(d), "C1")
+    return out
+
+
+@pytest.mark.parametrize("kind", ["chat", "agent", "event", "chat-number", "config", "snapshot", "chat-in-snapshot"])
+def test_duplicate_ids_in_a_bundle_are_usage_errors_naming_the_duplicate(cm, tmp_path, kind):
+    text, name = duplicate_bundles(_bundle(tmp_path))[kind]
+    path = tmp_path / "dup.json"
+    path.write_text(text, encoding="utf-8")
+    cm.fails(2, "import", "--replace", str(path), match=name)
+    empty = Chatemu(tmp_path / "empty.db")
+    empty.ok("clock", "set", START)
+    done = empty.fails(2, "import", str(path), match=name)
+    assert "twice" in done.err or "duplicate" in done.err, done
+
+
+@pytest.fixture(scope="module")
+def busy_db(tmp_path_factory) -> Chatemu:
+    """About 4,000 events and 2,000 chats: far more output than a pipe holds; and a scenario
+    of 4,000 read-only lines next to it."""
+    folder = tmp_path_factory.mktemp("busy")
+    cm = Chatemu(folder / "busy.db")
+    lines = [f"clock set {START}", "agent break"]
+    for i in range(1, 2001):
+        lines += [f"chat new --customer Customer-Number-{i}", f"chat end C{i}"]
+    setup(cm, "\n".join(lines) + "\n")
+    (folder / "reads.chatemu").write_text("clock\n" * 4000)
+    return cm
+
+
+@pytest.mark.parametrize("args", [
+    ["events"], ["events", "--jsonl"], ["events", "--json"], ["chat", "list", "--all"], ["events", "--follow"],
+    ["events", "-f", "--jsonl"], ["export", "-"], ["run", "READS"], ["run", "--json", "READS"],
+], ids=" ".join)
+def test_a_closed_pipe_ends_quietly_with_exit_0(busy_db, args):
+    reads = str(busy_db.db.parent / "reads.chatemu")
+    args = [reads if a == "READS" else a for a in args]
+    before = busy_db.dump()
+    proc = subprocess.Popen([CHATEMU, *args], env=busy_db.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away, as `| head -1` does
+    try:
+        code = proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert first
+    assert (code, err) == (0, ""), (code, err)
+    assert busy_db.dump() == before
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "nan", "inf", "3601", "1e400", "10s"])
+def test_an_invalid_busy_timeout_is_a_usage_error(cm, value):
+    cm.fails(2, "chat", "new", env={"CHATEMU_BUSY_TIMEOUT": value}, match="CHATEMU_BUSY_TIMEOUT")
+    cm.fails(2, "chat", "list", env={"CHATEMU_BUSY_TIMEOUT": value}, match="CHATEMU_BUSY_TIMEOUT")
+    cm.fails(2, "db", "check", env={"CHATEMU_BUSY_TIMEOUT": value}, match="CHATEMU_BUSY_TIMEOUT")
