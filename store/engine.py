@@ -24,7 +24,6 @@ from typing import Callable, Iterator
 
 from . import agents, chats, clock, config, explain, journal, schema, snapshots
 from .clock import system_wall_ms
-from .errors import UsageError
 from .tx import Tx
 from .validate import DEFAULT_AGENT, DEFAULT_QUEUE, check_name
 
@@ -55,9 +54,7 @@ class Engine:
 
     def __init__(self, path: str, agent: str = DEFAULT_AGENT, wall: Callable[[], int] = system_wall_ms,
                  connections: Connections | None = None):
-        if not path:
-            raise UsageError("empty database path")
-        self.path = path
+        self.path = schema.plain_path(path)
         self.key = os.path.abspath(path)  # which kept connection is this database's
         self.agent = check_name("agent id", agent)
         self.wall = wall

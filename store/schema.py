@@ -39,6 +39,31 @@ def busy_timeout() -> float:
 
 NEW, OLD, CURRENT = "new", "old", "current"
 
+#: SQLite's name for a database that lives in memory, gone when its process ends.
+MEMORY = ":memory:"
+
+
+def plain_path(path: str) -> str:
+    """A database path as users give it: any file name, never ``:memory:``."""
+    if not path:
+        raise UsageError("empty database path")
+    if path == MEMORY:
+        raise UsageError(
+            "cannot use :memory: as the database: every chatemu command is a separate process, so an"
+            " in-memory database would vanish after each one (name a file, e.g. --db ./chatemu.db)"
+        )
+    return path
+
+
+def file_name(path: str) -> str:
+    """The name to hand SQLite for the file ``path``, read as a plain file name.
+
+    SQLite reads a name starting with ``file:`` as a URI (``file:x.db?mode=memory``)
+    when it is built to, whatever ``sqlite3.connect`` is told; ``./file:…`` is the
+    same file, never a URI."""
+    return os.path.join(os.curdir, path) if path.startswith("file:") else path
+
+
 
 def connect(path: str) -> tuple[sqlite3.Connection, str]:
     """Open ``path``; return the connection and whether the file is ``NEW`` (empty),
@@ -54,7 +79,7 @@ def connect(path: str) -> tuple[sqlite3.Connection, str]:
     if not os.path.isdir(parent):
         raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
     try:
-        conn = sqlite3.connect(path, timeout=busy_timeout(), isolation_level=None)
+        conn = sqlite3.connect(file_name(path), timeout=busy_timeout(), isolation_level=None)
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open database {path}: {exc}") from None
     try:

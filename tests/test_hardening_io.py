@@ -310,3 +310,30 @@ def test_an_invalid_busy_timeout_is_a_usage_error(cm, value):
     cm.fails(2, "chat", "new", env={"CHATEMU_BUSY_TIMEOUT": value}, match="CHATEMU_BUSY_TIMEOUT")
     cm.fails(2, "chat", "list", env={"CHATEMU_BUSY_TIMEOUT": value}, match="CHATEMU_BUSY_TIMEOUT")
     cm.fails(2, "db", "check", env={"CHATEMU_BUSY_TIMEOUT": value}, match="CHATEMU_BUSY_TIMEOUT")
+
+
+# == 6. --db is a plain file path ============================================================
+
+
+@pytest.mark.parametrize("name", ["file:x.db?mode=memory", "file:y.db", "file::memory:", "file:z.db?mode=ro"])
+def test_a_db_that_looks_like_a_sqlite_uri_is_a_plain_file(tmp_path, name):
+    env = {k: v for k, v in Chatemu(tmp_path / "unused.db").env.items() if k != "CHATEMU_DB"}
+    for args in (["clock", "set", START], ["chat", "new", "--customer", "Ann"]):
+        proc = run_in(None, tmp_path, "--db", name, *args, env=env)
+        assert proc.returncode == 0, proc.stderr
+    proc = run_in(None, tmp_path, "--db", name, "chat", "list", "--all", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert [c["customer"] for c in json.loads(proc.stdout)] == ["Ann"]
+    assert (tmp_path / name).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(name)) == []
+    proc = run_in(None, tmp_path, "--db", name, "db", "check", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(name)) == []
+
+
+def test_an_in_memory_database_is_refused(tmp_path):
+    env = {k: v for k, v in Chatemu(tmp_path / "unused.db").env.items() if k != "CHATEMU_DB"}
+    for args in (["chat", "new"], ["chat", "list"], ["db", "check"]):
+        one_error(run_in(None, tmp_path, "--db", ":memory:", *args, env=env), 2, match="separate process")
+        one_error(run_in(None, tmp_path, *args, env={**env, "CHATEMU_DB": ":memory:"}), 2, match="separate process")
+    assert list(tmp_path.iterdir()) == []
