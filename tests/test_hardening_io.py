@@ -337,3 +337,42 @@ def test_an_in_memory_database_is_refused(tmp_path):
         one_error(run_in(None, tmp_path, "--db", ":memory:", *args, env=env), 2, match="separate process")
         one_error(run_in(None, tmp_path, *args, env={**env, "CHATEMU_DB": ":memory:"}), 2, match="separate process")
     assert list(tmp_path.iterdir()) == []
+
+
+# == 7. scenario files: lines end at \n only ====================================================
+
+SEPARATORS = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\r"]
+
+
+def test_scenario_lines_are_split_at_newlines_only(cm, tmp_path):
+    text = "chat new\n" + "".join(f"# a comment with {sep!r}: {sep}chat park C9\n" for sep in SEPARATORS)
+    text += "chat park C9\n"
+    scenario = tmp_path / "seps.chatemu"
+    scenario.write_bytes(text.encode("utf-8"))
+    proc = run_in(cm, tmp_path, "run", "-q", str(scenario))
+    error = one_error(proc, 4, match=f"{scenario}:{len(SEPARATORS) + 2}: chat park C9")
+    assert "unknown chat" in error
+    assert len(cm.js("chat", "list", "--all")) == 1
+
+
+def test_scenario_crlf_and_a_leading_bom_are_read(cm, tmp_path):
+    scenario = tmp_path / "bom.chatemu"
+    scenario.write_bytes("\ufeffchat new --customer Ann\r\nexpect chat C1 customer=Ann\r\nchat park C9\r\n".encode())
+    one_error(run_in(cm, tmp_path, "run", "-q", str(scenario)), 4, match=f"{scenario}:3: chat park C9: unknown chat")
+    assert cm.chat("C1")["customer"] == "Ann"
+    text = cm.run("run", "-", stdin="\ufeffclock\n").out
+    assert "<stdin>:1: clock" in text, text
+
+
+@pytest.mark.parametrize("line", ["chat new --customer '" + "x" * 1_000_000,
+                                  "chat show " + "x" * 1_000_000,
+                                  "chat new --customer " + "y" * 1_000_000,
+                                  "nosuchcommand " + "z" * 1_000_000])
+def test_a_huge_scenario_line_is_echoed_cut_short(cm, tmp_path, line):
+    scenario = tmp_path / "long.chatemu"
+    scenario.write_text(f"chat new\n{line}\n")
+    proc = run_in(cm, tmp_path, "run", str(scenario))
+    assert proc.returncode in (2, 4), proc.stderr[:300]
+    errors = proc.stderr.splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"error: {scenario}:2: "), proc.stderr[:300]
+    assert len(errors[0]) < 1500 and "…" in errors[0], errors[0][:300]
