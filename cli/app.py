@@ -9,6 +9,7 @@ evaluates every command's annotations when it builds the CLI, on every start,
 and string annotations cost it several milliseconds more.
 """
 
+import io
 import os
 import sys
 from functools import lru_cache
@@ -203,6 +204,46 @@ def _usage_hint(exc) -> str:
     return f" (see '{ctx.command_path} --help')" if ctx is not None else ""
 
 
+class OutputClosed(BaseException):
+    """The reader of stdout went away (``chatemu events | head -1``).
+
+    A ``BaseException``, like ``KeyboardInterrupt``: it is not an error of the
+    command, so neither ``translate`` nor click (which would turn a broken pipe
+    into exit 1) may catch it; ``main`` ends the process quietly with exit 0.
+    """
+
+
+class _Stdout(io.FileIO):
+    """stdout's file descriptor, raising ``OutputClosed`` when the reader has gone
+    and discarding anything written after that."""
+
+    closed_by_reader = False
+
+    def write(self, data) -> int:
+        if self.closed_by_reader:
+            return len(data)
+        try:
+            return super().write(data)
+        except BrokenPipeError:
+            self.closed_by_reader = True
+            raise OutputClosed() from None
+
+
+def _guard_stdout() -> None:
+    """Route stdout through ``_Stdout``: a closed pipe on any output path (plain text,
+    rich, JSON, a scenario's lines, ``events --follow``) ends chatemu quietly."""
+    out = sys.stdout
+    try:
+        fd = out.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # not a file (an embedding program's stream): leave it alone
+    out.flush()
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_Stdout(fd, "w", closefd=False)),
+        encoding=out.encoding, errors=out.errors, line_buffering=out.line_buffering,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import render
 
@@ -215,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         # The reader went away (e.g. `| head`): not our error.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -225,4 +266,5 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The console script."""
+    _guard_stdout()
     sys.exit(main())

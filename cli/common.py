@@ -20,8 +20,16 @@ ChatId = Annotated[str, typer.Argument(metavar="ID", help="The chat's id, e.g. C
 def default_db() -> str:
     import os
 
+    from chatemu.store.errors import DatabaseError
+
     folder = typer.get_app_dir("chatemu")
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot create the default database folder {folder}: {exc.strerror or exc}"
+            " (name a database with --db or CHATEMU_DB)"
+        ) from None
     return os.path.join(folder, "chatemu.db")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 
@@ -27,9 +28,30 @@ def read_file(path: str) -> tuple[str, str]:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def write_file(path: str, text: str) -> None:
-    """Write atomically: the file is whole or untouched."""
-    folder = os.path.dirname(os.path.abspath(path))
+def check_target(path: str, force: bool = False, protect: str | None = None) -> None:
+    """Refuse (``UsageError``) to write ``path``: a folder; an existing file
+    without ``force``; ``protect`` (a database file) whatever the spelling (a
+    symlink, a hard link, ``..``), or its ``-wal``, ``-shm`` or ``-journal``."""
+    if protect is not None and _is_database_file(path, protect):
+        raise UsageError(f"cannot write {path}: it is the database {protect} (or one of its files)")
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write {path}: it is a folder")
+    if os.path.lexists(path) and not force:
+        raise UsageError(f"cannot write {path}: it exists (use --force to overwrite it)")
+
+
+def write_file(path: str, text: str, force: bool = False, protect: str | None = None) -> None:
+    """Write atomically: the file is whole or untouched (``check_target`` first).
+
+    An existing file (``force``) keeps its mode; a new one gets ``0666`` less
+    the umask, as a shell's ``>`` gives."""
+    check_target(path, force, protect)
+    target = os.path.realpath(path) if os.path.islink(path) else path  # write through a symlink
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask()
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    folder = os.path.dirname(os.path.abspath(target))
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chatemu-", suffix=".tmp")
     except OSError as exc:
@@ -37,7 +59,33 @@ def write_file(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
         os.unlink(tmp)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _is_database_file(path: str, db: str) -> bool:
+    """Is ``path`` the database ``db`` or one of its side files, however spelled?"""
+    target = os.path.realpath(path)
+    names = set()
+    for base in {os.path.abspath(db), os.path.realpath(db)}:
+        names |= {base, base + "-wal", base + "-shm", base + "-journal"}
+    if target in {os.path.realpath(name) for name in names}:
+        return True
+    for name in names:  # a hard link is the same file under another name
+        try:
+            if os.path.samefile(name, target):
+                return True
+        except OSError:  # one of them does not exist
+            pass
+    return False

@@ -25,6 +25,8 @@ def events(
     """The event log: every change, in order."""
     if json and (jsonl or follow):
         raise UsageError("--json prints one array: use --jsonl with --follow")
+    if follow and session(ctx).in_run:
+        raise UsageError("events --follow runs until Ctrl-C: it cannot be a scenario line")
     eng = engine(ctx)
     if follow:
         from .follow import follow_events
@@ -119,31 +121,48 @@ def snapshot_delete(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -
 def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
 ) -> None:
     """Write the whole database as one JSON bundle (a bug report in one file)."""
-    text = engine(ctx).export()
+    eng = engine(ctx)
     if file == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(eng.export())
         return
-    from .files import write_file
+    from .files import check_target, write_file
 
-    write_file(file, text)
+    check_target(file, force, eng.path)  # refused before the database is even opened
+    write_file(file, eng.export(), force, eng.path)
 
 
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="A bundle made by export; - for stdin.")],
-    replace: Annotated[bool, typer.Option("--replace", help="Replace the current state.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the current state (the snapshots are kept).")] = False,
+    replace_snapshots: Annotated[
+        bool, typer.Option("--replace-snapshots", help="Delete the database's snapshots too (the bundle's are kept).")
+    ] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Load a bundle into an empty database (or replace the state with --replace)."""
+    """Load a bundle into an empty database (or replace the state with --replace).
+
+    The bundle's snapshots are added to the database's; one with the name of a
+    snapshot already there replaces it."""
     from .files import read_file
 
     text, where = read_file(file)
-    result = engine(ctx).import_(text, where, replace)
-    show(ctx, result, json, lambda r: print(
-        f"imported {where}: {r.value['chats']} chat(s), {r.value['events']} event(s), "
-        f"{r.value['snapshots']} snapshot(s); now {r.value['now']}"))
+    result = engine(ctx).import_(text, where, replace, replace_snapshots)
+    show(ctx, result, json, lambda r: print(_imported(r.value)))
+
+
+def _imported(value: dict) -> str:
+    line = (f"imported {value['imported']}: {value['chats']} chat(s), {value['events']} event(s), "
+            f"{value['snapshots']} snapshot(s); now {value['now']}")
+    gone = value["replaced"]
+    if any(gone.values()):
+        line += f"; replaced {gone['chats']} chat(s), {gone['events']} event(s), {gone['snapshots']} snapshot(s)"
+    if value["snapshots_kept"]:
+        line += f"; kept {value['snapshots_kept']} snapshot(s)"
+    return line
 
 
 def reset(

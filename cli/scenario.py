@@ -17,13 +17,32 @@ from . import render
 from .common import Session
 from .files import read_file
 
-_PLAIN = re.compile(r"[^'\"\\#]*")
+#: A line shlex would split exactly as ``str.split()`` does: printable ASCII, spaces and tabs,
+#: no quote, backslash or comment.  Anything else (``\x1c``, U+2028 …) is shlex's to split.
+_PLAIN = re.compile(r"[ \t!$%&(-\[\]-~]*")
+#: How much of a line (and of a message) an error or progress line shows.
+LINE_ECHO, MESSAGE_ECHO = 200, 1000
+
+
+def clip(text: str, limit: int = LINE_ECHO) -> str:
+    """``text`` cut to ``limit`` characters, ending in … when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def split_lines(text: str) -> list[str]:
+    """A scenario's lines: separated by ``\n`` only (``\r\n`` too), a leading byte-order mark
+    skipped.  (``str.splitlines`` also splits at form feeds, ``\x1c``-``\x1e``, ``\x85`` and
+    U+2028/U+2029, and line numbers would no longer be the editor's.)"""
+    lines = text.removeprefix("\ufeff").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline ending the last line
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]:
     """(line number, the line, its words — or a parse error)."""
     steps = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(split_lines(text), 1):
         try:
             # shlex is the grammar; a line with nothing for it to do is split the fast way.
             words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
@@ -139,10 +158,11 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
             elif progress is not None:
                 progress.advance(task)
             elif not quiet and code == 0:
-                print(f"{where}:{number}: {line}  -> {summary(results[-1]) if results else 'done'}")
+                print(f"{where}:{number}: {clip(line)}  -> {summary(results[-1]) if results else 'done'}")
             if code:
                 for error in errors:
-                    print(f"error: {where}:{number}: {line}: {error.removeprefix('error: ')}", file=sys.stderr)
+                    message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
+                    print(f"error: {where}:{number}: {clip(line)}: {message}", file=sys.stderr)
                 first_failure = first_failure or code
                 if not keep_going:
                     break

@@ -19,6 +19,8 @@ import sqlite3
 from . import schema
 from .clock import MODES
 from .errors import DatabaseError, UsageError
+from .timefmt import MAX_MS, MIN_MS
+from .validate import is_name, shown
 
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
@@ -29,6 +31,10 @@ _ORDER = {"meta": "id", "config": "queue, key", "agents": "id", "chats": "number
 #: Tables schema version 3 added: absent from the states older versions saved.
 _V3_TABLES = ("contacts", "messages", "templates", "classification_codes")
 _COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {}
+#: What must be unique in a state's tables (the keys of the live schema).
+_UNIQUE = (("chats", ("id",)), ("chats", ("number",)), ("agents", ("id",)), ("events", ("seq",)),
+           ("config", ("queue", "key")), ("contacts", ("name",)), ("messages", ("chat", "seq")),
+           ("templates", ("queue", "name")), ("classification_codes", ("queue", "code")))
 
 
 def columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[str, bool]]:
@@ -120,9 +126,21 @@ def validate_state(conn: sqlite3.Connection, state, where: str) -> dict:
                     raise UsageError(f"{where}: {table}[{index}].{name} is out of range")
                 elif kind == "TEXT" and not isinstance(value, str):
                     raise UsageError(f"{where}: {table}[{index}].{name} is not a string")
+                elif kind == "TEXT" and not is_text(value):
+                    raise UsageError(f"{where}: {table}[{index}].{name} is not valid text (a lone surrogate)")
             missing = [name for name, (_, not_null) in cols.items() if not_null and name not in row]
             if missing and not (table == "events" and missing == ["seq"]):
                 raise UsageError(f"{where}: {table}[{index}] lacks {missing[0]!r}")
+    for table, key in _UNIQUE:
+        seen = set()
+        for row in state[table]:
+            value = tuple(row.get(name) for name in key)
+            if None in value:
+                continue  # an event without its seq gets the next one
+            if value in seen:
+                shown_value = ", ".join(shown(v) if isinstance(v, str) else str(v) for v in value)
+                raise UsageError(f"{where}: {table} has {' and '.join(key)} {shown_value} twice")
+            seen.add(value)
     if len(state["meta"]) != 1 or state["meta"][0].get("id") != 1:
         raise UsageError(f"{where}: meta must have exactly one row, with id 1")
     if state["meta"][0].get("mode") not in MODES:
@@ -130,7 +148,20 @@ def validate_state(conn: sqlite3.Connection, state, where: str) -> dict:
     seq = state.get("events_seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise UsageError(f"{where}: events_seq is missing or not a whole number")
+    if seq >= 2**63:
+        raise UsageError(f"{where}: events_seq is out of range")
     return state
+
+
+def is_text(value: str) -> bool:
+    """Can it be stored and printed: no lone surrogate (JSON's "\\ud800")."""
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def dumps(document: dict) -> str:
@@ -176,14 +207,21 @@ def parse_document(conn: sqlite3.Connection, text: str, where: str) -> dict:
         raise UsageError(f"{where}: unknown part {sorted(unknown)[0]!r}")
     document["state"] = upgrade_state(document.get("state"))
     validate_state(conn, document["state"], where)
-    snapshots = document.get("snapshots", [])
+    snapshots = document["snapshots"] = document.get("snapshots", [])
     if not isinstance(snapshots, list):
         raise UsageError(f"{where}: snapshots is not a list")
+    names: set[str] = set()
     for index, snap in enumerate(snapshots):
         if not isinstance(snap, dict) or set(snap) != {"name", "created_at_ms", "state"}:
             raise UsageError(f"{where}: snapshots[{index}] is not a snapshot")
-        if not isinstance(snap["name"], str) or not isinstance(snap["created_at_ms"], int):
-            raise UsageError(f"{where}: snapshots[{index}] has a bad name or time")
+        if not is_name(snap["name"]):
+            raise UsageError(f"{where}: snapshots[{index}] has a bad name {shown(snap['name'])}")
+        created = snap["created_at_ms"]
+        if not isinstance(created, int) or isinstance(created, bool) or not MIN_MS <= created <= MAX_MS:
+            raise UsageError(f"{where}: snapshot {snap['name']!r} has a bad time (created_at_ms)")
+        if snap["name"] in names:
+            raise UsageError(f"{where}: snapshots has name {snap['name']} twice")
+        names.add(snap["name"])
         snap["state"] = upgrade_state(snap["state"])
-        validate_state(conn, snap["state"], f"{where}: snapshot {snap['name']!r}")
+        validate_state(conn, snap["state"], f"{where}: snapshot {snap['name']}")
     return document

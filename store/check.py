@@ -603,7 +603,7 @@ def _tidy(path: Path) -> None:
     that opened the database meanwhile is safe).  This one only reads.
     """
     try:
-        conn = sqlite3.connect(str(path), timeout=0.1, isolation_level=None)
+        conn = sqlite3.connect(schema.file_name(str(path)), timeout=0.1, isolation_level=None)
         try:
             conn.execute("PRAGMA query_only = ON")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

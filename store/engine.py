@@ -28,7 +28,6 @@ from typing import Callable, Iterator
 
 from . import agents, chats, clock, config, schema
 from .clock import system_wall_ms
-from .errors import UsageError
 from .tx import Tx
 from .validate import DEFAULT_AGENT, DEFAULT_QUEUE, check_name
 
@@ -59,9 +58,7 @@ class Engine:
 
     def __init__(self, path: str, agent: str = DEFAULT_AGENT, wall: Callable[[], int] = system_wall_ms,
                  connections: Connections | None = None):
-        if not path:
-            raise UsageError("empty database path")
-        self.path = path
+        self.path = schema.plain_path(path)
         self.key = os.path.abspath(path)  # which kept connection is this database's
         self.agent = check_name("agent id", agent)
         self.wall = wall
@@ -333,10 +330,10 @@ class Engine:
 
         return self._read(snapshots.export).value
 
-    def import_(self, text: str, where: str, replace: bool = False) -> Result:
+    def import_(self, text: str, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:
         from . import snapshots
 
-        return self._run(snapshots.import_, text, where, replace, acting=False)
+        return self._run(snapshots.import_, text, where, replace, replace_snapshots, acting=False)
 
     def reset(self, keep_snapshots: bool = False) -> Result:
         from . import snapshots

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from .errors import DatabaseError
+from .errors import DatabaseError, UsageError
 
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
@@ -27,16 +27,42 @@ def busy_timeout() -> float:
     raw = os.environ.get("CHATEMU_BUSY_TIMEOUT")
     if not raw:
         return DEFAULT_BUSY_TIMEOUT
+    # A bad value is the user's setting, not the database's problem: a usage error.
     try:
         value = float(raw)
     except ValueError:
-        raise DatabaseError(f"CHATEMU_BUSY_TIMEOUT is not a number of seconds: {raw!r}") from None
+        raise UsageError(f"CHATEMU_BUSY_TIMEOUT is not a number of seconds: {raw[:60]!r}") from None
     if not 0 <= value <= 3600:
-        raise DatabaseError(f"CHATEMU_BUSY_TIMEOUT must be between 0 and 3600 seconds: {raw!r}")
+        raise UsageError(f"CHATEMU_BUSY_TIMEOUT must be between 0 and 3600 seconds: {raw[:60]!r}")
     return value
 
 
 NEW, OLD, CURRENT = "new", "old", "current"
+
+#: SQLite's name for a database that lives in memory, gone when its process ends.
+MEMORY = ":memory:"
+
+
+def plain_path(path: str) -> str:
+    """A database path as users give it: any file name, never ``:memory:``."""
+    if not path:
+        raise UsageError("empty database path")
+    if path == MEMORY:
+        raise UsageError(
+            "cannot use :memory: as the database: every chatemu command is a separate process, so an"
+            " in-memory database would vanish after each one (name a file, e.g. --db ./chatemu.db)"
+        )
+    return path
+
+
+def file_name(path: str) -> str:
+    """The name to hand SQLite for the file ``path``, read as a plain file name.
+
+    SQLite reads a name starting with ``file:`` as a URI (``file:x.db?mode=memory``)
+    when it is built to, whatever ``sqlite3.connect`` is told; ``./file:…`` is the
+    same file, never a URI."""
+    return os.path.join(os.curdir, path) if path.startswith("file:") else path
+
 
 
 def connect(path: str) -> tuple[sqlite3.Connection, str]:
@@ -53,14 +79,19 @@ def connect(path: str) -> tuple[sqlite3.Connection, str]:
     if not os.path.isdir(parent):
         raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
     try:
-        conn = sqlite3.connect(path, timeout=busy_timeout(), isolation_level=None)
+        conn = sqlite3.connect(file_name(path), timeout=busy_timeout(), isolation_level=None)
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open database {path}: {exc}") from None
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if app_id != APPLICATION_ID:
-            # A brand-new (empty) file becomes ours; anything else is not.
+            # A brand-new (empty) file becomes ours; anything else is not: a file with
+            # tables, a schema version, or another program's application id, even
+            # before that program has created its tables.
+            if app_id:
+                raise DatabaseError(f"{path} is not a chatemu database (it belongs to another program:"
+                                    f" application id {app_id:#x})")
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if tables or version:
                 raise DatabaseError(f"{path} is not a chatemu database")

@@ -75,21 +75,31 @@ def export(tx):
     return bundle.dumps(bundle.export_document(tx.conn))
 
 
-def import_(tx, text, where, replace):
+def import_(tx, text, where, replace, replace_snapshots=False):
+    """Load a bundle.  The database's snapshots are kept unless ``replace_snapshots``;
+    the bundle's are added, each replacing a kept one of the same name."""
     from .check import check
     from .clock import pristine
 
     document = bundle.parse_document(tx.conn, text, where)
     if not replace and not (pristine(tx) and not tx.exists("SELECT 1 FROM config")):
         raise Refused("cannot import into a database that is in use: use --replace to replace its state")
-    tx.q("DELETE FROM snapshots")
+    count = lambda table: tx.q(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+    replaced = {"chats": count("chats"), "events": count("events")}
+    names = [snap["name"] for snap in document["snapshots"]]
+    if replace_snapshots:
+        replaced["snapshots"] = count("snapshots")
+        tx.q("DELETE FROM snapshots")
+    else:
+        replaced["snapshots"] = sum(tx.exists("SELECT 1 FROM snapshots WHERE name = ?", name) for name in names)
     for snap in document["snapshots"]:
         # Each snapshot passes the same checks as the state itself: loaded, checked, replaced below.
         load(tx, snap["state"])
         problems = check(tx.conn)
         if problems:
             raise UsageError(f"{where}: snapshot {shown(snap['name'])} is inconsistent: {problems[0]}")
-        tx.q("INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)",
+        tx.q("INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)"
+             " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, state = excluded.state",
              snap["name"], snap["created_at_ms"], bundle.dumps(snap["state"]))
     load(tx, document["state"])
     problems = check(tx.conn)
@@ -97,7 +107,8 @@ def import_(tx, text, where, replace):
         raise UsageError(f"{where}: the bundle's state is inconsistent: {problems[0]}")
     return {"imported": where, "chats": len(document["state"]["chats"]),
             "events": len(document["state"]["events"]), "snapshots": len(document["snapshots"]),
-            "now": format_time(tx.now)}
+            "now": format_time(tx.now), "replaced": replaced,
+            "snapshots_kept": count("snapshots") - len(names)}
 
 
 def reset(tx, keep_snapshots):

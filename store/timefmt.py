@@ -38,20 +38,44 @@ def parse_duration(text: str) -> int:
     if not text:
         raise UsageError("empty duration (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
     if _BARE.fullmatch(text):
-        total = Fraction(text) * 1000
+        total = _number(text, raw) * 1000
     else:
         match = _DURATION.fullmatch(text)
         if match is None or not any(match.groupdict().values()):
-            raise UsageError(f"bad duration {raw!r} (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
+            raise UsageError(f"bad duration {_clip(raw)!r} (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
         total = sum(
-            (Fraction(value) * _UNIT_MS[unit] for unit, value in match.groupdict().items() if value),
+            (_number(value, raw) * _UNIT_MS[unit] for unit, value in match.groupdict().items() if value),
             Fraction(0),
         )
     if total.denominator != 1:
-        raise UsageError(f"bad duration {raw!r}: finer than a millisecond")
+        raise UsageError(f"bad duration {_clip(raw)!r}: finer than a millisecond")
     if total > MAX_DURATION_MS:
-        raise UsageError(f"bad duration {raw!r}: longer than 100 years")
+        raise UsageError(f"bad duration {_clip(raw)!r}: longer than 100 years")
     return int(total)
+
+
+def _number(text: str, raw: str):
+    """A decimal number's exact value, without converting thousands of digits: leading
+    and trailing zeros aside, 21 digits of whole units (each at least a millisecond)
+    are past 100 years, and 8 decimals of an hour, minute or second are finer than a
+    millisecond."""
+    from fractions import Fraction
+
+    whole, _, decimals = text.partition(".")
+    whole, decimals = whole.lstrip("0"), decimals.rstrip("0")
+    if len(whole) > 20:
+        raise UsageError(f"bad duration {_clip(raw)!r}: longer than 100 years")
+    if len(decimals) > 20:
+        raise UsageError(f"bad duration {_clip(raw)!r}: finer than a millisecond")
+    value = Fraction(int(whole or "0"))
+    if decimals:
+        value += Fraction(int(decimals), 10 ** len(decimals))
+    return value
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    """A value typed by the user, cut short for a one-line message."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def format_duration(ms: int) -> str:
