@@ -187,3 +187,17 @@ def test_plain_output_escapes_control_characters(cm):
             assert "\x1b" not in out and "\x07" not in out
             assert "Ann\\x1b]0;pwned\\x07\\x1b[2J" in out
     assert "pwned" in cm.js("chat", "show", "C1")["customer"]  # JSON carries it, escaped by JSON itself
+
+
+# -- a scenario never starts another one, however the line is written ----------------------------
+
+
+@pytest.mark.parametrize("line", ["--agent agent-1 run self.chatemu", "--db other.db run self.chatemu",
+                                  "chatemu --agent=agent-2 run self.chatemu"])
+def test_a_scenario_cannot_start_another_through_root_options(cm, tmp_path, line):
+    scenario = tmp_path / "self.chatemu"
+    scenario.write_text(f"chat new\n{line}\nchat new\n")
+    done = cm.run("run", str(scenario), env={"PWD": str(tmp_path)})
+    assert done.code == 2, done
+    assert done.err.splitlines() == [f"error: {scenario}:2: {line.removeprefix('chatemu ')}: a scenario cannot run another scenario"]
+    assert [c["id"] for c in cm.js("chat", "list", "--all")] == ["C1"]  # line 1 ran, nothing after
