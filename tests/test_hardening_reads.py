@@ -1,0 +1,177 @@
+"""Reading without changing anything, and reading what is really there.
+
+One test per behaviour, each driving real ``chatemu`` processes on temp databases:
+
+- ``db check`` reads exactly what the next command would see (a committed change that lives only
+  in the ``-wal``, a transaction a killed process left half-done), or says plainly, with exit 5,
+  that it cannot; it never reports clean on data it did not read;
+- read-only commands leave the database file's bytes, its mode and its folder's listing as they
+  were: on a rollback-journal database, a file chatemu may not write, a symlinked database, an
+  older schema, an empty file and a path where no database exists yet;
+- ``events --follow`` notices that the log it follows was replaced (``snapshot restore``,
+  ``reset``, ``import --replace``) and follows the new one from its start;
+- ``snapshot restore`` on a real clock returns to the saved instant and goes on from there;
+- a scenario on a virtual clock exports the same bytes whenever it runs;
+- read-only commands answer while another process holds the write lock.
+
+Tests run as root here, and root ignores file permissions: a file or folder is made read-only for
+root with ``chattr +i``; where that is not supported, the chatemu processes run as ``nobody``
+(``setpriv``); only if neither works is that case skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import CHATEMU, START, Chatemu
+
+from chatemu.cli.render import event_line
+
+FIXTURE_V1 = Path(__file__).parent / "fixtures" / "schema-v1.db"
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def ms(iso: str) -> int:
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def folder() -> Path:
+    """A fresh folder that ``nobody`` may enter and read (for the ``setpriv`` fallback)."""
+    path = Path(tempfile.mkdtemp(prefix="chatemu-hardening-"))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def place():
+    """Fresh folders in /tmp (removed afterwards, read-only flags undone first)."""
+    made: list[Path] = []
+
+    def make() -> Path:
+        made.append(folder())
+        return made[-1]
+
+    yield make
+    for path in made:
+        if shutil.which("chattr"):
+            for p in [path, *path.iterdir()]:
+                subprocess.run(["chattr", "-i", str(p)], capture_output=True)
+        path.chmod(0o755)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _chattr_works(probe: Path) -> bool:
+    if not shutil.which("chattr"):
+        return False
+    if subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode != 0:
+        return False
+    subprocess.run(["chattr", "-i", str(probe)], check=True)
+    return True
+
+
+@contextmanager
+def read_only(*paths: Path):
+    """Make ``paths`` (files or folders) read-only for the chatemu processes run with the yielded
+    command prefix: ``chmod`` for an ordinary user; as root ``chattr +i`` or else ``nobody``."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode & 0o7777 for p in paths}
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield []
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    if _chattr_works(paths[0]):
+        for p in paths:
+            subprocess.run(["chattr", "+i", str(p)], check=True)
+        try:
+            yield []
+        finally:
+            for p in paths:
+                subprocess.run(["chattr", "-i", str(p)], check=True)
+        return
+    if shutil.which("setpriv") and subprocess.run([*NOBODY, CHATEMU, "--version"], capture_output=True).returncode == 0:
+        # Root's files (0644) in root's folders (0755) are read-only for nobody; a folder that must
+        # stay writable is made writable for everybody by the caller.
+        yield NOBODY
+        return
+    pytest.skip("running as root without `chattr +i` or a usable `setpriv`: cannot make a path read-only for root")
+
+
+def run(cm: Chatemu, *args: str, prefix: list | None = None, env: dict | None = None):
+    proc = subprocess.run([*(prefix or []), CHATEMU, *args], capture_output=True, text=True,
+                          env={**cm.env, **(env or {})}, timeout=60)
+    return proc
+
+
+def listing(path: Path) -> dict[str, tuple]:
+    """Every entry of a folder: name -> (kind, mode, sha256 of the bytes)."""
+    found = {}
+    for entry in sorted(path.iterdir()):
+        st = entry.lstat()
+        if entry.is_symlink():
+            found[entry.name] = ("link", st.st_mode, os.readlink(entry))
+        elif entry.is_dir():
+            found[entry.name] = ("dir", st.st_mode, None)
+        else:
+            found[entry.name] = ("file", st.st_mode, hashlib.sha256(entry.read_bytes()).hexdigest())
+    return found
+
+
+def make_db(path: Path) -> Path:
+    """A database with some history: chats in several states, an agent on a break, a snapshot."""
+    cm = Chatemu(path)
+    script = "\n".join([
+        f"clock set {START}", "chat new --customer Ann", "chat activate C1", "chat new --customer Bob",
+        "chat end C1", "clock advance 10s", "snapshot save base", "--agent agent-2 agent break",
+        "chat new --customer Cy",
+    ])
+    done = cm.run("run", "-q", "-", stdin=script + "\n")
+    assert done.code == 0, done
+    return path
+
+
+def journal_mode(path: Path) -> str:
+    return "wal" if path.read_bytes()[18:20] == b"\x02\x02" else "rollback"
+
+
+# == 5. a virtual clock exports the same bytes whenever it runs ===========================================
+
+SCENARIO = "\n".join([
+    f"clock set {START}", "config set wrapup 30s", "chat new --customer Ann", "chat activate C1",
+    "clock advance 12s", "chat new --customer Bob", "chat end C1", "clock set 2026-01-05T09:05:00Z",
+    "snapshot save mid", "--agent agent-2 agent available", "chat activate C2",
+    "clock advance 1m", "clock virtual",
+]) + "\n"
+
+
+def test_a_virtual_clock_scenario_exports_the_same_bytes_whenever_it_runs(tmp_path):
+    exports = []
+    for name in ("first", "second"):
+        cm = Chatemu(tmp_path / f"{name}.db")
+        assert cm.run("run", "-q", "-", stdin=SCENARIO).code == 0
+        exports.append(cm.ok("export", "-").out)
+        time.sleep(1.2)  # the second run starts on another wall-clock second
+    assert exports[0] == exports[1]
+
+
