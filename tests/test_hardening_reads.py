@@ -155,6 +155,36 @@ def journal_mode(path: Path) -> str:
     return "wal" if path.read_bytes()[18:20] == b"\x02\x02" else "rollback"
 
 
+# == 4. snapshot restore on a real clock returns to the saved instant ==================================
+
+
+def test_snapshot_restore_on_a_real_clock_returns_to_the_saved_instant(cm):
+    cm.ok("config", "set", "wrapup", "2s")
+    cm.ok("chat", "new", "--inbox")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("clock", "real")
+    cm.ok("chat", "end", "C1")  # a 2 s wrap-up timer runs on the real clock
+    saved = cm.js("snapshot", "save", "running")
+    deadline = cm.chat("C1")["wrapup_ends_at"]
+    time.sleep(2.3)
+    assert cm.chat("C1")["state"] == "closed"  # the wall clock went past the deadline
+    start = time.monotonic()
+    restored = cm.js("snapshot", "restore", "running")
+    assert restored["now"] == saved["created_at"]
+    clock = cm.js("clock")
+    since = time.monotonic() - start
+    # Right after the restore the clock reads the saved instant, plus only the time since the restore.
+    assert clock["mode"] == "real"
+    assert ms(saved["created_at"]) <= ms(clock["now"]) <= ms(saved["created_at"]) + int(since * 1000) + 50, (saved, clock)
+    chat = cm.chat("C1")
+    assert (chat["state"], chat["wrapup_ends_at"]) == ("active-wrapup", deadline), chat
+    # ...and goes on at the wall clock's pace: the timer runs out at its deadline.
+    time.sleep(max(0.0, (ms(deadline) - ms(cm.js("clock")["now"])) / 1000) + 0.3)
+    chat = cm.chat("C1")
+    assert (chat["state"], chat["closed_reason"], chat["closed_at"]) == ("closed", "wrapup-expired", deadline)
+    assert cm.run("db", "check").code == 0
+
+
 # == 5. a virtual clock exports the same bytes whenever it runs ===========================================
 
 SCENARIO = "\n".join([
