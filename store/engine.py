@@ -208,6 +208,10 @@ class Engine:
         """``known``: refuse a chat id that does not exist (``--follow`` waits for it instead)."""
         return self._read(journal.events, chat_id, agent_id, since, limit, known)
 
+    def follow(self, chat_id, agent_id, since, mark) -> Result:
+        """One poll of ``events --follow`` (``journal.poll``)."""
+        return self._read(journal.poll, chat_id, agent_id, since, mark)
+
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
         return self._run(clock.show, acting=False)

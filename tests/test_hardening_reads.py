@@ -155,6 +155,93 @@ def journal_mode(path: Path) -> str:
     return "wal" if path.read_bytes()[18:20] == b"\x02\x02" else "rollback"
 
 
+# == 3. events --follow survives a replaced log =======================================================
+
+
+class Follower:
+    """``chatemu events --follow`` in the background, its output lines gathered as they come."""
+
+    def __init__(self, cm: Chatemu, *args: str):
+        self.proc = subprocess.Popen([CHATEMU, "events", "--follow", *args], env=cm.env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._lines: queue.Queue = queue.Queue()
+        for stream, sink in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True).start()
+
+    def _read(self, stream, sink) -> None:
+        for line in stream:
+            sink.append(line.rstrip("\n"))
+
+    def wait_for(self, done, timeout: float = 6.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if done(list(self.out)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=10)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            time.sleep(0.1)  # let the reader threads drain the pipes
+
+
+@pytest.mark.parametrize("how,jsonl", [("snapshot restore", True), ("reset", False), ("import --replace", True)])
+def test_events_follow_notices_a_replaced_log_and_follows_the_new_one(how, jsonl, cm, tmp_path):
+    bundle = tmp_path / "early.json"
+    cm.ok("chat", "new", "--customer", "Ann")  # C1 queued, then new (presentation)
+    cm.ok("chat", "new", "--customer", "Bob")  # C2 queued
+    cm.ok("snapshot", "save", "early")
+    cm.ok("export", str(bundle))
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "new", "--customer", "Cy")
+    cm.ok("clock", "advance", "5s")
+    old = cm.js("events")
+    fmt = ["--jsonl"] if jsonl else []
+    follower = Follower(cm, *fmt)
+
+    def lines_of(args) -> list[str]:
+        """The follower's lines for these events: ``events --jsonl``'s, or one ``event_line`` each."""
+        if jsonl:
+            return cm.ok(*args, *fmt).out.splitlines()
+        return [event_line(event) for event in cm.js(*args)]
+
+    try:
+        shown_old = lines_of(["events"])
+        assert follower.wait_for(lambda out: out[-len(shown_old):] == shown_old), follower.out
+        if how == "snapshot restore":
+            cm.ok("snapshot", "restore", "early")
+        elif how == "reset":
+            cm.ok("reset", "--yes")
+            cm.ok("clock", "set", START)
+        else:
+            cm.ok("import", "--replace", str(bundle))
+        # The new log goes on: fewer events than the old one had, then some more.
+        cm.ok("agent", "break")
+        cm.ok("chat", "new", "--customer", "Dee")
+        new = cm.js("events")
+        assert new[-1]["seq"] <= old[-1]["seq"] + 1, "the test needs a new log that restarts below the old one"
+        shown_new = lines_of(["events"])
+        caught_up = follower.wait_for(lambda out: out[-len(shown_new):] == shown_new)
+        code = follower.stop()
+    finally:
+        follower.stop()
+    assert caught_up, f"the follower never showed the new log; it showed:\n" + "\n".join(follower.out)
+    assert code == 0, follower.err
+    # Everything it printed: the old log, then the new one from its start.
+    assert follower.out == shown_old + shown_new, "\n".join(follower.out)
+    if jsonl:
+        assert all(json.loads(line) for line in follower.out)  # stdout stays one JSON object per line
+    assert len(follower.err) == 1 and "replaced" in follower.err[0] and "Traceback" not in follower.err[0], follower.err
+
+
 # == 4. snapshot restore on a real clock returns to the saved instant ==================================
 
 
