@@ -155,6 +155,186 @@ def journal_mode(path: Path) -> str:
     return "wal" if path.read_bytes()[18:20] == b"\x02\x02" else "rollback"
 
 
+# == 1. db check reads what the next command would see, or says it cannot =========================
+
+
+def _commit_in_the_wal_only(db: Path) -> sqlite3.Connection:
+    """Commit an invariant violation that stays in the -wal: this connection, kept open, keeps
+    anybody's close from checkpointing it into the database file."""
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA wal_autocheckpoint = 0")
+    holder.execute("UPDATE chats SET state = 'bogus' WHERE id = 'C2'")
+    return holder
+
+
+def _kill_mid_transaction(db: Path) -> None:
+    """A process dies in the middle of a transaction on a rollback-journal database, after some of
+    its pages reached the file: a hot journal, and a file that is torn until it is rolled back."""
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    code = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA cache_size = 1')\n"
+        "c.execute('BEGIN')\n"
+        "c.execute(\"UPDATE chats SET customer = hex(randomblob(400)), state = 'bogus'\")\n"
+        "c.execute('UPDATE events SET cause = hex(randomblob(400))')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True)
+    assert Path(f"{db}-journal").stat().st_size > 0
+
+
+@pytest.mark.parametrize("case", ["wal-in-read-only-folder-with-a-live-writer", "wal-copied-without-its-index",
+                                  "hot-journal", "hot-journal-in-read-only-folder"])
+def test_db_check_reads_what_the_next_command_sees_or_says_it_cannot(case, place):
+    where = place()
+    db = make_db(where / "chatemu.db")
+    cm = Chatemu(db)
+    holder = None
+    assert cm.run("run", "-q", "-", stdin="chat new\n" * 30).code == 0  # enough history for many pages
+    if case.startswith("wal"):
+        holder = _commit_in_the_wal_only(db)
+        assert Path(f"{db}-wal").stat().st_size > 0
+        if case == "wal-copied-without-its-index":
+            # An archive: the database and its -wal copied into a folder that is then made read-only.
+            archive = place()
+            shutil.copyfile(db, archive / "chatemu.db")
+            shutil.copyfile(f"{db}-wal", archive / "chatemu.db-wal")
+            holder.close()
+            holder = None
+            db = archive / "chatemu.db"
+            cm = Chatemu(db)
+    else:
+        _kill_mid_transaction(db)
+    try:
+        locked = "read-only" in case or "without-its-index" in case
+        ctx = read_only(db.parent) if locked else _nothing()
+        with ctx as prefix:
+            before = listing(db.parent)
+            check = run(cm, "db", "check", prefix=prefix)
+            nxt = run(cm, "chat", "show", "C2", "--json", prefix=prefix)
+            after = listing(db.parent)
+        assert "Traceback" not in check.stderr + nxt.stderr
+        if case == "wal-in-read-only-folder-with-a-live-writer":
+            # The committed change is read: the violation is reported, as the next command sees it.
+            assert check.returncode == 1, check
+            assert "chat C2: unknown state 'bogus'" in check.stdout, check
+            assert nxt.returncode == 0 and json.loads(nxt.stdout)["state"] == "bogus", nxt
+        elif case == "hot-journal":
+            # The next command rolls the half-done transaction back; db check sees that state.
+            assert check.returncode == 0 and check.stdout.endswith(": clean\n"), check
+            assert nxt.returncode == 0 and json.loads(nxt.stdout)["state"] == "queued", nxt
+        else:
+            # Neither can read the committed state here: both say so, plainly, with exit 5.
+            assert check.returncode == 5, check
+            assert check.stdout == "" and check.stderr.count("\n") == 1 and check.stderr.startswith("error: "), check
+            hint = "-wal" if case.startswith("wal") else "-journal"
+            assert hint in check.stderr, check
+            assert nxt.returncode == 5 and hint in nxt.stderr, nxt
+            assert after == before, "a refused read changed the folder"
+        if locked:
+            # Proof that what db check refused to judge was there: once it can be read, it is found.
+            if case == "wal-copied-without-its-index":
+                found = run(cm, "db", "check")
+                assert found.returncode == 1 and "unknown state 'bogus'" in found.stdout, found
+            elif case == "hot-journal-in-read-only-folder":
+                assert run(cm, "db", "check").returncode == 0
+    finally:
+        if holder is not None:
+            holder.close()
+
+
+@contextmanager
+def _nothing():
+    yield []
+
+
+# == 2. read-only commands change no file ============================================================
+
+READ_COMMANDS = [
+    ("chat", "list", "--all"), ("chat", "show", "C1"), ("agent", "status"), ("agent", "list"), ("clock",),
+    ("config", "show"), ("events",), ("expect", "clock", "mode=virtual"), ("explain", "C1"),
+    ("snapshot", "list"), ("export", "-"), ("db", "check"), ("db", "path"),
+]
+#: What each kind of --db answers, by command (0 unless named).
+NO_DATABASE = {("chat", "show", "C1"): 4, ("explain", "C1"): 4, ("db", "check"): 5}
+EXPECTED = {"new-path": NO_DATABASE, "empty-file": NO_DATABASE}
+
+
+def _prepare(kind: str, where: Path, place) -> tuple[Path, list[Path], list[Path]]:
+    """The --db path, the folders to watch, and what to make read-only."""
+    db = where / "chatemu.db"
+    if kind == "rollback-journal":
+        make_db(db)
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
+        conn.close()
+        return db, [where], []
+    if kind == "read-only-file":
+        make_db(db)
+        where.chmod(0o777)  # the folder stays writable (for nobody too): only the file is read-only
+        return db, [where], [db]
+    if kind == "symlink":
+        target = place() / "real.db"
+        make_db(target)
+        db.symlink_to(target)
+        return db, [where, target.parent], []
+    if kind in ("older-schema", "older-schema-read-only"):
+        shutil.copyfile(FIXTURE_V1, db)
+        if kind == "older-schema":
+            return db, [where], []
+        where.chmod(0o777)
+        return db, [where], [db]
+    if kind == "empty-file":
+        db.write_bytes(b"")
+        return db, [where], []
+    if kind == "new-path":
+        return db, [where], []
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["rollback-journal", "read-only-file", "symlink", "older-schema",
+                                  "older-schema-read-only", "empty-file", "new-path"])
+def test_read_only_commands_leave_the_file_and_its_folder_as_they_were(kind, place):
+    where = place()
+    db, watched, locked = _prepare(kind, where, place)
+    cm = Chatemu(db)
+    expected = EXPECTED.get(kind, {})
+    mode_before = journal_mode(db) if db.exists() and db.stat().st_size else None
+    failures = []
+    with (read_only(*locked) if locked else _nothing()) as prefix:
+        for args in READ_COMMANDS:
+            before = [listing(w) for w in watched]
+            done = run(cm, *args, prefix=prefix)
+            after = [listing(w) for w in watched]
+            want = expected.get(args, 0)
+            if done.returncode != want:
+                failures.append(f"chatemu {' '.join(args)}: exit {done.returncode}, expected {want}: {done.stderr.strip()}")
+            if after != before:
+                changed = {name for b, a in zip(before, after) for name in set(a) | set(b) if a.get(name) != b.get(name)}
+                failures.append(f"chatemu {' '.join(args)} changed {sorted(changed)}")
+    assert not failures, "\n".join(failures)
+    if mode_before is not None:
+        assert journal_mode(db) == mode_before
+    if kind.startswith("older-schema"):
+        # Readable as it is: the first-schema fixture's chats.
+        with (read_only(*locked) if locked else _nothing()) as prefix:
+            listed = run(cm, "chat", "list", "--all", "--json", prefix=prefix)
+        assert listed.returncode == 0, listed
+        assert [c["id"] for c in json.loads(listed.stdout)] == ["C1", "C2", "C3"]
+    if kind == "new-path":
+        # A failed first command that would change something leaves no file either.
+        for args in [("chat", "activate", "C1"), ("chat", "park", "C9"), ("snapshot", "restore", "nosuch")]:
+            done = run(cm, *args)
+            assert done.returncode in (3, 4), done
+            assert listing(where) == {}, f"chatemu {' '.join(args)} left {listing(where)}"
+        # ...and one that succeeds creates the database.
+        assert run(cm, "chat", "new").returncode == 0
+        assert db.exists() and journal_mode(db) == "wal"
+
+
 # == 3. events --follow survives a replaced log =======================================================
 
 
