@@ -132,8 +132,11 @@ class Engine:
     def _reading(self, acting: bool, rehearsal: bool) -> Iterator[Tx]:
         """A read-only command (or a rehearsal): nothing is written, whatever happens.
 
-        What is due is applied inside the transaction first, under the write lock, and
-        rolled back; where the file may not be written that happens on a copy in memory.
+        When nothing is due (no wrap-up timer at or before now, nobody to present a
+        chat to: always so on a virtual clock) it is a plain read, without the write
+        lock.  Otherwise what is due is applied inside the transaction first, under
+        the write lock, and rolled back; where the file may not be written (or has an
+        older schema to read through a migration) that happens on a copy in memory.
         """
         close: list[sqlite3.Connection] = []
         conn = None
@@ -142,18 +145,28 @@ class Engine:
             if conn is None:  # no database here yet: as a new one would be, in memory
                 conn, status, writable = schema.blank(self.wall()), schema.CURRENT, True
                 close.append(conn)
-            if not writable:
-                copy = sqlite3.connect(":memory:", isolation_level=None)
-                close.append(copy)
-                conn.backup(copy)
-                conn = copy
-            conn.execute("BEGIN IMMEDIATE")
-            if status != schema.CURRENT:
-                schema.migrate(conn, self.wall())
-            tx = Tx(conn, self.wall(), self.agent)
-            tx.settle()
-            if acting:
-                agents.ensure(tx, self.agent)
+            tx = None
+            if status == schema.CURRENT and not rehearsal:
+                conn.execute("BEGIN")
+                tx = Tx(conn, self.wall(), self.agent)
+                if tx.pending():
+                    conn.execute("ROLLBACK")
+                    tx = None
+                else:
+                    tx.finished = True  # nothing to settle, present or store
+            if tx is None:
+                if not writable:
+                    copy = sqlite3.connect(":memory:", isolation_level=None)
+                    close.append(copy)
+                    conn.backup(copy)
+                    conn = copy
+                conn.execute("BEGIN IMMEDIATE")
+                if status != schema.CURRENT:
+                    schema.migrate(conn, self.wall())
+                tx = Tx(conn, self.wall(), self.agent)
+                tx.settle()
+                if acting:
+                    agents.ensure(tx, self.agent)
             yield tx
             tx.finish()
         except sqlite3.Error as exc:

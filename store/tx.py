@@ -123,15 +123,27 @@ class Tx:
             for r in rows
         ]
 
+    def pending(self) -> bool:
+        """Whether settling or presenting would change anything now: a wrap-up timer due
+        at or before now, or a queued chat an agent is free to be presented."""
+        return self.exists(
+            "SELECT 1 FROM chats WHERE wrapup_deadline_ms IS NOT NULL AND wrapup_deadline_ms <= ?", self.now
+        ) or bool(self._presentations())
+
     def present(self) -> None:
         """Present queued chats to the agents free to take one, as ``routing`` decides."""
+        for chat_id, agent in self._presentations():
+            self.q("UPDATE chats SET agent = ? WHERE id = ?", agent, chat_id)
+            chats.move(self, chats.row(self, chat_id), core.PRESENT, "presentation")
+
+    def _presentations(self) -> list[tuple[str, str]]:
         auto = self.config("auto-present")
         if not auto:
-            return
+            return []
         candidates = self.agent_facts("WHERE a.presence = 'available' AND a.on_call = 0")
         free = routing.free_agents(candidates, auto)
         if not free:
-            return  # no queue query when nobody can take a chat
+            return []  # no queue query when nobody can take a chat
         waiting = [
             routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
             for r in self.q(
@@ -140,6 +152,4 @@ class Tx:
                 len(free),
             )
         ]
-        for chat_id, agent in routing.decide(waiting, free, auto):
-            self.q("UPDATE chats SET agent = ? WHERE id = ?", agent, chat_id)
-            chats.move(self, chats.row(self, chat_id), core.PRESENT, "presentation")
+        return routing.decide(waiting, free, auto)

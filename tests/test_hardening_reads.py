@@ -472,3 +472,39 @@ def test_a_virtual_clock_scenario_exports_the_same_bytes_whenever_it_runs(tmp_pa
     assert exports[0] == exports[1]
 
 
+# == 6. reads do not wait for another process's write lock ===============================================
+
+
+def test_read_only_commands_answer_while_another_process_holds_the_write_lock(cm):
+    cm.ok("chat", "new", "--customer", "Ann")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "new", "--customer", "Bob")
+    env = {"CHATEMU_BUSY_TIMEOUT": "1"}
+    writer = sqlite3.connect(cm.db, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE chats SET customer = 'uncommitted'")
+        failures = []
+        for args in READ_COMMANDS:
+            start = time.monotonic()
+            done = cm.run(*args, env=env)
+            took = time.monotonic() - start
+            if done.code != 0:
+                failures.append(f"chatemu {' '.join(args)}: exit {done.code} after {took:.1f}s: {done.err.strip()}")
+        listed = cm.run("chat", "list", "--all", "--json", env=env)
+        assert not failures, "\n".join(failures)
+        assert [c["customer"] for c in json.loads(listed.out)] == ["Ann", "Bob"]  # the committed state
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    # When a timer is due, a read still applies it (and rolls back): on a real clock that passed it.
+    cm.ok("config", "set", "wrapup", "0.2s")
+    cm.ok("chat", "end", "C1")
+    cm.ok("clock", "real")
+    time.sleep(0.4)
+    assert cm.chat("C1")["state"] == "closed"
+    conn = sqlite3.connect(cm.db)
+    try:
+        assert conn.execute("SELECT state FROM chats WHERE id = 'C1'").fetchone()[0] == "active-wrapup"
+    finally:
+        conn.close()
