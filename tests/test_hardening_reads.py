@@ -118,6 +118,11 @@ def read_only(*paths: Path):
     pytest.skip("running as root without `chattr +i` or a usable `setpriv`: cannot make a path read-only for root")
 
 
+@contextmanager
+def _nothing():
+    yield []
+
+
 def run(cm: Chatemu, *args: str, prefix: list | None = None, env: dict | None = None):
     proc = subprocess.run([*(prefix or []), CHATEMU, *args], capture_output=True, text=True,
                           env={**cm.env, **(env or {})}, timeout=60)
@@ -125,7 +130,9 @@ def run(cm: Chatemu, *args: str, prefix: list | None = None, env: dict | None = 
 
 
 def listing(path: Path) -> dict[str, tuple]:
-    """Every entry of a folder: name -> (kind, mode, sha256 of the bytes)."""
+    """Every entry of a folder: name -> (kind, mode, sha256 of the bytes).  An ``-shm`` file is
+    SQLite's shared-memory index, which every reader of a live WAL database writes its read marks
+    into: only its presence and mode count."""
     found = {}
     for entry in sorted(path.iterdir()):
         st = entry.lstat()
@@ -133,6 +140,8 @@ def listing(path: Path) -> dict[str, tuple]:
             found[entry.name] = ("link", st.st_mode, os.readlink(entry))
         elif entry.is_dir():
             found[entry.name] = ("dir", st.st_mode, None)
+        elif entry.name.endswith("-shm"):
+            found[entry.name] = ("file", st.st_mode, "(shared memory)")
         else:
             found[entry.name] = ("file", st.st_mode, hashlib.sha256(entry.read_bytes()).hexdigest())
     return found
@@ -222,6 +231,7 @@ def test_db_check_reads_what_the_next_command_sees_or_says_it_cannot(case, place
             assert check.returncode == 1, check
             assert "chat C2: unknown state 'bogus'" in check.stdout, check
             assert nxt.returncode == 0 and json.loads(nxt.stdout)["state"] == "bogus", nxt
+            assert after == before, "a read changed the folder"
         elif case == "hot-journal":
             # The next command rolls the half-done transaction back; db check sees that state.
             assert check.returncode == 0 and check.stdout.endswith(": clean\n"), check
@@ -244,11 +254,6 @@ def test_db_check_reads_what_the_next_command_sees_or_says_it_cannot(case, place
     finally:
         if holder is not None:
             holder.close()
-
-
-@contextmanager
-def _nothing():
-    yield []
 
 
 # == 2. read-only commands change no file ============================================================
@@ -413,7 +418,7 @@ def test_events_follow_notices_a_replaced_log_and_follows_the_new_one(how, jsonl
         code = follower.stop()
     finally:
         follower.stop()
-    assert caught_up, f"the follower never showed the new log; it showed:\n" + "\n".join(follower.out)
+    assert caught_up, "the follower never showed the new log; it showed:\n" + "\n".join(follower.out)
     assert code == 0, follower.err
     # Everything it printed: the old log, then the new one from its start.
     assert follower.out == shown_old + shown_new, "\n".join(follower.out)
