@@ -18,19 +18,10 @@ ChatId = Annotated[str, typer.Argument(metavar="ID", help="The chat's id, e.g. C
 
 
 def default_db() -> str:
+    """The default database; its folder is made by the first command that changes something."""
     import os
 
-    from chatemu.store.errors import DatabaseError
-
-    folder = typer.get_app_dir("chatemu")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseError(
-            f"cannot create the default database folder {folder}: {exc.strerror or exc}"
-            " (name a database with --db or CHATEMU_DB)"
-        ) from None
-    return os.path.join(folder, "chatemu.db")
+    return os.path.join(typer.get_app_dir("chatemu"), "chatemu.db")
 
 
 class Session:
@@ -53,7 +44,9 @@ class Session:
         self.in_run = in_run
 
     def engine(self) -> Engine:
-        return Engine(self.db if self.db is not None else default_db(), self.agent, connections=self.connections)
+        if self.db is not None:
+            return Engine(self.db, self.agent, connections=self.connections)
+        return Engine(default_db(), self.agent, connections=self.connections, make_folder=True)
 
 
 def session(ctx: typer.Context) -> Session:

@@ -189,7 +189,7 @@ db_app = typer.Typer(help="The database file: check its invariants, show its pat
 def db_check(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Check every invariant; print each violation. Exit 0 clean, 1 violations, 5 not chatemu's.
 
-    Reads only; opens the file read-only and never creates it."""
+    Reads the file as the next command would read it; never creates it."""
     from chatemu.store.check import check_path
 
     path = engine(ctx).path

@@ -2,8 +2,9 @@
 
 ``check(conn)`` reads a chatemu database and returns one human-readable line
 per violation (an empty list: the database is clean).  ``check_path(path)``
-opens a file read-only first and refuses (``DatabaseError``, exit 5) a file
-that is not a chatemu database.
+opens a file as the next command would read it, and refuses (``DatabaseError``,
+exit 5) a file that is not a chatemu database or that it cannot read as
+committed.
 
 The checker only reads.  It does not settle timers: it judges the database
 as stored, at its stored clock (``meta.now_ms``), so a wrap-up timer that was
@@ -574,76 +575,27 @@ def check(conn: sqlite3.Connection, limit: int = DEFAULT_LIMIT) -> list[str]:
 
 
 def check_path(path: str | Path, limit: int = DEFAULT_LIMIT) -> list[str]:
-    """Check the database file at ``path``, opened read-only (nothing is written).
+    """Check the database file at ``path`` as the next command would read it; nothing is written.
 
-    ``DatabaseError`` for a missing file, a folder, a file that is not SQLite,
-    a SQLite file that is not chatemu's, or a newer schema than this chatemu's.
-    A WAL database in a folder we may not write to (where SQLite cannot create
-    its ``-shm`` index) is read as immutable: nobody can be writing it there.
+    It is opened as read-only commands open it (``schema.open_read``): where the
+    file and its folder may be written, by an ordinary connection (SQLite rolls
+    back a transaction a killed process left half-done, as any next command
+    would, and removes the ``-wal``/``-shm`` files it made); elsewhere read-only,
+    refusing (``DatabaseError``) what it cannot read as committed rather than
+    judge something else.  ``DatabaseError`` also for a missing file, a folder,
+    a file that is not SQLite, a SQLite file that is not chatemu's, or a newer
+    schema than this chatemu's.
     """
     path = Path(path)
     if path.is_dir():
         raise DatabaseError(f"cannot check {path}: it is a folder")
     if not path.exists():
         raise DatabaseError(f"cannot check {path}: no such file")
-    side_files = [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm")]
-    had_side_files = any(p.exists() for p in side_files)
+    conn, _status, _writable = schema.open_read(str(path))
+    if conn is None:
+        raise DatabaseError(f"{path} is not a chatemu database (it is empty)")
     try:
-        return _check_file(path, limit)
-    finally:
-        if not had_side_files and any(p.exists() for p in side_files):
-            _tidy(path)
-
-
-def _tidy(path: Path) -> None:
-    """Remove the ``-wal``/``-shm`` files a read-only reader of a WAL database leaves behind.
-
-    A read-only connection may not delete them; an ordinary one does when it is
-    the last to close (SQLite decides that under its own locks, so a process
-    that opened the database meanwhile is safe).  This one only reads.
-    """
-    try:
-        conn = sqlite3.connect(schema.file_name(str(path)), timeout=0.1, isolation_level=None)
-        try:
-            conn.execute("PRAGMA query_only = ON")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        pass
-
-
-def _check_file(path: Path, limit: int) -> list[str]:
-    try:
-        conn, app_id, version = _open_read_only(path, immutable=False)
-    except sqlite3.OperationalError as exc:
-        if "readonly" not in str(exc) and "read-only" not in str(exc) and "unable to open" not in str(exc):
-            raise DatabaseError(f"{path} is not a chatemu database ({exc})") from None
-        try:
-            conn, app_id, version = _open_read_only(path, immutable=True)
-        except sqlite3.Error as exc2:
-            raise DatabaseError(f"cannot read database {path}: {exc2}") from None
-    except sqlite3.Error as exc:
-        raise DatabaseError(f"{path} is not a chatemu database ({exc})") from None
-    try:
-        if app_id != schema.APPLICATION_ID:
-            raise DatabaseError(f"{path} is not a chatemu database")
-        if version > schema.SCHEMA_VERSION:
-            raise DatabaseError(
-                f"{path} has schema version {version}, newer than this chatemu's {schema.SCHEMA_VERSION}: upgrade chatemu"
-            )
+        conn.execute("PRAGMA query_only = ON")
         return check(conn, limit)
     finally:
         conn.close()
-
-
-def _open_read_only(path: Path, immutable: bool) -> tuple[sqlite3.Connection, int, int]:
-    uri = path.absolute().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=schema.busy_timeout())
-    try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-    except BaseException:
-        conn.close()
-        raise
-    return conn, app_id, version

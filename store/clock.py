@@ -7,6 +7,11 @@ own).  The database's clock is computed from it by ``clock_now``:
 - virtual: time is ``now_ms``, frozen until ``clock advance``/``clock set``;
 - real: time is the wall clock plus ``offset_ms``, never less than ``now_ms``
   (the last instant any command saw), so it never moves backwards.
+
+The offset means something only in real mode: it is computed when the clock
+switches to real, and neither moving nor setting a virtual clock touches it
+(switching to virtual sets it to 0), so that a virtual database holds nothing
+that depends on when or where its script ran.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ def move_to(tx, to_ms: int) -> None:
         raise Refused(f"cannot set the clock to {format_time(to_ms)}: it is {format_time(tx.now)} and never moves backwards")
     if to_ms > MAX_MS:
         raise UsageError("cannot move the clock past 9999-12-31")
-    tx.offset += to_ms - tx.now
+    if tx.mode == REAL:
+        tx.offset += to_ms - tx.now
     tx.now = to_ms
     tx.due = True
 
@@ -65,7 +71,8 @@ def pristine(tx) -> bool:
 def set_(tx, at_ms: int):
     if at_ms < tx.now and pristine(tx):
         # Nothing has happened yet: a script may start its story at any instant.
-        tx.offset += at_ms - tx.now
+        if tx.mode == REAL:
+            tx.offset += at_ms - tx.now
         tx.now = tx.at = at_ms
         tx.due = True
     else:
@@ -79,5 +86,7 @@ def set_mode(tx, mode: str):
     if mode == REAL and tx.mode == VIRTUAL:
         # Continuous: real time goes on from the virtual instant, at the wall clock's pace.
         tx.offset = tx.now - tx.wall_ms
+    elif mode == VIRTUAL:
+        tx.offset = 0
     tx.mode = mode
     return lambda: show(tx)

@@ -28,6 +28,7 @@ from typing import Callable, Iterator
 
 from . import agents, chats, clock, config, schema
 from .clock import system_wall_ms
+from .errors import DatabaseError
 from .tx import Tx
 from .validate import DEFAULT_AGENT, DEFAULT_QUEUE, check_name
 
@@ -46,23 +47,28 @@ class Connections:
 
     def __init__(self) -> None:
         self.open: dict[str, tuple[sqlite3.Connection, str]] = {}
+        self.wal: set[str] = set()  # kept connections a command that writes has put in WAL mode
 
     def close(self) -> None:
         for conn, _ in self.open.values():
             conn.close()
         self.open.clear()
+        self.wal.clear()
 
 
 class Engine:
     """chatemu's engine over one database file, acting as one agent."""
 
     def __init__(self, path: str, agent: str = DEFAULT_AGENT, wall: Callable[[], int] = system_wall_ms,
-                 connections: Connections | None = None):
+                 connections: Connections | None = None, make_folder: bool = False):
+        """``make_folder``: a command that changes something creates the database's folder
+        if it is missing (the default database in the per-user app folder)."""
         self.path = schema.plain_path(path)
         self.key = os.path.abspath(path)  # which kept connection is this database's
         self.agent = check_name("agent id", agent)
         self.wall = wall
         self.connections = connections
+        self.make_folder = make_folder
 
     @contextmanager
     def kept_open(self) -> Iterator["Engine"]:
@@ -80,14 +86,25 @@ class Engine:
     # -- the transaction ------------------------------------------------------
 
     @contextmanager
-    def transaction(self, acting: bool = True, write: bool = True) -> Iterator[Tx]:
+    def transaction(self, acting: bool = True, write: bool = True, rehearsal: bool = False) -> Iterator[Tx]:
         """One command.  ``acting``: the command acts as the agent, creating it if new.
-        ``write``: commit; otherwise roll back (read-only commands never write)."""
-        conn, status = self._connect()
-        kept = self.connections is not None
+        ``write``: commit; otherwise roll back (read-only commands never write).
+        ``rehearsal``: run on a blank database in memory and roll back."""
+        if write and not rehearsal:
+            with self._writing(acting) as tx:
+                yield tx
+        else:
+            with self._reading(acting, rehearsal) as tx:
+                yield tx
+
+    @contextmanager
+    def _writing(self, acting: bool) -> Iterator[Tx]:
+        conn, status, pooled = self._connect()
         try:
-            self._begin(conn, write or status == schema.NEW)
             try:
+                if status != schema.NEW and not (pooled and self.key in self.connections.wal):
+                    schema.use_wal(conn)
+                conn.execute("BEGIN IMMEDIATE")
                 if status != schema.CURRENT:
                     schema.migrate(conn, self.wall())
                 tx = Tx(conn, self.wall(), self.agent)
@@ -96,48 +113,127 @@ class Engine:
                     agents.ensure(tx, self.agent)
                 yield tx
                 tx.finish()
-                # A new database is kept (its clock frozen at its creation) by any
-                # command that succeeds, even one that only reads.
-                conn.execute("COMMIT" if write or status == schema.NEW else "ROLLBACK")
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
             if status == schema.NEW:
                 schema.use_wal(conn)
-            if kept and (write or status == schema.NEW):
+            if self.connections is not None:
                 self.connections.open[self.key] = (conn, schema.CURRENT)  # created or migrated now
+                self.connections.wal.add(self.key)
+                pooled = True
         except sqlite3.Error as exc:
             raise schema.database_error(self.path, exc) from None
         finally:
-            if not kept:
+            if not pooled:
                 conn.close()
 
-    def _begin(self, conn: sqlite3.Connection, write: bool) -> None:
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if write or "readonly" not in str(exc):
-                raise schema.database_error(self.path, exc) from None
-            conn.execute("BEGIN")  # a read-only file can still be read
+    @contextmanager
+    def _reading(self, acting: bool, rehearsal: bool) -> Iterator[Tx]:
+        """A read-only command (or a rehearsal): nothing is written, whatever happens.
 
-    def _connect(self) -> tuple[sqlite3.Connection, str]:
-        if self.connections is None:
-            return schema.connect(self.path)
-        pool = self.connections.open
-        if self.key not in pool:
-            pool[self.key] = schema.connect(self.path)
-        return pool[self.key]
+        When nothing is due (no wrap-up timer at or before now, nobody to present a
+        chat to: always so on a virtual clock) it is a plain read, without the write
+        lock.  Otherwise what is due is applied inside the transaction first, under
+        the write lock, and rolled back; where the file may not be written (or has an
+        older schema to read through a migration) that happens on a copy in memory.
+        """
+        close: list[sqlite3.Connection] = []
+        conn = None
+        try:
+            conn, status, writable = (None, schema.NEW, False) if rehearsal else self._connect_read(close)
+            if conn is None:  # no database here yet: as a new one would be, in memory
+                conn, status, writable = schema.blank(self.wall()), schema.CURRENT, True
+                close.append(conn)
+            tx = None
+            if status == schema.CURRENT and not rehearsal:
+                conn.execute("BEGIN")
+                tx = Tx(conn, self.wall(), self.agent)
+                if tx.pending():
+                    conn.execute("ROLLBACK")
+                    tx = None
+                else:
+                    tx.finished = True  # nothing to settle, present or store
+            if tx is None:
+                if not writable:
+                    copy = sqlite3.connect(":memory:", isolation_level=None)
+                    close.append(copy)
+                    conn.backup(copy)
+                    conn = copy
+                conn.execute("BEGIN IMMEDIATE")
+                if status != schema.CURRENT:
+                    schema.migrate(conn, self.wall())
+                tx = Tx(conn, self.wall(), self.agent)
+                tx.settle()
+                if acting:
+                    agents.ensure(tx, self.agent)
+            yield tx
+            tx.finish()
+        except sqlite3.Error as exc:
+            raise schema.database_error(self.path, exc) from None
+        finally:
+            try:
+                if conn is not None and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            finally:
+                for each in close:
+                    each.close()
+
+    def _connect(self) -> tuple[sqlite3.Connection, str, bool]:
+        """A connection for a command that changes something: the kept one, or a new one
+        (kept only once a command on it has committed).  The last item: whether it is kept."""
+        if self.connections is not None and self.key in self.connections.open:
+            return (*self.connections.open[self.key], True)
+        if self.make_folder:
+            folder = os.path.dirname(self.key)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the default database folder {folder}: {exc.strerror or exc}"
+                    " (name a database with --db or CHATEMU_DB)"
+                ) from None
+        return (*schema.connect(self.path), False)
+
+    def _connect_read(self, close: list) -> tuple[sqlite3.Connection | None, str, bool]:
+        """A connection for a read-only command (None: no database there yet), whether it
+        may write, and (in ``close``) what to close after the command."""
+        pool = self.connections.open if self.connections is not None else None
+        if pool is not None and self.key in pool:
+            conn, status = pool[self.key]
+            return conn, status, True
+        conn, status, writable = schema.open_read(self.path, folder_may_be_missing=self.make_folder)
+        if conn is not None:
+            if pool is not None and writable:
+                pool[self.key] = (conn, status)
+            else:
+                close.append(conn)
+        return conn, status, writable
 
     def _run(self, command: Callable, *args, acting: bool = True, write: bool = True) -> Result:
         """Run ``command(tx, *args)`` as one command.  A command that changes state
-        returns a view (a function), shown as it is after timers and presentation."""
-        with self.transaction(acting=acting, write=write) as tx:
+        returns a view (a function), shown as it is after timers and presentation.
+
+        The first command on a path with no file yet is rehearsed on a blank database
+        in memory first: if it is refused, no file is created."""
+        if write and self._no_file_yet():
+            self._once(command, args, acting, write, rehearsal=True)
+        return self._once(command, args, acting, write)
+
+    def _once(self, command: Callable, args: tuple, acting: bool, write: bool, rehearsal: bool = False) -> Result:
+        with self.transaction(acting=acting, write=write, rehearsal=rehearsal) as tx:
             value = command(tx, *args)
             tx.finish()
             if callable(value):
                 value = value()
         return Result(value, tx.appended)
+
+    def _no_file_yet(self) -> bool:
+        if self.connections is not None and self.key in self.connections.open:
+            return False
+        return not os.path.lexists(self.path) and (self.make_folder or os.path.isdir(os.path.dirname(self.key)))
 
     def _read(self, command: Callable, *args) -> Result:
         return self._run(command, *args, acting=False, write=False)
@@ -247,6 +343,12 @@ class Engine:
         from . import journal
 
         return self._read(journal.events, chat_id, agent_id, since, limit, known)
+
+    def follow(self, chat_id, agent_id, since, mark) -> Result:
+        """One poll of ``events --follow`` (``journal.poll``)."""
+        from . import journal
+
+        return self._read(journal.poll, chat_id, agent_id, since, mark)
 
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""

@@ -66,22 +66,114 @@ def file_name(path: str) -> str:
 
 
 def connect(path: str) -> tuple[sqlite3.Connection, str]:
-    """Open ``path``; return the connection and whether the file is ``NEW`` (empty),
-    ``OLD`` (an older chatemu schema, to migrate) or ``CURRENT``.
+    """Open ``path`` for a command that changes something; return the connection and
+    whether the file is ``NEW`` (empty or missing: created now), ``OLD`` (an older
+    chatemu schema, to migrate) or ``CURRENT``.
 
-    Refuses (``DatabaseError``) a folder, a missing parent folder, a file that
-    is not SQLite, a SQLite file of another program, and a newer schema,
-    without writing anything.
+    Refuses (``DatabaseError``) a folder, a missing parent folder, a file this
+    process may not write, a file that is not SQLite, a SQLite file of another
+    program, and a newer schema, without writing anything.
     """
-    if os.path.isdir(path):
-        raise DatabaseError(f"cannot open database {path}: it is a folder")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
+    _check_place(path)
+    real = os.path.realpath(path)
+    if os.path.exists(real) and not os.access(real, os.W_OK):
+        raise DatabaseError(f"database {path} is read-only")
     try:
         conn = sqlite3.connect(file_name(path), timeout=busy_timeout(), isolation_level=None)
     except sqlite3.Error as exc:
         raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    return conn, _identify(conn, path)
+
+
+def open_read(path: str, folder_may_be_missing: bool = False) -> tuple[sqlite3.Connection | None, str, bool]:
+    """Open ``path`` for a command that only reads, so that nothing on disk changes.
+
+    Returns the connection (None when there is no database yet: a missing or
+    empty file, which is left as it is), ``OLD`` or ``CURRENT``, and whether
+    the connection may write (an ordinary one, to a file and folder this
+    process may write; SQLite creates its ``-wal``/``-shm`` files there and
+    removes them when the last connection closes).  Otherwise the file is read
+    read-only: as it is on disk (``immutable``) when it is a WAL database with
+    no ``-wal`` beside it (no process has it open), else through its ``-wal``;
+    if SQLite cannot do that here (a WAL database whose ``-shm`` index cannot be
+    created, a transaction a killed process left half-done), ``DatabaseError``
+    says so rather than read a state that is not the committed one.
+    """
+    parent = _check_place(path, folder_may_be_missing)
+    if parent is None:
+        return None, NEW, False
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except FileNotFoundError:
+        return None, NEW, False
+    except OSError as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc.strerror or exc}") from None
+    if not header:
+        return None, NEW, False
+    real = os.path.realpath(path)  # SQLite keeps -wal/-shm/-journal beside the file a symlink names
+    writable = os.access(real, os.W_OK) and os.access(os.path.dirname(real), os.W_OK)
+    wal_mode = header[:16] == b"SQLite format 3\0" and header[18:20] == b"\x02\x02"
+    wal, journal = real + "-wal", real + "-journal"
+    if writable:
+        conn, status = connect(path)
+    else:
+        immutable = wal_mode and not os.path.exists(wal)
+        conn = _open_read_only(path, real, immutable)
+        if conn is None:
+            if wal_mode and os.path.exists(wal) and os.path.getsize(wal) > 0:
+                raise DatabaseError(
+                    f"cannot read {path}: its latest committed changes are in {wal}, which SQLite can read only"
+                    " where it may create its -shm index (this folder or file is read-only)"
+                )
+            if not wal_mode and os.path.exists(journal) and os.path.getsize(journal) > 0:
+                raise DatabaseError(
+                    f"cannot read {path}: a transaction a killed process left half-done in {journal} must be"
+                    " rolled back first, by a command that may write this folder and file"
+                )
+            # Nothing in the -wal (or no WAL at all): the file itself holds every committed change.
+            conn = _open_read_only(path, real, True, last_try=True)
+        status = _identify(conn, path)
+    if status == NEW:  # SQLite, but nothing in it yet
+        conn.close()
+        return None, NEW, False
+    return conn, status, writable
+
+
+def _open_read_only(path: str, real: str, immutable: bool, last_try: bool = False) -> sqlite3.Connection | None:
+    """A read-only connection that has read the file's first page; None if SQLite cannot
+    read it so (unless ``last_try``: then ``DatabaseError``)."""
+    from urllib.parse import quote
+
+    uri = "file:" + quote(real) + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout(), isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open database {path}: {exc}") from None
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as exc:
+        conn.close()
+        if immutable or last_try or "locked" in str(exc) or "busy" in str(exc):
+            raise database_error(path, exc) from None
+        return None
+    return conn
+
+
+def _check_place(path: str, folder_may_be_missing: bool = False) -> str | None:
+    """The folder ``path`` is in; ``DatabaseError`` if ``path`` is a folder or its folder is missing."""
+    if os.path.isdir(path):
+        raise DatabaseError(f"cannot open database {path}: it is a folder")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        if folder_may_be_missing:
+            return None
+        raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
+    return parent
+
+
+def _identify(conn: sqlite3.Connection, path: str) -> str:
+    """``NEW``, ``OLD`` or ``CURRENT``; closes ``conn`` and raises ``DatabaseError`` if not ours."""
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -99,21 +191,28 @@ def connect(path: str) -> tuple[sqlite3.Connection, str]:
             raise DatabaseError(
                 f"{path} has schema version {version}, newer than this chatemu's {SCHEMA_VERSION}: upgrade chatemu"
             )
+        conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error as exc:
         conn.close()
         raise database_error(path, exc) from None
     except DatabaseError:
         conn.close()
         raise
-    status = NEW if app_id != APPLICATION_ID else OLD if version < SCHEMA_VERSION else CURRENT
-    if status != NEW:
-        use_wal(conn)
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn, status
+    return NEW if app_id != APPLICATION_ID else OLD if version < SCHEMA_VERSION else CURRENT
+
+
+def blank(now_ms: int) -> sqlite3.Connection:
+    """A new, empty chatemu database in memory (what a path with no database yet reads as)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    conn.execute("BEGIN")
+    migrate(conn, now_ms)
+    conn.execute("COMMIT")
+    return conn
 
 
 def use_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode (it persists in the file), best effort.
+    """Put the file in WAL mode (it persists in the file), best effort; only
+    commands that change something do (a read leaves the file as it is).
 
     A new database is created in the rollback-journal mode, inside the first
     command's transaction, so a refused first command leaves the file as it

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from . import bundle
-from .clock import VIRTUAL, clock_now
+from .clock import REAL, VIRTUAL, clock_now
 from .errors import Refused, UsageError
 from .timefmt import format_time
 from .validate import check_name, shown
@@ -44,6 +44,12 @@ def restore(tx, name):
     problems = check(tx.conn)
     if problems:  # a snapshot is checked when it is saved or imported: it was changed behind chatemu's back
         raise DatabaseError(f"snapshot {shown(name)} is inconsistent, not restored: {problems[0]}")
+    if tx.mode == REAL:
+        # Back to the saved instant, going on from there at the wall clock's pace: a timer
+        # that was running has the time it had left when the snapshot was saved.
+        tx.now = tx.at = tx.q("SELECT now_ms FROM meta WHERE id = 1").fetchone()["now_ms"]
+        tx.offset = tx.now - tx.wall_ms
+        tx.q("UPDATE meta SET offset_ms = ? WHERE id = 1", tx.offset)
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "now": format_time(tx.now)}
 
 

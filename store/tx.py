@@ -136,6 +136,13 @@ class Tx:
             for r in rows
         ]
 
+    def pending(self) -> bool:
+        """Whether settling or presenting would change anything now: a wrap-up timer due
+        at or before now, or a queued chat an agent is free to be presented."""
+        return self.exists(
+            "SELECT 1 FROM chats WHERE wrapup_deadline_ms IS NOT NULL AND wrapup_deadline_ms <= ?", self.now
+        ) or bool(self._presentations())
+
     def present(self) -> None:
         """Present queued chats to the agents free to take one, as ``routing`` decides.
 
@@ -143,15 +150,22 @@ class Tx:
         (``touched``), unless a chat joined a queue or the config changed; so settling N
         timers looks at one agent per timer, not at every agent each time."""
         touched, self.touched = self.touched, set()
+        for chat_id, agent in self._presentations(touched):
+            self.q("UPDATE chats SET agent = ? WHERE id = ?", agent, chat_id)
+            chats.move(self, chats.row(self, chat_id), core.PRESENT, "presentation")
+        self.touched = set()  # every agent free now has been given a chat, or none is waiting
+
+    def _presentations(self, touched: set[str] | None = None) -> list[tuple[str, str]]:
+        """What routing decides now, looking at the ``touched`` agents only (None: at all)."""
         auto = self.config("auto-present")
         if not auto or touched == set() or not self.exists("SELECT 1 FROM chats WHERE state = 'queued'"):
-            return
+            return []
         where = "WHERE a.presence = 'available' AND a.on_call = 0"
         if touched is not None:
             where += f" AND a.id IN ({', '.join('?' * len(touched))})"
         free = routing.free_agents(self.agent_facts(where, *sorted(touched or ())), auto)
         if not free:
-            return  # no queue query when nobody can take a chat
+            return []  # no queue query when nobody can take a chat
         waiting = [
             routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
             for r in self.q(
@@ -160,7 +174,4 @@ class Tx:
                 len(free),
             )
         ]
-        for chat_id, agent in routing.decide(waiting, free, auto):
-            self.q("UPDATE chats SET agent = ? WHERE id = ?", agent, chat_id)
-            chats.move(self, chats.row(self, chat_id), core.PRESENT, "presentation")
-        self.touched = set()  # every agent free now has been given a chat, or none is waiting
+        return routing.decide(waiting, free, auto)

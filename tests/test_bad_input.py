@@ -27,8 +27,9 @@ captured stdout and stderr, in a second or two; the ``--db`` cases, a seeded sam
 lines and the regression cases run as real processes (over 100).
 Every case is run and all failures are reported together at the end.
 
-An empty or missing ``--db`` has no database yet: a command that succeeds creates one (even a
-read-only one, whose clock is then frozen at the creation), a refused one leaves the file empty.
+An empty or missing ``--db`` has no database yet: a command that changes something and succeeds
+creates one; a read-only command reads it as a new database would be and creates nothing; a refused
+command leaves an empty file empty and a missing one missing.
 """
 
 from __future__ import annotations
@@ -313,10 +314,10 @@ def judge(case: Case, outcome: Outcome, before: tuple, after: tuple) -> list[str
     if code == 0 and err:
         problems.append(f"exit 0 with stderr {err!r}")
     if case.db in ("empty", "missing"):
-        # No database yet: a command that succeeds creates it (even one that only reads: the clock is
-        # frozen at the creation); a refused one leaves the file empty (a missing one may appear, empty).
-        if code != 0 and (after[0] not in (before[0], EMPTY) or after[1] != EMPTY):
-            problems.append("a refused command wrote into the empty or missing database file")
+        # No database yet: a command that changes something and succeeds creates it; a read-only
+        # command, or a refused one, leaves the file as it was (empty, or missing).
+        if (code != 0 or is_read_only(case.argv)) and (after[0] != before[0] or after[1] != EMPTY):
+            problems.append("a refused or read-only command wrote into the empty or missing database file")
     elif (code != 0 or is_read_only(case.argv)) and before != after:
         problems.append("the database file changed" + (" (read-only command)" if code == 0 else " (refused command)"))
     return [f"{case.label()} -> exit {code}: {p}\n    stderr: {err[:300]!r}" for p in problems]
@@ -516,7 +517,8 @@ def test_read_only_database(tmp_path, real_db):
 
 
 def test_read_only_folder_message(tmp_path, real_db):
-    """A database kept read-only in a read-only folder (an archive): exit 5 is right, the message is not."""
+    """A database kept read-only in a read-only folder (an archive): it can be read; a change is
+    refused with exit 5, and the message says why (it said "not a chatemu database")."""
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="chatemu-ro-"))
@@ -529,9 +531,13 @@ def test_read_only_folder_message(tmp_path, real_db):
         if prefix and (not shutil.which("setpriv")
                        or subprocess.run([*prefix, CHATEMU, "--version"], capture_output=True).returncode != 0):
             pytest.skip("running as root without a usable `setpriv`: cannot make a folder read-only for root")
-        outcome = run_process(["--db", str(path), "chat", "list"], "", Chatemu(path).env, tmp_path, prefix)
+        before = file_state(path)
+        listed = run_process(["--db", str(path), "chat", "list"], "", Chatemu(path).env, tmp_path, prefix)
+        assert listed.code == 0 and "C1" in listed.out, listed
+        outcome = run_process(["--db", str(path), "chat", "new"], "", Chatemu(path).env, tmp_path, prefix)
         assert outcome.code == 5, outcome
         assert "read-only" in outcome.err and "not a chatemu database" not in outcome.err, outcome.err
+        assert file_state(path) == before and sorted(p.name for p in folder.iterdir()) == ["chatemu.db"]
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder)

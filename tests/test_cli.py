@@ -597,9 +597,11 @@ def test_clock_may_be_set_back_only_while_nothing_has_happened(cm):
 def test_a_new_database_is_created_on_first_use_with_a_virtual_clock_frozen_at_creation(tmp_path):
     fresh = Chatemu(tmp_path / "fresh.db")
     before = datetime.now(timezone.utc) - timedelta(seconds=1)
-    first = fresh.js("clock")
+    assert fresh.js("clock")["mode"] == "virtual"  # a read sees a new database...
+    assert list(tmp_path.iterdir()) == []  # ...and creates nothing
+    first = fresh.js("clock", "advance", "0s")  # the first command that changes something creates it
     time.sleep(0.3)
-    assert fresh.js("clock") == first  # frozen, even if only read so far
+    assert fresh.js("clock") == first  # frozen at its creation
     assert first["mode"] == "virtual"
     created = datetime.fromisoformat(first["now"].replace("Z", "+00:00"))
     assert before <= created <= datetime.now(timezone.utc)

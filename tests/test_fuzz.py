@@ -147,7 +147,7 @@ def test_mutated_bundles(template, work):
         db = work / "import.db"
         for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             path.unlink(missing_ok=True)
-        assert run(["--db", str(db), "clock"])[0] == 0  # an empty database of its own
+        assert run(["--db", str(db), "clock", "set", "2026-01-05T09:00:00Z"])[0] == 0  # an empty database of its own
         before = digest(db)
         argv = ["--db", str(db), "import", "-"]
         code, out, err = run(argv, stdin=bundle)

@@ -36,7 +36,7 @@ def source(cm, tmp_path) -> dict:
 
 def import_fails(tmp_path, bundle: dict, *fragments: str) -> None:
     target = Chatemu(tmp_path / "target.db")
-    target.ok("clock")  # an empty database of its own
+    target.ok("clock", "set", "2026-01-05T09:00:00Z")  # an empty database of its own
     before = sha(target.db)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bundle))
