@@ -103,21 +103,27 @@ def open_read(path: str, folder_may_be_missing: bool = False) -> tuple[sqlite3.C
     if parent is None:
         return None, NEW, False
     try:
-        with open(path, "rb") as handle:
-            header = handle.read(100)
+        if os.stat(path).st_size == 0:
+            return None, NEW, False
     except FileNotFoundError:
         return None, NEW, False
     except OSError as exc:
         raise DatabaseError(f"cannot open database {path}: {exc.strerror or exc}") from None
-    if not header:
-        return None, NEW, False
     real = os.path.realpath(path)  # SQLite keeps -wal/-shm/-journal beside the file a symlink names
     writable = os.access(real, os.W_OK) and os.access(os.path.dirname(real), os.W_OK)
-    wal_mode = header[:16] == b"SQLite format 3\0" and header[18:20] == b"\x02\x02"
-    wal, journal = real + "-wal", real + "-journal"
     if writable:
         conn, status = connect(path)
     else:
+        # Only here is the file itself read outside SQLite: closing a descriptor drops every
+        # POSIX lock this process holds on the file, and a kept connection (``chatemu run``,
+        # ``events --follow``) is only ever one to a file this process may write.
+        try:
+            with open(real, "rb") as handle:
+                header = handle.read(100)
+        except OSError as exc:
+            raise DatabaseError(f"cannot open database {path}: {exc.strerror or exc}") from None
+        wal_mode = header[:16] == b"SQLite format 3\0" and header[18:20] == b"\x02\x02"
+        wal, journal = real + "-wal", real + "-journal"
         immutable = wal_mode and not os.path.exists(wal)
         conn = _open_read_only(path, real, immutable)
         if conn is None:

@@ -167,13 +167,30 @@ def journal_mode(path: Path) -> str:
 # == 1. db check reads what the next command would see, or says it cannot =========================
 
 
-def _commit_in_the_wal_only(db: Path) -> sqlite3.Connection:
-    """Commit an invariant violation that stays in the -wal: this connection, kept open, keeps
-    anybody's close from checkpointing it into the database file."""
-    holder = sqlite3.connect(db, isolation_level=None)
-    holder.execute("PRAGMA wal_autocheckpoint = 0")
-    holder.execute("UPDATE chats SET state = 'bogus' WHERE id = 'C2'")
-    return holder
+class WalHolder:
+    """Another process commits an invariant violation that stays in the -wal: its connection, kept
+    open until ``close()``, keeps anybody's close from checkpointing it into the database file.
+    (Another process, not this one: this process reads the files, and closing any descriptor of a
+    file drops every POSIX lock the process holds on it, SQLite's included.)"""
+
+    CODE = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.execute(\"UPDATE chats SET state = 'bogus' WHERE id = 'C2'\")\n"
+        "print('committed', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+
+    def __init__(self, db: Path):
+        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, str(db)], text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout.readline() == "committed\n"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
 
 
 def _kill_mid_transaction(db: Path) -> None:
@@ -204,7 +221,7 @@ def test_db_check_reads_what_the_next_command_sees_or_says_it_cannot(case, place
     holder = None
     assert cm.run("run", "-q", "-", stdin="chat new\n" * 30).code == 0  # enough history for many pages
     if case.startswith("wal"):
-        holder = _commit_in_the_wal_only(db)
+        holder = WalHolder(db)
         assert Path(f"{db}-wal").stat().st_size > 0
         if case == "wal-copied-without-its-index":
             # An archive: the database and its -wal copied into a folder that is then made read-only.
