@@ -64,7 +64,7 @@ def test_example_passes(script: Path, tmp_path: Path):
     report = f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
     assert done.returncode == 0, report
     assert "FAIL" not in done.stderr, report
-    assert f"OK: {script.stem} behaved as issue 2 describes." in done.stdout, report
+    assert f"OK: {script.stem} behaved as documented." in done.stdout, report
     assert re.search(r"^\s+ok: ", done.stdout, re.M), report  # it checked something
     # Its temp database is gone.
     assert not list(tmp_path.glob("chatemu-example.*")), report
