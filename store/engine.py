@@ -97,6 +97,18 @@ class Engine:
             with self._reading(acting, rehearsal) as tx:
                 yield tx
 
+    def _start(self, conn: sqlite3.Connection, status: str, acting: bool) -> Tx:
+        """Under the write lock: upgrade an older schema, settle what is due, and create the
+        acting agent if it is new."""
+        conn.execute("BEGIN IMMEDIATE")
+        if status != schema.CURRENT:
+            schema.migrate(conn, self.wall())
+        tx = Tx(conn, self.wall(), self.agent)
+        tx.settle()
+        if acting:
+            agents.ensure(tx, self.agent)
+        return tx
+
     @contextmanager
     def _writing(self, acting: bool) -> Iterator[Tx]:
         conn, status, pooled = self._connect()
@@ -104,13 +116,7 @@ class Engine:
             try:
                 if status != schema.NEW and not (pooled and self.key in self.connections.wal):
                     schema.use_wal(conn)
-                conn.execute("BEGIN IMMEDIATE")
-                if status != schema.CURRENT:
-                    schema.migrate(conn, self.wall())
-                tx = Tx(conn, self.wall(), self.agent)
-                tx.settle()
-                if acting:
-                    agents.ensure(tx, self.agent)
+                tx = self._start(conn, status, acting)
                 yield tx
                 tx.finish()
                 conn.execute("COMMIT")
@@ -162,13 +168,7 @@ class Engine:
                     close.append(copy)
                     conn.backup(copy)
                     conn = copy
-                conn.execute("BEGIN IMMEDIATE")
-                if status != schema.CURRENT:
-                    schema.migrate(conn, self.wall())
-                tx = Tx(conn, self.wall(), self.agent)
-                tx.settle()
-                if acting:
-                    agents.ensure(tx, self.agent)
+                tx = self._start(conn, status, acting)
             yield tx
             tx.finish()
         except sqlite3.Error as exc:
