@@ -43,9 +43,15 @@ class Session:
         self.sink = sink
         self.connections = connections
         self.in_run = in_run
+        self._engine: Optional[tuple] = None
 
     def engine(self) -> Engine:
-        return Engine(self.db if self.db is not None else default_db(), self.agent, connections=self.connections)
+        key = (self.db, self.agent, self.connections)
+        if self._engine is None or self._engine[0] != key:
+            # Made once per session (``run`` uses one session for many lines).
+            self._engine = (key, Engine(self.db if self.db is not None else default_db(), self.agent,
+                                        connections=self.connections))
+        return self._engine[1]
 
 
 def session(ctx: typer.Context) -> Session:
