@@ -31,6 +31,10 @@ def events(
 
         follow_events(eng, chat, agent_id, since, jsonl)
         return
+    if session(ctx).sink is None:
+        # Printed as it is read: only a batch of events in memory, however long the log.
+        eng.each_event(lambda found: render.event_stream(found, json, jsonl), chat, agent_id, since)
+        return
     result = eng.events(chat, agent_id, since)
     if jsonl:
         for item in result.value:
@@ -121,13 +125,13 @@ def export(
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
 ) -> None:
     """Write the whole database as one JSON bundle (a bug report in one file)."""
-    text = engine(ctx).export()
     if file == "-":
-        sys.stdout.write(text)
+        engine(ctx).export(sys.stdout.write)
         return
-    from .files import write_file
+    from .files import writing
 
-    write_file(file, text)
+    with writing(file) as write:
+        engine(ctx).export(write)
 
 
 def import_(
@@ -137,10 +141,10 @@ def import_(
     json: JsonOpt = False,
 ) -> None:
     """Load a bundle into an empty database (or replace the state with --replace)."""
-    from .files import read_file
+    from .files import reading
 
-    text, where = read_file(file)
-    result = engine(ctx).import_(text, where, replace)
+    with reading(file) as (source, where):
+        result = engine(ctx).import_(source, where, replace)
     show(ctx, result, json, lambda r: print(
         f"imported {where}: {r.value['chats']} chat(s), {r.value['events']} event(s), "
         f"{r.value['snapshots']} snapshot(s); now {r.value['now']}"))

@@ -16,6 +16,7 @@ Any error rolls the whole transaction back: a refused command changes nothing.
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 from contextlib import contextmanager
@@ -233,6 +234,13 @@ class Engine:
         """``known``: refuse a chat id that does not exist (``--follow`` waits for it instead)."""
         return self._read(journal.events, chat_id, agent_id, since, limit, known)
 
+    def each_event(self, consume: Callable[["journal.Events"], object], chat_id=None, agent_id=None,
+                   since=0) -> Result:
+        """Hand ``consume`` the events (``journal.Events``: iterable, and their column widths)
+        read as it goes, inside the read transaction: however many there are, only a batch
+        is held at a time.  The result's value is what ``consume`` returns."""
+        return self._read(lambda tx: consume(journal.Events(tx, chat_id, agent_id, since, None, True)))
+
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
         return self._run(clock.show, acting=False)
@@ -285,12 +293,21 @@ class Engine:
     def snapshot_list(self) -> Result:
         return self._read(snapshots.list_)
 
-    def export(self) -> str:
-        """The whole database as one canonical JSON bundle."""
-        return self._read(snapshots.export).value
+    def export(self, write: Callable[[str], None] | None = None) -> str | None:
+        """The whole database as one canonical JSON bundle, handed to ``write`` a piece at a
+        time as it is read (without ``write``: returned as one string)."""
+        if write is not None:
+            self._read(snapshots.export, write)
+            return None
+        pieces: list[str] = []
+        self._read(snapshots.export, pieces.append)
+        return "".join(pieces)
 
-    def import_(self, text: str, where: str, replace: bool = False) -> Result:
-        return self._run(snapshots.import_, text, where, replace, acting=False)
+    def import_(self, source, where: str, replace: bool = False) -> Result:
+        """Load a bundle: ``source`` is its text, or a text stream read a piece at a time."""
+        if isinstance(source, str):
+            source = io.StringIO(source)
+        return self._run(snapshots.import_, source, where, replace, acting=False)
 
     def reset(self, keep_snapshots: bool = False) -> Result:
         return self._run(snapshots.reset, keep_snapshots, acting=False)

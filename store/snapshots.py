@@ -6,8 +6,6 @@ commands over one transaction.
 
 from __future__ import annotations
 
-import json
-
 from . import bundle
 from .clock import VIRTUAL, clock_now
 from .errors import Refused, UsageError
@@ -15,21 +13,26 @@ from .timefmt import format_time
 from .validate import check_name, shown
 
 
+def _parts(tx, name) -> bundle.Parts:
+    return bundle.Parts(tx.conn, "snapshot_parts", "snapshot", name)
+
+
 def save(tx, name):
     check_name("snapshot name", name)
     replaced = tx.exists("SELECT 1 FROM snapshots WHERE name = ?", name)
     tx.finish()  # the snapshot holds the settled state
-    state = bundle.dumps(bundle.dump_state(tx.conn))
+    chats, seq = bundle.save_parts(tx.conn, _parts(tx, name))
     tx.q(
-        "INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, state = excluded.state",
-        name, tx.now, state,
+        "INSERT INTO snapshots (name, created_at_ms, chats, events_seq) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, chats = excluded.chats,"
+        " events_seq = excluded.events_seq",
+        name, tx.now, chats, seq,
     )
     return {"name": name, "created_at": format_time(tx.now), "replaced": replaced}
 
 
 def _row(tx, name):
-    row = tx.q("SELECT name, created_at_ms, state FROM snapshots WHERE name = ?", name).fetchone()
+    row = tx.q("SELECT name, created_at_ms, events_seq FROM snapshots WHERE name = ?", name).fetchone()
     if row is None:
         raise Refused(f"no snapshot named {shown(name)}")
     return row
@@ -37,13 +40,13 @@ def _row(tx, name):
 
 def restore(tx, name):
     row = _row(tx, name)
-    load(tx, bundle.upgrade_state(json.loads(row["state"])))
+    load(tx, _parts(tx, name), row["events_seq"])
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "now": format_time(tx.now)}
 
 
-def load(tx, state: dict) -> None:
+def load(tx, parts: bundle.Parts, seq: int) -> None:
     """Replace the whole state; the clock is the loaded one (the only way it goes back)."""
-    bundle.load_state(tx.conn, state)
+    bundle.load_parts(tx.conn, parts, seq)
     meta = tx.q("SELECT mode, now_ms, offset_ms FROM meta WHERE id = 1").fetchone()
     tx.mode, tx.offset = meta["mode"], meta["offset_ms"]
     tx.now = tx.at = clock_now(tx.mode, meta["now_ms"], tx.offset, tx.wall_ms)
@@ -54,39 +57,52 @@ def load(tx, state: dict) -> None:
 def delete(tx, name):
     row = _row(tx, name)
     tx.q("DELETE FROM snapshots WHERE name = ?", name)
+    _parts(tx, name).delete()
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "deleted": True}
 
 
 def list_(tx):
     return [
-        {"name": row["name"], "created_at": format_time(row["created_at_ms"]),
-         "chats": len(json.loads(row["state"])["chats"])}
-        for row in tx.q("SELECT name, created_at_ms, state FROM snapshots ORDER BY name")
+        {"name": row["name"], "created_at": format_time(row["created_at_ms"]), "chats": row["chats"]}
+        for row in tx.q("SELECT name, created_at_ms, chats FROM snapshots ORDER BY name")
     ]
 
 
-def export(tx):
-    return bundle.dumps(bundle.export_document(tx.conn))
+def export(tx, write):
+    """Write the whole database as one canonical JSON bundle, a piece at a time."""
+    bundle.write_bundle(tx.conn, write)
 
 
-def import_(tx, text, where, replace):
+def import_(tx, source, where, replace):
+    """Load a bundle read from ``source`` (``read(n)``), checked as it is read."""
     from .check import check
     from .clock import pristine
 
-    document = bundle.parse_document(tx.conn, text, where)
+    found = bundle.BundleCheck(tx.conn)
+    try:
+        bundle.parse_bundle(bundle.Reader(source.read), found)
+    except bundle.Malformed as exc:
+        raise UsageError(f"{where} is not a chatemu bundle: malformed or truncated JSON ({exc})") from None
+    found.judge(where)
     if not replace and not (pristine(tx) and not tx.exists("SELECT 1 FROM config")):
         raise Refused("cannot import into a database that is in use: use --replace to replace its state")
     tx.q("DELETE FROM snapshots")
-    for snap in document["snapshots"]:
-        tx.q("INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)",
-             snap["name"], snap["created_at_ms"], bundle.dumps(snap["state"]))
-    load(tx, document["state"])
+    tx.q("DELETE FROM snapshot_parts")
+    snapshots = found.snapshots or []
+    for index, snap in enumerate(snapshots):
+        state = found.state(index + 1)
+        tx.q("INSERT INTO snapshots (name, created_at_ms, chats, events_seq) VALUES (?, ?, ?, ?)",
+             snap["name"], snap["created_at_ms"], state.rows["chats"], state.seq)
+        tx.q("INSERT INTO snapshot_parts (snapshot, part, seq, data)"
+             " SELECT ?, part, seq, data FROM temp.import_parts WHERE slot = ?", snap["name"], index + 1)
+    state = found.state(0)
+    load(tx, found.parts(0), state.seq)
+    found.close()
     problems = check(tx.conn)
     if problems:
         raise UsageError(f"{where}: the bundle's state is inconsistent: {problems[0]}")
-    return {"imported": where, "chats": len(document["state"]["chats"]),
-            "events": len(document["state"]["events"]), "snapshots": len(document["snapshots"]),
-            "now": format_time(tx.now)}
+    return {"imported": where, "chats": state.rows["chats"], "events": state.rows["events"],
+            "snapshots": len(snapshots), "now": format_time(tx.now)}
 
 
 def reset(tx, keep_snapshots):
@@ -96,6 +112,7 @@ def reset(tx, keep_snapshots):
     tx.q("DELETE FROM sqlite_sequence WHERE name = 'events'")
     if not keep_snapshots:
         tx.q("DELETE FROM snapshots")
+        tx.q("DELETE FROM snapshot_parts")
     tx.mode, tx.offset = VIRTUAL, 0
     tx.now = tx.at = tx.wall_ms
     tx.q("UPDATE meta SET mode = ?, now_ms = ?, offset_ms = 0, next_chat = 1 WHERE id = 1", VIRTUAL, tx.now)
