@@ -20,8 +20,8 @@ from .common import Session
 from .files import read_file
 
 _PLAIN = re.compile(r"[^'\"\\#]*")
-#: A word ``shlex.quote`` returns unchanged (its own test, ``[^\w@%+=:,./-]`` absent).
-_SAFE = re.compile(r"[\w@%+=:,./-]+", re.ASCII)
+#: Words ``shlex.quote`` returns unchanged (its own test: none of ``[^\w@%+=:,./-]``), joined by spaces.
+_SAFE = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)
 
 
 def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]:
@@ -30,7 +30,8 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
     for number, line in enumerate(text.splitlines(), 1):
         try:
             # shlex is the grammar; a line with nothing for it to do is split the fast way.
-            words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
+            plain = _PLAIN.fullmatch(line) is not None
+            words = line.split() if plain else shlex.split(line, comments=True)
         except ValueError as exc:
             steps.append((number, line.strip(), f"error: cannot parse the line: {exc}"))
             continue
@@ -42,7 +43,9 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
             steps.append((number, line.strip(), "error: a scenario cannot run another scenario"))
             continue
         # The command as run, without its comment (words shlex.quote leaves alone, joined as they are).
-        shown = " ".join(words) if all(_SAFE.fullmatch(word) for word in words) else shlex.join(words)
+        shown = " ".join(words)
+        if not (plain and _SAFE.fullmatch(shown)):  # words split at whitespace hold none
+            shown = shlex.join(words)
         steps.append((number, shown, words))
     return steps
 
@@ -260,6 +263,11 @@ class Dispatcher:
                     ctx = self.contexts[key] = command.context_class(command, info_name=name, parent=parent,
                                                                      **command.context_settings)
                 ctx.params = params
+                if not command.deprecated:
+                    # What command.invoke does, less the wrapping that only adds the context to
+                    # click's own usage errors (the callbacks raise chatemu's, never click's).
+                    with ctx:
+                        return command.callback(**params)
             with ctx:
                 return command.invoke(ctx)
 

@@ -109,7 +109,9 @@ def new(tx, customer, queue, priority, chat_id, inbox):
     check_priority(priority)
     if customer is not None:
         check_customer(customer)
-    number = tx.q("SELECT next_chat FROM meta WHERE id = 1").fetchone()[0]
+    number = tx.next_chat
+    if number is None:
+        number = tx.q("SELECT next_chat FROM meta WHERE id = 1").fetchone()[0]
     if chat_id is None:
         chat_id = f"C{number}"
         while tx.q("SELECT 1 FROM chats WHERE id = ?", chat_id).fetchone():
@@ -133,6 +135,7 @@ def new(tx, customer, queue, priority, chat_id, inbox):
         chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer,
     )
     tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
+    tx.next_chat = number + 1
     tx.event(agent, chat_id, None, state, "customer")
     return view(tx, chat_id)
 

@@ -51,6 +51,69 @@ class Connections:
         self.open.clear()
 
 
+class Transaction:
+    """``Engine.transaction``: settle, let the block apply the command, finish, commit (or roll
+    back); any error rolls everything back, and a SQLite error becomes a ``DatabaseError``.
+    A class, not a generator: every command of a ``run`` goes through it."""
+
+    __slots__ = ("engine", "acting", "write", "conn", "status", "tx")
+
+    def __init__(self, engine: "Engine", acting: bool, write: bool):
+        self.engine, self.acting, self.write = engine, acting, write
+
+    def __enter__(self) -> Tx:
+        engine = self.engine
+        conn, status = self.conn, self.status = engine._connect()
+        try:
+            engine._begin(conn, self.write or status == schema.NEW)
+            try:
+                if status != schema.CURRENT:
+                    schema.migrate(conn, engine.wall())
+                tx = self.tx = Tx(conn, engine.wall(), engine.agent)
+                tx.settle()
+                if self.acting:
+                    agents.ensure(tx, engine.agent)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            self._close()
+            raise schema.database_error(engine.path, exc) from None
+        except BaseException:
+            self._close()
+            raise
+        return tx
+
+    def __exit__(self, kind, exc, traceback) -> bool:
+        conn, status, write = self.conn, self.status, self.write
+        try:
+            try:
+                if kind is not None:
+                    raise exc
+                self.tx.finish()
+                # A new database is kept (its clock frozen at its creation) by any
+                # command that succeeds, even one that only reads.
+                conn.execute("COMMIT" if write or status == schema.NEW else "ROLLBACK")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            if status == schema.NEW:
+                schema.use_wal(conn)
+            if self.engine.connections is not None and (write or status == schema.NEW):
+                self.engine.connections.open[self.engine.key] = (conn, schema.CURRENT)  # created or migrated now
+        except sqlite3.Error as error:
+            raise schema.database_error(self.engine.path, error) from None
+        finally:
+            self._close()
+        return False
+
+    def _close(self) -> None:
+        if self.engine.connections is None:
+            self.conn.close()
+
+
 class Engine:
     """chatemu's engine over one database file, acting as one agent."""
 
@@ -79,39 +142,11 @@ class Engine:
 
     # -- the transaction ------------------------------------------------------
 
-    @contextmanager
-    def transaction(self, acting: bool = True, write: bool = True) -> Iterator[Tx]:
-        """One command.  ``acting``: the command acts as the agent, creating it if new.
-        ``write``: commit; otherwise roll back (read-only commands never write)."""
-        conn, status = self._connect()
-        kept = self.connections is not None
-        try:
-            self._begin(conn, write or status == schema.NEW)
-            try:
-                if status != schema.CURRENT:
-                    schema.migrate(conn, self.wall())
-                tx = Tx(conn, self.wall(), self.agent)
-                tx.settle()
-                if acting:
-                    agents.ensure(tx, self.agent)
-                yield tx
-                tx.finish()
-                # A new database is kept (its clock frozen at its creation) by any
-                # command that succeeds, even one that only reads.
-                conn.execute("COMMIT" if write or status == schema.NEW else "ROLLBACK")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            if status == schema.NEW:
-                schema.use_wal(conn)
-            if kept and (write or status == schema.NEW):
-                self.connections.open[self.key] = (conn, schema.CURRENT)  # created or migrated now
-        except sqlite3.Error as exc:
-            raise schema.database_error(self.path, exc) from None
-        finally:
-            if not kept:
-                conn.close()
+    def transaction(self, acting: bool = True, write: bool = True) -> "Transaction":
+        """One command, as a ``with`` block that gives its ``Tx``.  ``acting``: the command acts
+        as the agent, creating it if new.  ``write``: commit; otherwise roll back (read-only
+        commands never write)."""
+        return Transaction(self, acting, write)
 
     def _begin(self, conn: sqlite3.Connection, write: bool) -> None:
         try:

@@ -102,16 +102,22 @@ def clock_face(ms: int | None) -> str:
 
 _DAY_MS = 86_400_000
 _DATES: dict[int, str] = {}  # day number since the epoch → "YYYY-MM-DDT"
+_TIMES: dict[int, str] = {}  # instants formatted lately (a command shows the same ones again and again)
 
 
 def format_time(ms: int | None) -> str | None:
     """Epoch milliseconds → ISO 8601 UTC with milliseconds and ``Z``.
 
     The date is formatted once per day (events come in runs of the same day), the
-    time of day by arithmetic: a command that logs thousands of events formats
-    thousands of instants."""
+    time of day by arithmetic, and an instant formatted lately is not formatted
+    again: a command that logs thousands of events formats thousands of instants."""
     if ms is None:
         return None
+    text = _TIMES.get(ms)
+    if text is not None:
+        return text
+    if len(_TIMES) >= 4096:
+        _TIMES.clear()
     day, rest = divmod(ms, _DAY_MS)
     date = _DATES.get(day)
     if date is None:
@@ -121,7 +127,8 @@ def format_time(ms: int | None) -> str | None:
     seconds_, millis = divmod(rest, 1000)
     minutes, secs = divmod(seconds_, 60)
     hours, minutes = divmod(minutes, 60)
-    return f"{date}{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}Z"
+    text = _TIMES[ms] = f"{date}{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}Z"
+    return text
 
 
 def parse_time(text: str) -> int:

@@ -26,7 +26,7 @@ _FACTS = (
     " FROM agents a {where} ORDER BY a.last_activity_ms, a.id"
 )
 _BEGIN = (
-    "SELECT mode, now_ms, offset_ms,"
+    "SELECT mode, now_ms, offset_ms, next_chat,"
     " (SELECT min(wrapup_deadline_ms) FROM chats WHERE wrapup_deadline_ms IS NOT NULL) AS first_due,"
     " EXISTS (SELECT 1 FROM chats WHERE state = 'queued') AS queued,"
     " (SELECT last_activity_ms FROM agents WHERE id = ?) AS agent_activity"
@@ -48,11 +48,12 @@ class Tx:
         self.agent = agent
         self.wall_ms = wall_ms
         self.appended: list[dict] = []
-        # One statement for what every command needs first: the clock, the earliest running
+        # One statement for what commands need first: the clock, the next chat number, the earliest running
         # timer (settling looks no further when it is not due), whether a chat is queued
         # (presentation looks no further when none is) and the acting agent's last activity (None:
         # it does not exist yet).
-        mode, now_ms, offset, first_due, queued, activity = self._plain.execute(_BEGIN, (agent,)).fetchone()
+        mode, now_ms, offset, next_chat, first_due, queued, activity = self._plain.execute(_BEGIN, (agent,)).fetchone()
+        self.next_chat: int | None = next_chat  # the next chat's number (None: read it again)
         self.mode = mode
         self.offset = offset
         self.stored_clock = (mode, now_ms, offset)
@@ -137,6 +138,7 @@ class Tx:
         self.queued = None
         self._activity = {}
         self._no_due_before = False
+        self.next_chat = None
 
     def event(self, agent, chat, from_state, to_state, cause) -> None:
         at = self.at
