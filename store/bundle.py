@@ -146,17 +146,23 @@ class PartWriter:
         self.size = 0
         self.seq = 0
         self.batch: list = []
+        self.unsorted = False
         self.rows = 0
 
-    def add(self, row) -> None:
+    def add(self, row, sorted_keys: bool = False) -> None:
+        """``sorted_keys``: the row's keys are in sorted order (a batch of such rows is encoded
+        without sorting each one)."""
         self.batch.append(row)
+        self.unsorted = self.unsorted or not sorted_keys
         if len(self.batch) >= BATCH:
             self._line()
 
     def _line(self) -> None:
         self.rows += len(self.batch)
-        self._put(self.compress.compress((self.encode(self.batch) + "\n").encode("utf-8")))
+        encode = self.encode if self.unsorted else _SORTED.encode
+        self._put(self.compress.compress((encode(self.batch) + "\n").encode("utf-8")))
         self.batch = []
+        self.unsorted = False
 
     def _put(self, data: bytes) -> None:
         if data:
@@ -356,6 +362,11 @@ class Reader:
 
     def peek(self) -> str:
         """The next character that is not whitespace ("" at the end), not consumed."""
+        pos = self.pos
+        if pos < len(self.buf):
+            char = self.buf[pos]
+            if char not in " \t\n\r":
+                return char  # canonical JSON has no whitespace: the usual case
         while True:
             self.pos = _WHITESPACE.match(self.buf, self.pos).end()
             if self.pos < len(self.buf):
@@ -487,6 +498,12 @@ def parse_snapshots(reader: Reader, bundle: "BundleCheck") -> None:
 # -- checking a bundle as it streams by -------------------------------------------------------
 
 
+#: Shapes of sound rows (table, columns, value types) → where their integers are.
+_SOUND: dict[tuple, tuple[int, ...]] = {}
+#: Rows' keys → whether they are in sorted order.
+_IN_ORDER: dict[tuple, bool] = {}
+
+
 class StateCheck:
     """Checks one state as its rows stream by (what a state must be to be loaded: its
     parts, each row's columns and types against the live schema, one clock row) and
@@ -555,9 +572,26 @@ class StateCheck:
             if table == "chats":
                 self.chats_all_objects = False
             return
-        self.writer.add(row)
+        keys = tuple(row)
+        in_order = _IN_ORDER.get(keys)
+        if in_order is None:
+            in_order = list(keys) == sorted(keys)
+            if len(_IN_ORDER) < 1024:
+                _IN_ORDER[keys] = in_order
+        self.writer.add(row, in_order)
         if table in self.errors and table in self.errors_old:
             return  # its first problem is known either way
+        # Rows with the same columns and value types as a sound one need only their integers'
+        # range checked (a bundle's rows are alike: one full check per kind of row).
+        shape = (table, keys, tuple(map(type, row.values())))
+        integers = _SOUND.get(shape)
+        if integers is not None:
+            values = tuple(row.values())
+            for i in integers:
+                if not -9223372036854775808 <= values[i] <= 9223372036854775807:
+                    break
+            else:
+                return
         cols = self.cols
         for name, value in row.items():
             try:
@@ -575,10 +609,14 @@ class StateCheck:
             elif kind == "TEXT" and not isinstance(value, str):
                 return self._error(table, index, f"{table}[{index}].{name} is not a string")
         if len(row) == len(cols):
+            if len(_SOUND) < 1024:
+                _SOUND[shape] = tuple(i for i, value in enumerate(row.values()) if type(value) is int)
             return  # every column given, each one known
         missing = [name for name, (_, not_null) in cols.items() if not_null and name not in row]
         if table == "events" and missing == ["seq"]:
             missing = []
+            if len(_SOUND) < 1024:
+                _SOUND[shape] = tuple(i for i, value in enumerate(row.values()) if type(value) is int)
         if missing and table not in self.errors:
             self.errors[table] = (index, f"{table}[{index}] lacks {missing[0]!r}")
         if table == "chats":

@@ -183,6 +183,9 @@ def test_problems_are_named_first_things_first(tmp_path):
         (lambda d: d["state"].pop("agents"), UsageError, "agents is missing or not a list"),
         (both_bad, UsageError, "chats[3].priority is not an integer"),
         (lambda d: d["state"]["chats"][1].pop("number"), UsageError, "chats[1] lacks 'number'"),
+        # after rows of the same shape that were sound: still checked
+        (lambda d: d["state"]["events"][5].update(at_ms=2**70), UsageError, "events[5].at_ms is out of range"),
+        (lambda d: d["state"]["chats"][2].update(priority=True), UsageError, "chats[2].priority is not an integer"),
         (lambda d: d["state"]["chats"][1].pop("transfers"), UsageError, "chats[1] lacks 'transfers'"),
         (lambda d: d["state"]["meta"].append(dict(d["state"]["meta"][0])), UsageError, "exactly one row"),
         (lambda d: d["state"].update(events_seq=True), UsageError, "events_seq"),
