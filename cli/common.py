@@ -42,11 +42,18 @@ class Session:
         self.sink = sink
         self.connections = connections
         self.in_run = in_run
+        self._engine: Optional[tuple] = None
 
     def engine(self) -> Engine:
-        if self.db is not None:
-            return Engine(self.db, self.agent, connections=self.connections)
-        return Engine(default_db(), self.agent, connections=self.connections, make_folder=True)
+        key = (self.db, self.agent, self.connections)
+        if self._engine is None or self._engine[0] != key:
+            # Made once per session (``run`` uses one session for many lines).
+            if self.db is not None:
+                engine = Engine(self.db, self.agent, connections=self.connections)
+            else:
+                engine = Engine(default_db(), self.agent, connections=self.connections, make_folder=True)
+            self._engine = (key, engine)
+        return self._engine[1]
 
 
 def session(ctx: typer.Context) -> Session:

@@ -6,6 +6,8 @@ import os
 import stat
 import sys
 import tempfile
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 from chatemu.store.errors import UsageError
 
@@ -41,31 +43,9 @@ def check_target(path: str, force: bool = False, protect: str | None = None) -> 
 
 
 def write_file(path: str, text: str, force: bool = False, protect: str | None = None) -> None:
-    """Write atomically: the file is whole or untouched (``check_target`` first).
-
-    An existing file (``force``) keeps its mode; a new one gets ``0666`` less
-    the umask, as a shell's ``>`` gives."""
-    check_target(path, force, protect)
-    target = os.path.realpath(path) if os.path.islink(path) else path  # write through a symlink
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask()
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    folder = os.path.dirname(os.path.abspath(target))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chatemu-", suffix=".tmp")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
+    """Write atomically: the file is whole or untouched (``check_target`` first)."""
+    with writing(path, force, protect) as write:
+        write(text)
 
 
 def _umask() -> int:
@@ -89,3 +69,71 @@ def _is_database_file(path: str, db: str) -> bool:
         except OSError:  # one of them does not exist
             pass
     return False
+
+
+class _Text:
+    """A text stream whose ``read(n)`` turns undecodable bytes and read errors into usage errors."""
+
+    def __init__(self, handle, path: str, where: str):
+        self.handle, self.path, self.where = handle, path, where
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self.handle.read(size)
+        except UnicodeDecodeError:
+            if self.path == "-":
+                raise UsageError("<stdin> is not UTF-8 text") from None
+            raise UsageError(f"cannot read {self.path}: not UTF-8 text") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {self.where}: {exc.strerror or exc}") from None
+
+
+@contextmanager
+def reading(path: str) -> Iterator[tuple[_Text, str]]:
+    """The file as a text stream, to be read a piece at a time, and how to name it in messages."""
+    if path == "-":
+        yield _Text(sys.stdin, path, "<stdin>"), "<stdin>"
+        return
+    try:
+        handle = open(path, encoding="utf-8")
+    except IsADirectoryError:
+        raise UsageError(f"cannot read {path}: it is a folder") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with handle:
+        yield _Text(handle, path, path), path
+
+
+@contextmanager
+def writing(path: str, force: bool = False, protect: str | None = None) -> Iterator[Callable[[str], None]]:
+    """A function that writes text to the file, a piece at a time, atomically: the file
+    is whole once the block ends, or untouched if anything in it fails (``check_target``
+    first).  An existing file (``force``) keeps its mode; a new one gets ``0666`` less
+    the umask, as a shell's ``>`` gives."""
+    check_target(path, force, protect)
+    target = os.path.realpath(path) if os.path.islink(path) else path  # write through a symlink
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask()
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    folder = os.path.dirname(os.path.abspath(target))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chatemu-", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            def write(text: str) -> None:
+                try:
+                    handle.write(text)
+                except OSError as exc:
+                    raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+            yield write
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise

@@ -33,6 +33,10 @@ def events(
 
         follow_events(eng, chat, agent_id, since, jsonl)
         return
+    if session(ctx).sink is None:
+        # Printed as it is read: only a batch of events in memory, however long the log.
+        eng.each_event(lambda found: render.event_stream(found, json, jsonl), chat, agent_id, since)
+        return
     result = eng.events(chat, agent_id, since)
     if jsonl:
         for item in result.value:
@@ -126,12 +130,13 @@ def export(
     """Write the whole database as one JSON bundle (a bug report in one file)."""
     eng = engine(ctx)
     if file == "-":
-        sys.stdout.write(eng.export())
+        eng.export(sys.stdout.write)
         return
-    from .files import check_target, write_file
+    from .files import check_target, writing
 
     check_target(file, force, eng.path)  # refused before the database is even opened
-    write_file(file, eng.export(), force, eng.path)
+    with writing(file, force, eng.path) as write:
+        eng.export(write)
 
 
 def import_(
@@ -147,10 +152,10 @@ def import_(
 
     The bundle's snapshots are added to the database's; one with the name of a
     snapshot already there replaces it."""
-    from .files import read_file
+    from .files import reading
 
-    text, where = read_file(file)
-    result = engine(ctx).import_(text, where, replace, replace_snapshots)
+    with reading(file) as (source, where):
+        result = engine(ctx).import_(source, where, replace, replace_snapshots)
     show(ctx, result, json, lambda r: print(_imported(r.value)))
 
 

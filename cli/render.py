@@ -176,6 +176,57 @@ def events(items: list[dict]) -> None:
     _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows)
 
 
+def event_stream(found, as_json: bool, jsonl: bool) -> None:
+    """``events`` printed as the events are read (``journal.Events``), a batch at a time,
+    exactly as ``emit_json``, ``--jsonl`` or ``events`` would print the whole list."""
+    import json
+
+    write = sys.stdout.write
+    batch: list[dict] = []
+
+    def flush(first: bool) -> None:
+        if jsonl:
+            write("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in batch))
+        elif batch:
+            write(("" if first else ", ") + json.dumps(batch, ensure_ascii=False)[1:-1])
+        batch.clear()
+
+    if jsonl or as_json:
+        if as_json:
+            write("[")
+        first = True
+        for event in found:
+            batch.append(event)
+            if len(batch) == 1000:
+                flush(first)
+                first = False
+        flush(first)
+        if as_json:
+            write("]\n")
+        return
+    if use_rich():
+        events(list(found))  # a table for people, on a terminal
+        return
+    widths = found.widths()
+    if widths is None:
+        print("no events")
+        return
+    headers = ["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"]
+    sizes = [widths["seq"], widths["at"], widths["subject"], widths["change"] + len(" -> "), widths["cause"],
+             widths["agent"]]
+    # The plain table of ``_table``, a line at a time: each cell padded to its column's width.
+    line = "  ".join(f"{{:<{max(len(h), size)}}}" for h, size in zip(headers, sizes)).format
+    lines = [line(*headers).rstrip()]
+    for seq, at, agent, chat, from_state, to_state, cause in found.rows():
+        lines.append(line(str(seq), at, chat or agent or "", f"{from_state or '(none)'} -> {to_state}", cause,
+                          agent if chat and agent else "").rstrip())
+        if len(lines) == 1000:
+            write("\n".join(lines) + "\n")
+            lines.clear()
+    if lines:
+        write("\n".join(lines) + "\n")
+
+
 def changed(summary: str, appended: list[dict]) -> None:
     """What a state-changing command prints for people: each change, then the result."""
     arrow = "→" if use_rich() else "->"

@@ -11,6 +11,8 @@ import re
 import shlex
 import sys
 
+from typer import _click
+
 from chatemu.store.engine import Connections
 
 from . import render
@@ -22,6 +24,8 @@ from .files import read_file
 _PLAIN = re.compile(r"[ \t!$%&(-\[\]-~]*")
 #: How much of a line (and of a message) an error or progress line shows.
 LINE_ECHO, MESSAGE_ECHO = 200, 1000
+#: Words ``shlex.quote`` returns unchanged (its own test: none of ``[^\w@%+=:,./-]``), joined by spaces.
+_SAFE = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)
 
 
 def clip(text: str, limit: int = LINE_ECHO) -> str:
@@ -45,7 +49,8 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
     for number, line in enumerate(split_lines(text), 1):
         try:
             # shlex is the grammar; a line with nothing for it to do is split the fast way.
-            words = line.split() if _PLAIN.fullmatch(line) else shlex.split(line, comments=True)
+            plain = _PLAIN.fullmatch(line) is not None
+            words = line.split() if plain else shlex.split(line, comments=True)
         except ValueError as exc:
             steps.append((number, line.strip(), f"error: cannot parse the line: {exc}"))
             continue
@@ -56,7 +61,11 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
         if words and words[0] == "run":
             steps.append((number, line.strip(), "error: a scenario cannot run another scenario"))
             continue
-        steps.append((number, shlex.join(words), words))  # the command as run, without its comment
+        # The command as run, without its comment (words shlex.quote leaves alone, joined as they are).
+        shown = " ".join(words)
+        if not (plain and _SAFE.fullmatch(shown)):  # words split at whitespace hold none
+            shown = shlex.join(words)
+        steps.append((number, shown, words))
     return steps
 
 
@@ -76,16 +85,117 @@ def summary(result) -> str:
     return "done"
 
 
+class _Simple:
+    """What ``fast_params`` needs to know of a click command whose parameters are all
+    simple: options by name (flags, or taking one string or integer value) and
+    positional arguments (one word each, the last one possibly taking the rest)."""
+
+    def __init__(self, command):
+        self.options: dict = {}
+        self.arguments: list = []
+        self.defaults: dict = {}
+        self.integers: list[str] = []
+        self.required: list[str] = []
+        for param in command.params:
+            if param.callback is not None or param.envvar or param.multiple or param.is_eager \
+                    or not param.expose_value or callable(param.default) or type(param.type) not in _TYPES:
+                raise ValueError(param.name)
+            if param.param_type_name == "option":
+                if param.count or param.prompt is not None or param.secondary_opts or param.nargs != 1 \
+                        or (param.is_flag and not param.is_bool_flag):
+                    raise ValueError(param.name)
+                for name in param.opts:
+                    self.options[name] = (param.name, param.is_flag)
+                if isinstance(param.type, _click.types.IntParamType):
+                    self.integers.append(param)
+            else:
+                if param.nargs not in (1, -1) or type(param.type) is not _click.types.StringParamType \
+                        or (self.arguments and self.arguments[-1].nargs == -1):
+                    raise ValueError(param.name)
+                self.arguments.append(param)
+                if param.required:
+                    self.required.append(param.name)
+            self.defaults[param.name] = param.default
+
+
+#: click parameter types ``fast_params`` converts the way click does: strings as they are,
+#: integers by the type itself, booleans only as flags.
+_TYPES = (_click.types.StringParamType, _click.types.IntParamType, _click.types.IntRange,
+          _click.types.BoolParamType)
+_SIMPLE: dict = {}
+
+
+def simple(command) -> _Simple | None:
+    if command not in _SIMPLE:
+        try:
+            _SIMPLE[command] = None if command.no_args_is_help else _Simple(command)
+        except ValueError:
+            _SIMPLE[command] = None
+    return _SIMPLE[command]
+
+
+def fast_params(command, args: list[str]) -> dict | None:
+    """The parameters click would parse from ``args`` for ``command``, when the words are
+    plainly what they look like: known option names (no ``--x=v``, no clusters, no
+    ``--``, no ``--help``), their values, and as many positional words as the command
+    takes.  None for anything else (and for anything click would refuse): click
+    itself parses those, as a separate process would, errors and all."""
+    spec = _SIMPLE.get(command, False)
+    if spec is False:
+        spec = simple(command)
+    if spec is None:
+        return None
+    params = dict(spec.defaults)
+    positional = []
+    words = iter(args)
+    options = spec.options
+    for word in words:
+        if word[:1] == "-" and len(word) > 1:
+            found = options.get(word)
+            if found is None:
+                return None
+            name, flag = found
+            if flag:
+                params[name] = True
+            else:
+                value = next(words, None)
+                if value is None:
+                    return None
+                params[name] = value
+        else:
+            positional.append(word)
+    arguments = spec.arguments
+    if len(positional) > len(arguments) and (not arguments or arguments[-1].nargs != -1):
+        return None  # click: "Got unexpected extra argument"
+    for index, param in enumerate(arguments):
+        if param.nargs == -1:
+            params[param.name] = tuple(positional[index:])
+        elif index < len(positional):
+            params[param.name] = positional[index]
+    for name in spec.required:
+        if params[name] in (None, ()):
+            return None  # click: "Missing argument"
+    for param in spec.integers:
+        value = params[param.name]
+        if value is not None:
+            try:
+                params[param.name] = param.type.convert(value, param, None)
+            except Exception:
+                return None  # click: "… is not a valid integer" (or out of range)
+    return params
+
+
 class Dispatcher:
     """Runs scenario lines under the ``run`` command's own root context.
 
-    A line that names a command (``chat park C1``, ``events --chat C1``) is
-    parsed by that very click command, as in a separate process, under the
-    root context ``run`` was given (``--db``, ``--agent``): only the root's and
-    the group's option parsing, which ``run`` already did, is not repeated.
-    Any other line (root options first, ``clock`` whose group has options of
-    its own, a typo, ``--help``) goes the whole way through ``app.call``, with
-    a session of its own that shares the run's sink and connections.
+    A line that names a command (``chat park C1``, ``events --chat C1``), after root
+    options (``--agent A``, ``--db F``) or not, is handled by that very click command,
+    as in a separate process, under a root context with those options (``run``'s own
+    when there are none): only the root's and the group's option parsing, which
+    ``run`` already did, is not repeated.  Its parameters are parsed by
+    ``fast_params`` when the line is plain, else by click.  Any other line (a group's
+    own options, a typo, ``--help``) goes the whole way through ``app.call``, with a
+    session of its own that shares the run's sink and connections.
     """
 
     def __init__(self, root_ctx):
@@ -98,19 +208,53 @@ class Dispatcher:
             self.base += ["--db", root_ctx.params["db"]]
         if root_ctx.params.get("agent") is not None:
             self.base += ["--agent", root_ctx.params["agent"]]
+        self.roots: dict = {(): root_ctx}
         self.group_contexts: dict = {}
+        self.contexts: dict = {}
+
+    def root_context(self, options: dict):
+        """The root context (and session) of a line's root options, made once per run."""
+        key = tuple(sorted(options.items()))
+        if key not in self.roots:
+            params = dict(self.root_ctx.params)
+            params.update(options)
+            ctx = self.root.context_class(self.root, info_name=self.root_ctx.info_name,
+                                          obj=Session(connections=self.session.connections, in_run=True),
+                                          **self.root.context_settings)
+            ctx.obj.cli = self.cli
+            ctx.params = params
+            _click.Command.invoke(self.root, ctx)  # the root callback: the session's db and agent
+            self.roots[key] = ctx
+        return self.roots[key]
 
     def route(self, words: list[str]):
-        first = self.root.commands.get(words[0])
+        options = {}
+        at = 0
+        while at < len(words) and words[at] in ("--db", "--agent"):
+            if at + 1 == len(words):
+                return None
+            options[words[at][2:]] = words[at + 1]
+            at += 2
+        if at == len(words):
+            return None
+        parent = self.root_context(options) if options else self.root_ctx
+        name = words[at]
+        first = self.root.commands.get(name)
         if first is None:
             return None
         if not hasattr(first, "commands"):
-            return first, words[0], words[1:], self.root_ctx
-        if first.callback is not None or len(words) < 2 or words[1] not in first.commands:
+            return first, name, words[at + 1:], parent
+        if len(words) < at + 2 or words[at + 1] not in first.commands:
             return None
-        if words[0] not in self.group_contexts:
-            self.group_contexts[words[0]] = first.context_class(first, info_name=words[0], parent=self.root_ctx)
-        return first.commands[words[1]], words[1], words[2:], self.group_contexts[words[0]]
+        key = (id(parent), name)
+        if key not in self.group_contexts:
+            group = first.context_class(first, info_name=name, parent=parent, **first.context_settings)
+            if first.callback is not None:
+                group.params = fast_params(first, [])
+                if group.params is None:
+                    return None
+            self.group_contexts[key] = group
+        return first.commands[words[at + 1]], words[at + 1], words[at + 2:], self.group_contexts[key]
 
     def __call__(self, words: list[str], sink: list) -> tuple[int, list[str]]:
         self.session.sink = sink
@@ -119,9 +263,31 @@ class Dispatcher:
             own = Session(sink=sink, connections=self.session.connections, in_run=True)
             return self.cli.call(self.base + words, own)
         command, name, args, parent = route
+        parent.find_root().obj.sink = sink
 
         def invoke():
-            with command.make_context(name, list(args), parent=parent) as ctx:
+            if parent.command.callback is not None and parent.parent is not None:
+                # The group's own callback runs first, as click runs it, told which subcommand follows.
+                parent.invoked_subcommand = name
+                _click.Command.invoke(parent.command, parent)
+            params = fast_params(command, args)
+            if params is None:
+                ctx = command.make_context(name, list(args), parent=parent)
+            else:
+                # One context per command and parent, made once (nothing in it outlives a line
+                # but the parameters, set here).
+                key = (command, id(parent))
+                ctx = self.contexts.get(key)
+                if ctx is None:
+                    ctx = self.contexts[key] = command.context_class(command, info_name=name, parent=parent,
+                                                                     **command.context_settings)
+                ctx.params = params
+                if not command.deprecated:
+                    # What command.invoke does, less the wrapping that only adds the context to
+                    # click's own usage errors (the callbacks raise chatemu's, never click's).
+                    with ctx:
+                        return command.callback(**params)
+            with ctx:
                 return command.invoke(ctx)
 
         return self.cli.translate(invoke, words)

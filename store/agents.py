@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 
 from . import chats, core
 from .errors import Refused, UnknownChat, UsageError
@@ -10,6 +9,8 @@ from .validate import check_name, shown
 
 
 def ensure(tx, agent: str) -> None:
+    if agent == tx.agent and tx.agent_exists:
+        return
     created = tx.q(
         "INSERT OR IGNORE INTO agents (id, presence, on_call, last_activity_ms, created_at_ms)"
         " VALUES (?, 'available', 0, ?, ?)",
@@ -23,7 +24,7 @@ def presence(tx, agent: str) -> str:
     return tx.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()["presence"]
 
 
-def state(tx, agent: str) -> tuple[bool, str, bool, sqlite3.Row | None, str]:
+def state(tx, agent: str) -> tuple[bool, str, bool, dict | None, str]:
     """Whether the agent exists, its presence, on-call flag, active item and derived status
     (an agent not created yet is as it would be created: available)."""
     found = tx.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
@@ -88,9 +89,9 @@ def call_end(tx):
     if not chats.is_on_call(tx, tx.agent):
         raise Refused(f"cannot end a call: {tx.agent} is not on a call")
     tx.q("UPDATE agents SET on_call = 0 WHERE id = ?", tx.agent)
-    marked = tx.q(
-        f"SELECT {chats.COLUMNS} FROM chats WHERE agent = ? AND parked_by_call = 1 ORDER BY number", tx.agent
-    ).fetchall()
+    marked = tx.records(
+        f"SELECT {chats.FIELDS} FROM chats WHERE agent = ? AND parked_by_call = 1 ORDER BY number", tx.agent
+    )
     resuming = [found for found in marked if core.allowed(found["state"], core.CALL_END)]
     tx.q("UPDATE chats SET parked_by_call = 0 WHERE agent = ? AND parked_by_call = 1", tx.agent)
     # The call's end is logged first, with the status it leads to once the chat resumes.

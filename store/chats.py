@@ -7,33 +7,42 @@ the table names and logs the event.
 
 from __future__ import annotations
 
-import sqlite3
 
 from . import core
 from .errors import Refused, UnknownChat, UsageError
 from .timefmt import MAX_MS, format_time, seconds
 from .validate import check_customer, check_name, check_priority, shown
 
-COLUMNS = (
+#: A chat's own columns: what moving it and judging it need.
+FIELDS = (
     "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
     " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
     " state_since_ms, active_ms, parked_ms, wrapup_ms, origin_queue, transfers, unread, classification,"
-    " classification_note, abusive, contact,"
-    " (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
+    " classification_note, abusive, contact"
 )
+#: ... and its number of messages: what showing it needs.
+COLUMNS = FIELDS + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
 OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
 BUSY = "('new', 'active', 'active-wrapup')"
 
 
-def row(tx, chat_id: str) -> sqlite3.Row:
-    found = tx.q(f"SELECT {COLUMNS} FROM chats WHERE id = ?", chat_id).fetchone()
+def row(tx, chat_id: str, columns: str = FIELDS) -> dict:
+    found = tx.record(f"SELECT {columns} FROM chats WHERE id = ?", chat_id)
     if found is None:
         raise UnknownChat(f"unknown chat {shown(chat_id)}")
     return found
 
 
-def move(tx, chat: sqlite3.Row, event: str, cause: str) -> None:
-    """Apply ``event`` to a chat through the transition table; store it; log it."""
+#: The columns ``move`` may change, in the order it writes them.
+_MOVED = ("state", "wrapup_deadline_ms", "wrapup_remaining_ms", "extension_ms", "extensions_left", "state_since_ms",
+          "active_ms", "parked_ms", "wrapup_ms", "closed_at_ms", "closed_reason", "parked_by_call", "agent")
+_UPDATES: dict[tuple[str, ...], str] = {}
+
+
+def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> None:
+    """Apply ``event`` to a chat through the transition table; store it; log it.
+    ``chat``: its row as it is now.  ``agent``: the chat goes into this agent's inbox with
+    the move (a presentation)."""
     chat_id, state = chat["id"], chat["state"]
     step = core.step(chat_id, state, event)
     timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
@@ -51,26 +60,30 @@ def move(tx, chat: sqlite3.Row, event: str, cause: str) -> None:
     timer = core.apply_timer(step.timer, timer, tx.at, duration, extension or 0)
     if timer.deadline is not None and timer.deadline > MAX_MS:
         raise Refused(f"cannot {core.VERBS[event]} {chat_id}: it is {state} and its wrap-up would end after 9999-12-31")
-    spent = {name: chat[f"{name}_ms"] for name in ("active", "parked", "wrapup")}
+    spent = {name: chat[name] for name in ("active_ms", "parked_ms", "wrapup_ms")}
     bucket = core.bucket(state)
     if bucket:
-        spent[bucket] += tx.at - chat["state_since_ms"]
+        spent[f"{bucket}_ms"] += tx.at - chat["state_since_ms"]
     closing = step.to == core.CLOSED
-    tx.q(
-        "UPDATE chats SET state = ?, wrapup_deadline_ms = ?, wrapup_remaining_ms = ?, extension_ms = ?,"
-        " extensions_left = ?, state_since_ms = ?, active_ms = ?, parked_ms = ?, wrapup_ms = ?,"
-        " closed_at_ms = ?, closed_reason = ?, parked_by_call = ? WHERE id = ?",
-        step.to, timer.deadline, timer.remaining, extension, extensions_left, tx.at,
-        spent["active"], spent["parked"], spent["wrapup"],
-        tx.at if closing else None, step.closed_reason,
-        0 if closing else chat["parked_by_call"], chat_id,
-    )
-    tx.event(chat["agent"], chat_id, state, step.to, cause)
-    if timer.deadline is not None and timer.deadline <= tx.now:
-        tx.due = True  # e.g. a zero-length wrap-up: finish() settles it
+    if agent is None:
+        agent = chat["agent"]
+    values = (step.to, timer.deadline, timer.remaining, extension, extensions_left, tx.at,
+              spent["active_ms"], spent["parked_ms"], spent["wrapup_ms"], tx.at if closing else None,
+              step.closed_reason, 0 if closing else chat["parked_by_call"], agent)
+    # Only the columns that change: an index whose columns are not set is left alone.
+    changed = tuple(name for name, value in zip(_MOVED, values) if chat[name] != value or name == "state")
+    sql = _UPDATES.get(changed)
+    if sql is None:
+        sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
+    tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
+    tx.event(agent, chat_id, state, step.to, cause)
+    if timer.deadline is not None:
+        tx.timer_set(timer.deadline)
+        if timer.deadline <= tx.now:
+            tx.due = True  # e.g. a zero-length wrap-up: finish() settles it
 
 
-def own(tx, chat_id: str, doing: str) -> sqlite3.Row:
+def own(tx, chat_id: str, doing: str) -> dict:
     """The chat, which must be in this agent's inbox (or queued: the table refuses that)."""
     chat = row(tx, chat_id)
     if chat["agent"] is not None and chat["agent"] != tx.agent and chat["state"] != core.CLOSED:
@@ -82,10 +95,8 @@ def open_count(tx, agent: str) -> int:
     return tx.q(f"SELECT count(*) FROM chats WHERE agent = ? AND state IN {OPEN}", agent).fetchone()[0]
 
 
-def active_item(tx, agent: str) -> sqlite3.Row | None:
-    return tx.q(
-        f"SELECT {COLUMNS} FROM chats WHERE agent = ? AND state IN ('active', 'active-wrapup')", agent
-    ).fetchone()
+def active_item(tx, agent: str) -> dict | None:
+    return tx.record(f"SELECT {FIELDS} FROM chats WHERE agent = ? AND state IN ('active', 'active-wrapup')", agent)
 
 
 def at_capacity(tx, agent: str) -> str | None:
@@ -100,7 +111,9 @@ def new(tx, customer, queue, priority, chat_id, inbox):
     check_priority(priority)
     if customer is not None:
         check_customer(customer)
-    number = tx.q("SELECT next_chat FROM meta WHERE id = 1").fetchone()[0]
+    number = tx.next_chat
+    if number is None:
+        number = tx.q("SELECT next_chat FROM meta WHERE id = 1").fetchone()[0]
     if chat_id is None:
         chat_id = f"C{number}"
         while tx.q("SELECT 1 FROM chats WHERE id = ?", chat_id).fetchone():
@@ -124,6 +137,7 @@ def new(tx, customer, queue, priority, chat_id, inbox):
         chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer,
     )
     tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
+    tx.next_chat = number + 1
     tx.event(agent, chat_id, None, state, "customer")
     return view(tx, chat_id)
 
@@ -138,8 +152,7 @@ def take(tx, chat_id):
     full = at_capacity(tx, tx.agent)
     if full:
         raise Refused(f"cannot take {chat_id}: it is queued and {full}")
-    tx.q("UPDATE chats SET agent = ? WHERE id = ?", tx.agent, chat_id)
-    move(tx, row(tx, chat_id), core.TAKE, "take")
+    move(tx, chat, core.TAKE, "take", agent=tx.agent)
     return view(tx, chat_id)
 
 
@@ -157,7 +170,8 @@ def activate(tx, chat_id):
     if other is not None and other["id"] != chat_id:
         move(tx, other, core.PARK, "activate")
     move(tx, chat, core.ACTIVATE, "activate")
-    tx.q("UPDATE chats SET unread = 0 WHERE id = ?", chat_id)  # activating reads the customer's messages
+    if chat["unread"]:
+        tx.q("UPDATE chats SET unread = 0 WHERE id = ?", chat_id)  # activating reads the customer's messages
     return view(tx, chat_id)
 
 
@@ -229,14 +243,14 @@ def transfer(tx, chat_id, queue, agent):
     # Moved with its new owner: the event names the agent whose inbox it arrives in; handing it
     # over is the sending agent's activity too (it is no longer idle since then).
     tx.q("UPDATE chats SET agent = ?, transfers = transfers + 1 WHERE id = ?", agent, chat_id)
-    tx.q("UPDATE agents SET last_activity_ms = ? WHERE id = ?", tx.at, tx.agent)
+    tx.active(tx.agent)
     tx.touch(tx.agent)
     move(tx, row(tx, chat_id), core.TRANSFER_AGENT, "transfer")
     return view(tx, chat_id)
 
 
 def show(tx, chat_id):
-    return chat_object(tx, row(tx, chat_id))
+    return chat_object(tx, row(tx, chat_id, COLUMNS))
 
 
 def view(tx, chat_id):
@@ -260,10 +274,10 @@ def list_(tx, all_chats, state, queue):
     sql = f"SELECT {COLUMNS} FROM chats"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    return [chat_object(tx, found) for found in tx.q(sql + " ORDER BY number", *params)]
+    return [chat_object(tx, found) for found in tx.records(sql + " ORDER BY number", *params)]
 
 
-def chat_object(tx, chat: sqlite3.Row) -> dict:
+def chat_object(tx, chat: dict) -> dict:
     state = chat["state"]
     timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
     spent = {name: chat[f"{name}_ms"] for name in ("active", "parked", "wrapup")}

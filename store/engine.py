@@ -20,8 +20,10 @@ them, so a process pays only for the command it runs.
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -350,6 +352,15 @@ class Engine:
 
         return self._read(journal.poll, chat_id, agent_id, since, mark)
 
+    def each_event(self, consume: Callable[..., object], chat_id=None, agent_id=None,
+                   since=0) -> Result:
+        """Hand ``consume`` the events (``journal.Events``: iterable, and their column widths)
+        read as it goes, inside the read transaction: however many there are, only a batch
+        is held at a time.  The result's value is what ``consume`` returns."""
+        from . import journal
+
+        return self._read(lambda tx: consume(journal.Events(tx, chat_id, agent_id, since, None, True)))
+
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
         return self._run(clock.show, acting=False)
@@ -426,16 +437,34 @@ class Engine:
 
         return self._read(snapshots.list_)
 
-    def export(self) -> str:
-        """The whole database as one canonical JSON bundle."""
+    def export(self, write: Callable[[str], None] | None = None) -> str | None:
+        """The whole database as one canonical JSON bundle, handed to ``write`` a piece at a
+        time as it is read (without ``write``: returned as one string)."""
         from . import snapshots
 
-        return self._read(snapshots.export).value
+        if write is not None:
+            self._read(snapshots.export, write)
+            return None
+        pieces: list[str] = []
+        self._read(snapshots.export, pieces.append)
+        return "".join(pieces)
 
-    def import_(self, text: str, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:
+    def import_(self, source, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:
+        """Load a bundle: ``source`` is its text, or a text stream read a piece at a time."""
         from . import snapshots
 
-        return self._run(snapshots.import_, text, where, replace, replace_snapshots, acting=False)
+        if isinstance(source, str):
+            source = io.StringIO(source)
+        if self._no_file_yet() and not isinstance(source, io.StringIO):
+            # Read twice (rehearsed first: a refused bundle creates no file), so kept on disk.
+            with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+                while True:
+                    piece = source.read(1 << 20)
+                    if not piece:
+                        break
+                    spool.write(piece)
+                return self._run(snapshots.import_, spool, where, replace, replace_snapshots, acting=False)
+        return self._run(snapshots.import_, source, where, replace, replace_snapshots, acting=False)
 
     def reset(self, keep_snapshots: bool = False) -> Result:
         from . import snapshots

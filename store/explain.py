@@ -7,7 +7,7 @@ from .timefmt import MAX_MS, format_duration, format_time
 
 
 def explain(tx, chat_id):
-    row = chats.row(tx, chat_id)
+    row = chats.row(tx, chat_id, chats.COLUMNS)
     chat = chats.chat_object(tx, row)
     state, agent = chat["state"], chat["agent"]
     why: list[str] = []

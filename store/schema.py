@@ -18,7 +18,7 @@ from .errors import DatabaseError, UsageError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -360,5 +360,42 @@ def _migrations(sqlite_utils, now_ms: int):
         # queue '' holds the global templates and classification codes.
         db["templates"].create({"queue": str, "name": str, "text": str}, pk=("queue", "name"), not_null={"text"})
         db["classification_codes"].create({"queue": str, "code": str}, pk=("queue", "code"))
+
+    @migrations(name="0004_compact_snapshots")
+    def compact_snapshots(db) -> None:
+        # A snapshot was one JSON text; it becomes its tables' rows, compressed, in chunks
+        # (``bundle.Parts``), with what listings need (the chat count) and the event sequence
+        # in its own row.  States an older schema saved stay as they were (upgraded on restore).
+        import json
+
+        from . import bundle
+
+        conn = db.conn
+        conn.execute("ALTER TABLE snapshots RENAME TO snapshots_0003")
+        conn.execute(
+            "CREATE TABLE snapshots (name TEXT PRIMARY KEY, created_at_ms INTEGER NOT NULL,"
+            " chats INTEGER NOT NULL, events_seq INTEGER NOT NULL)"
+        )
+        conn.execute(
+            "CREATE TABLE snapshot_parts (snapshot TEXT NOT NULL, part TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " data BLOB NOT NULL, PRIMARY KEY (snapshot, part, seq))"
+        )
+        names = [row[0] for row in conn.execute("SELECT name FROM snapshots_0003 ORDER BY name")]
+        for name in names:  # one at a time: only one snapshot's text in memory
+            created, text = conn.execute(
+                "SELECT created_at_ms, state FROM snapshots_0003 WHERE name = ?", (name,)).fetchone()
+            state = json.loads(text)
+            del text
+            parts = bundle.Parts(conn, "snapshot_parts", "snapshot", name)
+            counts = {}
+            for table in bundle.STATE_TABLES:
+                if table in state:
+                    writer = parts.writer(table)
+                    for row in state.pop(table):
+                        writer.add(row)
+                    counts[table] = writer.close()
+            conn.execute("INSERT INTO snapshots (name, created_at_ms, chats, events_seq) VALUES (?, ?, ?, ?)",
+                         (name, created, counts.get("chats", 0), state.get("events_seq", 0)))
+        conn.execute("DROP TABLE snapshots_0003")
 
     return migrations

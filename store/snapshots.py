@@ -6,8 +6,6 @@ commands over one transaction.
 
 from __future__ import annotations
 
-import json
-
 from . import bundle
 from .clock import REAL, VIRTUAL, clock_now
 from .errors import Refused, UsageError
@@ -15,21 +13,26 @@ from .timefmt import format_time
 from .validate import check_name, shown
 
 
+def _parts(tx, name) -> bundle.Parts:
+    return bundle.Parts(tx.conn, "snapshot_parts", "snapshot", name)
+
+
 def save(tx, name):
     check_name("snapshot name", name)
     replaced = tx.exists("SELECT 1 FROM snapshots WHERE name = ?", name)
     tx.finish()  # the snapshot holds the settled state
-    state = bundle.dumps(bundle.dump_state(tx.conn))
+    chats, seq = bundle.save_parts(tx.conn, _parts(tx, name))
     tx.q(
-        "INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, state = excluded.state",
-        name, tx.now, state,
+        "INSERT INTO snapshots (name, created_at_ms, chats, events_seq) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, chats = excluded.chats,"
+        " events_seq = excluded.events_seq",
+        name, tx.now, chats, seq,
     )
     return {"name": name, "created_at": format_time(tx.now), "replaced": replaced}
 
 
 def _row(tx, name):
-    row = tx.q("SELECT name, created_at_ms, state FROM snapshots WHERE name = ?", name).fetchone()
+    row = tx.q("SELECT name, created_at_ms, events_seq FROM snapshots WHERE name = ?", name).fetchone()
     if row is None:
         raise Refused(f"no snapshot named {shown(name)}")
     return row
@@ -40,7 +43,7 @@ def restore(tx, name):
     from .errors import DatabaseError
 
     row = _row(tx, name)
-    load(tx, bundle.upgrade_state(json.loads(row["state"])))
+    load(tx, _parts(tx, name), row["events_seq"])
     problems = check(tx.conn)
     if problems:  # a snapshot is checked when it is saved or imported: it was changed behind chatemu's back
         raise DatabaseError(f"snapshot {shown(name)} is inconsistent, not restored: {problems[0]}")
@@ -53,9 +56,10 @@ def restore(tx, name):
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "now": format_time(tx.now)}
 
 
-def load(tx, state: dict) -> None:
-    """Replace the whole state; the clock is the loaded one (the only way it goes back)."""
-    bundle.load_state(tx.conn, state)
+def load(tx, parts: bundle.Parts, seq: int, where: str | None = None) -> None:
+    """Replace the whole state; the clock is the loaded one (the only way it goes back).
+    ``where``: a bundle's state, whose repeated keys are refused by name."""
+    bundle.load_parts(tx.conn, parts, seq, where)
     meta = tx.q("SELECT mode, now_ms, offset_ms FROM meta WHERE id = 1").fetchone()
     tx.mode, tx.offset = meta["mode"], meta["offset_ms"]
     tx.now = tx.at = clock_now(tx.mode, meta["now_ms"], tx.offset, tx.wall_ms)
@@ -66,54 +70,72 @@ def load(tx, state: dict) -> None:
 def delete(tx, name):
     row = _row(tx, name)
     tx.q("DELETE FROM snapshots WHERE name = ?", name)
+    _parts(tx, name).delete()
     return {"name": name, "created_at": format_time(row["created_at_ms"]), "deleted": True}
 
 
 def list_(tx):
     return [
-        {"name": row["name"], "created_at": format_time(row["created_at_ms"]),
-         "chats": len(json.loads(row["state"])["chats"])}
-        for row in tx.q("SELECT name, created_at_ms, state FROM snapshots ORDER BY name")
+        {"name": row["name"], "created_at": format_time(row["created_at_ms"]), "chats": row["chats"]}
+        for row in tx.q("SELECT name, created_at_ms, chats FROM snapshots ORDER BY name")
     ]
 
 
-def export(tx):
-    return bundle.dumps(bundle.export_document(tx.conn))
+def export(tx, write):
+    """Write the whole database as one canonical JSON bundle, a piece at a time."""
+    bundle.write_bundle(tx.conn, write)
 
 
-def import_(tx, text, where, replace, replace_snapshots=False):
-    """Load a bundle.  The database's snapshots are kept unless ``replace_snapshots``;
-    the bundle's are added, each replacing a kept one of the same name."""
+def import_(tx, source, where, replace, replace_snapshots=False):
+    """Load a bundle read from ``source`` (``read(n)``), checked as it is read.  The
+    database's snapshots are kept unless ``replace_snapshots``; the bundle's are added,
+    each replacing a kept one of the same name."""
     from .check import check
     from .clock import pristine
 
-    document = bundle.parse_document(tx.conn, text, where)
+    if hasattr(source, "seek"):
+        source.seek(0)  # a rehearsal may have read it already
+    found = bundle.BundleCheck(tx.conn)
+    try:
+        bundle.parse_bundle(bundle.Reader(source.read), found)
+    except bundle.Malformed as exc:
+        raise UsageError(f"{where} is not a chatemu bundle: malformed or truncated JSON ({exc})") from None
+    found.judge(where)
     if not replace and not (pristine(tx) and not tx.exists("SELECT 1 FROM config")):
         raise Refused("cannot import into a database that is in use: use --replace to replace its state")
     count = lambda table: tx.q(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
     replaced = {"chats": count("chats"), "events": count("events")}
-    names = [snap["name"] for snap in document["snapshots"]]
+    snapshots = found.snapshots or []
+    names = [snap["name"] for snap in snapshots]
     if replace_snapshots:
         replaced["snapshots"] = count("snapshots")
         tx.q("DELETE FROM snapshots")
+        tx.q("DELETE FROM snapshot_parts")
     else:
         replaced["snapshots"] = sum(tx.exists("SELECT 1 FROM snapshots WHERE name = ?", name) for name in names)
-    for snap in document["snapshots"]:
+    for index, snap in enumerate(snapshots):
+        state = found.state(index + 1)
         # Each snapshot passes the same checks as the state itself: loaded, checked, replaced below.
-        load(tx, snap["state"])
+        shown_where = f"{where}: snapshot {shown(snap['name'])}"
+        load(tx, found.parts(index + 1), state.seq, shown_where)
         problems = check(tx.conn)
         if problems:
-            raise UsageError(f"{where}: snapshot {shown(snap['name'])} is inconsistent: {problems[0]}")
-        tx.q("INSERT INTO snapshots (name, created_at_ms, state) VALUES (?, ?, ?)"
-             " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, state = excluded.state",
-             snap["name"], snap["created_at_ms"], bundle.dumps(snap["state"]))
-    load(tx, document["state"])
+            raise UsageError(f"{shown_where} is inconsistent: {problems[0]}")
+        _parts(tx, snap["name"]).delete()
+        tx.q("INSERT INTO snapshots (name, created_at_ms, chats, events_seq) VALUES (?, ?, ?, ?)"
+             " ON CONFLICT (name) DO UPDATE SET created_at_ms = excluded.created_at_ms, chats = excluded.chats,"
+             " events_seq = excluded.events_seq",
+             snap["name"], snap["created_at_ms"], state.rows["chats"], state.seq)
+        tx.q("INSERT INTO snapshot_parts (snapshot, part, seq, data)"
+             " SELECT ?, part, seq, data FROM temp.import_parts WHERE slot = ?", snap["name"], index + 1)
+    state = found.state(0)
+    load(tx, found.parts(0), state.seq, where)
+    found.close()
     problems = check(tx.conn)
     if problems:
         raise UsageError(f"{where}: the bundle's state is inconsistent: {problems[0]}")
-    return {"imported": where, "chats": len(document["state"]["chats"]),
-            "events": len(document["state"]["events"]), "snapshots": len(document["snapshots"]),
-            "now": format_time(tx.now), "replaced": replaced,
+    return {"imported": where, "chats": state.rows["chats"], "events": state.rows["events"],
+            "snapshots": len(snapshots), "now": format_time(tx.now), "replaced": replaced,
             "snapshots_kept": count("snapshots") - len(names)}
 
 
@@ -124,6 +146,7 @@ def reset(tx, keep_snapshots):
     tx.q("DELETE FROM sqlite_sequence WHERE name = 'events'")
     if not keep_snapshots:
         tx.q("DELETE FROM snapshots")
+        tx.q("DELETE FROM snapshot_parts")
     tx.mode, tx.offset = VIRTUAL, 0
     tx.now = tx.at = tx.wall_ms
     tx.q("UPDATE meta SET mode = ?, now_ms = ?, offset_ms = 0, next_chat = 1 WHERE id = 1", VIRTUAL, tx.now)

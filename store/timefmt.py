@@ -31,12 +31,24 @@ def parse_duration(text: str) -> int:
     A bare number is seconds.  Negative, empty, unknown units, or finer than a
     millisecond: ``UsageError``.
     """
-    from fractions import Fraction  # here, not at import: start-up is every command's cost
-
     raw = text
     text = text.strip()
     if not text:
         raise UsageError("empty duration (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
+    if "." not in text and len(text) <= 40:
+        # Whole numbers of a sane length only (the usual case): the same grammar, in integers.
+        if _BARE.fullmatch(text):
+            total = int(text) * 1000
+        else:
+            match = _DURATION.fullmatch(text)
+            if match is None or not any(match.groupdict().values()):
+                raise UsageError(f"bad duration {raw!r} (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
+            total = sum(int(value) * _UNIT_MS[unit] for unit, value in match.groupdict().items() if value)
+        if total > MAX_DURATION_MS:
+            raise UsageError(f"bad duration {raw!r}: longer than 100 years")
+        return total
+    from fractions import Fraction  # here, not at import: start-up is every command's cost
+
     if _BARE.fullmatch(text):
         total = _number(text, raw) * 1000
     else:
@@ -112,12 +124,35 @@ def clock_face(ms: int | None) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+_DAY_MS = 86_400_000
+_DATES: dict[int, str] = {}  # day number since the epoch → "YYYY-MM-DDT"
+_TIMES: dict[int, str] = {}  # instants formatted lately (a command shows the same ones again and again)
+
+
 def format_time(ms: int | None) -> str | None:
-    """Epoch milliseconds → ISO 8601 UTC with milliseconds and ``Z``."""
+    """Epoch milliseconds → ISO 8601 UTC with milliseconds and ``Z``.
+
+    The date is formatted once per day (events come in runs of the same day), the
+    time of day by arithmetic, and an instant formatted lately is not formatted
+    again: a command that logs thousands of events formats thousands of instants."""
     if ms is None:
         return None
-    moment = EPOCH + timedelta(milliseconds=ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    text = _TIMES.get(ms)
+    if text is not None:
+        return text
+    if len(_TIMES) >= 4096:
+        _TIMES.clear()
+    day, rest = divmod(ms, _DAY_MS)
+    date = _DATES.get(day)
+    if date is None:
+        date = (EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+        if len(_DATES) < 4096:
+            _DATES[day] = date
+    seconds_, millis = divmod(rest, 1000)
+    minutes, secs = divmod(seconds_, 60)
+    hours, minutes = divmod(minutes, 60)
+    text = _TIMES[ms] = f"{date}{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}Z"
+    return text
 
 
 def parse_time(text: str) -> int:

@@ -18,6 +18,23 @@ from . import config as cfg
 from .clock import clock_now
 from .timefmt import format_time
 
+_FACTS = (
+    "SELECT a.id, a.presence, a.on_call, a.last_activity_ms,"
+    f" (SELECT count(*) FROM chats c WHERE c.agent = a.id AND c.state IN {chats.OPEN}) AS open,"
+    f" (SELECT c.id || ' ' || c.state FROM chats c WHERE c.agent = a.id AND c.state IN {chats.BUSY}"
+    "  ORDER BY c.number LIMIT 1) AS busy"
+    " FROM agents a {where} ORDER BY a.last_activity_ms, a.id"
+)
+_BEGIN = (
+    "SELECT mode, now_ms, offset_ms, next_chat,"
+    " (SELECT min(wrapup_deadline_ms) FROM chats WHERE wrapup_deadline_ms IS NOT NULL) AS first_due,"
+    " EXISTS (SELECT 1 FROM chats WHERE state = 'queued') AS queued,"
+    " (SELECT last_activity_ms FROM agents WHERE id = ?) AS agent_activity"
+    " FROM meta WHERE id = 1"
+)
+_NAMES: dict[str, tuple[str, ...]] = {}  # a query's column names, for ``Tx.records``
+_FREE = "WHERE a.presence = 'available' AND a.on_call = 0"
+_INSERT_EVENT = "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 class Tx:
@@ -26,24 +43,63 @@ class Tx:
     def __init__(self, conn: sqlite3.Connection, wall_ms: int, agent: str):
         conn.row_factory = sqlite3.Row
         self.conn = conn
+        self._plain = conn.cursor()  # plain tuples, for ``records``
+        self._plain.row_factory = None
         self.agent = agent
         self.wall_ms = wall_ms
         self.appended: list[dict] = []
-        meta = conn.execute("SELECT mode, now_ms, offset_ms FROM meta WHERE id = 1").fetchone()
-        self.mode = meta["mode"]
-        self.offset = meta["offset_ms"]
-        self.stored_clock = (self.mode, meta["now_ms"], self.offset)
-        self.now = clock_now(self.mode, meta["now_ms"], self.offset, wall_ms)
+        # One statement for what commands need first: the clock, the next chat number, the earliest running
+        # timer (settling looks no further when it is not due), whether a chat is queued
+        # (presentation looks no further when none is) and the acting agent's last activity (None:
+        # it does not exist yet).
+        mode, now_ms, offset, next_chat, first_due, queued, activity = self._plain.execute(_BEGIN, (agent,)).fetchone()
+        self.next_chat: int | None = next_chat  # the next chat's number (None: read it again)
+        self.mode = mode
+        self.offset = offset
+        self.stored_clock = (mode, now_ms, offset)
+        self.now = clock_now(mode, now_ms, offset, wall_ms)
         self.due = False  # whether a timer may have become due since the last settle
         self.at = self.now  # the instant being applied (a timer's deadline while settling)
         self._config: dict[tuple[str, str], str] | None = None
+        self._values: dict[tuple[str, str | None], object] = {}  # config values, decoded once
         self.finished = False
         # Agents whose facts changed since the last presentation; None: look at every agent (the
         # first presentation of a command, after a chat joined a queue, after a config change).
         self.touched: set[str] | None = None
+        # Whether a chat may be queued: False only when known that none is (so presentation
+        # needs no query at all); None when not known yet.
+        self.queued: bool | None = bool(queued)
+        self.agent_exists = activity is not None
+        # No running timer is due before this instant (None: none runs at all); False: not known.
+        self._no_due_before: int | None | bool = first_due
+        # Each agent's last_activity_ms as this transaction knows it (read, or given): giving
+        # the same instant again (a timer's expiry, then a presentation to the agent it freed;
+        # a command at the instant of the agent's last one) writes nothing.
+        self._activity: dict[str, int] = {agent: activity} if self.agent_exists else {}
+        # While settling (None otherwise), what is written once the timers have run out:
+        # the events (numbered here as AUTOINCREMENT would number them) and each agent's
+        # last activity; and the queue's head, read ahead in presentation order.
+        self._events: list[tuple] | None = None
+        self._next_seq: int | None = None
+        self._idle_since: dict[str, int] | None = None
+        self._head: list[dict] | None = None
+        self._head_whole = False  # the head read ahead is the whole queue
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
+
+    def records(self, sql: str, *params) -> list[dict]:
+        """The rows as dicts: a row read field by field (a chat's, by ``move`` and when shown)
+        is looked up by name many times, which a dict does faster than ``sqlite3.Row``."""
+        cur = self._plain.execute(sql, params)
+        names = _NAMES.get(sql)
+        if names is None:
+            names = _NAMES[sql] = tuple(d[0] for d in cur.description)
+        return [dict(zip(names, found)) for found in cur]
+
+    def record(self, sql: str, *params) -> dict | None:
+        found = self.records(sql, *params)
+        return found[0] if found else None
 
     def exists(self, sql: str, *params) -> bool:
         return self.conn.execute(f"SELECT EXISTS ({sql})", params).fetchone()[0] == 1
@@ -61,58 +117,115 @@ class Tx:
         self.finished = True
 
     def config(self, name: str, queue: str | None = None):
+        try:
+            return self._values[name, queue]
+        except KeyError:
+            pass
         if self._config is None:
             self._config = {(row["queue"], row["key"]): row["value"] for row in self.q("SELECT * FROM config")}
         k = cfg.KEYS[name]
         stored = self._config.get((queue, name)) if queue is not None and k.per_queue else None
         if stored is None:
             stored = self._config.get(("", name))
-        return k.default if stored is None else cfg.decode(k, stored)
+        value = self._values[name, queue] = k.default if stored is None else cfg.decode(k, stored)
+        return value
 
     def config_changed(self) -> None:
+        """The config, or the whole state (restore, import, reset), changed: read it all again."""
         self._config = None
+        self._values = {}
         self.touched = None
+        self.queued = None
+        self._activity = {}
+        self._no_due_before = False
+        self.next_chat = None
 
     def event(self, agent, chat, from_state, to_state, cause) -> None:
-        cur = self.q(
-            "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)",
-            self.at, agent, chat, from_state, to_state, cause,
-        )
+        at = self.at
+        if self._events is None:
+            seq = self.q(_INSERT_EVENT, at, agent, chat, from_state, to_state, cause).lastrowid
+        else:
+            if self._next_seq is None:
+                self._next_seq = self.q(
+                    "SELECT max(ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),"
+                    " ifnull((SELECT max(seq) FROM events), 0)) + 1"
+                ).fetchone()[0]
+            seq = self._next_seq
+            self._next_seq += 1
+            self._events.append((seq, at, agent, chat, from_state, to_state, cause))
         self.appended.append(
-            {
-                "seq": cur.lastrowid,
-                "at": format_time(self.at),
-                "agent": agent,
-                "chat": chat,
-                "from": from_state,
-                "to": to_state,
-                "cause": cause,
-            }
+            {"seq": seq, "at": format_time(at), "agent": agent, "chat": chat, "from": from_state,
+             "to": to_state, "cause": cause}
         )
         if agent is not None:
-            self.q("UPDATE agents SET last_activity_ms = ? WHERE id = ?", self.at, agent)
+            self.active(agent)
         if to_state == core.QUEUED:
             self.touched = None  # a chat joined a queue: any free agent may take it
+            self.queued = True
         elif agent is not None and self.touched is not None:
             self.touched.add(agent)
+
+    def active(self, agent: str) -> None:
+        """The agent acted (or was acted for) now: it is no longer idle since ``at``."""
+        if self._activity.get(agent) != self.at:
+            self._activity[agent] = self.at
+            if self._idle_since is None:
+                self.q("UPDATE agents SET last_activity_ms = ? WHERE id = ?", self.at, agent)
+            else:
+                self._idle_since[agent] = self.at
 
     # -- timers and presentation ----------------------------------------------
 
     def settle(self) -> None:
-        """Run out every wrap-up timer due by now, in time order, each at its instant."""
-        while True:
-            row = self.q(
-                f"SELECT {chats.COLUMNS} FROM chats WHERE wrapup_deadline_ms IS NOT NULL AND wrapup_deadline_ms <= ?"
-                " ORDER BY wrapup_deadline_ms, number LIMIT 1",
-                self.now,
-            ).fetchone()
-            if row is None:
-                break
-            self.at = row["wrapup_deadline_ms"]  # the exact instant it ran out
-            chats.move(self, row, core.EXPIRE, "timer")
-            self.present()
+        """Run out every wrap-up timer due by now, in time order, each at its instant,
+        presenting after each.
+
+        Running a timer out closes its chat; presenting moves queued chats (which have no
+        timer) into inboxes.  Neither starts a timer nor changes another due chat, nor adds
+        to the queue, so: the due timers are read a batch at a time (the rows a query per
+        timer would find, one after the other); the queue's head is read ahead; and what
+        nothing reads while settling (the events, the agents' last activity, which
+        presentation takes from here) is written once at the end, with executemany."""
+        bound = self._no_due_before
+        if bound is None or (bound is not False and bound > self.now):
+            self.due = False  # no timer is due: nothing to look for
+            return
+        self._events, self._idle_since, self._head = [], {}, []
+        try:
+            while True:
+                due = self.records(
+                    f"SELECT {chats.FIELDS} FROM chats WHERE wrapup_deadline_ms IS NOT NULL"
+                    " AND wrapup_deadline_ms <= ? ORDER BY wrapup_deadline_ms, number LIMIT 500",
+                    self.now,
+                )
+                if not due:
+                    break
+                for row in due:
+                    self.at = row["wrapup_deadline_ms"]  # the exact instant it ran out
+                    chats.move(self, row, core.EXPIRE, "timer")
+                    self.present()
+            if self._events:
+                self.conn.executemany(
+                    "INSERT INTO events (seq, at_ms, agent, chat, from_state, to_state, cause)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    self._events,
+                )
+            if self._idle_since:
+                self.conn.executemany(
+                    "UPDATE agents SET last_activity_ms = ? WHERE id = ?",
+                    [(at, agent) for agent, at in self._idle_since.items()],
+                )
+        finally:
+            self._events = self._next_seq = self._idle_since = self._head = None
+            self._head_whole = False
         self.at = self.now
         self.due = False
+        self._no_due_before = self.now + 1  # every timer due by now has run out
+
+    def timer_set(self, deadline: int) -> None:
+        """A wrap-up timer now runs until ``deadline``."""
+        if self._no_due_before is not False and (self._no_due_before is None or deadline < self._no_due_before):
+            self._no_due_before = deadline
 
     def touch(self, agent: str) -> None:
         """The agent's facts changed without an event (it came into being)."""
@@ -122,26 +235,37 @@ class Tx:
     def agent_facts(self, where: str = "", *params) -> list[routing.AgentFacts]:
         """The facts routing needs, for the agents ``where`` selects (SQL on ``agents a``)."""
         limit = self.config("max-chats")
-        rows = self.q(
-            "SELECT a.id, a.presence, a.on_call, a.last_activity_ms,"
-            f" (SELECT count(*) FROM chats c WHERE c.agent = a.id AND c.state IN {chats.OPEN}) AS open,"
-            f" (SELECT c.id || ' ' || c.state FROM chats c WHERE c.agent = a.id AND c.state IN {chats.BUSY}"
-            "  ORDER BY c.number LIMIT 1) AS busy"
-            f" FROM agents a {where} ORDER BY a.last_activity_ms, a.id",
-            *params,
-        )
+        pending = self._idle_since or {}  # last activity not written yet (settling)
         return [
-            routing.AgentFacts(r["id"], r["presence"], bool(r["on_call"]), r["busy"], r["open"], limit,
-                               r["last_activity_ms"])
-            for r in rows
+            routing.AgentFacts(r[0], r[1], bool(r[2]), r[5], r[4], limit, pending.get(r[0], r[3]))
+            for r in self.q(_FACTS.format(where=where), *params)
         ]
 
     def pending(self) -> bool:
         """Whether settling or presenting would change anything now: a wrap-up timer due
         at or before now, or a queued chat an agent is free to be presented."""
-        return self.exists(
-            "SELECT 1 FROM chats WHERE wrapup_deadline_ms IS NOT NULL AND wrapup_deadline_ms <= ?", self.now
-        ) or bool(self._presentations())
+        bound = self._no_due_before
+        if bound is False or (bound is not None and bound <= self.now):
+            return True
+        if not self.queued or not self.config("auto-present"):
+            return False
+        return bool(routing.free_agents(self.agent_facts(_FREE), True))
+
+    def queue_head(self, count: int) -> list[dict]:
+        """The first ``count`` + 1 queued chats in presentation order (the index's order):
+        the one more says whether a chat is still queued after ``count`` are presented."""
+        cached = self._head
+        if cached is not None and (len(cached) > count or self._head_whole):
+            return cached[:count + 1]
+        limit = count + 1 if cached is None else max(count + 1, 256)
+        rows = self.records(
+            f"SELECT {chats.FIELDS} FROM chats WHERE state = 'queued'"
+            " ORDER BY priority DESC, created_at_ms, number LIMIT ?",
+            limit,
+        )
+        if cached is not None:
+            self._head, self._head_whole = rows, len(rows) < limit
+        return rows
 
     def present(self) -> None:
         """Present queued chats to the agents free to take one, as ``routing`` decides.
@@ -150,28 +274,28 @@ class Tx:
         (``touched``), unless a chat joined a queue or the config changed; so settling N
         timers looks at one agent per timer, not at every agent each time."""
         touched, self.touched = self.touched, set()
-        for chat_id, agent in self._presentations(touched):
-            self.q("UPDATE chats SET agent = ? WHERE id = ?", agent, chat_id)
-            chats.move(self, chats.row(self, chat_id), core.PRESENT, "presentation")
-        self.touched = set()  # every agent free now has been given a chat, or none is waiting
-
-    def _presentations(self, touched: set[str] | None = None) -> list[tuple[str, str]]:
-        """What routing decides now, looking at the ``touched`` agents only (None: at all)."""
-        auto = self.config("auto-present")
-        if not auto or touched == set() or not self.exists("SELECT 1 FROM chats WHERE state = 'queued'"):
-            return []
-        where = "WHERE a.presence = 'available' AND a.on_call = 0"
-        if touched is not None:
-            where += f" AND a.id IN ({', '.join('?' * len(touched))})"
-        free = routing.free_agents(self.agent_facts(where, *sorted(touched or ())), auto)
+        if touched is not None and not touched:
+            return
+        if self.queued is None:
+            self.queued = self.exists("SELECT 1 FROM chats WHERE state = 'queued'")
+        if not self.queued or not self.config("auto-present"):
+            return
+        if touched is None:
+            facts = self.agent_facts(_FREE)
+        elif len(touched) == 1:
+            facts = self.agent_facts(_FREE + " AND a.id = ?", *touched)
+        else:
+            facts = self.agent_facts(_FREE + f" AND a.id IN ({', '.join('?' * len(touched))})", *sorted(touched))
+        free = routing.free_agents(facts, True)
         if not free:
-            return []  # no queue query when nobody can take a chat
-        waiting = [
-            routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
-            for r in self.q(
-                "SELECT id, queue, priority, created_at_ms, number FROM chats WHERE state = 'queued'"
-                " ORDER BY priority DESC, created_at_ms, number LIMIT ?",
-                len(free),
-            )
-        ]
-        return routing.decide(waiting, free, auto)
+            return  # no queue query when nobody can take a chat
+        rows = self.queue_head(len(free))
+        self.queued = len(rows) > len(free)
+        head = {r["id"]: r for r in rows[:len(free)]}
+        if self._head is not None:
+            del self._head[:len(head)]  # every one is presented below
+        waiting = [routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
+                   for r in head.values()]
+        for chat_id, agent in routing.decide(waiting, free, True):
+            chats.move(self, head[chat_id], core.PRESENT, "presentation", agent=agent)
+        self.touched = set()  # every agent free now has been given a chat, or none is waiting

@@ -85,7 +85,8 @@ class Chatemu:
         conn = sqlite3.connect(self.db)
         try:
             tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-            return json.dumps({t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables})
+            return json.dumps({t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables},
+                              default=bytes.hex)  # snapshots are compressed BLOBs
         finally:
             conn.close()
 

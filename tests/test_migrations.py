@@ -232,10 +232,14 @@ def test_fixture_is_schema_version_2(v2):
 def test_v2_upgrade_keeps_every_row_and_fills_the_new_columns(v2):
     cm, before = v2
     cm.ok("clock", "advance", "0s")
-    after = rows(cm.db, V2_TABLES)
+    after = rows(cm.db, V1_TABLES)
     assert after["user_version"] == schema.SCHEMA_VERSION
-    for table in V2_TABLES:
+    for table in V1_TABLES:
         assert after[table] == before[table], f"{table} changed by the upgrade"
+    # Snapshots are kept compressed since version 4: the same names and times, and their chats counted.
+    assert [(s["name"], s["created_at"], s["chats"]) for s in cm.js("snapshot", "list")] == [
+        ("mid", "2026-01-05T09:00:10.000Z", 3)]
+    assert [r[:2] for r in before["snapshots"]] == [("mid", 1767603610000)]
     chats = {c["id"]: c for c in cm.js("chat", "list", "--all")}
     for chat in chats.values():
         assert chat["origin_queue"] == chat["queue"]
@@ -283,3 +287,104 @@ def test_a_v2_bundle_imports_upgraded_and_round_trips(v2, tmp_path):
     assert again.run("export", "-").out == text
     imported.ok("snapshot", "restore", "mid")
     assert imported.run("db", "check").code == 0
+
+
+# == schema version 3 (before compact snapshots) =================================================
+
+FIXTURE_V3 = Path(__file__).parent / "fixtures" / "schema-v3.db"
+BUNDLE_V3 = Path(__file__).parent / "fixtures" / "bundle-v3.json"
+V3_TABLES = ("meta", "config", "agents", "chats", "events", "sqlite_sequence", "contacts", "messages", "templates",
+             "classification_codes")
+
+
+@pytest.fixture
+def v3(tmp_path) -> tuple[Chatemu, dict]:
+    """A copy of the version-3 fixture and its rows.  Written by chatemu's schema 3: the
+    version-2 fixture upgraded, then a conversation on top (templates and codes, messages,
+    a classification and its note, the abusive flag, a contact, a transfer to another
+    agent, a running wrap-up timer, a queued chat) and a second snapshot, ``webchat``;
+    ``mid`` is the snapshot schema 2 saved.  ``bundle-v3.json`` is what schema 3's
+    ``export`` wrote of it."""
+    probe = tmp_path / "probe" / "v3.db"
+    probe.parent.mkdir()
+    shutil.copyfile(FIXTURE_V3, probe)
+    before = rows(probe, V3_TABLES + ("snapshots",))
+    db = tmp_path / "v3.db"
+    shutil.copyfile(FIXTURE_V3, db)
+    return Chatemu(db), before
+
+
+def v3_bundle_as_now() -> str:
+    """The bundle schema 3 exported, as this chatemu exports the same database: only the
+    schema version differs."""
+    text = BUNDLE_V3.read_text(encoding="utf-8")
+    assert text.count('"schema_version":3,') == 1
+    return text.replace('"schema_version":3,', f'"schema_version":{schema.SCHEMA_VERSION},')
+
+
+def test_fixture_is_schema_version_3(v3):
+    _, before = v3
+    assert before["user_version"] == 3
+    assert "messages" in before["tables"] and "snapshot_parts" not in before["tables"]
+    assert [r[0] for r in before["snapshots"]] == ["mid", "webchat"]
+    assert all(isinstance(r[2], str) for r in before["snapshots"])  # the whole state, as JSON text
+    assert schema.SCHEMA_VERSION > 3
+
+
+def test_v3_upgrade_keeps_every_row_and_compacts_the_snapshots(v3):
+    cm, before = v3
+    cm.ok("clock", "advance", "0s")
+    after = rows(cm.db, V3_TABLES)
+    assert after["user_version"] == schema.SCHEMA_VERSION
+    for table in V3_TABLES:
+        assert after[table] == before[table], f"{table} changed by the upgrade"
+    assert "snapshot_parts" in after["tables"]
+    assert [(s["name"], s["created_at"], s["chats"]) for s in cm.js("snapshot", "list")] == [
+        ("mid", "2026-01-05T09:00:10.000Z", 3), ("webchat", "2026-01-05T09:00:15.000Z", 6)]
+    conn = sqlite3.connect(cm.db)
+    try:
+        assert [r[1] for r in conn.execute("PRAGMA table_info(snapshots)")] == [
+            "name", "created_at_ms", "chats", "events_seq"]
+        stored = conn.execute("SELECT sum(length(data)) FROM snapshot_parts").fetchone()[0]
+    finally:
+        conn.close()
+    assert stored < sum(len(r[2]) for r in before["snapshots"]) / 2  # compressed
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+
+
+def test_v3_export_is_byte_for_byte_what_schema_3_exported(v3, tmp_path):
+    cm, _ = v3
+    hashes = file_bytes(cm.db)
+    assert cm.ok("export", "-").out == v3_bundle_as_now()  # read-only: upgraded inside, rolled back
+    assert file_bytes(cm.db) == hashes
+    cm.ok("clock", "advance", "0s")
+    assert cm.ok("export", "-").out == v3_bundle_as_now()
+
+
+def test_v3_snapshots_restore_as_their_imported_copies_do(v3, tmp_path):
+    """Each snapshot restored from the upgraded database equals the same snapshot restored
+    from schema 3's bundle, imported: ``mid`` (saved by schema 2) and ``webchat``."""
+    cm, _ = v3
+    imported = Chatemu(tmp_path / "imported.db")
+    imported.ok("import", str(BUNDLE_V3))
+    for name, chats in (("mid", 3), ("webchat", 6)):
+        for db in (cm, imported):
+            db.ok("snapshot", "restore", name)
+            assert db.run("db", "check").code == 0, db.run("db", "check")
+        assert len(cm.js("chat", "list", "--all")) == chats
+        for command in (("chat", "list", "--all"), ("events",), ("agent", "list"), ("config", "show"),
+                        ("template", "list"), ("classification", "list"), ("contact", "history", "Ann")):
+            assert cm.js(*command) == imported.js(*command), command
+    assert cm.chat("C3")["classification"] == "resolved" and cm.chat("C3")["abusive"] is True
+    assert [m["text"] for m in cm.js("chat", "transcript", "C3")] == [
+        "Hello, how can I help?", "my order is late", "checking now", "thanks"]
+
+
+def test_a_v3_bundle_imports_and_round_trips_byte_for_byte(tmp_path):
+    imported = Chatemu(tmp_path / "imported.db")
+    imported.ok("import", str(BUNDLE_V3))
+    text = imported.run("export", "-").out
+    assert text == v3_bundle_as_now()
+    again = Chatemu(tmp_path / "again.db")
+    again.ok("import", "-", stdin=text)
+    assert again.run("export", "-").out == text

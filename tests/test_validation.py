@@ -76,11 +76,18 @@ def test_a_bundle_with_an_inconsistent_snapshot_is_refused(source, tmp_path):
 
 
 def test_restoring_a_snapshot_changed_behind_chatemus_back_is_refused(source, cm):
+    from chatemu.store import bundle as stored
+
     conn = sqlite3.connect(cm.db)
-    state = json.loads(conn.execute("SELECT state FROM snapshots WHERE name = 's1'").fetchone()[0])
-    chat(None, state=state)["wrapup_deadline_ms"] = 1  # a timer on an active chat
+    parts = stored.Parts(conn, "snapshot_parts", "snapshot", "s1")
+    rows = [row for batch in parts.rows("chats") for row in batch]
+    chat(None, state={"chats": rows})["wrapup_deadline_ms"] = 1  # a timer on an active chat
     with conn:
-        conn.execute("UPDATE snapshots SET state = ? WHERE name = 's1'", (json.dumps(state),))
+        parts.delete("chats")
+        writer = parts.writer("chats")
+        for row in rows:
+            writer.add(row)
+        writer.close()
     conn.close()
     done = cm.fails(5, "snapshot", "restore", "s1", match="snapshot s1 is inconsistent, not restored")
     assert "running wrap-up timer" in done.err
