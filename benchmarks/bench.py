@@ -1023,7 +1023,7 @@ def bench_queue(runner: Runner, plan: Plan, report: Report) -> None:
 WHOLE = (
     ("events", ["events"], None),
     ("events --json", ["events", "--json"], None),
-    ("export FILE", ["export", "{bundle}"], None),
+    ("export FILE", ["export", "--force", "{bundle}"], None),
     ("snapshot save", ["snapshot", "save", "s1"], None),
     ("snapshot list", ["snapshot", "list"], "saved"),
     ("snapshot restore", ["snapshot", "restore", "s1"], "saved"),

@@ -7,7 +7,7 @@ import typer
 from .common import JsonOpt, changed_agent, engine, show
 from . import render
 
-agent_app = typer.Typer(help="The agent: status and presence.", no_args_is_help=True)
+agent_app = typer.Typer(help="The agent: login and logout, status, presence and breaks, its queues.", no_args_is_help=True)
 
 
 @agent_app.command("status")
@@ -33,6 +33,115 @@ def agent_available(ctx: typer.Context, json: JsonOpt = False) -> None:
 
 
 @agent_app.command("break")
-def agent_break(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Set presence to break: nothing is presented."""
-    changed_agent(ctx, engine(ctx).agent_presence("break"), json)
+def agent_break(
+    ctx: typer.Context,
+    reason: Annotated[Optional[str], typer.Option("--reason", metavar="R", help="One of the break reasons (`chatemu break-reason list`).")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Set presence to break: nothing is presented.
+
+    Example: `chatemu agent break --reason lunch`."""
+    changed_agent(ctx, engine(ctx).agent_presence("break", reason), json)
+
+
+@agent_app.command("login")
+def agent_login(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Log the agent in (creating it if new): available, queued chats may be presented.
+
+    Example: `chatemu --agent agent-2 agent login`."""
+    changed_agent(ctx, engine(ctx).agent_login(), json)
+
+
+@agent_app.command("logout")
+def agent_logout(
+    ctx: typer.Context,
+    return_chats: Annotated[bool, typer.Option("--return", help="First return the agent's new, active and parked chats to their queues.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Log the agent out; refused on a call or with open chats (see --return)."""
+    changed_agent(ctx, engine(ctx).agent_logout(return_chats), json)
+
+
+queues_app = typer.Typer(
+    help="The agent's queues, in its order: `agent queues` shows them; set, on, off and clear change them.",
+    invoke_without_command=True,
+)
+agent_app.add_typer(queues_app, name="queues")
+
+
+@queues_app.callback()
+def agent_queues(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """The agent's queues in its order, each on or off (none assigned: it serves every queue)."""
+    if ctx.invoked_subcommand is None:
+        show(ctx, engine(ctx).agent_queues(), json, lambda r: print(render.agent_queues(r.value)))
+
+
+@queues_app.command("set")
+def agent_queues_set(
+    ctx: typer.Context,
+    queues: Annotated[list[str], typer.Argument(metavar="Q...", help="The queues, first served first.")],
+    json: JsonOpt = False,
+) -> None:
+    """Assign the agent to exactly these queues, in this order.
+
+    Example: `chatemu --agent agent-2 agent queues set sales support`."""
+    show(ctx, engine(ctx).agent_queues_set(queues), json,
+         lambda r: render.changed(render.agent_queues(r.value), r.events))
+
+
+@queues_app.command("clear")
+def agent_queues_clear(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Assign the agent to no queue: it serves every queue."""
+    show(ctx, engine(ctx).agent_queues_clear(), json,
+         lambda r: render.changed(render.agent_queues(r.value), r.events))
+
+
+@queues_app.command("on")
+def agent_queues_on(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(metavar="Q", help="One of the agent's queues.")],
+    json: JsonOpt = False,
+) -> None:
+    """Switch one of the agent's queues on: chats from it are presented again."""
+    show(ctx, engine(ctx).agent_queues_switch(queue, True), json,
+         lambda r: render.changed(render.agent_queues(r.value), r.events))
+
+
+@queues_app.command("off")
+def agent_queues_off(
+    ctx: typer.Context,
+    queue: Annotated[str, typer.Argument(metavar="Q", help="One of the agent's queues.")],
+    json: JsonOpt = False,
+) -> None:
+    """Switch one of the agent's queues off: it stays assigned but receives nothing from it."""
+    show(ctx, engine(ctx).agent_queues_switch(queue, False), json,
+         lambda r: render.changed(render.agent_queues(r.value), r.events))
+
+
+break_reason_app = typer.Typer(help="The reasons an agent may give for a break.", no_args_is_help=True)
+
+
+@break_reason_app.command("list")
+def break_reason_list(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """The break reasons, in order."""
+    show(ctx, engine(ctx).break_reason_list(), json, lambda r: print("\n".join(r.value) or "(no break reasons)"))
+
+
+@break_reason_app.command("add")
+def break_reason_add(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Argument(metavar="R", help="A name (letters, digits and . _ : @ + -).")],
+    json: JsonOpt = False,
+) -> None:
+    """Add a break reason (at the end of the list)."""
+    show(ctx, engine(ctx).break_reason_add(reason), json, lambda r: print(", ".join(r.value)))
+
+
+@break_reason_app.command("remove")
+def break_reason_remove(
+    ctx: typer.Context,
+    reason: Annotated[str, typer.Argument(metavar="R", help="A break reason.")],
+    json: JsonOpt = False,
+) -> None:
+    """Remove a break reason (an agent on a break for it stays on its break)."""
+    show(ctx, engine(ctx).break_reason_remove(reason), json, lambda r: print(", ".join(r.value) or "(no break reasons)"))

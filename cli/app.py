@@ -40,7 +40,8 @@ _SETTINGS = dict(
 #: Every top-level group and command, in the order ``chatemu --help`` lists them, with the module
 #: that defines it: a process imports only the module of the command it runs.
 _GROUPS = {
-    "chat": ("chats", "chat_app"), "agent": ("agents", "agent_app"), "clock": ("settings", "clock_app"),
+    "chat": ("chats", "chat_app"), "agent": ("agents", "agent_app"), "queue": ("queues", "queue_app"),
+    "break-reason": ("agents", "break_reason_app"), "clock": ("settings", "clock_app"),
     "config": ("settings", "config_app"), "template": ("templates", "template_app"),
     "classification": ("templates", "classification_app"), "contact": ("chats", "contact_app"),
     "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"),
@@ -54,7 +55,7 @@ _COMMANDS = {
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
 }
-ORDER = ("chat", "agent", "clock", "config", "template", "classification", "contact", "events", "expect",
+ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "events", "expect",
          "explain", "run", "snapshot", "export", "import", "reset", "db")
 
 

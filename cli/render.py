@@ -242,7 +242,7 @@ def changed(summary: str, appended: list[dict]) -> None:
 
 def agent_summary(agent: dict) -> str:
     text = f"{agent['id']}: {agent['status']}"
-    details = [f"presence {agent['presence']}"]
+    details = [f"presence {agent['presence']}" + (f" ({agent['break_reason']})" if agent.get("break_reason") else "")]
     if agent["on_call"]:
         details.append("on a call")
     if agent["active_chat"]:
@@ -278,7 +278,38 @@ def config(value: dict) -> None:
     rows = [[name, shown(name, value[name]), "", cfg.KEYS[name].help] for name in cfg.KEYS]
     for queue, overrides in value["queues"].items():
         rows += [[name, shown(name, stored), queue, ""] for name, stored in overrides.items()]
+    for agent, overrides in value.get("agents", {}).items():
+        rows += [[name, shown(name, stored), f"agent {agent}", ""] for name, stored in overrides.items()]
     _table(["KEY", "VALUE", "QUEUE", "MEANING"], rows)
+
+
+def agent_queues(value: dict) -> str:
+    if value["all"]:
+        return f"{value['agent']} serves every queue (assigned to none)"
+    listed = ", ".join(q["queue"] + ("" if q["on"] else " (off)") for q in value["queues"])
+    return f"{value['agent']} serves, in order: {listed}"
+
+
+def queue_summary(q: dict) -> str:
+    wait = "" if q["longest_wait_seconds"] is None else f", longest wait {_seconds_text(q['longest_wait_seconds'])}"
+    agents = ", ".join(q["serving"]) or "none"
+    return (f"queue {q['name']}: {q['waiting']} waiting{wait}, {q['in_inboxes']} in inboxes;"
+            f" served by {agents} ({q['available']} available now)")
+
+
+def queue_list(queues: list[dict]) -> None:
+    if not queues:
+        print("no queues")
+        return
+    rows = [[q["name"], str(q["waiting"]),
+             "-" if q["longest_wait_seconds"] is None else _seconds_text(q["longest_wait_seconds"]),
+             str(q["in_inboxes"]), ", ".join(q["serving"]) or "-", str(q["available"])] for q in queues]
+    _table(["QUEUE", "WAITING", "LONGEST WAIT", "IN INBOXES", "SERVED BY", "AVAILABLE"], rows)
+
+
+def _seconds_text(value) -> str:
+    ms = round(value * 1000)
+    return clock_face(ms)
 
 
 # -- QA tools ----------------------------------------------------------------------

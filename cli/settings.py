@@ -63,11 +63,16 @@ def config_show(ctx: typer.Context, json: JsonOpt = False) -> None:
 @config_app.command("set")
 def config_set(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="KEY", help="wrapup, wrapup-extension, wrapup-extensions, max-chats, auto-present, classification, classification-required.")],
-    value: Annotated[str, typer.Argument(metavar="VALUE", help="A duration, a whole number, on/off, or free/list.")],
-    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Set it for this queue only (wrap-up and classification keys).")] = None,
+    key: Annotated[str, typer.Argument(metavar="KEY", help="wrapup, wrapup-extension, wrapup-extensions, max-chats, auto-present, classification, classification-required, routing, service-level, break-reasons.")],
+    value: Annotated[str, typer.Argument(metavar="VALUE", help="A duration, a whole number, on/off, a choice, or names separated by commas.")],
+    queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Set it for this queue only (wrap-up, classification and service-level keys).")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", metavar="A", help="Set it for this agent only (max-chats).")] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Set a configuration key, for all queues or for one."""
-    result = engine(ctx).config_set(key, value, queue)
-    show(ctx, result, json, lambda r: render.changed(f"{key} = {value}" + (f" for queue {queue}" if queue else ""), r.events))
+    """Set a configuration key, for all queues, for one queue, or for one agent.
+
+    Examples: `chatemu config set wrapup 90s`, `chatemu config set wrapup 2m --queue sales`,
+    `chatemu config set max-chats 1 --agent agent-2`, `chatemu config set routing queue-order`."""
+    result = engine(ctx).config_set(key, value, queue, agent)
+    where = f" for queue {queue}" if queue else f" for agent {agent}" if agent else ""
+    show(ctx, result, json, lambda r: render.changed(f"{key} = {value}{where}", r.events))

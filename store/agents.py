@@ -1,4 +1,10 @@
-"""Agents: creation, presence, derived status; phone calls."""
+"""Agents: login and logout, presence and breaks, derived status; phone calls.
+
+An agent comes into being by ``agent login``; in a database with no agent at all, the
+acting agent of the first command that changes something comes into being too (as a
+new database always behaved).  Every change of an agent's derived status is logged as
+an agent event (``chat`` empty, ``from``/``to`` the statuses) at its exact instant.
+"""
 
 from __future__ import annotations
 
@@ -7,49 +13,81 @@ from . import chats, core
 from .errors import Refused, UnknownChat, UsageError
 from .validate import check_name, shown
 
+#: How a command acts as its agent (``Engine._run``'s ``acting``).
+AGENT = True  # the agent acts: it must exist (or be the first agent of an empty database)
+CUSTOMER = "customer"  # the customer acts for the agent's queue: creates only the first agent
 
-def ensure(tx, agent: str) -> None:
+
+def ensure(tx, agent: str, acting=AGENT) -> None:
+    """Before a command that acts as ``agent``: create it if the database has no agent yet;
+    otherwise an agent that does not exist is refused (exit 4) when it is the one acting."""
     if agent == tx.agent and tx.agent_exists:
         return
-    created = tx.q(
-        "INSERT OR IGNORE INTO agents (id, presence, on_call, last_activity_ms, created_at_ms)"
-        " VALUES (?, 'available', 0, ?, ?)",
-        agent, tx.at, tx.at,
-    ).rowcount
-    if created:
-        tx.touch(agent)
+    if tx.exists("SELECT 1 FROM agents WHERE id = ?", agent):
+        return
+    if tx.exists("SELECT 1 FROM agents"):
+        if acting == CUSTOMER:
+            return
+        raise UnknownChat(f"unknown agent {shown(agent)} (log it in first: chatemu --agent {agent} agent login)")
+    create(tx, agent)
+
+
+def create(tx, agent: str, echo: bool = False) -> None:
+    tx.q(
+        "INSERT INTO agents (id, presence, on_call, last_activity_ms, created_at_ms, status, status_since_ms)"
+        " VALUES (?, 'available', 0, ?, ?, 'available', ?)",
+        agent, tx.at, tx.at, tx.at,
+    )
+    if agent == tx.agent:
+        tx.agent_exists = True
+    tx.event(agent, None, None, core.AVAILABLE, "login", echo=echo)
+    tx.touch(agent)
 
 
 def presence(tx, agent: str) -> str:
     return tx.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()["presence"]
 
 
-def state(tx, agent: str) -> tuple[bool, str, bool, dict | None, str]:
-    """Whether the agent exists, its presence, on-call flag, active item and derived status
+def logged_in(tx, agent: str, doing: str) -> None:
+    """Refuse (exit 3) to give a logged-out agent a chat."""
+    found = tx.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()
+    if found is not None and found["presence"] == core.LOGGED_OUT:
+        raise Refused(f"cannot {doing}: {agent} is logged out (chatemu --agent {agent} agent login)")
+
+
+def state(tx, agent: str) -> tuple[dict | None, dict | None, str]:
+    """The agent's row (None: it does not exist), its active item and its derived status
     (an agent not created yet is as it would be created: available)."""
-    found = tx.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
+    found = tx.record(
+        "SELECT presence, on_call, break_reason, status_since_ms, max_chats, created_at_ms FROM agents WHERE id = ?",
+        agent)
     item = chats.active_item(tx, agent)
     pres, on_call = (found["presence"], bool(found["on_call"])) if found else (core.AVAILABLE, False)
-    return found is not None, pres, on_call, item, core.agent_status(pres, on_call, item["state"] if item else None)
+    return found, item, core.agent_status(pres, on_call, item["state"] if item else None)
 
 
 def status(tx, agent: str) -> str:
-    return state(tx, agent)[4]
+    return state(tx, agent)[2]
 
 
 def show(tx, agent_id=None):
     agent = check_name("agent id", agent_id) if agent_id is not None else tx.agent
-    exists, pres, on_call, item, derived = state(tx, agent)
-    if not exists and agent_id is not None and agent_id != tx.agent:
+    found, item, derived = state(tx, agent)
+    if found is None and agent_id is not None and agent_id != tx.agent:
         # Another agent, named explicitly, that never existed: most likely a typo.
         raise UnknownChat(f"unknown agent {shown(agent_id)}")
+    from .timefmt import format_time
+
     return {
         "id": agent,
-        "presence": pres,
+        "presence": found["presence"] if found else core.AVAILABLE,
         "status": derived,
-        "on_call": on_call,
+        "on_call": bool(found["on_call"]) if found else False,
         "active_chat": item["id"] if item else None,
         "open_chats": chats.open_count(tx, agent),
+        "break_reason": found["break_reason"] if found else None,
+        "status_since": format_time(found["status_since_ms"] if found else tx.now),
+        "max_chats": chats.capacity(tx, agent),
     }
 
 
@@ -62,26 +100,104 @@ def list_(tx):
     return [show(tx, found["id"]) for found in tx.q("SELECT id FROM agents ORDER BY id").fetchall()]
 
 
-def set_presence(tx, new_presence):
-    if new_presence not in core.PRESENCES:
-        raise UsageError(f"unknown presence {shown(new_presence)} (use {' or '.join(core.PRESENCES)})")
-    if presence(tx, tx.agent) != new_presence:
-        before = status(tx, tx.agent)
-        tx.q("UPDATE agents SET presence = ? WHERE id = ?", new_presence, tx.agent)
-        tx.event(tx.agent, None, before, status(tx, tx.agent), new_presence)
+def _presence(tx, agent: str, new_presence: str, cause: str, reason: str | None = None) -> None:
+    """Set the presence (and break reason); logged as the agent's status change, even when the
+    derived status stays (a break taken while handling a chat)."""
+    before = status(tx, agent)
+    tx.q("UPDATE agents SET presence = ?, break_reason = ? WHERE id = ?", new_presence, reason, agent)
+    tx.status_event(agent, before, status(tx, agent), cause)
+
+
+def set_presence(tx, new_presence, reason=None):
+    if new_presence not in (core.AVAILABLE, core.BREAK):
+        raise UsageError(f"unknown presence {shown(new_presence)} (use available or break)")
+    if reason is not None:
+        if new_presence != core.BREAK:
+            raise UsageError("a reason is given with a break only")
+        reasons = tx.config("break-reasons")
+        if reason not in reasons:
+            listed = ", ".join(reasons) or "none: add one with `chatemu break-reason add R`"
+            raise UsageError(f"unknown break reason {shown(reason)} (reasons: {listed})")
+    found = tx.q("SELECT presence, break_reason FROM agents WHERE id = ?", tx.agent).fetchone()
+    if found["presence"] == core.LOGGED_OUT:
+        raise Refused(f"cannot {'take a break' if new_presence == core.BREAK else 'be available'}:"
+                      f" {tx.agent} is logged out (chatemu --agent {tx.agent} agent login)")
+    if (found["presence"], found["break_reason"]) != (new_presence, reason):
+        _presence(tx, tx.agent, new_presence, new_presence, reason)
     return view(tx)
+
+
+def login(tx):
+    """Create the agent if new; make it available."""
+    found = tx.q("SELECT presence FROM agents WHERE id = ?", tx.agent).fetchone()
+    if found is None:
+        create(tx, tx.agent, echo=True)
+    elif found["presence"] != core.AVAILABLE:
+        _presence(tx, tx.agent, core.AVAILABLE, "login")
+    return view(tx)
+
+
+def logout(tx, return_chats: bool):
+    """Presence logged-out; refused on a call or with open chats (``return_chats``: the
+    agent's new, active and parked chats go back to their queues first)."""
+    found = tx.q("SELECT presence, on_call FROM agents WHERE id = ?", tx.agent).fetchone()
+    if found["on_call"]:
+        raise Refused(f"cannot log out: {tx.agent} is on a call (chatemu chat call-end first)")
+    open_chats = tx.records(
+        f"SELECT {chats.FIELDS} FROM chats WHERE agent = ? AND state IN {chats.OPEN} ORDER BY number", tx.agent)
+    wrapping = [c["id"] for c in open_chats if c["state"] in (core.ACTIVE_WRAPUP, core.PARKED_WRAPUP)]
+    if open_chats and not return_chats:
+        ids = " ".join(c["id"] for c in open_chats)
+        hint = " (finish their wrap-up first)" if len(wrapping) == len(open_chats) else \
+            " (return them with --return, or `chat return ID`)"
+        raise Refused(f"cannot log out: {tx.agent} has {len(open_chats)} open chat(s): {ids}{hint}")
+    if wrapping:
+        raise Refused(f"cannot log out: {tx.agent} has chat(s) in wrap-up: {' '.join(wrapping)}"
+                      " (finish their wrap-up first)")
+    for chat in open_chats:
+        chats.return_(tx, chat["id"])
+    if found["presence"] != core.LOGGED_OUT:
+        _presence(tx, tx.agent, core.LOGGED_OUT, "logout")
+    return view(tx)
+
+
+def break_reasons(tx):
+    return list(tx.config("break-reasons"))
+
+
+def break_reason_add(tx, reason):
+    from . import config as cfg
+
+    check_name("break reason", reason)
+    reasons = tx.config("break-reasons")
+    if reason not in reasons:
+        cfg.store(tx, "break-reasons", (*reasons, reason))
+    return lambda: break_reasons(tx)
+
+
+def break_reason_remove(tx, reason):
+    from . import config as cfg
+
+    check_name("break reason", reason)
+    reasons = tx.config("break-reasons")
+    if reason not in reasons:
+        raise UnknownChat(f"unknown break reason {shown(reason)} (reasons: {', '.join(reasons) or 'none'})")
+    cfg.store(tx, "break-reasons", tuple(r for r in reasons if r != reason))
+    return lambda: break_reasons(tx)
 
 
 def call_start(tx):
     if chats.is_on_call(tx, tx.agent):
         raise Refused(f"cannot start a call: {tx.agent} is already on a call")
+    if presence(tx, tx.agent) == core.LOGGED_OUT:
+        raise Refused(f"cannot start a call: {tx.agent} is logged out")
     before = status(tx, tx.agent)
     tx.q("UPDATE agents SET on_call = 1 WHERE id = ?", tx.agent)
     item = chats.active_item(tx, tx.agent)
     if item is not None:
         tx.q("UPDATE chats SET parked_by_call = 1 WHERE id = ?", item["id"])
-        chats.move(tx, chats.row(tx, item["id"]), core.CALL_START, "call")
-    tx.event(tx.agent, None, before, core.ON_CALL, "call")
+        chats.move(tx, chats.row(tx, item["id"]), core.CALL_START, "call", status=False)
+    tx.status_event(tx.agent, before, core.ON_CALL, "call")
     return view(tx)
 
 
@@ -96,7 +212,7 @@ def call_end(tx):
     tx.q("UPDATE chats SET parked_by_call = 0 WHERE agent = ? AND parked_by_call = 1", tx.agent)
     # The call's end is logged first, with the status it leads to once the chat resumes.
     after = core.agent_status(presence(tx, tx.agent), False, core.ACTIVE_WRAPUP if resuming else None)
-    tx.event(tx.agent, None, core.ON_CALL, after, "call")
+    tx.status_event(tx.agent, core.ON_CALL, after, "call")
     for found in resuming:
         chats.move(tx, chats.row(tx, found["id"]), core.CALL_END, "call")
     return view(tx)

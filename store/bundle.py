@@ -45,11 +45,15 @@ from .validate import is_name, shown
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
 STATE_TABLES = ("meta", "config", "agents", "chats", "events", "contacts", "messages", "templates",
-                "classification_codes")
+                "classification_codes", "queues", "agent_queues")
 _ORDER = {"meta": "id", "config": "queue, key", "agents": "id", "chats": "number", "events": "seq",
-          "contacts": "name", "messages": "chat, seq", "templates": "queue, name", "classification_codes": "queue, code"}
+          "contacts": "name", "messages": "chat, seq", "templates": "queue, name", "classification_codes": "queue, code",
+          "queues": "name", "agent_queues": "agent, queue"}
 #: Tables schema version 3 added: absent from the states older versions saved.
 _V3_TABLES = ("contacts", "messages", "templates", "classification_codes")
+#: Tables schema version 5 added: a state without them gets them from its chats and agents
+#: as it is loaded (``schema.fill_agents_queues``).
+_V5_TABLES = ("queues", "agent_queues")
 #: Not-null chat columns schema version 3 added, which an older state's chats lack.
 _V3_NOT_NULL = ("transfers", "unread", "abusive")
 #: Rows per line of a part.
@@ -62,7 +66,8 @@ _COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {}
 #: What must be unique in a state's tables (the keys of the live schema).
 _UNIQUE = {"chats": ("id", "number"), "agents": ("id",), "events": ("seq",),
            "config": ("queue", "key"), "contacts": ("name",), "messages": ("chat", "seq"),
-           "templates": ("queue", "name"), "classification_codes": ("queue", "code")}
+           "templates": ("queue", "name"), "classification_codes": ("queue", "code"),
+           "queues": ("name",), "agent_queues": ("agent", "queue")}
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 #: The same output for dicts whose keys are in sorted order already (rows read with their
 #: columns selected in that order), without sorting each one.
@@ -276,6 +281,7 @@ def load_parts(conn: sqlite3.Connection, parts: Parts, seq: int, where: str | No
         )
     conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
     conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (seq,))
+    schema.fill_agents_queues(conn)
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
@@ -313,7 +319,7 @@ def insert_checked(conn: sqlite3.Connection, table: str, rows: list[dict], where
 def _repeated(conn: sqlite3.Connection, table: str, row: dict) -> str | None:
     """Which key of ``row`` another row of ``table`` has already, said as a message."""
     keys = _UNIQUE.get(table, ())
-    for key in ((keys,) if table in ("config", "messages", "templates", "classification_codes") else
+    for key in ((keys,) if table in ("config", "messages", "templates", "classification_codes", "agent_queues") else
                 tuple((name,) for name in keys)):
         value = tuple(row.get(name) for name in key)
         if None in value:
@@ -710,7 +716,8 @@ class StateCheck:
         old = self.old
         errors = self.errors_old if old else self.errors
         for table in STATE_TABLES:
-            if not self.lists.get(table) and not (old and table in _V3_TABLES):
+            absent_ok = (old and table in _V3_TABLES) or (table in _V5_TABLES and table not in self.lists)
+            if not self.lists.get(table) and not absent_ok:
                 return f"{where}: {table} is missing or not a list"
             if table in errors:
                 return f"{where}: {errors[table][1]}"

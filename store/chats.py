@@ -39,10 +39,15 @@ _MOVED = ("state", "wrapup_deadline_ms", "wrapup_remaining_ms", "extension_ms", 
 _UPDATES: dict[tuple[str, ...], str] = {}
 
 
-def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> None:
+#: The states that make a chat its agent's active item (and so decide the agent's status).
+_ACTIVE_ITEM = (core.ACTIVE, core.ACTIVE_WRAPUP)
+
+
+def move(tx, chat: dict, event: str, cause: str, agent: str | None = None, status: bool = True) -> None:
     """Apply ``event`` to a chat through the transition table; store it; log it.
     ``chat``: its row as it is now.  ``agent``: the chat goes into this agent's inbox with
-    the move (a presentation)."""
+    the move (a presentation).  ``status``: log the agent's status if the move changed it
+    (a caller that logs it itself says False)."""
     chat_id, state = chat["id"], chat["state"]
     step = core.step(chat_id, state, event)
     timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
@@ -77,6 +82,9 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
     tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
     tx.event(agent, chat_id, state, step.to, cause)
+    if status and (state in _ACTIVE_ITEM or step.to in _ACTIVE_ITEM):
+        for owner in {chat["agent"], agent} - {None}:  # the one it leaves, the one it goes to
+            tx.status_check(owner, cause)
     if timer.deadline is not None:
         tx.timer_set(timer.deadline)
         if timer.deadline <= tx.now:
@@ -99,9 +107,15 @@ def active_item(tx, agent: str) -> dict | None:
     return tx.record(f"SELECT {FIELDS} FROM chats WHERE agent = ? AND state IN ('active', 'active-wrapup')", agent)
 
 
+def capacity(tx, agent: str) -> int:
+    """The agent's own max-chats, or the global one."""
+    found = tx.q("SELECT max_chats FROM agents WHERE id = ?", agent).fetchone()
+    return found[0] if found is not None and found[0] is not None else tx.config("max-chats")
+
+
 def at_capacity(tx, agent: str) -> str | None:
     """Why this agent's inbox takes no more chats, or None."""
-    limit = tx.config("max-chats")
+    limit = capacity(tx, agent)
     count = open_count(tx, agent)
     return f"{agent} is at capacity {count}/{limit}" if count >= limit else None
 
@@ -125,10 +139,16 @@ def new(tx, customer, queue, priority, chat_id, inbox):
             raise Refused(f"cannot create {chat_id}: a chat with that id exists")
     state, agent = core.QUEUED, None
     if inbox:
+        from .agents import logged_in
+
+        logged_in(tx, tx.agent, f"create {chat_id} in {tx.agent}'s inbox")
         full = at_capacity(tx, tx.agent)
         if full:
             raise Refused(f"cannot create {chat_id} in {tx.agent}'s inbox: {full}")
         state, agent = core.NEW, tx.agent
+    from .queues import ensure as ensure_queue
+
+    ensure_queue(tx, queue)
     if customer is not None:
         ensure_contact(tx, customer)
     tx.q(
@@ -149,6 +169,14 @@ def ensure_contact(tx, name: str) -> None:
 def take(tx, chat_id):
     chat = row(tx, chat_id)
     core.step(chat_id, chat["state"], core.TAKE)  # refuse a chat that is not queued first
+    from .agents import logged_in
+
+    logged_in(tx, tx.agent, f"take {chat_id}")
+    from .queues import refuse_take
+
+    why = refuse_take(tx, tx.agent, chat["queue"])
+    if why:
+        raise Refused(f"cannot take {chat_id}: it is queued and {why}")
     full = at_capacity(tx, tx.agent)
     if full:
         raise Refused(f"cannot take {chat_id}: it is queued and {full}")
@@ -222,6 +250,9 @@ def transfer(tx, chat_id, queue, agent):
         if queue == chat["queue"]:
             raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} in that queue already")
         move(tx, chat, core.TRANSFER_QUEUE, "transfer")
+        from .queues import ensure as ensure_queue
+
+        ensure_queue(tx, queue)
         tx.q("UPDATE chats SET agent = NULL, queue = ?, transfers = transfers + 1 WHERE id = ?", queue, chat_id)
         return view(tx, chat_id)
     check_name("agent id", agent)
@@ -232,8 +263,10 @@ def transfer(tx, chat_id, queue, agent):
     if agent == tx.agent:
         raise Refused(f"cannot transfer {chat_id} to {agent}: it is {chat['state']} in {agent}'s own inbox")
     why = None
-    if target["presence"] != core.AVAILABLE:
-        why = f"{agent} is on a {target['presence']}"
+    if target["presence"] == core.BREAK:
+        why = f"{agent} is on a break"
+    elif target["presence"] != core.AVAILABLE:
+        why = f"{agent} is {target['presence']}"
     elif target["on_call"]:
         why = f"{agent} is on a call"
     else:
@@ -246,6 +279,7 @@ def transfer(tx, chat_id, queue, agent):
     tx.active(tx.agent)
     tx.touch(tx.agent)
     move(tx, row(tx, chat_id), core.TRANSFER_AGENT, "transfer")
+    tx.status_check(tx.agent, "transfer")  # its active chat left its inbox
     return view(tx, chat_id)
 
 

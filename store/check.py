@@ -147,6 +147,8 @@ class _Checker:
         self.replay()
         if self.version >= 3:
             self.webchat(now)
+        if self.version >= 5:
+            self.agents_queues()
         return self.found
 
     def clock(self) -> int | None:
@@ -427,6 +429,92 @@ class _Checker:
                 lambda seq, at: f"event {seq}: at {_time(at)}, after the stored clock {_time(now)}",
                 now,
             )
+
+    def agents_queues(self) -> None:
+        """Statuses, breaks, capacities, queues and who serves them."""
+        statuses = _in(core.STATUSES)
+        derived = (
+            "CASE WHEN a.on_call THEN 'on-call'"
+            " WHEN EXISTS (SELECT 1 FROM chats c WHERE c.agent = a.id AND c.state = 'active') THEN 'handling-chat'"
+            " WHEN EXISTS (SELECT 1 FROM chats c WHERE c.agent = a.id AND c.state = 'active-wrapup') THEN 'wrap-up'"
+            " ELSE a.presence END"
+        )
+        self.report(
+            f"SELECT a.id, a.status, {derived} FROM agents a WHERE a.status IS NULL OR a.status NOT IN {statuses}"
+            f" OR a.status IS NOT {derived} ORDER BY a.id",
+            lambda agent, stored, should: f"agent {_name(agent)}: its status is {stored!r}, but its presence,"
+            f" call and active chat make it {should!r}",
+        )
+        # The agent's status events replay to its status: the last one ends there, when it began.
+        self.report(
+            "SELECT a.id, a.status, a.status_since_ms, e.seq, e.to_state, e.at_ms FROM agents a"
+            " LEFT JOIN events e ON e.seq = (SELECT max(x.seq) FROM events x WHERE x.agent = a.id AND x.chat IS NULL)"
+            " WHERE e.seq IS NULL OR e.to_state IS NOT a.status OR e.at_ms IS NOT a.status_since_ms ORDER BY a.id",
+            lambda agent, status, since, seq, to_state, at: f"agent {_name(agent)}: {status}, but it has no status"
+            " events" if seq is None else f"agent {_name(agent)}: {status} since {since!r}, but the replay of its"
+            f" status events ends in {to_state!r} at {at!r} (event {seq})",
+        )
+        # Each status event starts where the agent's last one left it.
+        self.report(
+            "SELECT seq, agent, from_state, prev FROM (SELECT e.seq, e.agent, e.from_state, (SELECT p.to_state"
+            " FROM events p WHERE p.agent = e.agent AND p.chat IS NULL AND p.seq < e.seq ORDER BY p.seq DESC LIMIT 1)"
+            " AS prev FROM events e WHERE e.chat IS NULL AND e.agent IS NOT NULL) WHERE from_state IS NOT prev"
+            " AND prev IS NOT NULL ORDER BY seq",
+            lambda seq, agent, from_state, prev: f"event {seq}: agent {_name(agent)} went from {from_state!r},"
+            f" but its last status event left it {prev!r}",
+        )
+        self.report(
+            f"SELECT seq, agent, to_state FROM events WHERE chat IS NULL AND (to_state IS NULL OR to_state NOT IN {statuses})"
+            " ORDER BY seq",
+            lambda seq, agent, to_state: f"event {seq}: agent {_name(agent)} went to {to_state!r}, not a status",
+        )
+        self.report(
+            "SELECT id, presence, break_reason FROM agents WHERE (break_reason IS NOT NULL AND"
+            " (presence != 'break' OR chatemu_bad_name(break_reason)))"
+            " OR (max_chats IS NOT NULL AND NOT (typeof(max_chats) = 'integer' AND max_chats BETWEEN 1 AND 1000))"
+            f" OR NOT (typeof(status_since_ms) = 'integer' AND status_since_ms BETWEEN {MIN_MS} AND {MAX_MS})"
+            " ORDER BY id",
+            lambda agent, presence, reason: f"agent {_name(agent)}: a bad break reason ({reason!r} while {presence}),"
+            " capacity or status time",
+        )
+        self.report(
+            "SELECT a.id, count(*) FROM agents a JOIN chats c ON c.agent = a.id AND c.state IN ('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
+            " WHERE a.presence = 'logged-out' GROUP BY a.id ORDER BY a.id",
+            lambda agent, count: f"agent {_name(agent)}: logged out with {count} open chat(s)",
+        )
+        self.report(
+            "SELECT name FROM queues WHERE chatemu_bad_name(name)"
+            f" OR NOT (typeof(created_at_ms) = 'integer' AND created_at_ms BETWEEN {MIN_MS} AND {MAX_MS}) ORDER BY name",
+            lambda queue: f"queue {_name(queue)}: a bad name or time",
+        )
+        self.report(
+            "SELECT c.id, q FROM (SELECT id, number, queue AS q FROM chats UNION ALL SELECT id, number, origin_queue"
+            " FROM chats WHERE origin_queue IS NOT NULL) c WHERE NOT EXISTS (SELECT 1 FROM queues WHERE name = c.q)"
+            " ORDER BY c.number",
+            lambda chat, queue: f"chat {_name(chat)}: its queue {_name(queue)} does not exist",
+        )
+        self.report(
+            "SELECT agent, queue FROM agent_queues g WHERE NOT EXISTS (SELECT 1 FROM agents WHERE id = g.agent)"
+            " OR NOT EXISTS (SELECT 1 FROM queues WHERE name = g.queue) OR enabled NOT IN (0, 1)"
+            " OR typeof(position) != 'integer' OR position < 0 ORDER BY agent, queue",
+            lambda agent, queue: f"agent {_name(agent)}'s queue {_name(queue)}: an unknown agent or queue,"
+            " or a bad position or on/off flag",
+        )
+        self.report(
+            "SELECT agent, position FROM agent_queues GROUP BY agent, position HAVING count(*) > 1 ORDER BY agent",
+            lambda agent, position: f"agent {_name(agent)}: two queues at position {position}",
+        )
+        # Presented only from a queue the agent serves (assigned, switched on; no assignment: every queue),
+        # judged by the chats presented since the agent's queues last changed.
+        self.report(
+            "SELECT e.seq, e.chat, e.agent, c.queue FROM chats c JOIN events e ON e.seq ="
+            " (SELECT max(x.seq) FROM events x WHERE x.chat = c.id) JOIN agents a ON a.id = c.agent"
+            " WHERE c.state = 'new' AND e.cause = 'presentation' AND e.at_ms >= ifnull(a.queues_since_ms, 0)"
+            " AND EXISTS (SELECT 1 FROM agent_queues g WHERE g.agent = a.id) AND NOT EXISTS (SELECT 1 FROM"
+            " agent_queues g WHERE g.agent = a.id AND g.queue = c.queue AND g.enabled = 1) ORDER BY e.seq",
+            lambda seq, chat, agent, queue: f"event {seq}: chat {_name(chat)} was presented to {_name(agent)}"
+            f" from queue {_name(queue)}, which it does not serve",
+        )
 
     def replay(self) -> None:
         self.report(

@@ -11,8 +11,8 @@ from .timefmt import format_duration, parse_duration
 @dataclass(frozen=True)
 class Key:
     name: str
-    kind: str  # "duration" (stored in ms), "count", "switch" or "choice"
-    default: int | bool | str
+    kind: str  # "duration" (stored in ms), "count", "switch", "choice" or "list" (names, comma-separated)
+    default: int | bool | str | tuple
     per_queue: bool
     help: str
     minimum: int = 0
@@ -31,6 +31,13 @@ KEYS = {
         Key("classification", "choice", "free", True, "free: any code; list: a code of the queue's list",
             choices=("free", "list")),
         Key("classification-required", "switch", False, True, "wrap-up --finish waits for a classification (on/off)"),
+        Key("routing", "choice", "longest-wait", False,
+            "longest-wait: the agent's queues' chats by priority, then the longest wait; queue-order:"
+            " the first of the agent's queues with a waiting chat first",
+            choices=("longest-wait", "queue-order")),
+        Key("service-level", "duration", 20_000, True, "a chat presented or taken within it meets the service level"),
+        Key("break-reasons", "list", ("lunch", "training", "comfort", "meeting"), False,
+            "the reasons `agent break --reason` accepts (`break-reason add|list|remove`)"),
     )
 }
 
@@ -53,6 +60,15 @@ def parse_value(k: Key, text: str) -> int | bool:
             return _SWITCH[text.strip().lower()]
         except KeyError:
             raise UsageError(f"bad value {text!r} for {k.name}: use on or off") from None
+    if k.kind == "list":
+        from .validate import check_name
+
+        names = tuple(name.strip() for name in text.split(",") if name.strip())
+        for name in names:
+            check_name(f"value for {k.name}", name)
+        if len(set(names)) != len(names):
+            raise UsageError(f"bad value {text!r} for {k.name}: a name is given twice")
+        return names
     if k.kind == "choice":
         if text.strip().lower() not in k.choices:
             raise UsageError(f"bad value {text!r} for {k.name}: use {' or '.join(k.choices)}")
@@ -66,7 +82,9 @@ def parse_value(k: Key, text: str) -> int | bool:
     return value
 
 
-def encode(k: Key, value: int | bool | str) -> str:
+def encode(k: Key, value) -> str:
+    if k.kind == "list":
+        return ",".join(value)
     if k.kind == "switch":
         return "on" if value else "off"
     if k.kind == "choice":
@@ -74,7 +92,9 @@ def encode(k: Key, value: int | bool | str) -> str:
     return str(int(value))
 
 
-def decode(k: Key, stored: str) -> int | bool | str:
+def decode(k: Key, stored: str):
+    if k.kind == "list":
+        return tuple(name for name in stored.split(",") if name)
     if k.kind == "switch":
         return stored == "on"
     if k.kind == "choice":
@@ -88,6 +108,8 @@ def show(k: Key, value: int | bool) -> str:
         return format_duration(int(value))
     if k.kind == "switch":
         return "on" if value else "off"
+    if k.kind == "list":
+        return ", ".join(value) or "(none)"
     return str(value)
 
 
@@ -97,6 +119,8 @@ def show(k: Key, value: int | bool) -> str:
 def _shown_value(k: Key, value):
     from .timefmt import seconds
 
+    if k.kind == "list":
+        return list(value)
     return seconds(value) if k.kind == "duration" else value
 
 
@@ -107,13 +131,41 @@ def show_all(tx) -> dict:
         k = KEYS[row["key"]]
         queues.setdefault(row["queue"], {})[row["key"]] = _shown_value(k, decode(k, row["value"]))
     shown_config["queues"] = queues
+    shown_config["agents"] = {
+        row["id"]: {"max-chats": row["max_chats"]}
+        for row in tx.q("SELECT id, max_chats FROM agents WHERE max_chats IS NOT NULL ORDER BY id")
+    }
     return shown_config
 
 
-def set_(tx, name: str, text: str, queue: str | None):
+def store(tx, name: str, value, queue: str = "") -> None:
+    """Store a key's value (already checked)."""
+    tx.q(
+        "INSERT INTO config (queue, key, value) VALUES (?, ?, ?)"
+        " ON CONFLICT (queue, key) DO UPDATE SET value = excluded.value",
+        queue, name, encode(KEYS[name], value),
+    )
+    tx.config_changed()
+
+
+def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):
     from .validate import check_name
 
     k = key(name)
+    if agent is not None:
+        from .errors import UnknownChat
+        from .validate import shown
+
+        if queue is not None:
+            raise UsageError("use --queue or --agent, not both")
+        if name != "max-chats":
+            raise UsageError(f"{name} cannot be set per agent (per-agent keys: max-chats)")
+        check_name("agent id", agent)
+        value = parse_value(k, text)
+        if not tx.q("UPDATE agents SET max_chats = ? WHERE id = ?", value, agent).rowcount:
+            raise UnknownChat(f"unknown agent {shown(agent)}")
+        tx.touch(agent)
+        return lambda: show_all(tx)
     if queue is not None:
         check_name("queue", queue)
         if not k.per_queue:

@@ -279,11 +279,14 @@ def bucket(state: str) -> str | None:
 
 AVAILABLE = "available"
 BREAK = "break"
-PRESENCES = (AVAILABLE, BREAK)
+LOGGED_OUT = "logged-out"
+PRESENCES = (AVAILABLE, BREAK, LOGGED_OUT)
 
 ON_CALL = "on-call"
 HANDLING_CHAT = "handling-chat"
 WRAP_UP = "wrap-up"
+#: Every derived status, in the order statistics list them.
+STATUSES = (AVAILABLE, HANDLING_CHAT, WRAP_UP, ON_CALL, BREAK, LOGGED_OUT)
 
 
 def agent_status(presence: str, on_call: bool, active_state: str | None) -> str:

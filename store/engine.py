@@ -108,7 +108,7 @@ class Engine:
         tx = Tx(conn, self.wall(), self.agent)
         tx.settle()
         if acting:
-            agents.ensure(tx, self.agent)
+            agents.ensure(tx, self.agent, acting)
         return tx
 
     @contextmanager
@@ -243,7 +243,8 @@ class Engine:
     # -- chats ----------------------------------------------------------------
 
     def chat_new(self, customer=None, queue=DEFAULT_QUEUE, priority=0, chat_id=None, inbox=False) -> Result:
-        return self._run(chats.new, customer, queue, priority, chat_id, inbox)
+        return self._run(chats.new, customer, queue, priority, chat_id, inbox,
+                         acting=agents.AGENT if inbox else agents.CUSTOMER)
 
     def chat_take(self, chat_id: str) -> Result:
         return self._run(chats.take, chat_id)
@@ -255,7 +256,7 @@ class Engine:
         return self._run(chats.park, chat_id)
 
     def chat_end(self, chat_id: str) -> Result:
-        return self._run(chats.end, chat_id)
+        return self._run(chats.end, chat_id, acting=agents.CUSTOMER)
 
     def chat_wrapup(self, chat_id: str, extend: bool = False, finish: bool = False) -> Result:
         return self._run(chats.wrapup, chat_id, extend, finish)
@@ -317,8 +318,58 @@ class Engine:
     def agent_list(self) -> Result:
         return self._read(agents.list_)
 
-    def agent_presence(self, presence: str) -> Result:
-        return self._run(agents.set_presence, presence)
+    def agent_presence(self, presence: str, reason: str | None = None) -> Result:
+        return self._run(agents.set_presence, presence, reason)
+
+    def agent_login(self) -> Result:
+        return self._run(agents.login, acting=False)
+
+    def agent_logout(self, return_chats: bool = False) -> Result:
+        return self._run(agents.logout, return_chats)
+
+    def agent_queues(self, agent_id: str | None = None) -> Result:
+        from . import queues
+
+        return self._read(queues.agent_queues, agent_id)
+
+    def agent_queues_set(self, names: list[str]) -> Result:
+        from . import queues
+
+        return self._run(queues.set_, list(names))
+
+    def agent_queues_clear(self) -> Result:
+        from . import queues
+
+        return self._run(queues.clear)
+
+    def agent_queues_switch(self, name: str, on: bool) -> Result:
+        from . import queues
+
+        return self._run(queues.switch, name, on)
+
+    def queue_add(self, name: str) -> Result:
+        from . import queues
+
+        return self._run(queues.add, name, acting=False)
+
+    def queue_list(self) -> Result:
+        from . import queues
+
+        return self._read(queues.list_)
+
+    def queue_show(self, name: str) -> Result:
+        from . import queues
+
+        return self._read(queues.show, name)
+
+    def break_reason_list(self) -> Result:
+        return self._read(agents.break_reasons)
+
+    def break_reason_add(self, reason: str) -> Result:
+        return self._run(agents.break_reason_add, reason, acting=False)
+
+    def break_reason_remove(self, reason: str) -> Result:
+        return self._run(agents.break_reason_remove, reason, acting=False)
 
     # -- clock, config, events ------------------------------------------------
 
@@ -337,8 +388,8 @@ class Engine:
     def config_show(self) -> Result:
         return self._read(config.show_all)
 
-    def config_set(self, name: str, text: str, queue: str | None = None) -> Result:
-        return self._run(config.set_, name, text, queue, acting=False)
+    def config_set(self, name: str, text: str, queue: str | None = None, agent: str | None = None) -> Result:
+        return self._run(config.set_, name, text, queue, agent, acting=False)
 
     def events(self, chat_id=None, agent_id=None, since=0, limit=None, known=True) -> Result:
         """``known``: refuse a chat id that does not exist (``--follow`` waits for it instead)."""

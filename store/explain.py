@@ -76,10 +76,12 @@ def _queued(tx, row, since, why, nxt, agents) -> str | None:
     auto = tx.config("auto-present")
     facts = tx.agent_facts()  # in presentation order: the one idle longest first
     for agent in facts:
-        reasons = routing.not_presentable(agent, auto)
+        reasons = routing.not_presentable(agent, auto) + routing.queue_reasons(agent, row["queue"])
         agents.append({"agent": agent.id, "presentable": not reasons, "reasons": reasons})
     if not facts:
         why.append("there are no agents yet")
+    elif not any(routing.serves(agent, row["queue"]) for agent in facts):
+        why.append(f"no agent serves queue {row['queue']} now")
     for entry in agents:
         if entry["reasons"]:
             why.append(f"not presented to {entry['agent']}: {'; '.join(entry['reasons'])}")

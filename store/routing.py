@@ -14,14 +14,21 @@ The order:
 - agents: among those that can take one, the one idle longest first (the
   oldest last activity), ties by id.  A presented chat is ``new`` in the
   agent's inbox, which makes the agent busy, so each agent gets at most one
-  chat per decision.
+  chat per decision.  Each agent, in that order, gets the first chat it
+  serves that is still waiting: an agent assigned to queues serves those it
+  has switched on (one assigned to none serves every queue); with the routing
+  mode ``queue-order`` it takes from the first of its queues (in its order)
+  that has a waiting chat, with ``longest-wait`` (the default) from all of
+  them in the chats' order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .core import AVAILABLE, BREAK
+from .core import AVAILABLE, BREAK, LOGGED_OUT
+
+LONGEST_WAIT, QUEUE_ORDER = "longest-wait", "queue-order"
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,21 @@ class AgentFacts:
     open_chats: int
     max_chats: int
     last_activity_ms: int
+    queues: tuple[str, ...] | None = None  # the queues it takes from, in its order (None: every queue)
+    assigned: tuple[str, ...] | None = None  # every queue it is assigned to, switched on or off
+
+
+def serves(agent: AgentFacts, queue: str) -> bool:
+    return agent.queues is None or queue in agent.queues
+
+
+def queue_reasons(agent: AgentFacts, queue: str) -> list[str]:
+    """Why the agent takes nothing from ``queue``: empty if it does."""
+    if agent.assigned is None or (agent.queues is not None and queue in agent.queues):
+        return []
+    if queue not in agent.assigned:
+        return [f"it is not assigned to queue {queue}"]
+    return [f"it has queue {queue} switched off"]
 
 
 def chat_order(chat: Waiting) -> tuple:
@@ -62,7 +84,8 @@ def not_presentable(agent: AgentFacts, auto_present: bool) -> list[str]:
     if not auto_present:
         reasons.append("auto-present is off")
     if agent.presence != AVAILABLE:
-        reasons.append(f"it is on a {agent.presence}" if agent.presence == BREAK else f"it is {agent.presence}")
+        reasons.append("it is on a break" if agent.presence == BREAK
+                       else "it is logged out" if agent.presence == LOGGED_OUT else f"it is {agent.presence}")
     if agent.on_call:
         reasons.append("it is on a call")
     if agent.busy_chat is not None:
@@ -77,10 +100,29 @@ def free_agents(agents: list[AgentFacts], auto_present: bool) -> list[AgentFacts
     return sorted((a for a in agents if not not_presentable(a, auto_present)), key=agent_order)
 
 
-def decide(waiting: list[Waiting], agents: list[AgentFacts], auto_present: bool) -> list[tuple[str, str]]:
-    """(chat id, agent id) presentations to make now, in the order to make them."""
+def pick(waiting: list[Waiting], agent: AgentFacts, mode: str = LONGEST_WAIT) -> Waiting | None:
+    """The chat ``agent`` would be given of those ``waiting`` (None: none it serves)."""
+    mine = [chat for chat in waiting if serves(agent, chat.queue)]
+    if not mine:
+        return None
+    if mode == QUEUE_ORDER and agent.queues is not None:
+        rank = {queue: i for i, queue in enumerate(agent.queues)}
+        return min(mine, key=lambda chat: (rank[chat.queue], *chat_order(chat)))
+    return min(mine, key=chat_order)
+
+
+def decide(waiting: list[Waiting], agents: list[AgentFacts], auto_present: bool,
+           mode: str = LONGEST_WAIT) -> list[tuple[str, str]]:
+    """(chat id, agent id) presentations to make now, in the order to make them: each free
+    agent, the one idle longest first, gets the chat it would pick of those still waiting."""
     free = free_agents(agents, auto_present)
-    if not free:
-        return []
-    chats = sorted(waiting, key=chat_order)
-    return [(chat.id, agent.id) for chat, agent in zip(chats, free)]
+    left = sorted(waiting, key=chat_order)
+    made = []
+    for agent in free:
+        if not left:
+            break
+        chat = pick(left, agent, mode)
+        if chat is not None:
+            made.append((chat.id, agent.id))
+            left.remove(chat)
+    return made

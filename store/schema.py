@@ -18,7 +18,7 @@ from .errors import DatabaseError, UsageError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -398,4 +398,56 @@ def _migrations(sqlite_utils, now_ms: int):
                          (name, created, counts.get("chats", 0), state.get("events_seq", 0)))
         conn.execute("DROP TABLE snapshots_0003")
 
+    @migrations(name="0005_agents_queues")
+    def agents_queues(db) -> None:
+        # The agent's derived status as last logged and since when, the reason of its break,
+        # its own capacity (NULL: the global max-chats); queues by name; which queues an agent
+        # serves, in its order, each switched on or off (no row at all: it serves every queue).
+        agents = db["agents"]
+        agents.add_column("status", str)
+        agents.add_column("status_since_ms", int)
+        agents.add_column("break_reason", str)
+        agents.add_column("max_chats", int)
+        agents.add_column("queues_since_ms", int)  # when its queues last changed (NULL: never)
+        db["queues"].create({"name": str, "created_at_ms": int}, pk="name", not_null={"created_at_ms"})
+        db["agent_queues"].create(
+            {"agent": str, "queue": str, "position": int, "enabled": int},
+            pk=("agent", "queue"),
+            not_null={"position", "enabled"},
+        )
+        # The queue's head, queue by queue, in presentation order.
+        db.execute("CREATE INDEX idx_chats_queue_by_name ON chats(state, queue, priority DESC, created_at_ms, number)")
+        fill_agents_queues(db.conn)
+
     return migrations
+
+
+def fill_agents_queues(conn: sqlite3.Connection) -> None:
+    """Bring a state saved before schema version 5 up to date (in a migration, or when such a
+    state is loaded): every queue a chat names exists, since its first chat; every agent has
+    its derived status, logged as an event now where its last logged status differs."""
+    conn.execute(
+        "INSERT OR IGNORE INTO queues (name, created_at_ms)"
+        " SELECT queue, min(created_at_ms) FROM (SELECT queue, created_at_ms FROM chats"
+        " UNION ALL SELECT origin_queue, created_at_ms FROM chats WHERE origin_queue IS NOT NULL) GROUP BY queue"
+    )
+    now = conn.execute("SELECT now_ms FROM meta WHERE id = 1").fetchone()[0]
+    rows = conn.execute(
+        "SELECT a.id, CASE WHEN a.on_call THEN 'on-call'"
+        " WHEN EXISTS (SELECT 1 FROM chats c WHERE c.agent = a.id AND c.state = 'active') THEN 'handling-chat'"
+        " WHEN EXISTS (SELECT 1 FROM chats c WHERE c.agent = a.id AND c.state = 'active-wrapup') THEN 'wrap-up'"
+        " ELSE a.presence END,"
+        " (SELECT e.to_state FROM events e WHERE e.agent = a.id AND e.chat IS NULL ORDER BY e.seq DESC LIMIT 1)"
+        " FROM agents a WHERE a.status IS NULL ORDER BY a.id"
+    ).fetchall()
+    for agent, derived, logged in rows:
+        if logged != derived:
+            conn.execute(
+                "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause) VALUES (?, ?, NULL, ?, ?, 'upgrade')",
+                (now, agent, logged, derived),
+            )
+            since = now
+        else:
+            since = conn.execute(
+                "SELECT max(at_ms) FROM events WHERE agent = ? AND chat IS NULL", (agent,)).fetchone()[0]
+        conn.execute("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", (derived, since, agent))

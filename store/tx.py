@@ -22,7 +22,7 @@ _FACTS = (
     "SELECT a.id, a.presence, a.on_call, a.last_activity_ms,"
     f" (SELECT count(*) FROM chats c WHERE c.agent = a.id AND c.state IN {chats.OPEN}) AS open,"
     f" (SELECT c.id || ' ' || c.state FROM chats c WHERE c.agent = a.id AND c.state IN {chats.BUSY}"
-    "  ORDER BY c.number LIMIT 1) AS busy"
+    "  ORDER BY c.number LIMIT 1) AS busy, a.max_chats"
     " FROM agents a {where} ORDER BY a.last_activity_ms, a.id"
 )
 _BEGIN = (
@@ -84,6 +84,7 @@ class Tx:
         self._idle_since: dict[str, int] | None = None
         self._head: list[dict] | None = None
         self._head_whole = False  # the head read ahead is the whole queue
+        self._membership: bool | None = None  # whether any agent_queues row exists (None: not known)
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -134,13 +135,16 @@ class Tx:
         """The config, or the whole state (restore, import, reset), changed: read it all again."""
         self._config = None
         self._values = {}
+        self._membership = None
         self.touched = None
         self.queued = None
         self._activity = {}
         self._no_due_before = False
         self.next_chat = None
 
-    def event(self, agent, chat, from_state, to_state, cause) -> None:
+    def event(self, agent, chat, from_state, to_state, cause, echo: bool = True) -> None:
+        """Log a change.  ``echo``: the command shows it (an agent's status change that
+        follows from a chat's move is logged but not shown: the chat's move says it)."""
         at = self.at
         if self._events is None:
             seq = self.q(_INSERT_EVENT, at, agent, chat, from_state, to_state, cause).lastrowid
@@ -153,10 +157,11 @@ class Tx:
             seq = self._next_seq
             self._next_seq += 1
             self._events.append((seq, at, agent, chat, from_state, to_state, cause))
-        self.appended.append(
-            {"seq": seq, "at": format_time(at), "agent": agent, "chat": chat, "from": from_state,
-             "to": to_state, "cause": cause}
-        )
+        if echo:
+            self.appended.append(
+                {"seq": seq, "at": format_time(at), "agent": agent, "chat": chat, "from": from_state,
+                 "to": to_state, "cause": cause}
+            )
         if agent is not None:
             self.active(agent)
         if to_state == core.QUEUED:
@@ -164,6 +169,24 @@ class Tx:
             self.queued = True
         elif agent is not None and self.touched is not None:
             self.touched.add(agent)
+
+    def status_event(self, agent: str, before: str | None, after: str, cause: str, echo: bool = True) -> None:
+        """The agent's derived status is now ``after``: stored, and logged as an agent event."""
+        self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", after, self.at, agent)
+        self.event(agent, None, before, after, cause, echo)
+
+    def status_check(self, agent: str, cause: str) -> None:
+        """Log the agent's derived status if a chat's move changed it (not shown)."""
+        found = self._plain.execute(
+            "SELECT a.presence, a.on_call, a.status, (SELECT c.state FROM chats c WHERE c.agent = a.id"
+            " AND c.state IN ('active', 'active-wrapup') LIMIT 1) FROM agents a WHERE a.id = ?", (agent,)
+        ).fetchone()
+        if found is None:
+            return
+        presence, on_call, stored, active = found
+        derived = core.agent_status(presence, bool(on_call), active)
+        if derived != stored:
+            self.status_event(agent, stored, derived, cause, echo=False)
 
     def active(self, agent: str) -> None:
         """The agent acted (or was acted for) now: it is no longer idle since ``at``."""
@@ -236,10 +259,56 @@ class Tx:
         """The facts routing needs, for the agents ``where`` selects (SQL on ``agents a``)."""
         limit = self.config("max-chats")
         pending = self._idle_since or {}  # last activity not written yet (settling)
-        return [
-            routing.AgentFacts(r[0], r[1], bool(r[2]), r[5], r[4], limit, pending.get(r[0], r[3]))
-            for r in self.q(_FACTS.format(where=where), *params)
-        ]
+        rows = self.q(_FACTS.format(where=where), *params).fetchall()
+        served: dict[str, tuple[list[str], list[str]]] = {}
+        if rows and self.membership():
+            ids = [r[0] for r in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                for agent, queue, enabled in self._plain.execute(
+                    f"SELECT agent, queue, enabled FROM agent_queues WHERE agent IN ({', '.join('?' * len(chunk))})"
+                    " ORDER BY agent, position", chunk,
+                ):
+                    on, assigned = served.setdefault(agent, ([], []))
+                    assigned.append(queue)
+                    if enabled:
+                        on.append(queue)
+        facts = []
+        for r in rows:
+            on, assigned = served.get(r[0], (None, None))
+            facts.append(routing.AgentFacts(
+                r[0], r[1], bool(r[2]), r[5], r[4], limit if r[6] is None else r[6], pending.get(r[0], r[3]),
+                None if on is None else tuple(on), None if assigned is None else tuple(assigned)))
+        return facts
+
+    def membership(self) -> bool:
+        """Whether any agent is assigned to queues (otherwise every agent serves every queue)."""
+        if self._membership is None:
+            self._membership = self.exists("SELECT 1 FROM agent_queues")
+        return self._membership
+
+    def _present_by_queue(self, free: list[routing.AgentFacts]) -> None:
+        """Presentation when some free agent serves only some queues: the candidates are the
+        first chats of each queue a free agent serves (as many as there are free agents: no
+        more can be taken before an agent picks), and of all queues for one that serves all."""
+        n = len(free)
+        candidates: dict[str, dict] = {}
+        queues = sorted({queue for agent in free if agent.queues is not None for queue in agent.queues})
+        for queue in queues:
+            for r in self.records(f"SELECT {chats.FIELDS} FROM chats WHERE state = 'queued' AND queue = ?"
+                                  " ORDER BY priority DESC, created_at_ms, number LIMIT ?", queue, n):
+                candidates[r["id"]] = r
+        if any(agent.queues is None for agent in free):
+            for r in self.queue_head(n)[:n]:
+                candidates.setdefault(r["id"], r)
+        self._head = None if self._head is None else []  # read the head again after this
+        self._head_whole = False
+        self.queued = None  # not known now: read again when needed
+        waiting = [routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
+                   for r in candidates.values()]
+        for chat_id, agent in routing.decide(waiting, free, True, self.config("routing")):
+            chats.move(self, candidates[chat_id], core.PRESENT, "presentation", agent=agent)
+        self.touched = set()
 
     def pending(self) -> bool:
         """Whether settling or presenting would change anything now: a wrap-up timer due
@@ -289,6 +358,9 @@ class Tx:
         free = routing.free_agents(facts, True)
         if not free:
             return  # no queue query when nobody can take a chat
+        if any(agent.queues is not None for agent in free):
+            self._present_by_queue(free)
+            return
         rows = self.queue_head(len(free))
         self.queued = len(rows) > len(free)
         head = {r["id"]: r for r in rows[:len(free)]}

@@ -1,0 +1,38 @@
+"""`chatemu queue …`: the queues, what waits in them, who serves them."""
+
+from typing import Annotated
+
+import typer
+
+from . import render
+from .common import JsonOpt, engine, show
+
+queue_app = typer.Typer(help="Queues: what waits in them and who serves them.", no_args_is_help=True)
+
+
+@queue_app.command("add")
+def queue_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="Q", help="A name (letters, digits and . _ : @ + -).")],
+    json: JsonOpt = False,
+) -> None:
+    """Add a queue (a queue a chat names comes into being by itself).
+
+    Example: `chatemu queue add sales`."""
+    show(ctx, engine(ctx).queue_add(name), json, lambda r: print(render.queue_summary(r.value)))
+
+
+@queue_app.command("list")
+def queue_list(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Every queue: waiting chats, longest wait, chats in inboxes, agents serving it."""
+    show(ctx, engine(ctx).queue_list(), json, lambda r: render.queue_list(r.value))
+
+
+@queue_app.command("show")
+def queue_show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="Q", help="A queue.")],
+    json: JsonOpt = False,
+) -> None:
+    """One queue: waiting chats, longest wait, chats in inboxes, assigned agents, available now."""
+    show(ctx, engine(ctx).queue_show(name), json, lambda r: print(render.queue_summary(r.value)))

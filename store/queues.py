@@ -1,0 +1,134 @@
+"""Queues: which exist, what waits in them, who serves them and in which order.
+
+A queue comes into being by ``queue add`` or when a chat first names it.  An
+agent assigned to no queue serves every queue; one assigned to some serves
+those, in its order, each switched on or off (``agent queues``).
+"""
+
+from __future__ import annotations
+
+from . import core
+from .errors import UnknownChat, UsageError
+from .timefmt import format_time, seconds
+from .validate import check_name, shown
+
+
+def ensure(tx, name: str) -> None:
+    """The queue exists (created now if a chat names it first)."""
+    tx.q("INSERT OR IGNORE INTO queues (name, created_at_ms) VALUES (?, ?)", name, tx.at)
+
+
+def _known(tx, name: str) -> str:
+    check_name("queue", name)
+    if not tx.exists("SELECT 1 FROM queues WHERE name = ?", name):
+        raise UnknownChat(f"unknown queue {shown(name)} (add it first: chatemu queue add {name})")
+    return name
+
+
+def add(tx, name):
+    check_name("queue", name)
+    existed = tx.exists("SELECT 1 FROM queues WHERE name = ?", name)
+    ensure(tx, name)
+    return lambda: {**show(tx, name), "added": not existed}
+
+
+def _served_by(tx, name: str) -> list[str]:
+    """The agents that serve the queue (assigned, or assigned to none)."""
+    return [r[0] for r in tx.q(
+        "SELECT a.id FROM agents a WHERE NOT EXISTS (SELECT 1 FROM agent_queues g WHERE g.agent = a.id)"
+        " OR EXISTS (SELECT 1 FROM agent_queues g WHERE g.agent = a.id AND g.queue = ? AND g.enabled = 1)"
+        " ORDER BY a.id", name)]
+
+
+def show(tx, name):
+    _known(tx, name)
+    waiting, oldest = tx.q(
+        "SELECT count(*), min(created_at_ms) FROM chats WHERE state = 'queued' AND queue = ?", name).fetchone()
+    in_inboxes = tx.q(
+        "SELECT count(*) FROM chats WHERE queue = ? AND agent IS NOT NULL AND state IN"
+        " ('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')", name).fetchone()[0]
+    assigned = [r[0] for r in tx.q("SELECT agent FROM agent_queues WHERE queue = ? ORDER BY agent", name)]
+    serving = _served_by(tx, name)
+    from . import agents
+
+    available = [agent for agent in serving if agents.status(tx, agent) == core.AVAILABLE]
+    return {
+        "name": name,
+        "waiting": waiting,
+        "longest_wait_seconds": seconds(tx.now - oldest) if oldest is not None else None,
+        "oldest_waiting_since": format_time(oldest),
+        "in_inboxes": in_inboxes,
+        "assigned": assigned,
+        "serving": serving,
+        "available": len(available),
+    }
+
+
+def list_(tx):
+    return [show(tx, r[0]) for r in tx.q("SELECT name FROM queues ORDER BY name").fetchall()]
+
+
+# -- an agent's queues ----------------------------------------------------------------
+
+
+def agent_queues(tx, agent_id=None):
+    agent = agent_id if agent_id is not None else tx.agent
+    rows = tx.q("SELECT queue, enabled FROM agent_queues WHERE agent = ? ORDER BY position", agent).fetchall()
+    return {
+        "agent": agent,
+        "all": not rows,  # assigned to none: it serves every queue
+        "queues": [{"queue": r["queue"], "on": bool(r["enabled"])} for r in rows],
+    }
+
+
+def _changed(tx) -> None:
+    tx.q("UPDATE agents SET queues_since_ms = ? WHERE id = ?", tx.at, tx.agent)
+    tx.config_changed()  # who serves what changed: every free agent may now take a chat
+
+
+def set_(tx, names):
+    if not names:
+        raise UsageError("name at least one queue (`agent queues clear` makes the agent serve every queue)")
+    for name in names:
+        _known(tx, name)
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        raise UsageError(f"queue {twice} is named twice")
+    before = {r["queue"]: r["enabled"] for r in tx.q("SELECT queue, enabled FROM agent_queues WHERE agent = ?", tx.agent)}
+    tx.q("DELETE FROM agent_queues WHERE agent = ?", tx.agent)
+    for position, name in enumerate(names):
+        # A queue it was assigned to keeps its on/off; a new one is on.
+        tx.q("INSERT INTO agent_queues (agent, queue, position, enabled) VALUES (?, ?, ?, ?)",
+             tx.agent, name, position, before.get(name, 1))
+    _changed(tx)
+    return lambda: agent_queues(tx)
+
+
+def clear(tx):
+    tx.q("DELETE FROM agent_queues WHERE agent = ?", tx.agent)
+    _changed(tx)
+    return lambda: agent_queues(tx)
+
+
+def switch(tx, name, on: bool):
+    _known(tx, name)
+    found = tx.q("SELECT enabled FROM agent_queues WHERE agent = ? AND queue = ?", tx.agent, name).fetchone()
+    if found is None:
+        mine = agent_queues(tx)
+        listed = ", ".join(q["queue"] for q in mine["queues"]) or "none: it serves every queue"
+        raise UsageError(f"{tx.agent} is not assigned to queue {name} (its queues: {listed};"
+                         f" `agent queues set …` assigns it)")
+    if bool(found["enabled"]) != on:
+        tx.q("UPDATE agent_queues SET enabled = ? WHERE agent = ? AND queue = ?", int(on), tx.agent, name)
+        _changed(tx)
+    return lambda: agent_queues(tx)
+
+
+def refuse_take(tx, agent: str, queue: str) -> str | None:
+    """Why ``agent`` may not take a chat from ``queue`` (None: it may)."""
+    rows = tx.q("SELECT queue, enabled FROM agent_queues WHERE agent = ? ORDER BY position", agent).fetchall()
+    if not rows or any(r["queue"] == queue and r["enabled"] for r in rows):
+        return None
+    listed = ", ".join(r["queue"] + ("" if r["enabled"] else " (off)") for r in rows)
+    why = "switched off" if any(r["queue"] == queue for r in rows) else "not one of its queues"
+    return f"queue {queue} is {why} for {agent} (its queues: {listed})"
