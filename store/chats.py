@@ -81,7 +81,7 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None, statu
     if sql is None:
         sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
     tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
-    tx.event(agent, chat_id, state, step.to, cause)
+    tx.event(agent, chat_id, state, step.to, cause, queue=chat["queue"])
     if status and (state in _ACTIVE_ITEM or step.to in _ACTIVE_ITEM):
         for owner in {chat["agent"], agent} - {None}:  # the one it leaves, the one it goes to
             tx.status_check(owner, cause)
@@ -158,7 +158,7 @@ def new(tx, customer, queue, priority, chat_id, inbox):
     )
     tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
     tx.next_chat = number + 1
-    tx.event(agent, chat_id, None, state, "customer")
+    tx.event(agent, chat_id, None, state, "customer", queue=queue)
     return view(tx, chat_id)
 
 
@@ -234,8 +234,9 @@ def return_(tx, chat_id):
     core.step(chat_id, chat["state"], core.RETURN)
     if is_on_call(tx, tx.agent):
         raise Refused(f"cannot return {chat_id}: it is {chat['state']} and {tx.agent} is on a call")
-    move(tx, chat, core.RETURN, "return")
-    tx.q("UPDATE chats SET agent = NULL, queue = origin_queue WHERE id = ?", chat_id)
+    tx.q("UPDATE chats SET queue = origin_queue WHERE id = ?", chat_id)
+    move(tx, {**chat, "queue": chat["origin_queue"]}, core.RETURN, "return")  # logged in the queue it returns to
+    tx.q("UPDATE chats SET agent = NULL WHERE id = ?", chat_id)
     return view(tx, chat_id)
 
 
@@ -249,11 +250,12 @@ def transfer(tx, chat_id, queue, agent):
         core.step(chat_id, chat["state"], core.TRANSFER_QUEUE)
         if queue == chat["queue"]:
             raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} in that queue already")
-        move(tx, chat, core.TRANSFER_QUEUE, "transfer")
         from .queues import ensure as ensure_queue
 
         ensure_queue(tx, queue)
-        tx.q("UPDATE chats SET agent = NULL, queue = ?, transfers = transfers + 1 WHERE id = ?", queue, chat_id)
+        tx.q("UPDATE chats SET queue = ? WHERE id = ?", queue, chat_id)
+        move(tx, {**chat, "queue": queue}, core.TRANSFER_QUEUE, "transfer")  # logged in the queue it goes to
+        tx.q("UPDATE chats SET agent = NULL, transfers = transfers + 1 WHERE id = ?", chat_id)
         return view(tx, chat_id)
     check_name("agent id", agent)
     core.step(chat_id, chat["state"], core.TRANSFER_AGENT)

@@ -409,6 +409,11 @@ def _migrations(sqlite_utils, now_ms: int):
         agents.add_column("break_reason", str)
         agents.add_column("max_chats", int)
         agents.add_column("queues_since_ms", int)  # when its queues last changed (NULL: never)
+        # A chat event's queue: the chat's queue after the change (statistics per queue read the
+        # log alone).  Events logged before keep the queue their chat is in now.
+        db["events"].add_column("queue", str)
+        db.execute("UPDATE events SET queue = (SELECT c.queue FROM chats c WHERE c.id = events.chat)"
+                   " WHERE chat IS NOT NULL")
         db["queues"].create({"name": str, "created_at_ms": int}, pk="name", not_null={"created_at_ms"})
         db["agent_queues"].create(
             {"agent": str, "queue": str, "position": int, "enabled": int},

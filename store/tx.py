@@ -34,7 +34,7 @@ _BEGIN = (
 )
 _NAMES: dict[str, tuple[str, ...]] = {}  # a query's column names, for ``Tx.records``
 _FREE = "WHERE a.presence = 'available' AND a.on_call = 0"
-_INSERT_EVENT = "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT_EVENT = "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause, queue) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 class Tx:
@@ -142,12 +142,13 @@ class Tx:
         self._no_due_before = False
         self.next_chat = None
 
-    def event(self, agent, chat, from_state, to_state, cause, echo: bool = True) -> None:
+    def event(self, agent, chat, from_state, to_state, cause, echo: bool = True, queue: str | None = None) -> None:
         """Log a change.  ``echo``: the command shows it (an agent's status change that
-        follows from a chat's move is logged but not shown: the chat's move says it)."""
+        follows from a chat's move is logged but not shown: the chat's move says it).  ``queue``:
+        a chat's queue after the change."""
         at = self.at
         if self._events is None:
-            seq = self.q(_INSERT_EVENT, at, agent, chat, from_state, to_state, cause).lastrowid
+            seq = self.q(_INSERT_EVENT, at, agent, chat, from_state, to_state, cause, queue).lastrowid
         else:
             if self._next_seq is None:
                 self._next_seq = self.q(
@@ -156,7 +157,7 @@ class Tx:
                 ).fetchone()[0]
             seq = self._next_seq
             self._next_seq += 1
-            self._events.append((seq, at, agent, chat, from_state, to_state, cause))
+            self._events.append((seq, at, agent, chat, from_state, to_state, cause, queue))
         if echo:
             self.appended.append(
                 {"seq": seq, "at": format_time(at), "agent": agent, "chat": chat, "from": from_state,
@@ -229,8 +230,8 @@ class Tx:
                     self.present()
             if self._events:
                 self.conn.executemany(
-                    "INSERT INTO events (seq, at_ms, agent, chat, from_state, to_state, cause)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO events (seq, at_ms, agent, chat, from_state, to_state, cause, queue)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     self._events,
                 )
             if self._idle_since:
