@@ -103,9 +103,8 @@ def list_(tx):
 def _presence(tx, agent: str, new_presence: str, cause: str, reason: str | None = None) -> None:
     """Set the presence (and break reason); logged as the agent's status change, even when the
     derived status stays (a break taken while handling a chat)."""
-    before = status(tx, agent)
     tx.q("UPDATE agents SET presence = ?, break_reason = ? WHERE id = ?", new_presence, reason, agent)
-    tx.status_event(agent, before, status(tx, agent), cause)
+    tx.status_event(agent, status(tx, agent), cause)
 
 
 def set_presence(tx, new_presence, reason=None):
@@ -191,13 +190,12 @@ def call_start(tx):
         raise Refused(f"cannot start a call: {tx.agent} is already on a call")
     if presence(tx, tx.agent) == core.LOGGED_OUT:
         raise Refused(f"cannot start a call: {tx.agent} is logged out")
-    before = status(tx, tx.agent)
     tx.q("UPDATE agents SET on_call = 1 WHERE id = ?", tx.agent)
     item = chats.active_item(tx, tx.agent)
     if item is not None:
         tx.q("UPDATE chats SET parked_by_call = 1 WHERE id = ?", item["id"])
-        chats.move(tx, chats.row(tx, item["id"]), core.CALL_START, "call", status=False)
-    tx.status_event(tx.agent, before, core.ON_CALL, "call")
+        chats.move(tx, chats.row(tx, item["id"]), core.CALL_START, "call")
+    tx.status_event(tx.agent, core.ON_CALL, "call")
     return view(tx)
 
 
@@ -212,7 +210,7 @@ def call_end(tx):
     tx.q("UPDATE chats SET parked_by_call = 0 WHERE agent = ? AND parked_by_call = 1", tx.agent)
     # The call's end is logged first, with the status it leads to once the chat resumes.
     after = core.agent_status(presence(tx, tx.agent), False, core.ACTIVE_WRAPUP if resuming else None)
-    tx.status_event(tx.agent, core.ON_CALL, after, "call")
+    tx.status_event(tx.agent, after, "call")
     for found in resuming:
         chats.move(tx, chats.row(tx, found["id"]), core.CALL_END, "call")
     return view(tx)

@@ -43,11 +43,11 @@ _UPDATES: dict[tuple[str, ...], str] = {}
 _ACTIVE_ITEM = (core.ACTIVE, core.ACTIVE_WRAPUP)
 
 
-def move(tx, chat: dict, event: str, cause: str, agent: str | None = None, status: bool = True) -> None:
+def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> None:
     """Apply ``event`` to a chat through the transition table; store it; log it.
     ``chat``: its row as it is now.  ``agent``: the chat goes into this agent's inbox with
-    the move (a presentation).  ``status``: log the agent's status if the move changed it
-    (a caller that logs it itself says False)."""
+    the move (a presentation).  A move into or out of the active item may change an agent's
+    status: it is logged once the instant's moves are done (``Tx.flush_status``)."""
     chat_id, state = chat["id"], chat["state"]
     step = core.step(chat_id, state, event)
     timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
@@ -82,9 +82,10 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None, statu
         sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
     tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
     tx.event(agent, chat_id, state, step.to, cause, queue=chat["queue"])
-    if status and (state in _ACTIVE_ITEM or step.to in _ACTIVE_ITEM):
-        for owner in {chat["agent"], agent} - {None}:  # the one it leaves, the one it goes to
-            tx.status_check(owner, cause)
+    if state in _ACTIVE_ITEM or step.to in _ACTIVE_ITEM:
+        for owner in (chat["agent"], agent):  # the one it leaves, the one it goes to
+            if owner is not None:
+                tx.status_changed(owner, cause)
     if timer.deadline is not None:
         tx.timer_set(timer.deadline)
         if timer.deadline <= tx.now:
@@ -281,7 +282,7 @@ def transfer(tx, chat_id, queue, agent):
     tx.active(tx.agent)
     tx.touch(tx.agent)
     move(tx, row(tx, chat_id), core.TRANSFER_AGENT, "transfer")
-    tx.status_check(tx.agent, "transfer")  # its active chat left its inbox
+    tx.status_changed(tx.agent, "transfer")  # its active chat left its inbox
     return view(tx, chat_id)
 
 

@@ -506,16 +506,46 @@ class Engine:
 
         if isinstance(source, str):
             source = io.StringIO(source)
-        if self._no_file_yet() and not isinstance(source, io.StringIO):
-            # Read twice (rehearsed first: a refused bundle creates no file), so kept on disk.
-            with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-                while True:
-                    piece = source.read(1 << 20)
-                    if not piece:
-                        break
-                    spool.write(piece)
-                return self._run(snapshots.import_, spool, where, replace, replace_snapshots, acting=False)
+        if self._no_file_yet():
+            return self._import_new(source, where, replace, replace_snapshots)
         return self._run(snapshots.import_, source, where, replace, replace_snapshots, acting=False)
+
+    def _import_new(self, source, where: str, replace: bool, replace_snapshots: bool) -> Result:
+        """Import into a database not created yet: into a new file beside it, which becomes the
+        database once the import has committed (a refused bundle leaves no file behind)."""
+        from . import snapshots
+
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if self.make_folder:
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the default database folder {folder}: {exc.strerror or exc}"
+                    " (name a database with --db or CHATEMU_DB)") from None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chatemu-import-", suffix=".db")
+        except OSError as exc:
+            raise DatabaseError(f"cannot create database {self.path}: {exc.strerror or exc}") from None
+        os.close(fd)
+        os.unlink(tmp)  # SQLite makes it
+        staging = Engine(tmp, self.agent, self.wall)
+        try:
+            result = staging._once(snapshots.import_, (source, where, replace, replace_snapshots), False, True)
+            try:
+                os.link(tmp, self.path)  # never over a database another process made meanwhile
+            except FileExistsError:
+                raise DatabaseError(f"database {self.path} was created by another process during the import:"
+                                    " nothing imported") from None
+            except OSError as exc:
+                raise DatabaseError(f"cannot create database {self.path}: {exc.strerror or exc}") from None
+            return result
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                try:
+                    os.unlink(tmp + suffix)
+                except FileNotFoundError:
+                    pass
 
     def reset(self, keep_snapshots: bool = False) -> Result:
         from . import snapshots

@@ -93,8 +93,6 @@ def import_(tx, source, where, replace, replace_snapshots=False):
     from .check import check
     from .clock import pristine
 
-    if hasattr(source, "seek"):
-        source.seek(0)  # a rehearsal may have read it already
     found = bundle.BundleCheck(tx.conn)
     try:
         bundle.parse_bundle(bundle.Reader(source.read), found)

@@ -85,6 +85,7 @@ class Tx:
         self._head: list[dict] | None = None
         self._head_whole = False  # the head read ahead is the whole queue
         self._membership: bool | None = None  # whether any agent_queues row exists (None: not known)
+        self._status_pending: dict[str, str] = {}  # agent → the cause of a move that may change its status
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -109,6 +110,7 @@ class Tx:
         """After the command: settle what it made due, present, store the clock."""
         if self.finished:
             return
+        self.flush_status()
         if self.due:
             self.settle()
         self.present()
@@ -171,10 +173,23 @@ class Tx:
         elif agent is not None and self.touched is not None:
             self.touched.add(agent)
 
-    def status_event(self, agent: str, before: str | None, after: str, cause: str, echo: bool = True) -> None:
-        """The agent's derived status is now ``after``: stored, and logged as an agent event."""
+    def status_event(self, agent: str, after: str, cause: str, echo: bool = True) -> None:
+        """The agent's derived status is now ``after`` (a presence change or a call, logged even
+        when the status stays): stored, and logged as an agent event from the last one logged."""
+        self._status_pending.pop(agent, None)  # this event says where the agent is now
+        before = self.q("SELECT status FROM agents WHERE id = ?", agent).fetchone()[0]
         self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", after, self.at, agent)
         self.event(agent, None, before, after, cause, echo)
+
+    def status_changed(self, agent: str, cause: str) -> None:
+        """A chat's move may have changed the agent's status: logged (``flush_status``) once
+        the instant's moves are done, so a chat parked for another to be active logs nothing."""
+        self._status_pending.setdefault(agent, cause)
+
+    def flush_status(self) -> None:
+        pending, self._status_pending = self._status_pending, {}
+        for agent, cause in pending.items():
+            self.status_check(agent, cause)
 
     def status_check(self, agent: str, cause: str) -> None:
         """Log the agent's derived status if a chat's move changed it (not shown)."""
@@ -187,7 +202,8 @@ class Tx:
         presence, on_call, stored, active = found
         derived = core.agent_status(presence, bool(on_call), active)
         if derived != stored:
-            self.status_event(agent, stored, derived, cause, echo=False)
+            self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
+            self.event(agent, None, stored, derived, cause, echo=False)
 
     def active(self, agent: str) -> None:
         """The agent acted (or was acted for) now: it is no longer idle since ``at``."""
@@ -227,6 +243,7 @@ class Tx:
                 for row in due:
                     self.at = row["wrapup_deadline_ms"]  # the exact instant it ran out
                     chats.move(self, row, core.EXPIRE, "timer")
+                    self.flush_status()
                     self.present()
             if self._events:
                 self.conn.executemany(

@@ -256,7 +256,7 @@ def make_real(path: Path) -> None:
         f"clock set {START}", "config set max-chats 4", "config set wrapup 45s --queue sales",
         "chat new --customer Ann --queue sales", "chat new --customer Bob --priority 5", "chat activate C1",
         "chat new --customer Cy", "chat end C1", "clock advance 10s", "chat park C1", "chat activate C2",
-        "--agent agent-2 agent break", "chat new --id K1 --inbox", "snapshot save base", "chat call-start",
+        "--agent agent-2 agent login", "--agent agent-2 agent break", "chat new --id K1 --inbox", "snapshot save base", "chat call-start",
     ])
     done = cm.run("run", "-", stdin=script + "\n")
     assert done.code == 0, done

@@ -23,6 +23,7 @@ import pytest
 from chatemu.store.check import check, check_path
 from chatemu.store.engine import Engine
 from chatemu.store.errors import DatabaseError
+from chatemu.store.timefmt import format_time
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 
@@ -39,6 +40,7 @@ def make_db(path: Path) -> Path:
     a1.chat_new()  # C3
     a1.chat_end("C3")  # closed, abandoned in the queue
     a1.chat_new(customer="Ann", queue="billing", priority=5)  # C4 stays queued
+    a2.agent_login()
     a2.chat_new(inbox=True)  # C5
     a2.chat_activate("C5")
     a2.chat_wrapup("C5")
@@ -51,6 +53,7 @@ def make_db(path: Path) -> Path:
     a2.chat_new(inbox=True)  # C7
     a2.chat_activate("C7")
     a2.chat_wrapup("C7")  # active-wrapup, running
+    a3.agent_login()
     a3.chat_new(inbox=True)  # C8
     a3.chat_activate("C8")
     a3.call_start()  # C8 parked by the call, agent-3 on a call
@@ -141,7 +144,7 @@ def test_clean_with_presentation_and_calls_ending(tmp_path):
     a1, a2 = Engine(path, "agent-1", wall), Engine(path, "agent-2", wall)
     for i in range(6):
         a1.chat_new(priority=i % 3)
-    a2.agent_presence("available")
+    a2.agent_login()
     first = a1.chat_list().value[0]["id"]  # presented to agent-1
     a1.chat_activate(first)
     a1.call_start()
@@ -365,9 +368,16 @@ def test_event_lost(db):
 
 
 def test_event_time_going_backwards(db):
-    # Events 19 and 20 happened at the same instant; 1 ms later for 19 puts 20 before it.
-    found = corrupt(db, "UPDATE events SET at_ms = at_ms + 1 WHERE seq = 19")
-    assert_found(found, "event 20: at 2026-01-05T09:01:01.000Z, before event 19 at 2026-01-05T09:01:01.001Z")
+    # The last two events at one instant (both at 09:01:01); 1 ms later for the first puts the second before it.
+    conn = sqlite3.connect(db)
+    first, at_ms = conn.execute(
+        "SELECT e.seq, e.at_ms FROM events e JOIN events n ON n.seq = e.seq + 1 AND n.at_ms = e.at_ms"
+        " WHERE e.at_ms = (SELECT max(at_ms) FROM events WHERE at_ms < (SELECT max(at_ms) FROM events))"
+        " ORDER BY e.seq DESC LIMIT 1").fetchone()
+    conn.close()
+    assert format_time(at_ms) == "2026-01-05T09:01:01.000Z"
+    found = corrupt(db, f"UPDATE events SET at_ms = at_ms + 1 WHERE seq = {first}")
+    assert_found(found, f"event {first + 1}: at 2026-01-05T09:01:01.000Z, before event {first} at 2026-01-05T09:01:01.001Z")
 
 
 def test_event_time_going_backwards_with_gaps_in_seq(db):

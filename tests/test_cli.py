@@ -97,6 +97,7 @@ def test_chat_new_options_and_ids_in_creation_order(cm):
 
 
 def test_chat_new_inbox_puts_it_new_in_the_current_agents_inbox(cm):
+    cm.ok("agent", "login", agent="bob")
     cm.ok("agent", "break", agent="bob")  # --inbox bypasses presentation, break or not
     chat = cm.js("chat", "new", "--inbox", agent="bob")
     assert (chat["state"], chat["agent"]) == ("new", "bob")
@@ -281,6 +282,7 @@ def test_one_hour_advance_gives_the_same_history_as_sixty_one_minute_advances(cm
     cm.ok("chat", "new", "--inbox", "--queue", "fast")
     cm.ok("chat", "activate", "C1")
     cm.ok("chat", "end", "C1")  # runs out at 0:45
+    cm.ok("agent", "login", agent="agent-2")
     cm.ok("chat", "new", "--inbox", agent="agent-2")
     cm.ok("chat", "activate", "C2", agent="agent-2")
     cm.ok("chat", "wrapup", "C2", agent="agent-2")
@@ -297,7 +299,8 @@ def test_one_hour_advance_gives_the_same_history_as_sixty_one_minute_advances(cm
     history = cm.js("events")
     assert other.js("events") == history
     # timers fire in time order, each at its instant, with presentation at that instant
-    assert [(e["at"], e["chat"], e["agent"], e["to"], e["cause"]) for e in history[-4:]] == [
+    chat_events = [e for e in history if e["chat"]]  # (the agent's status changes are logged between)
+    assert [(e["at"], e["chat"], e["agent"], e["to"], e["cause"]) for e in chat_events[-4:]] == [
         (at(45), "C1", "agent-1", "closed", "timer"),
         (at(45), "C4", "agent-1", "new", "presentation"),
         (at(97.5), "C2", "agent-2", "closed", "timer"),
@@ -381,8 +384,9 @@ def test_a_queued_chat_is_presented_once_all_the_agents_chats_are_parked(cm):
     cm.ok("clock", "advance", "5s")
     cm.ok("chat", "park", "C1")
     events = cm.js("events")
-    assert [(e["at"], e["chat"], e["agent"], e["from"], e["to"], e["cause"]) for e in events[-2:]] == [
+    assert [(e["at"], e["chat"], e["agent"], e["from"], e["to"], e["cause"]) for e in events[-3:]] == [
         (at(5), "C1", "agent-1", "active", "parked", "park"),
+        (at(5), None, "agent-1", "handling-chat", "available", "park"),  # its status, logged too
         (at(5), "C2", "agent-1", "queued", "new", "presentation"),
     ]
 
@@ -390,7 +394,10 @@ def test_a_queued_chat_is_presented_once_all_the_agents_chats_are_parked(cm):
 def test_presentation_to_an_agent_with_no_chats_happens_at_once(cm):
     chat = cm.js("chat", "new")  # agent-1 is created by this first use, available and idle
     assert (chat["state"], chat["agent"]) == ("new", "agent-1")
-    assert changes(cm.js("events")) == [("C1", None, "queued", "customer"), ("C1", "queued", "new", "presentation")]
+    assert changes(cm.js("events")) == [
+        (None, None, "available", "login"),  # the first agent of a database comes into being
+        ("C1", None, "queued", "customer"), ("C1", "queued", "new", "presentation"),
+    ]
 
 
 def test_presentation_order_is_priority_then_oldest_up_to_max_chats(cm):
@@ -441,9 +448,9 @@ def test_no_presentation_while_on_a_call(cm):
 
 
 def test_several_agents_the_one_idle_longest_is_presented_first(cm):
-    cm.ok("agent", "available", agent="agent-2")  # agent-2 idle since 09:00
+    cm.ok("agent", "login", agent="agent-2")  # agent-2 idle since 09:00
     cm.ok("clock", "advance", "1m")
-    cm.ok("agent", "available", agent="agent-1")  # agent-1 idle since 09:01
+    cm.ok("agent", "login", agent="agent-1")  # agent-1 idle since 09:01
     cm.ok("clock", "advance", "1m")
     assert cm.js("chat", "new")["agent"] == "agent-2"  # not id order: agent-2 waited longest
     assert cm.js("chat", "new")["agent"] == "agent-1"  # agent-2 is busy with a new chat
@@ -484,8 +491,9 @@ def test_agent_status_is_derived_first_on_call_then_handling_then_wrapup_then_pr
 
 
 def test_agent_from_option_and_environment(cm):
-    from_env = cm.js("chat", "new", "--inbox", env={"CHATEMU_AGENT": "dora"})
+    from_env = cm.js("chat", "new", "--inbox", env={"CHATEMU_AGENT": "dora"})  # the first agent: created
     assert from_env["agent"] == "dora"
+    cm.ok("agent", "login", agent="eve")
     from_option = cm.js("chat", "new", "--inbox", agent="eve", env={"CHATEMU_AGENT": "dora"})
     assert from_option["agent"] == "eve"  # --agent wins over CHATEMU_AGENT
     assert cm.js("agent", "status", env={"CHATEMU_AGENT": "dora"})["id"] == "dora"
@@ -633,7 +641,7 @@ def test_parallel_scripts_on_one_database_serialise_and_lose_nothing(cm):
     chats = cm.js("chat", "list", "--all")
     assert sorted(c["customer"] for c in chats) == sorted(f"{n}-{i}" for n in "abc" for i in range(1, 7))
     assert [c["id"] for c in chats] == [f"C{i}" for i in range(1, 19)]
-    assert len(cm.js("events")) == 1 + 18  # the break, then one event per chat
+    assert len(cm.js("events")) == 2 + 18  # the agent's login and break, then one event per chat
     conn = sqlite3.connect(cm.db)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -717,7 +725,7 @@ def test_json_documents_have_the_contract_fields_and_iso_times(cm):
         assert EVENT_FIELDS <= set(event)
         assert ISO_MS_Z.fullmatch(event["at"])
     assert [e["seq"] for e in events] == sorted({e["seq"] for e in events})
-    assert {e["cause"] for e in events} == {"customer", "activate", "timer"}
+    assert {e["cause"] for e in events} == {"login", "customer", "activate", "timer"}
 
 
 def test_an_unknown_chat_is_exit_4(cm):
@@ -795,6 +803,7 @@ def test_chat_list_is_the_inbox_by_default_every_chat_with_all_and_filters(cm):
     cm.ok("chat", "wrapup", "C1")
     cm.ok("chat", "wrapup", "C1", "--finish")  # C1 closed, agent-1
     cm.ok("chat", "new", "--inbox", "--queue", "sales")  # C2 new, agent-1
+    cm.ok("agent", "login", agent="agent-2")
     cm.ok("chat", "new", "--inbox", agent="agent-2")  # C3 new, agent-2
     cm.ok("chat", "new", "--queue", "sales")  # C4 queued
     cm.ok("chat", "new", "--inbox")  # C5 new, agent-1
@@ -847,6 +856,7 @@ def every_state(tmp_path_factory) -> Chatemu:
     for args in (["new", "--id", "N", "--inbox"], ["new", "--id", "P", "--inbox"], ["activate", "P"],
                  ["park", "P"], ["new", "--id", "A", "--inbox"], ["activate", "A"]):
         c.ok("chat", *args, agent="agent-1")
+    c.ok("agent", "login", agent="agent-2")
     for args in (["new", "--id", "PW", "--inbox"], ["end", "PW"], ["new", "--id", "X", "--inbox"],
                  ["activate", "X"], ["wrapup", "X"], ["wrapup", "X", "--finish"], ["new", "--id", "AW", "--inbox"],
                  ["activate", "AW"], ["wrapup", "AW"]):

@@ -74,7 +74,7 @@ def template(tmp_path_factory) -> tuple[Path, str]:
         "classification add refund", "chat new --customer Ann --queue billing", "chat activate C1",
         "chat receive C1 hello", "chat send C1 --template hi", "chat classify C1 refund --note lost",
         "chat new --customer Bob", "chat park C1", "chat activate C2", "chat end C2", "snapshot save mid",
-        "--agent agent-2 agent break", "chat new --priority 3", "clock advance 10s", "chat activate C1",
+        "--agent agent-2 agent login", "--agent agent-2 agent break", "chat new --priority 3", "clock advance 10s", "chat activate C1",
         "chat flag-abusive C1", "--agent agent-2 agent available", "chat transfer C1 --agent agent-2",
         "chat new --customer Cy --queue sales", "clock advance 2m",
     ]

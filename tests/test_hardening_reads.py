@@ -152,7 +152,7 @@ def make_db(path: Path) -> Path:
     cm = Chatemu(path)
     script = "\n".join([
         f"clock set {START}", "chat new --customer Ann", "chat activate C1", "chat new --customer Bob",
-        "chat end C1", "clock advance 10s", "snapshot save base", "--agent agent-2 agent break",
+        "chat end C1", "clock advance 10s", "snapshot save base", "--agent agent-2 agent login", "--agent agent-2 agent break",
         "chat new --customer Cy",
     ])
     done = cm.run("run", "-q", "-", stdin=script + "\n")
@@ -479,7 +479,7 @@ def test_snapshot_restore_on_a_real_clock_returns_to_the_saved_instant(cm):
 SCENARIO = "\n".join([
     f"clock set {START}", "config set wrapup 30s", "chat new --customer Ann", "chat activate C1",
     "clock advance 12s", "chat new --customer Bob", "chat end C1", "clock set 2026-01-05T09:05:00Z",
-    "snapshot save mid", "--agent agent-2 agent available", "chat activate C2",
+    "snapshot save mid", "--agent agent-2 agent login", "chat activate C2",
     "clock advance 1m", "clock virtual",
 ]) + "\n"
 

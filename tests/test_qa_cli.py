@@ -208,7 +208,7 @@ def test_explain_a_queued_chat_gives_each_agents_reason(cm):
 
 
 def test_explain_a_queued_chat_with_auto_present_off(cm):
-    setup(cm, "config set auto-present off\nagent available\n--agent agent-2 agent break\nchat new\n")
+    setup(cm, "config set auto-present off\nagent available\n--agent agent-2 agent login\n--agent agent-2 agent break\nchat new\n")
     explained = cm.js("explain", "C1")
     assert {a["agent"]: a["reasons"] for a in explained["agents"]} == {
         "agent-1": ["auto-present is off"],
@@ -219,7 +219,7 @@ def test_explain_a_queued_chat_with_auto_present_off(cm):
 
 def test_explain_says_who_would_get_a_queued_chat_first(cm):
     # agent-2 idle since 09:00:00, agent-1 since 09:01:00; only auto-present keeps C1 queued.
-    setup(cm, "config set auto-present off\n--agent agent-2 agent break\n--agent agent-2 agent available\n"
+    setup(cm, "config set auto-present off\n--agent agent-2 agent login\n--agent agent-2 agent break\n--agent agent-2 agent available\n"
               "clock advance 1m\nagent break\nagent available\nchat new\n")
     explained = cm.js("explain", "C1")
     assert explained["first"] == "agent-2", explained
@@ -353,7 +353,7 @@ def test_snapshot_save_list_restore_delete(cm):
     setup(cm, SNAPSHOT_STATE)
     saved = state_of(cm)
     assert cm.js("snapshot", "save", "base") == {"name": "base", "created_at": "2026-01-05T09:00:15.000Z", "replaced": False}
-    setup(cm, "clock advance 10m\nconfig set max-chats 7\nagent available\n--agent agent-2 chat new --inbox\n"
+    setup(cm, "clock advance 10m\nconfig set max-chats 7\nagent available\n--agent agent-2 agent login\n--agent agent-2 chat new --inbox\n"
               "chat new\n")
     assert state_of(cm) != saved
     assert cm.chat("C1")["state"] == "closed"

@@ -138,7 +138,7 @@ def test_one_long_advance_in_a_scenario_equals_sixty_short_ones(tmp_path: Path):
         f"clock set {START}\n"
         "config set wrapup 90s\n"
         "chat new --inbox\nchat activate C1\nchat end C1\n"
-        "--agent agent-2 chat new --inbox\n--agent agent-2 chat activate C2\n"
+        "--agent agent-2 agent login\n--agent agent-2 chat new --inbox\n--agent agent-2 chat activate C2\n"
         "clock advance 7s\n--agent agent-2 chat end C2\n"
         "chat new\nchat new --priority 2\nchat new\n"
     )
@@ -183,7 +183,7 @@ def test_run_reads_stdin_with_a_dash(cm):
 
 
 def test_run_options_apply_to_every_line_and_root_options_may_start_a_line(cm, tmp_path: Path):
-    path = write(tmp_path, "chat new --inbox\n--agent agent-3 chat new --inbox\nchat new --inbox\n")
+    path = write(tmp_path, "chat new --inbox\n--agent agent-3 agent login\n--agent agent-3 chat new --inbox\nchat new --inbox\n")
     cm.ok("--agent", "agent-2", "run", str(path))
     assert [(c["id"], c["agent"]) for c in cm.js("chat", "list", "--all")] == [
         ("C1", "agent-2"), ("C2", "agent-3"), ("C3", "agent-2"),
@@ -423,7 +423,7 @@ REFUSALS = {
         ["chat", "activate", "C1"], 3, "C1",
     ),
     "another-agents-chat": (
-        "chat new --inbox\n",
+        "chat new --inbox\n--agent agent-2 agent login\n",
         ["--agent", "agent-2", "chat", "activate", "C1"], 3, "agent-1",
     ),
     "second-call": (
