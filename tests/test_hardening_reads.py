@@ -151,8 +151,9 @@ def make_db(path: Path) -> Path:
     """A database with some history: chats in several states, an agent on a break, a snapshot."""
     cm = Chatemu(path)
     script = "\n".join([
-        f"clock set {START}", "chat new --customer Ann", "chat activate C1", "chat new --customer Bob",
-        "chat end C1", "clock advance 10s", "snapshot save base", "--agent agent-2 agent login", "--agent agent-2 agent break",
+        f"clock set {START}", "agent login", "--agent agent-2 agent login", "--agent agent-2 agent break",
+        "chat new --customer Ann", "chat activate C1", "chat new --customer Bob",
+        "chat end C1", "clock advance 10s", "snapshot save base",
         "chat new --customer Cy",
     ])
     done = cm.run("run", "-q", "-", stdin=script + "\n")

@@ -381,7 +381,9 @@ def test_thousands_of_steps_without_thousands_of_start_ups(cm, tmp_path: Path):
     cm.ok("run", "--quiet", str(path))
     elapsed = time.monotonic() - started
     assert elapsed < 100 * one_process, f"1001 steps took {elapsed:.1f}s; one process takes {one_process:.2f}s"
-    assert len(cm.js("events")) == 250 * 5  # queued, presented, active, wrap-up, closed
+    events = cm.js("events")
+    assert sum(e["chat"] is not None for e in events) == 250 * 5  # queued, presented, active, wrap-up, closed
+    assert sum(e["chat"] is None for e in events) == 1 + 250 * 3  # login; handling-chat, wrap-up, available
 
 
 # == refusals at the edges of the scenarios ================================================

@@ -80,6 +80,7 @@ def inbox(cm):
     cm.ok("chat", "end", "C1")
     cm.ok("chat", "end", "C2")
     cm.ok("clock", "advance", "15s")
+    cm.ok("agent", "login", agent="agent-2")
     cm.ok("chat", "new", "--inbox", "--customer", "Carol", agent="agent-2")
     cm.ok("chat", "new", "--customer", "Dave")
     return cm

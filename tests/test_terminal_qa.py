@@ -133,6 +133,7 @@ def test_events_follow_jsonl_with_a_filter(cm):
     try:
         cm.ok("agent", "break")                                # agent-1's: filtered out
         cm.ok("chat", "new", "--inbox", "--customer", "Ann")   # agent-1's: filtered out
+        cm.ok("agent", "login", agent="agent-2")
         cm.ok("chat", "new", "--inbox", "--customer", "Bob", agent="agent-2")
         expect_text(child, '"agent": "agent-2", "chat": "C2", "from": null, "to": "new", "cause": "customer"}')
         shown = child.before + child.after
@@ -143,7 +144,8 @@ def test_events_follow_jsonl_with_a_filter(cm):
             child.terminate(force=True)
     assert status == 0, rest
     lines = [line for line in (shown + rest).splitlines() if line.startswith("{")]
-    assert [json.loads(line)["chat"] for line in lines] == ["C2"], shown + rest
+    assert [(json.loads(line)["chat"], json.loads(line)["cause"]) for line in lines] == [
+        (None, "login"), ("C2", "customer")], shown + rest
     assert not re.search(r"Traceback|error", rest), rest
 
 

@@ -64,6 +64,7 @@ def test_send_is_refused_on_a_queued_chat_and_on_another_agents_chat(cm):
     cm.fails(3, "chat", "send", "C1", "hi", match="cannot send to C1: it is queued")
     cm.ok("chat", "take", "C1")
     cm.ok("chat", "activate", "C1")
+    cm.ok("agent", "login", agent="agent-2")
     cm.fails(3, "chat", "send", "C1", "hi", agent="agent-2", match="in agent-1's inbox, not agent-2's")
 
 
@@ -197,7 +198,8 @@ def test_return_sends_the_chat_back_to_its_first_queue_ahead_of_later_chats(cm):
     assert (chat["state"], chat["agent"], chat["queue"], chat["messages"]) == ("queued", None, "billing", 2)
     assert chat["created_at"] == "2026-01-05T09:00:00.000Z"
     cm.ok("config", "set", "auto-present", "on")  # C1, the oldest arrival, is presented first
-    cm.ok("chat", "new", "--queue", "billing", agent="agent-2")  # C3; agent-2 comes into being and gets C2
+    cm.ok("agent", "login", agent="agent-2")  # agent-2 comes into being and gets C2
+    cm.ok("chat", "new", "--queue", "billing", agent="agent-2")  # C3
     assert states(cm) == {"C1": ("new", "agent-1"), "C2": ("new", "agent-2"), "C3": ("queued", None)}
     events = [(e["chat"], e["cause"]) for e in cm.js("events", "--chat", "C1")]
     assert ("C1", "transfer") in events and ("C1", "return") in events
@@ -205,6 +207,7 @@ def test_return_sends_the_chat_back_to_its_first_queue_ahead_of_later_chats(cm):
 
 def test_a_returned_chat_is_presented_at_once_to_an_idle_agent(cm):
     cm.ok("chat", "new")  # C1 presented to agent-1
+    cm.ok("agent", "login", agent="agent-2")
     cm.ok("agent", "break", agent="agent-2")
     cm.ok("agent", "available", agent="agent-2")  # agent-2 exists and is idle, more recently than agent-1
     cm.ok("chat", "new", agent="agent-2")  # C2 goes to agent-2
@@ -240,7 +243,7 @@ def test_return_is_refused_in_wrapup_and_during_a_call(active, steps, words):
 
 def test_transfer_to_an_agent_puts_it_new_in_that_inbox(active):
     active.ok("agent", "status", agent="agent-2")
-    active.ok("agent", "available", agent="agent-2")
+    active.ok("agent", "login", agent="agent-2")
     done = active.ok("chat", "transfer", "C1", "--agent", "agent-2")
     assert "C1: active -> new (transfer)" in done.out
     chat = active.chat("C1")
@@ -253,8 +256,9 @@ def test_handing_a_chat_over_counts_as_the_senders_activity(cm):
     """The idle longest goes first: after a transfer, the sender is idle since the transfer."""
     cm.ok("chat", "new")  # 09:00 C1 to agent-1
     cm.ok("chat", "activate", "C1")
-    cm.ok("agent", "break", agent="agent-2")
-    cm.ok("agent", "break", agent="agent-3")
+    for agent in ("agent-2", "agent-3"):
+        cm.ok("agent", "login", agent=agent)
+        cm.ok("agent", "break", agent=agent)
     cm.ok("clock", "advance", "1m")
     cm.ok("agent", "available", agent="agent-3")  # agent-3 idle since 09:01
     cm.ok("clock", "advance", "1m")
@@ -270,7 +274,7 @@ def test_handing_a_chat_over_counts_as_the_senders_activity(cm):
     ([["config", "set", "max-chats", "1"], ["chat", "new", "--inbox"]], ["agent-2 is at capacity 1/1"]),
 ])
 def test_transfer_to_an_agent_who_cannot_take_it_is_refused(active, setup, words):
-    active.ok("agent", "available", agent="agent-2")
+    active.ok("agent", "login", agent="agent-2")
     for args in setup:
         active.ok(*args, agent="agent-2")
     if setup[0][:2] == ["config", "set"]:
@@ -452,7 +456,7 @@ def make_db(path: Path) -> Path:
     a1.chat_send("C1", "hello")
     a1.chat_classify("C1", "refund", note="lost")
     a1.chat_flag_abusive("C1")
-    a2.agent_presence("available")
+    a2.agent_login()
     a1.chat_transfer("C1", agent="agent-2")  # C1 new in agent-2's inbox
     a1.chat_new(customer="Bob", queue="billing")  # C2 presented to agent-1
     a1.chat_activate("C2")
