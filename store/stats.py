@@ -45,6 +45,7 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from . import core
+from .errors import UsageError
 from .timefmt import format_time, seconds
 
 QUEUED, NEW, ACTIVE_WRAPUP, CLOSED = core.QUEUED, core.NEW, core.ACTIVE_WRAPUP, core.CLOSED
@@ -65,8 +66,6 @@ class Window:
     before it count) and ``now`` (the database clock: the current status ends there)."""
 
     def __init__(self, since: int | None, until: int | None, now: int):
-        from .errors import UsageError
-
         if since is not None and until is not None and since > until:
             raise UsageError(f"--since {format_time(since)} is after --until {format_time(until)}")
         self.since = since
