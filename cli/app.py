@@ -44,7 +44,7 @@ _GROUPS = {
     "break-reason": ("agents", "break_reason_app"), "clock": ("settings", "clock_app"),
     "config": ("settings", "config_app"), "template": ("templates", "template_app"),
     "classification": ("templates", "classification_app"), "contact": ("chats", "contact_app"),
-    "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"),
+    "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"), "stats": ("stats", "stats_app"),
 }
 _COMMANDS = {
     "events": ("qa", "events", {}),
@@ -55,8 +55,8 @@ _COMMANDS = {
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
 }
-ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "events", "expect",
-         "explain", "run", "snapshot", "export", "import", "reset", "db")
+ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
+         "events", "expect", "explain", "run", "snapshot", "export", "import", "reset", "db")
 
 
 def version_callback(value: bool) -> None:

@@ -312,6 +312,51 @@ def _seconds_text(value) -> str:
     return clock_face(ms)
 
 
+# -- stats -------------------------------------------------------------------------
+
+
+def _duration(value) -> str:
+    """Seconds (as JSON has them) → the duration text chatemu reads (``1m30.5s``); ``-`` for none."""
+    from chatemu.store.timefmt import format_duration
+
+    return "-" if value is None else format_duration(round(value * 1000))
+
+
+def _window_title(value: dict, what: str) -> str:
+    since = value["since"] or "the beginning"
+    return f"{what} from {since} to {value['until']}"
+
+
+def stats_agents(value: dict) -> None:
+    title = _window_title(value, "agents")
+    if not value["agents"]:
+        print(f"{title}: no agents")
+        return
+    statuses = list(value["agents"][0]["status_seconds"])
+    headers = ["AGENT", *(s.upper() for s in statuses), "HANDLED", "AVG HANDLE", "AVG WRAP-UP", "EXTENSIONS",
+               "TRANSFERS", "RETURNS"]
+    rows = [[a["agent"], *(_duration(a["status_seconds"][s]) for s in statuses), str(a["handled"]),
+             _duration(a["average_handle_seconds"]), _duration(a["average_wrapup_seconds"]), str(a["extensions"]),
+             str(a["transfers"]), str(a["returns"])] for a in value["agents"]]
+    _table(headers, rows, title=title)
+
+
+def stats_queues(value: dict) -> None:
+    title = _window_title(value, "queues")
+    if not value["queues"]:
+        print(f"{title}: no queues")
+        return
+    rows = []
+    for q in value["queues"]:
+        level = "-" if q["service_level"] is None else f"{q['service_level'] * 100:.1f}%"
+        rows.append([q["queue"], str(q["offered"]), str(q["presented_or_taken"]), str(q["abandoned"]),
+                     _duration(q["average_wait_seconds"]), _duration(q["longest_wait_seconds"]),
+                     f"{level} ({q['within_service_level']}/{q['waits_ended']} within "
+                     f"{_duration(q['service_level_seconds'])})"])
+    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"], rows,
+           title=title)
+
+
 # -- QA tools ----------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ module (``chats.park``, ``clock.advance`` …):
 Any error rolls the whole transaction back: a refused command changes nothing.
 
 The modules every state change needs are imported here; the others (messages,
-classification, contacts, journal, explain, snapshots) by the methods that use
+classification, contacts, journal, explain, snapshots, stats) by the methods that use
 them, so a process pays only for the command it runs.
 """
 
@@ -411,6 +411,18 @@ class Engine:
         from . import journal
 
         return self._read(lambda tx: consume(journal.Events(tx, chat_id, agent_id, since, None, True)))
+
+    def stats_agents(self, since_ms: int | None = None, until_ms: int | None = None) -> Result:
+        """Per agent, figures over ``[since, until)`` folded from the event log (``stats``)."""
+        from . import stats
+
+        return self._read(stats.agents, since_ms, until_ms)
+
+    def stats_queues(self, since_ms: int | None = None, until_ms: int | None = None) -> Result:
+        """Per queue, figures over ``[since, until)`` folded from the event log (``stats``)."""
+        from . import stats
+
+        return self._read(stats.queues, since_ms, until_ms)
 
     def settle(self) -> Result:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
