@@ -4,9 +4,19 @@ parsed, the HTML page, the text for the terminal, the options and their errors."
 
 from __future__ import annotations
 
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
 import pytest
 
+from chatemu.cli.timeline import svg, xml
 from chatemu.store.timeline import AGENT, CHAT, Interval, build
+
+from conftest import Chatemu
+
+NS = "{http://www.w3.org/2000/svg}"
+ROOT = Path(__file__).resolve().parent.parent
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 S = 1000  # a second, in ms
@@ -100,3 +110,242 @@ def test_a_lane_with_nothing_in_the_window_is_listed_empty():
 def test_an_interval_knows_its_duration_and_whether_it_is_a_call():
     assert Interval("on-call", 10, 25, "call").duration == 15 and Interval("on-call", 10, 25, "call").call
     assert not Interval("parked", 10, 25, "call").call
+
+
+# == the renderer, in-process ===============================================================
+
+
+def test_ids_are_escaped_in_the_svg():
+    assert xml('a<b>&"c') == "a&lt;b&gt;&amp;&quot;c"
+    timeline = build([ev(1, 0, "active", 'C<&">1'), ev(2, 0, "available", agent="a&b\x01")], T0 + 10 * S)
+    root = ET.fromstring(svg(timeline).split("\n", 1)[1])
+    assert [g.get("data-id") for g in root.iter(f"{NS}g") if g.get("class") == "lane"] == ['C<&">1', "a&b\\x01"]
+
+
+# == the command, as users run it ============================================================
+
+#: From 09:00:00 (the ``cm`` fixture's clock): C1 presented, active at 10 s, ended by the customer
+#: at 30 s (wrap-up 60 s runs), parked by a call at 40 s (paused, 50 s left), resumed when the
+#: call ends at 1m40s, closed at 2m30s; C2 queued at 40 s (agent-1 on the call), presented at
+#: 2m30s; now 2m40s.
+HISTORY = """\
+chat new --customer Ann
+clock advance 10s
+chat activate C1
+clock advance 20s
+chat end C1
+clock advance 10s
+chat call-start
+chat new --customer Bob
+clock advance 1m
+chat call-end
+clock advance 1m
+"""
+#: Each lane's intervals: (state, seconds after 09:00:00 it starts, ends).
+LANES = {
+    ("agent", "agent-1"): [("available", 0, 10), ("handling-chat", 10, 30), ("wrap-up", 30, 40), ("on-call", 40, 100),
+                           ("wrap-up", 100, 150), ("available", 150, 160)],
+    ("chat", "C1"): [("new", 0, 10), ("active", 10, 30), ("active-wrapup", 30, 40), ("parked-wrapup", 40, 100),
+                     ("active-wrapup", 100, 150)],
+    ("chat", "C2"): [("queued", 40, 150), ("new", 150, 160)],
+}
+
+
+@pytest.fixture
+def history(cm):
+    cm.ok("run", "-q", "-", stdin=HISTORY)
+    return cm
+
+
+class Picture:
+    """An SVG written by ``timeline -o``, parsed."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.root = ET.fromstring(text)
+        axis = next(g for g in self.root.iter(f"{NS}g") if g.get("class") == "axis")
+        line = axis.find(f"{NS}line")
+        self.left, self.right = float(line.get("x1")), float(line.get("x2"))
+        self.lanes = [g for g in self.root.iter(f"{NS}g") if g.get("class") == "lane"]
+        legend = next(g for g in self.root.iter(f"{NS}g") if g.get("class") == "legend")
+        self.legend = {r.get("data-state"): r.get("fill") for r in legend.iter(f"{NS}rect") if r.get("class") == "swatch"}
+
+    def keys(self):
+        return [(g.get("data-kind"), g.get("data-id")) for g in self.lanes]
+
+    def lane(self, ident: str):
+        return next(g for g in self.lanes if g.get("data-id") == ident)
+
+    @staticmethod
+    def intervals(lane):
+        return [r for r in lane.iter(f"{NS}rect") if r.get("class") == "interval"]
+
+
+def picture(cm, *args: str, name: str = "t.svg") -> Picture:
+    out = cm.db.parent / name
+    done = cm.ok("timeline", *args, "-o", str(out), "--force")
+    assert done.out == ""
+    return Picture(out.read_text(encoding="utf-8"))
+
+
+def test_svg_has_a_lane_per_chat_and_agent_with_widths_proportional_to_durations(history):
+    pic = picture(history)
+    assert pic.keys() == list(LANES)
+    scale = (pic.right - pic.left) / 160  # px per second: the window is 09:00:00 to now, 09:02:40
+    for (kind, ident), expected in LANES.items():
+        rects = pic.intervals(pic.lane(ident))
+        assert [r.get("data-state") for r in rects] == [state for state, _, _ in expected]
+        for rect, (state, start, end) in zip(rects, expected):
+            x, width = float(rect.get("x")), float(rect.get("width"))
+            assert abs(x - (pic.left + start * scale)) < 0.02, (ident, state)
+            assert abs(width - (end - start) * scale) < 0.02, (ident, state)  # to the pixel, and finer
+
+
+def test_each_interval_has_its_states_colour_as_in_the_legend(history):
+    pic = picture(history)
+    for lane in pic.lanes:
+        for rect in pic.intervals(lane):
+            assert rect.get("fill") == pic.legend[rect.get("data-state")]
+    chat_states = ["queued", "new", "active", "parked", "active-wrapup", "parked-wrapup"]
+    agent_states = ["available", "handling-chat", "wrap-up", "on-call", "break", "logged-out"]
+    assert set(pic.legend) == set(chat_states + agent_states)
+    assert len({pic.legend[s] for s in chat_states}) == len(chat_states)  # each chat state its own fill
+    assert len({pic.legend[s] for s in agent_states}) == len(agent_states)
+
+
+def test_paused_wrapup_is_the_wrapup_colour_hatched(history):
+    pic = picture(history)
+    hatch = pic.legend["parked-wrapup"]
+    assert hatch.startswith("url(#") and hatch != pic.legend["active-wrapup"]
+    pattern = next(p for p in pic.root.iter(f"{NS}pattern") if p.get("id") == hatch[5:-1])
+    fills = [r.get("fill") for r in pattern.iter(f"{NS}rect")]
+    assert fills[0] == pic.legend["active-wrapup"] and len(set(fills)) == 2  # the colour, striped
+
+
+def test_calls_are_marked(history):
+    pic = picture(history)
+    scale = (pic.right - pic.left) / 160
+    outlined = [r.get("data-state") for r in pic.intervals(pic.lane("agent-1")) if r.get("stroke")]
+    assert outlined == ["on-call"]
+    marks = [p for p in pic.lane("C1").iter(f"{NS}path") if p.get("class") == "call"]
+    assert len(marks) == 2  # parked by the call at 40 s, resumed when it ended at 1m40s
+    tips = [float(p.get("d").split("L")[1].split()[0]) for p in marks]
+    assert [round((tip - pic.left) / scale, 2) for tip in tips] == [40, 100]
+    assert "parked-wrapup by a call at 2026-01-05T09:00:40.000Z" in marks[0].find(f"{NS}title").text
+    assert not [p for p in pic.lane("C2").iter(f"{NS}path")]
+
+
+def test_the_axis_has_round_readable_ticks(history):
+    pic = picture(history)
+    axis = next(g for g in pic.root.iter(f"{NS}g") if g.get("class") == "axis")
+    assert [t.text for t in axis.iter(f"{NS}text")] == ["09:00:00", "09:00:30", "09:01:00", "09:01:30", "09:02:00",
+                                                        "09:02:30"]
+
+
+def test_html_page_holds_the_svg_with_a_hover_title_per_interval(history):
+    out = history.db.parent / "t.html"
+    history.ok("timeline", "-o", str(out))
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "</html>" in page
+    pic = Picture(page[page.index("<svg"):page.index("</svg>") + 6])
+    assert pic.keys() == list(LANES)
+    titles = [r.find(f"{NS}title").text for r in pic.intervals(pic.lane("C1"))]
+    assert titles[3] == ("C1: parked-wrapup, 2026-01-05T09:00:40.000Z to 2026-01-05T09:01:40.000Z (1m),"
+                         " moved by a call")
+    assert titles[0] == "C1: new, 2026-01-05T09:00:00.000Z to 2026-01-05T09:00:10.000Z (10s)"
+    agent = [r.find(f"{NS}title").text for r in pic.intervals(pic.lane("agent-1"))]
+    assert agent[3] == "agent-1: on-call, 2026-01-05T09:00:40.000Z to 2026-01-05T09:01:40.000Z (1m): a call"
+
+
+def test_text_fits_the_terminal_width_with_a_letter_per_state(history):
+    for columns in ("60", "100"):
+        done = history.ok("timeline", env={"COLUMNS": columns})
+        lines = done.out.splitlines()
+        assert all(len(line) <= int(columns) for line in lines), done
+        rows = {line.split()[0]: line for line in lines[1:4]}
+        assert list(rows) == ["agent-1", "C1", "C2"]
+        assert len(rows["C2"]) == int(columns)  # C2 lasts until now: its lane fills the width
+        bar = rows["C1"][9:]
+        assert bar.lstrip("n").startswith("A") and "W" in bar and "w" in bar and "*" in bar
+        assert set(rows["agent-1"][9:]) >= {".", "H", "U", "C"}
+        assert "w parked-wrapup (paused)" in done.out and "* a call moved the chat" in done.out
+    assert "09:00" in done.out.splitlines()[5]  # the axis's labels
+
+
+def test_filters_and_window(history):
+    only = picture(history, "--chat", "C2")
+    assert only.keys() == [("chat", "C2")]  # from its first change, 40 s, to now
+    scale = (only.right - only.left) / 120
+    assert [round(float(r.get("width")) / scale, 2) for r in only.intervals(only.lane("C2"))] == [110, 10]
+    agent = picture(history, "--agent", "agent-1")
+    assert agent.keys() == list(LANES)
+    window = picture(history, "--from", "2026-01-05T09:00:20Z", "--to", "2026-01-05T09:01:00Z")
+    assert window.keys() == list(LANES)
+    scale = (window.right - window.left) / 40
+    c1 = window.intervals(window.lane("C1"))
+    assert [r.get("data-state") for r in c1] == ["active", "active-wrapup", "parked-wrapup"]
+    assert [round(float(r.get("width")) / scale, 2) for r in c1] == [10, 10, 20]  # clipped to the window
+    title = c1[0].find(f"{NS}title").text  # the hover title gives the real interval
+    assert title == "C1: active, 2026-01-05T09:00:10.000Z to 2026-01-05T09:00:30.000Z (20s)"
+
+
+def test_by_default_every_agent_and_the_latest_chats_from_the_oldest_ones_creation(history):
+    history.ok("--agent", "agent-2", "agent", "login")
+    history.ok("clock", "advance", "10s")
+    assert picture(history).keys() == [("agent", "agent-1"), ("agent", "agent-2"), ("chat", "C1"), ("chat", "C2")]
+    pic = picture(history, "--limit", "1")  # one chat, one agent
+    assert pic.keys() == [("agent", "agent-1"), ("chat", "C2")]
+    scale = (pic.right - pic.left) / 130  # from C2's creation at 40 s to now, 2m50s
+    rects = pic.intervals(pic.lane("agent-1"))
+    assert [r.get("data-state") for r in rects] == ["on-call", "wrap-up", "available"]
+    assert [round(float(r.get("width")) / scale, 2) for r in rects] == [60, 50, 20]
+    assert picture(history, "--agent", "agent-1", "--limit", "1").keys() == [("agent", "agent-1"), ("chat", "C2")]
+
+
+def test_timeline_changes_nothing_and_an_empty_database_draws_no_lane(cm, history):
+    before = history.dump()
+    history.ok("timeline")
+    picture(history)
+    assert history.dump() == before
+    fresh = type(cm)(cm.db.parent / "fresh.db")
+    fresh.ok("clock", "set", "2026-01-05T09:00:00Z")
+    assert "nothing to show" in fresh.ok("timeline").out
+    assert picture(fresh).keys() == []
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (["--from", "yesterday"], 2, "--from: bad time 'yesterday'"),
+    (["--to", "2026-13-01"], 2, "--to: bad time"),
+    (["--from", "2026-01-05T09:01:00Z", "--to", "2026-01-05T09:00:00Z"], 2, "--from 2026-01-05T09:01:00Z is after --to"),
+    (["--from", "2026-01-05T10:00:00Z"], 2, "is after --to 2026-01-05T09:02:40.000Z (the clock's now)"),
+    (["--chat", "C9"], 4, "unknown chat C9"),
+    (["--agent", "nobody"], 4, "unknown agent nobody"),
+    (["--limit", "0"], 2, "--limit"),
+    (["-o", "picture.png"], 2, "name an .svg or .html file"),
+    (["-o", "picture"], 2, "name an .svg or .html file"),
+])
+def test_bad_options_are_refused_with_one_line(history, args, code, words):
+    history.fails(code, "timeline", *args, match=words)
+
+
+def test_output_never_overwrites_a_file_without_force_nor_the_database(history, tmp_path):
+    out = tmp_path / "t.svg"
+    out.write_text("mine")
+    history.fails(2, "timeline", "-o", str(out), match="exists (use --force")
+    assert out.read_text() == "mine"
+    history.ok("timeline", "-o", str(out), "--force")
+    assert out.read_text().startswith("<?xml")
+    link = tmp_path / "db.svg"
+    link.symlink_to(history.db)
+    history.fails(2, "timeline", "-o", str(link), "--force", match="it is the database")
+    as_svg = Chatemu(tmp_path / "db-named.svg")
+    as_svg.ok("clock", "set", "2026-01-05T09:00:00Z")
+    as_svg.fails(2, "timeline", "-o", str(as_svg.db), "--force", match="it is the database")
+
+
+def test_a_scenario_line_can_draw(history, tmp_path):
+    out = tmp_path / "s.svg"
+    done = history.ok("run", "-", stdin=f"timeline -o {out}\ntimeline --chat C1\n")
+    assert out.read_text().startswith("<?xml")
+    assert [line.rsplit("-> ", 1)[1] for line in done.out.splitlines()] == ["done", "done"]  # one line per step
+
