@@ -349,3 +349,24 @@ def test_a_scenario_line_can_draw(history, tmp_path):
     assert out.read_text().startswith("<?xml")
     assert [line.rsplit("-> ", 1)[1] for line in done.out.splitlines()] == ["done", "done"]  # one line per step
 
+
+# == the picture in the README ===============================================================
+
+
+def test_readme_picture_is_what_the_tool_draws_from_its_scenario(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    assert "![chatemu timeline of examples/scenarios/call-during-wrapup.chatemu](docs/timeline.svg)" in readme
+    assert "$ chatemu run examples/scenarios/call-during-wrapup.chatemu" in readme
+    command = "chatemu timeline --to 2026-01-05T09:07:00Z -o docs/timeline.svg"
+    assert f"$ {command}" in readme
+    cm = Chatemu(tmp_path / "readme.db")
+    cm.ok("run", "-q", str(ROOT / "examples" / "scenarios" / "call-during-wrapup.chatemu"))
+    out = tmp_path / "timeline.svg"
+    cm.ok(*command.split()[1:-1], str(out))
+    if os.environ.get("CHATEMU_REGENERATE_DOCS"):
+        (ROOT / "docs" / "timeline.svg").write_bytes(out.read_bytes())
+    assert out.read_bytes() == (ROOT / "docs" / "timeline.svg").read_bytes(), (
+        "docs/timeline.svg is stale: rerun with CHATEMU_REGENERATE_DOCS=1")
+    again = tmp_path / "again.svg"
+    cm.ok(*command.split()[1:-1], str(again))
+    assert again.read_bytes() == out.read_bytes()
