@@ -204,12 +204,14 @@ def last_seq_at(tx, at_ms: int) -> int:
     """The seq of the last event at or before ``at_ms`` (0: none), by bisection over seq:
     events are in time order (``db check`` holds them to it), so a few lookups of the
     primary key find it in a log of any length."""
-    low, high, top_at = tx.q("SELECT min(seq), max(seq), (SELECT at_ms FROM events ORDER BY seq DESC LIMIT 1)"
-                             " FROM events").fetchone()
-    if high is None:
+    # Each end by itself: SQLite reads min(seq) and max(seq) from the primary key only one at a time.
+    top = tx.q("SELECT seq, at_ms FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    if top is None:
         return 0
+    high, top_at = top
     if top_at <= at_ms:
         return high
+    low = tx.q("SELECT seq FROM events ORDER BY seq LIMIT 1").fetchone()[0]
     # The smallest seq s whose first event at or after it is later than at_ms.
     while low < high:
         middle = (low + high) // 2

@@ -112,6 +112,25 @@ def test_an_interval_knows_its_duration_and_whether_it_is_a_call():
     assert not Interval("parked", 10, 25, "call").call
 
 
+def test_the_last_event_at_or_before_an_instant_is_found_by_bisection_over_seq_gaps():
+    import sqlite3
+
+    from chatemu.store.journal import last_seq_at
+
+    class Tx:
+        def __init__(self):
+            self.conn = sqlite3.connect(":memory:")
+            self.conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, at_ms INTEGER)")
+
+        def q(self, sql, *params):
+            return self.conn.execute(sql, params)
+
+    tx = Tx()
+    assert last_seq_at(tx, 100) == 0
+    tx.conn.executemany("INSERT INTO events VALUES (?, ?)", [(1, 10), (2, 10), (5, 20), (6, 30), (9, 30), (12, 40)])
+    assert [last_seq_at(tx, at) for at in (5, 10, 15, 20, 29, 30, 39, 40, 100)] == [0, 2, 2, 5, 5, 9, 9, 12, 12]
+
+
 # == the renderer, in-process ===============================================================
 
 
