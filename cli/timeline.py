@@ -126,7 +126,7 @@ def timeline(
         if session(ctx).sink is not None:
             session(ctx).sink.append(Result({"file": output, "lanes": len(result.value.lanes)}))
         return
-    show(ctx, result, False, lambda r: print_text(r.value))
+    show(ctx, Result(result.value.as_json()), False, lambda r: print_text(result.value))
 
 
 def _time(option: str, text: str) -> int:
@@ -159,10 +159,10 @@ def call_title(lane: Lane, at: int, state: str) -> str:
 
 
 #: Tick steps, in ms: the first that leaves room for the labels is used.
-STEPS = [n * unit for unit, ns in ((1, (1, 2, 5, 10, 20, 50, 100, 200, 500)), (1000, (1, 2, 5, 10, 15, 30)),
-                                   (60_000, (1, 2, 5, 10, 15, 30)), (3_600_000, (1, 2, 3, 6, 12)),
-                                   (86_400_000, (1, 2, 7, 14, 28, 91, 182, 364)))
-         for n in ns]
+STEPS = tuple(n * unit for unit, ns in ((1, (1, 2, 5, 10, 20, 50, 100, 200, 500)), (1000, (1, 2, 5, 10, 15, 30)),
+                                        (60_000, (1, 2, 5, 10, 15, 30)), (3_600_000, (1, 2, 3, 6, 12)),
+                                        (86_400_000, (1, 2, 7, 14, 28, 91, 182, 364)))
+              for n in ns)
 
 
 def ticks(tl: Timeline, most: int) -> list[tuple[int, str]]:

@@ -79,6 +79,25 @@ class Timeline:
         """The part of ``interval`` inside the window."""
         return max(interval.start, self.start), min(interval.end, self.end)
 
+    def as_json(self) -> dict:
+        """The timeline as a JSON-ready object (a scenario line's result)."""
+        from .timefmt import format_time, seconds
+
+        return {
+            "from": format_time(self.start),
+            "to": format_time(self.end),
+            "lanes": [
+                {
+                    "kind": lane.kind,
+                    "id": lane.id,
+                    "intervals": [{"state": i.state, "start": format_time(i.start), "end": format_time(i.end),
+                                   "seconds": seconds(i.duration), "cause": i.cause} for i in lane.intervals],
+                    "calls": [{"at": format_time(at), "to": state} for at, state in lane.calls],
+                }
+                for lane in self.lanes
+            ],
+        }
+
 
 def build(rows: Iterable[tuple], end: int, start: int | None = None) -> Timeline:
     """The lanes the rows make, for the window ``[start, end]``.

@@ -4,6 +4,7 @@ parsed, the HTML page, the text for the terminal, the options and their errors."
 
 from __future__ import annotations
 
+import json
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -364,10 +365,18 @@ def test_output_never_overwrites_a_file_without_force_nor_the_database(history, 
 
 def test_a_scenario_line_can_draw(history, tmp_path):
     out = tmp_path / "s.svg"
-    done = history.ok("run", "-", stdin=f"timeline -o {out}\ntimeline --chat C1\n")
+    done = history.ok("run", "-", stdin=f"timeline -o {out}\ntimeline --chat C2\n")
     assert out.read_text().startswith("<?xml")
     assert [line.rsplit("-> ", 1)[1] for line in done.out.splitlines()] == ["done", "done"]  # one line per step
-
+    first, second = map(json.loads, history.ok("run", "--json", "-", stdin=f"timeline -o {out} --force\n"
+                                                                         "timeline --chat C2\n").out.splitlines())
+    assert first["result"] == {"file": str(out), "lanes": 3}
+    assert second["result"] == {"from": "2026-01-05T09:00:40.000Z", "to": "2026-01-05T09:02:40.000Z", "lanes": [
+        {"kind": "chat", "id": "C2", "calls": [], "intervals": [
+            {"state": "queued", "start": "2026-01-05T09:00:40.000Z", "end": "2026-01-05T09:02:30.000Z", "seconds": 110,
+             "cause": "customer"},
+            {"state": "new", "start": "2026-01-05T09:02:30.000Z", "end": "2026-01-05T09:02:40.000Z", "seconds": 10,
+             "cause": "presentation"}]}]}
 
 # == the picture in the README ===============================================================
 
