@@ -18,7 +18,7 @@ from chatemu.store.errors import UsageError
 from chatemu.store.timefmt import format_duration, format_time, parse_time
 from chatemu.store.timeline import AGENT, CALL, CHAT, Interval, Lane, Timeline
 
-from .common import engine, session, show
+from .common import engine, session
 
 
 class Look:
@@ -106,10 +106,10 @@ def timeline(
     With neither --chat nor --agent: the latest chats (--limit) and every agent's status.
     Without -o, printed as text as wide as the terminal."""
     eng = engine(ctx)
-    kind = None
+    fmt = None
     if output is not None:
-        kind = output.lower().rpartition(".")[2] if "." in output else ""
-        if kind not in ("svg", "html"):
+        fmt = output.lower().rpartition(".")[2] if "." in output else ""
+        if fmt not in ("svg", "html"):
             raise UsageError(f"cannot write {output}: name an .svg or .html file")
         from .files import check_target
 
@@ -117,16 +117,19 @@ def timeline(
     window = [None if text is None else _time(option, text) for option, text in (("--from", start), ("--to", end))]
     if window[0] is not None and window[1] is not None and window[0] > window[1]:
         raise UsageError(f"--from {start} is after --to {end}")
-    result = eng.timeline(chats or [], agents or [], window[0], window[1], limit)
+    drawn = eng.timeline(chats or [], agents or [], window[0], window[1], limit).value
+    sink = session(ctx).sink
     if output is not None:
         from .files import writing
 
         with writing(output, force, eng.path) as write:
-            write(svg(result.value) if kind == "svg" else html(result.value))
-        if session(ctx).sink is not None:
-            session(ctx).sink.append(Result({"file": output, "lanes": len(result.value.lanes)}))
-        return
-    show(ctx, Result(result.value.as_json()), False, lambda r: print_text(result.value))
+            write(svg(drawn) if fmt == "svg" else html(drawn))
+        if sink is not None:
+            sink.append(Result({"file": output, "lanes": len(drawn.lanes)}))
+    elif sink is not None:
+        sink.append(Result(drawn.as_json()))  # a scenario line: its result, not a drawing
+    else:
+        print_text(drawn)
 
 
 def _time(option: str, text: str) -> int:
