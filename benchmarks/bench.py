@@ -25,8 +25,9 @@ product's speed.  This script (not a test: it asserts nothing unless
    its time and the cost per timer at each N;
 4. peak memory (max RSS) of those processes, empty against big database;
 5. whole: ``export``, ``import``, ``snapshot save/list/restore``, ``events`` and
-   ``stats agents``/``stats queues`` on databases of two sizes: peak RSS and time, and
-   time per row.
+   ``stats agents``/``stats queues`` and ``timeline`` on databases of two sizes: peak RSS and
+   time, and time per row (``timeline`` draws the latest chats whatever the size; it and the
+   statistics: at most 3 s).
 
 Runs are interleaved (candidate, baseline, candidate, … in rotating order)
 and summarised as min and median of many repetitions, because these machines
@@ -1047,7 +1048,15 @@ WHOLE = (
     ("snapshot list", ["snapshot", "list"], "saved"),
     ("snapshot restore", ["snapshot", "restore", "s1"], "saved"),
     ("import FILE (into an empty database)", ["import", "{bundle}"], "bundle"),
+    ("timeline", ["timeline"], None),
+    ("timeline -o FILE.svg", ["timeline", "-o", "{svg}", "--force"], None),
+    ("timeline --agent agent-7 -o FILE.html", ["timeline", "--agent", "agent-7", "-o", "{html}", "--force"], None),
+    ("timeline --from (2 h back) --limit 1000 -o FILE.svg",
+     ["timeline", "--from", "{from_}", "--limit", "1000", "-o", "{svg}", "--force"], None),
 )
+#: The timeline commands: what they read does not grow with the database (the latest chats and
+#: their agents), so their time per row is not a measure of them; each must take at most 3 s.
+TIMELINE = tuple(w[0] for w in WHOLE if w[0].startswith("timeline"))
 
 #: The statistics among them: each must take at most 3 s on the big database.
 STATS = ("stats agents", "stats queues")
@@ -1093,6 +1102,10 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
         runner.cm(db, "chat", "list")  # checkpoints the fill into the file
         bundle = runner.tmp / f"whole-{n}.json"
         empty = runner.tmp / f"whole-{n}-import.db"
+        picture = runner.tmp / f"whole-{n}-timeline"
+        # Two hours back: fill_history's chats (one every 30 s) end an hour before the clock, so
+        # the window holds its last hundred or so, every one of them drawn, and every agent.
+        from_ = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime((START_MS - 2 * 3_600_000) / 1000))
         size_before = file_mb(db)
         progress(f"whole: {n:,} chats, {events:,} events ({size_before:.0f} MB), "
                  f"{plan.whole_rounds} round(s) of {len(WHOLE) + 1} commands")
@@ -1100,7 +1113,8 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
         snapshot_mb = None
         for _ in range(plan.whole_rounds):
             for label, args, _needs in WHOLE:
-                argv = [runner.chatemu, *(a.format(bundle=bundle) for a in args)]
+                argv = [runner.chatemu, *(a.format(bundle=bundle, svg=picture.with_suffix(".svg"),
+                                                   html=picture.with_suffix(".html"), from_=from_) for a in args)]
                 target = db
                 if label.startswith("import"):
                     for p in runner.tmp.glob(empty.name + "*"):
@@ -1116,7 +1130,8 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
             "commands": {label: {"seconds": min(t for t, _ in v), "peak_kb": max(k for _, k in v)}
                          for label, v in found.items()},
         }
-        for p in [bundle, *runner.tmp.glob(db.name + "*"), *runner.tmp.glob(empty.name + "*")]:
+        for p in [bundle, *runner.tmp.glob(db.name + "*"), *runner.tmp.glob(empty.name + "*"),
+                  *runner.tmp.glob(picture.name + ".*")]:
             p.unlink()
     small, big = (rows[n] for n in (plan.whole_sizes[0], plan.whole_sizes[-1]))
     scale = big["chats"] / small["chats"]
@@ -1127,13 +1142,17 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
     worst = max(big["commands"][w[0]]["peak_kb"] for w in WHOLE)
     worst_label = max((w[0] for w in WHOLE), key=lambda w: big["commands"][w]["peak_kb"])
     base = big["commands"]["clock (baseline)"]["peak_kb"]
-    report.target(f"whole: peak RSS of export/import/snapshot/events, {big['chats']:,} chats + {big['events']:,} events "
+    report.target(f"whole: peak RSS of export/import/snapshot/events/timeline, {big['chats']:,} chats + {big['events']:,} events "
                   f"(worst: {worst_label})", mb(worst), mb(base), worst / 1024, "<=", 100, mb(worst), "≤ 100 MiB")
     for label in STATS:
         took = big["commands"][label]["seconds"]
         report.target(f"whole: `chatemu {label}`, {big['chats']:,} chats + {big['events']:,} events", f"{took:.2f} s",
                       "", took, "<=", 3.0, f"{took:.2f} s", "≤ 3 s")
-    growth = max(big["commands"][w[0]]["growth"] for w in WHOLE if w[0] != "snapshot list")
+    growth = max(big["commands"][w[0]]["growth"] for w in WHOLE if w[0] != "snapshot list" and w[0] not in TIMELINE)
+    slowest = max(TIMELINE, key=lambda w: big["commands"][w]["seconds"])
+    seconds = big["commands"][slowest]["seconds"]
+    report.target(f"whole: `chatemu timeline`, {big['chats']:,} chats + {big['events']:,} events (slowest: `{slowest}`)",
+                  f"{seconds:.2f} s", "", seconds, "<=", 3.0, f"{seconds:.2f} s", "≤ 3 s")
     report.target(f"whole: time per row at {big['chats']:,} vs {small['chats']:,} chats (worst; linear: ≤ 1.3)",
                   "", "", growth, "<=", 1.3, f"{growth:.2f}", "≤ 1.3")
 

@@ -50,13 +50,14 @@ _COMMANDS = {
     "events": ("qa", "events", {}),
     "expect": ("qa", "expect", {"context_settings": {"ignore_unknown_options": True}}),
     "explain": ("qa", "explain", {}),
+    "timeline": ("timeline", "timeline", {}),
     "run": ("qa", "run_file", {}),
     "export": ("qa", "export", {}),
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
-         "events", "expect", "explain", "run", "snapshot", "export", "import", "reset", "db")
+         "events", "expect", "explain", "timeline", "run", "snapshot", "export", "import", "reset", "db")
 
 
 def version_callback(value: bool) -> None:

@@ -472,6 +472,13 @@ class Engine:
 
         return self._read(explain.explain, chat_id)
 
+    def timeline(self, chat_ids=(), agent_ids=(), start: int | None = None, end: int | None = None,
+                 limit: int = 50) -> Result:
+        """How time was spent: lanes of intervals (``timeline.Timeline``), read without writing."""
+        from . import journal
+
+        return self._read(journal.timeline, list(chat_ids), list(agent_ids), start, end, limit)
+
     def peek(self, kind: str, ident: str | None = None) -> Result:
         """The object ``expect`` compares: a chat, an agent or the clock; never writes."""
         if kind == "chat":

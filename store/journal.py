@@ -126,3 +126,99 @@ def last_change(tx, chat_id) -> str:
     """" since <time> (<cause>)" of the chat's latest event, or ""."""
     last = tx.q("SELECT at_ms, cause FROM events WHERE chat = ? ORDER BY seq DESC LIMIT 1", chat_id).fetchone()
     return f" since {format_time(last['at_ms'])} ({last['cause']})" if last else ""
+
+
+# -- the timeline ---------------------------------------------------------------------------
+
+_ROW = "SELECT seq, at_ms, agent, chat, from_state, to_state, cause FROM events"
+
+
+def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, end: int | None, limit: int):
+    """How time was spent (``timeline.Timeline``): the lanes of the chats ``chat_ids``, of the
+    agents ``agent_ids`` (each agent's status and the chats it acted on), or, with neither,
+    of the latest ``limit`` chats whose lives reach into the window and of every agent (at
+    most ``limit``, by id).  An agent's chats are limited to its latest ``limit`` too.
+
+    The window ends at ``end`` (default: now).  It starts at ``start``; by default at the
+    first event shown, except when chats were left out by ``limit``: then at the first event
+    of the oldest chat shown (an agent's status before then is not read, however long its
+    history).  Each lane is read through the ``(chat, seq)`` or ``(agent, seq)`` index, as a
+    cursor: a big log costs only the lanes shown.  Unknown chat or agent: exit 4.
+    """
+    from . import timeline as tl
+    from .errors import UnknownChat, UsageError
+    from .validate import shown
+
+    defaulted_end = end is None
+    end = tx.now if end is None else end
+    if start is not None and start > end:
+        raise UsageError(f"--from {format_time(start)} is after --to {format_time(end)}"
+                         + (" (the clock's now)" if defaulted_end else ""))
+    numbers: dict[str, int] = {}
+    for chat_id in chat_ids:
+        numbers[chat_id] = chats.row(tx, chat_id, "number")["number"]
+    agents = list(dict.fromkeys(agent_ids))
+    for agent_id in agents:
+        if not tx.exists("SELECT 1 FROM agents WHERE id = ?", agent_id):
+            raise UnknownChat(f"unknown agent {shown(agent_id)}")
+    last = last_seq_at(tx, end)
+    alive = "(c.closed_at_ms IS NULL OR c.closed_at_ms > ?)"
+    after = start if start is not None else -(2**63)
+    cut = False
+    if not chat_ids and not agent_ids:
+        found = tx.q(f"SELECT c.id, c.number FROM chats c WHERE c.created_at_ms <= ? AND {alive}"
+                     " ORDER BY c.number DESC LIMIT ?", end, after, limit + 1).fetchall()
+        agents = [r[0] for r in tx.q("SELECT id FROM agents WHERE created_at_ms <= ? ORDER BY id LIMIT ?",
+                                     end, limit).fetchall()]
+        cut = len(found) > limit
+        numbers.update((r[0], r[1]) for r in found[:limit])
+    for agent_id in agent_ids:
+        found = tx.q(f"SELECT e.chat, c.number FROM events e JOIN chats c ON c.id = e.chat"
+                     f" WHERE e.agent = ? AND e.seq <= ? AND {alive} GROUP BY e.chat"
+                     " ORDER BY c.number DESC LIMIT ?", agent_id, last, after, limit + 1).fetchall()
+        cut = cut or len(found) > limit
+        numbers.update((r[0], r[1]) for r in found[:limit])
+    cur = tx.conn.cursor()
+    cur.row_factory = None
+    chat_rows: list[tuple] = []
+    for chat_id in sorted(numbers, key=numbers.get):
+        chat_rows += cur.execute(f"{_ROW} WHERE chat = ? AND seq <= ? ORDER BY seq", (chat_id, last)).fetchall()
+    if start is None and cut and chat_rows:
+        start = min(row[1] for row in chat_rows)
+    agent_rows: list[tuple] = []
+    first = last_seq_at(tx, start) if start is not None else None
+    for agent_id in sorted(agents):
+        if first is not None:
+            # The status in force at the start, then every change in the window.
+            agent_rows += cur.execute(f"{_ROW} WHERE agent = ? AND chat IS NULL AND seq <= ? ORDER BY seq DESC LIMIT 1",
+                                      (agent_id, first)).fetchall()
+            agent_rows += cur.execute(f"{_ROW} WHERE agent = ? AND chat IS NULL AND seq > ? AND seq <= ? ORDER BY seq",
+                                      (agent_id, first, last)).fetchall()
+        else:
+            agent_rows += cur.execute(f"{_ROW} WHERE agent = ? AND chat IS NULL AND seq <= ? ORDER BY seq",
+                                      (agent_id, last)).fetchall()
+    return tl.build(agent_rows + chat_rows, end, start)
+
+
+def last_seq_at(tx, at_ms: int) -> int:
+    """The seq of the last event at or before ``at_ms`` (0: none), by bisection over seq:
+    events are in time order (``db check`` holds them to it), so a few lookups of the
+    primary key find it in a log of any length."""
+    # Each end by itself: SQLite reads min(seq) and max(seq) from the primary key only one at a time.
+    top = tx.q("SELECT seq, at_ms FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    if top is None:
+        return 0
+    high, top_at = top
+    if top_at <= at_ms:
+        return high
+    low = tx.q("SELECT seq FROM events ORDER BY seq LIMIT 1").fetchone()[0]
+    # The smallest seq s whose first event at or after it is later than at_ms.
+    while low < high:
+        middle = (low + high) // 2
+        found = tx.q("SELECT at_ms FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", middle).fetchone()[0]
+        if found > at_ms:
+            high = middle
+        else:
+            low = middle + 1
+    before = tx.q("SELECT max(seq) FROM events WHERE seq < ?", low).fetchone()[0]
+    return before or 0
