@@ -56,6 +56,8 @@ EXPECTED_SCENARIOS = {
     "clock-and-durations", "snapshot-and-restore",
     "messages-and-unread", "templates", "return-to-queue", "transfer-to-queue", "transfer-to-agent",
     "classification-free-and-list", "classification-required", "flag-abusive", "contact-history",
+    "login-logout-and-phantom-agents", "break-reasons", "queue-membership", "routing-queue-order",
+    "per-agent-capacity",
 }
 
 
