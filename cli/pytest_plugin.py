@@ -1,0 +1,52 @@
+"""chatemu's pytest plugin (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+- ``chatemu``: a fresh ``chatemu.cli.api.Emulator`` on a database of its own, its
+  virtual clock at 2026-01-05T09:00:00Z, acting as ``agent-1``;
+- ``chatemu_scenario``: a function that runs a scenario file (``chatemu run`` syntax) on
+  that same database and fails the test at the first failing line, naming FILE:LINE,
+  the command and what happened.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture
+def chatemu(tmp_path_factory):
+    """A fresh chatemu on a temporary database, its clock virtual at 2026-01-05T09:00:00Z."""
+    from chatemu.cli.api import START, Emulator
+
+    emulator = Emulator(tmp_path_factory.mktemp("chatemu") / "chatemu.db")
+    emulator.set_clock(START)
+    return emulator
+
+
+@pytest.fixture
+def chatemu_scenario(chatemu, request):
+    """``chatemu_scenario(path)``: run a scenario file on the ``chatemu`` fixture's database.
+
+    A relative path is taken from the test file's folder.  Returns one record per line (as
+    ``chatemu run --json`` prints them); the first failing line fails the test with
+    ``FILE:LINE: COMMAND: what happened (exit N)``."""
+    from chatemu.cli.api import ChatemuError
+
+    folder = os.path.dirname(str(request.path))
+
+    def run(path, emulator=None):
+        shown = os.fspath(path)
+        target = shown if os.path.isabs(shown) else os.path.join(folder, shown)
+        try:
+            return (emulator or chatemu).run(target)
+        except ChatemuError as error:
+            failure = getattr(error, "scenario", None)
+            if failure is None:
+                raise
+            failure.path = shown
+            pytest.fail(f"{failure} (exit {failure.exit_code})", pytrace=False)
+
+    return run
