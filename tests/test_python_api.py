@@ -1,0 +1,297 @@
+"""The Python API and the pytest plugin, used as a user would: small test files run by pytest's
+``pytester`` through the installed ``pytest11`` entry point; the examples of docs/python-api.md
+run as they are written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from conftest import START
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "python-api.md").read_text()
+
+
+def passes(pytester, source: str, count: int):
+    pytester.makepyfile(test_user=source)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=count)
+    return result
+
+
+def test_the_plugin_is_the_installed_entry_point(pytester):
+    (plugin,) = [e for e in entry_points(group="pytest11") if e.name == "chatemu"]
+    assert plugin.value == "chatemu.cli.pytest_plugin"
+    pytester.makepyfile(test_user="def test_it(chatemu):\n    pass\n")
+    result = pytester.runpytest("-p", "no:chatemu")  # without the entry point's plugin
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'chatemu' not found*"])
+
+
+def test_the_fixture_is_a_fresh_virtual_clock_database_per_test(pytester):
+    passes(pytester, f"""
+        import datetime
+
+        def test_one(chatemu):
+            assert chatemu.clock() == {{"now": "{START[:-1]}.000Z", "mode": "virtual"}}
+            assert chatemu.agent_id == "agent-1"
+            assert chatemu.new()["id"] == "C1"
+            assert chatemu.advance(1500) == {{"now": "2026-01-05T09:00:01.500Z", "mode": "virtual"}}
+            assert chatemu.advance(datetime.timedelta(minutes=1))["now"] == "2026-01-05T09:01:01.500Z"
+            assert chatemu.set_clock("2026-01-05T10:00:00Z")["now"] == "2026-01-05T10:00:00.000Z"
+
+        def test_two_sees_nothing_of_test_one(chatemu):
+            assert chatemu.chats(all=True) == [] and chatemu.events() == []
+            assert chatemu.new()["id"] == "C1"
+    """, 2)
+
+
+def test_methods_return_what_the_cli_prints_with_json(cm):
+    """The same steps through the API and as ``chatemu`` processes give equal objects."""
+    from chatemu.cli.api import Emulator
+
+    emu = Emulator(cm.db.parent / "api.db")
+    emu.set_clock(START)
+    steps = [
+        (lambda: emu.new(customer="Ann", priority=2), ["chat", "new", "--customer", "Ann", "--priority", "2"]),
+        (lambda: emu.activate("C1"), ["chat", "activate", "C1"]),
+        (lambda: emu.advance("20s"), ["clock", "advance", "20s"]),
+        (lambda: emu.send("C1", "hello"), ["chat", "send", "C1", "hello"]),
+        (lambda: emu.call_start(), ["chat", "call-start"]),
+        (lambda: emu.call_end(), ["chat", "call-end"]),
+        (lambda: emu.activate("C1"), ["chat", "activate", "C1"]),
+        (lambda: emu.park("C1"), ["chat", "park", "C1"]),
+        (lambda: emu.new(id="X9", inbox=True, queue="sales"), ["chat", "new", "--id", "X9", "--inbox", "--queue", "sales"]),
+        (lambda: emu.config("wrapup", "30s", queue="sales"), ["config", "set", "wrapup", "30s", "--queue", "sales"]),
+        (lambda: emu.activate("X9"), ["chat", "activate", "X9"]),
+        (lambda: emu.end("X9"), ["chat", "end", "X9"]),
+        (lambda: emu.wrapup("X9", extend=True), ["chat", "wrapup", "X9", "--extend"]),
+        (lambda: emu.wrapup("X9", finish=True), ["chat", "wrapup", "X9", "--finish"]),
+        (lambda: emu.set_clock("2026-01-05T09:10:00Z"), ["clock", "set", "2026-01-05T09:10:00Z"]),
+        (lambda: emu.transcript("C1"), ["chat", "transcript", "C1"]),
+        (lambda: emu.chat("C1"), ["chat", "show", "C1"]),
+        (lambda: emu.chats(), ["chat", "list"]),
+        (lambda: emu.chats(all=True), ["chat", "list", "--all"]),
+        (lambda: emu.agent(), ["agent", "status"]),
+        (lambda: emu.events(chat="X9"), ["events", "--chat", "X9"]),
+        (lambda: emu.events(), ["events"]),
+    ]
+    for call, args in steps:
+        assert call() == cm.js(*args), args
+
+
+def test_errors_carry_the_exit_code_and_the_one_line_message(pytester):
+    passes(pytester, """
+        import pytest
+        from chatemu.cli.api import ChatemuError, Refused, UnknownChat, UsageError
+
+        def test_errors(chatemu):
+            chatemu.new()
+            with pytest.raises(Refused) as refused:
+                chatemu.wrapup("C1", finish=True)
+            assert refused.value.exit_code == 3 and "\\n" not in refused.value.message
+            assert refused.value.message.startswith("cannot ")
+            with pytest.raises(UnknownChat) as unknown:
+                chatemu.chat("C7")
+            assert (unknown.value.exit_code, unknown.value.message) == (4, "unknown chat C7")
+            for bad in (lambda: chatemu.advance("soon"), lambda: chatemu.advance(True),
+                        lambda: chatemu.set_clock("yesterday"), lambda: chatemu.config("wrapup", "long")):
+                with pytest.raises(UsageError) as usage:
+                    bad()
+                assert usage.value.exit_code == 2
+            assert issubclass(Refused, ChatemuError) and issubclass(UsageError, ChatemuError)
+            assert chatemu.chat("C1")["state"] == "new"
+    """, 1)
+
+
+def test_the_error_classes_are_the_engines_own():
+    from chatemu.cli import api
+    from chatemu.store import errors
+
+    for name in ("ChatemuError", "ExpectationFailed", "UsageError", "Refused", "UnknownChat", "DatabaseError"):
+        assert getattr(api, name) is getattr(errors, name)
+    assert [api.error_for(code, "m").exit_code for code in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 5]
+
+
+def test_as_agent_acts_as_another_agent_once_it_has_logged_in(pytester):
+    passes(pytester, """
+        import pytest
+        from chatemu.cli.api import UnknownChat
+
+        def test_two_agents(chatemu):
+            chatemu.break_()
+            chatemu.new(customer="Ann")             # queued: agent-1 is on a break
+            bob = chatemu.as_agent("agent-2")
+            assert bob.agent_id == "agent-2" and bob.path == chatemu.path
+            with pytest.raises(UnknownChat) as unknown:
+                bob.take("C1")
+            assert "log it in first" in unknown.value.message
+            bob.login()                             # available: C1 is presented to agent-2
+            assert chatemu.chat("C1")["agent"] == "agent-2"
+            assert chatemu.agent("agent-2")["open_chats"] == 1
+            assert chatemu.chats() == [] and [c["id"] for c in bob.chats()] == ["C1"]
+            assert {a["id"] for a in chatemu.agents()} == {"agent-1", "agent-2"}
+            assert bob.logout(return_chats=True)["presence"] == "logged-out"
+            assert chatemu.chat("C1")["state"] == "queued"
+            assert chatemu.available()["status"] == "available"
+    """, 1)
+
+
+def test_the_later_commands(pytester):
+    passes(pytester, """
+        def test_messages_transfer_classify_queues(chatemu):
+            chatemu.new(customer="Ann")
+            chatemu.activate("C1")
+            assert chatemu.receive("C1", "hi")["from"] == "customer"
+            chatemu.template_add("greet", "Hello {customer}")
+            assert chatemu.send("C1", template="greet")["text"] == "Hello Ann"
+            assert [m["text"] for m in chatemu.transcript("C1")] == ["hi", "Hello Ann"]
+            chatemu.classification_add("refund")
+            assert chatemu.classify("C1", "refund", note="lost")["classification"] == "refund"
+            assert chatemu.flag_abusive("C1")["abusive"] is True
+            assert chatemu.transfer("C1", queue="sales")["queue"] == "sales"
+            chatemu.new(inbox=True)
+            chatemu.activate("C2")
+            assert chatemu.return_("C2")["state"] in ("queued", "new")
+            chatemu.queue_add("billing")
+            assert "billing" in [q["name"] for q in chatemu.queues()]
+            assert chatemu.queue("billing")["name"] == "billing"
+            chatemu.set_queues("billing", "default")
+            chatemu.queue_off("billing")
+            chatemu.queue_on("billing")
+            assert chatemu.agent_queues()
+            chatemu.clear_queues()
+            chatemu.break_reason_add("lunch")
+            assert "lunch" in chatemu.break_reasons()
+            assert chatemu.break_("lunch")["break_reason"] == "lunch"
+            assert chatemu.explain("C1")
+            assert chatemu.settings()
+            assert chatemu.history("Ann")
+    """, 1)
+
+
+def test_the_api_imports_neither_typer_nor_rich():
+    code = "import sys, chatemu.cli.api; print(sorted(m for m in ('typer', 'rich', 'click') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+# == scenarios ================================================================================
+
+
+def test_run_returns_each_line_and_raises_at_the_failing_line(pytester):
+    pytester.makefile(".chatemu", good="chat new --customer Ann\nchat activate C1  # comment\n",
+                      bad="chat new\n\nchat park C2\nchat new\n")
+    passes(pytester, """
+        import pytest
+        from chatemu.cli.api import Refused, UsageError
+
+        def test_run(chatemu):
+            records = chatemu.run("good.chatemu")
+            assert [(r["line"], r["command"], r["exit"]) for r in records] == [
+                (1, "chat new --customer Ann", 0), (2, "chat activate C1", 0)]
+            assert records[1]["result"] == chatemu.chat("C1")
+            with pytest.raises(Refused) as refused:
+                chatemu.run("bad.chatemu")
+            failure = refused.value.scenario
+            assert (failure.path, failure.line, failure.command, failure.exit_code) == (
+                "bad.chatemu", 3, "chat park C2", 3)
+            assert refused.value.message == f"bad.chatemu:3: chat park C2: {failure.message}"
+            assert "cannot park C2" in failure.message
+            assert [c["id"] for c in chatemu.chats(all=True)] == ["C1", "C2"]  # line 4 did not run
+            with pytest.raises(UsageError) as missing:
+                chatemu.run("missing.chatemu")
+            assert missing.value.scenario.line == 0 and "cannot read" in missing.value.message
+    """, 1)
+
+
+def test_a_scenario_runs_as_the_emulators_agent(pytester):
+    pytester.makefile(".chatemu", mine="agent status\nchat new --inbox\n")
+    passes(pytester, """
+        def test_agent(chatemu):
+            bob = chatemu.as_agent("agent-2")
+            bob.login()
+            records = bob.run("mine.chatemu")
+            assert records[0]["result"]["id"] == "agent-2"
+            assert records[1]["result"]["agent"] == "agent-2"
+    """, 1)
+
+
+def test_the_scenario_fixture_fails_the_test_at_the_failing_line(pytester):
+    pytester.mkdir("scenarios")
+    (pytester.path / "scenarios" / "flow.chatemu").write_text(
+        "# two chats\nchat new\nchat activate C1\nexpect chat C1 state=parked\nchat new\n")
+    (pytester.path / "scenarios" / "refused.chatemu").write_text("chat new\nchat take C1\n")
+    (pytester.path / "scenarios" / "ok.chatemu").write_text("expect chat C1 state=new customer=Ann\n")
+    pytester.makepyfile(test_user="""
+        def test_expectation(chatemu, chatemu_scenario):
+            chatemu_scenario("scenarios/flow.chatemu")
+
+        def test_refusal(chatemu_scenario):
+            chatemu_scenario("scenarios/refused.chatemu")
+
+        def test_passing(chatemu, chatemu_scenario):
+            chatemu.new(customer="Ann")
+            assert len(chatemu_scenario("scenarios/ok.chatemu")) == 1
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*scenarios/flow.chatemu:4: expect chat C1 state=parked: C1.state: expected parked, got active (exit 1)",
+        "*scenarios/refused.chatemu:2: chat take C1: cannot take C1: * (exit 3)",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_the_scenario_fixture_reads_paths_from_the_test_files_folder(pytester):
+    pytester.mkdir("sub")
+    (pytester.path / "sub" / "one.chatemu").write_text("chat new\n")
+    (pytester.path / "sub" / "test_user.py").write_text(
+        "def test_it(chatemu, chatemu_scenario):\n"
+        "    chatemu_scenario('one.chatemu')\n"
+        "    assert chatemu.chat('C1')['state'] == 'new'\n")
+    pytester.runpytest("-p", "no:cacheprovider", "sub").assert_outcomes(passed=1)
+
+
+# == the documentation ========================================================================
+
+
+def doc_blocks(kind: str) -> list[str]:
+    """The text of the document's fenced blocks of this kind ("" for a block with none)."""
+    return [text for lang, text in re.findall(r"^```(\w*)\n(.*?)^```$", DOC, re.S | re.M) if lang == kind]
+
+
+def test_the_documented_examples_pass_as_written(pytester):
+    tests = [block for block in doc_blocks("python") if "def test_" in block]
+    (scenario,) = [block for block in doc_blocks("") if block.startswith("# scenarios/")]
+    pytester.mkdir("scenarios")
+    (pytester.path / "scenarios" / "wrapup.chatemu").write_text(scenario)
+    for number, block in enumerate(tests):
+        pytester.makepyfile(**{f"test_doc_{number}": block})
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=sum(block.count("def test_") for block in tests))
+
+
+def test_the_documented_failure_is_what_a_failing_line_shows(pytester):
+    (scenario,) = [block for block in doc_blocks("") if block.startswith("# scenarios/")]
+    (shown,) = [block for block in doc_blocks("") if block.startswith("scenarios/wrapup.chatemu:")]
+    (example,) = [block for block in doc_blocks("python") if "chatemu_scenario(" in block]
+    pytester.mkdir("scenarios")
+    (pytester.path / "scenarios" / "wrapup.chatemu").write_text(scenario.replace("=30s", "=20s"))
+    pytester.makepyfile(test_doc=example)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*" + shown.strip()])
+
+
+def test_the_documented_program_outside_pytest(tmp_path):
+    (program,) = [block for block in doc_blocks("python") if "Emulator(" in block]
+    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "'id': 'C1'" in done.stdout and (tmp_path / "inbox.db").exists()
