@@ -16,6 +16,7 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "python-api.md").read_text()
+README = (ROOT / "README.md").read_text()
 
 
 def passes(pytester, source: str, count: int):
@@ -262,13 +263,14 @@ def test_the_scenario_fixture_reads_paths_from_the_test_files_folder(pytester):
 # == the documentation ========================================================================
 
 
-def doc_blocks(kind: str) -> list[str]:
+def doc_blocks(kind: str, doc: str = DOC) -> list[str]:
     """The text of the document's fenced blocks of this kind ("" for a block with none)."""
-    return [text for lang, text in re.findall(r"^```(\w*)\n(.*?)^```$", DOC, re.S | re.M) if lang == kind]
+    return [text for lang, text in re.findall(r"^```(\w*)\n(.*?)^```$", doc, re.S | re.M) if lang == kind]
 
 
 def test_the_documented_examples_pass_as_written(pytester):
-    tests = [block for block in doc_blocks("python") if "def test_" in block]
+    tests = [block for block in doc_blocks("python") + doc_blocks("python", README) if "def test_" in block]
+    assert len(tests) == 5
     (scenario,) = [block for block in doc_blocks("") if block.startswith("# scenarios/")]
     pytester.mkdir("scenarios")
     (pytester.path / "scenarios" / "wrapup.chatemu").write_text(scenario)
