@@ -1,4 +1,5 @@
-"""The package installs as chatemu.cli and chatemu.store only: no top-level `cli` or `store`."""
+"""The package installs as chatemu.cli and chatemu.store only: no top-level `cli` or `store`;
+its entry points are the console script and the pytest plugin."""
 
 import subprocess
 import sys
@@ -25,3 +26,9 @@ def test_wheel_holds_only_the_chatemu_namespace(tmp_path):
         assert module in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "chatemu = chatemu.cli.app:run" in entry_points
+    # pytest finds the `chatemu` fixtures through this group.
+    groups = entry_points.split("[pytest11]", 1)
+    assert len(groups) == 2, entry_points
+    assert "chatemu = chatemu.cli.pytest_plugin" in groups[1].split("\n[", 1)[0], entry_points
+    for module in ("chatemu/cli/api.py", "chatemu/cli/pytest_plugin.py"):
+        assert module in names
