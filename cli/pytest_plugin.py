@@ -15,12 +15,14 @@ import os
 
 import pytest
 
+# Imported with the plugin, not by the first test: pytest's ``pytester`` forgets the modules a
+# run in the same process imported, and a second copy of sqlite3 would not accept the first's.
+from chatemu.cli.api import START, ChatemuError, Emulator
+
 
 @pytest.fixture
 def chatemu(tmp_path_factory):
     """A fresh chatemu on a temporary database, its clock virtual at 2026-01-05T09:00:00Z."""
-    from chatemu.cli.api import START, Emulator
-
     emulator = Emulator(tmp_path_factory.mktemp("chatemu") / "chatemu.db")
     emulator.set_clock(START)
     return emulator
@@ -33,8 +35,6 @@ def chatemu_scenario(chatemu, request):
     A relative path is taken from the test file's folder.  Returns one record per line (as
     ``chatemu run --json`` prints them); the first failing line fails the test with
     ``FILE:LINE: COMMAND: what happened (exit N)``."""
-    from chatemu.cli.api import ChatemuError
-
     folder = os.path.dirname(str(request.path))
 
     def run(path, emulator=None):
