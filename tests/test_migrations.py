@@ -422,3 +422,63 @@ def test_a_v3_bundle_imports_and_round_trips_byte_for_byte(tmp_path):
     again = Chatemu(tmp_path / "again.db")
     again.ok("import", "-", stdin=text)
     assert again.run("export", "-").out == text
+
+
+# == schema version 4 (before agents and queues) ==================================================
+
+FIXTURE_V4 = Path(__file__).parent / "fixtures" / "schema-v4.db"
+BUNDLE_V4 = Path(__file__).parent / "fixtures" / "bundle-v4.json"
+
+
+@pytest.fixture
+def v4(tmp_path) -> tuple[Chatemu, dict]:
+    """A copy of the version-4 fixture and its rows.  Written by chatemu's schema 4: agent-1
+    (created by the first chat, never a status event) with C1 parked in wrap-up and C2 new
+    (transferred to billing and back to it); agent-2 back from a break with C4; agent-3 on a
+    call with C3 parked by it; queues sales, default, support and billing named only by chats;
+    a snapshot ``mid``.  ``bundle-v4.json`` is what schema 4's ``export`` wrote of it."""
+    db = tmp_path / "v4.db"
+    shutil.copyfile(FIXTURE_V4, db)
+    return Chatemu(db), rows(db, V3_TABLES)
+
+
+def test_v4_upgrade_keeps_every_row_and_adds_queues_and_statuses(v4):
+    cm, before = v4
+    assert before["user_version"] == 4 and "queues" not in before["tables"]
+    cm.ok("clock", "advance", "0s")
+    after = rows(cm.db, V3_TABLES)
+    assert after["user_version"] == schema.SCHEMA_VERSION
+    added = after["events"][len(before["events"]):]
+    # agent-1 never logged a status: it gets one; agent-2 and agent-3 logged theirs already
+    assert [(e[2], e[4], e[5], e[6]) for e in added] == [("agent-1", None, "available", "upgrade")]
+    after["events"] = after["events"][:len(before["events"])]
+    after["sqlite_sequence"] = [(n, s - len(added) if n == "events" else s) for n, s in after["sqlite_sequence"]]
+    for table in V3_TABLES:
+        assert after[table] == before[table], f"{table} changed by the upgrade"
+    assert [q["name"] for q in cm.js("queue", "list")] == ["billing", "default", "sales", "support"]
+    assert [(a["id"], a["status"]) for a in cm.js("agent", "list")] == [
+        ("agent-1", "available"), ("agent-2", "available"), ("agent-3", "on-call")]
+    assert all(cm.js("agent", "queues", agent=a)["all"] for a in ("agent-1", "agent-2", "agent-3"))
+    conn = sqlite3.connect(cm.db)
+    try:
+        queues = dict(conn.execute("SELECT chat, queue FROM events WHERE chat IS NOT NULL GROUP BY chat"))
+    finally:
+        conn.close()
+    assert queues == {"C1": "sales", "C2": "billing", "C3": "support", "C4": "support"}  # the chat's queue now
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    cm.ok("snapshot", "restore", "mid")  # saved by schema 4: upgraded as it is loaded
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    assert [q["name"] for q in cm.js("queue", "list")] == ["default", "sales"]
+
+
+def test_a_v4_bundle_imports_upgraded_and_round_trips(tmp_path):
+    imported = Chatemu(tmp_path / "imported.db")
+    imported.ok("import", str(BUNDLE_V4))
+    assert imported.run("db", "check").code == 0
+    text = imported.run("export", "-").out
+    assert as_schema_3(text)["state"]["chats"] == as_schema_3(BUNDLE_V4.read_text())["state"]["chats"]
+    again = Chatemu(tmp_path / "again.db")
+    again.ok("import", "-", stdin=text)
+    assert again.run("export", "-").out == text
+    again.ok("snapshot", "restore", "mid")
+    assert again.run("db", "check").code == 0
