@@ -80,13 +80,25 @@ def run_file(
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Run every line; exit non-zero if any failed.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json: Annotated[bool, typer.Option("--json", help="One JSON object per line run.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Run on a new temporary database, discarded at the end; the default or named one is not touched.")
+    ] = False,
+    keep: Annotated[
+        Optional[str], typer.Option("--keep", metavar="PATH", help="Run on a new database kept at PATH (which must not exist yet); implies --fresh.")
+    ] = None,
 ) -> None:
     """Run a scenario file in one process: each line its own transaction."""
-    from .scenario import run_scenario
+    from .scenario import fresh_database, run_scenario
 
     if session(ctx).in_run:
         raise UsageError("a scenario cannot run another scenario")
-    code = run_scenario(ctx.find_root(), file, keep_going, quiet, json)
+    root = ctx.find_root()
+    if fresh or keep is not None:
+        with fresh_database(keep) as path:
+            root.params["db"] = session(ctx).db = path
+            code = run_scenario(root, file, keep_going, quiet, json)
+    else:
+        code = run_scenario(root, file, keep_going, quiet, json)
     if code:
         raise typer.Exit(code)
 

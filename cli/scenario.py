@@ -7,9 +7,11 @@ and the database connection are shared.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
+from contextlib import contextmanager
 
 from typer import _click
 
@@ -18,6 +20,28 @@ from chatemu.store.engine import Connections
 from . import render
 from .common import Session
 from .files import read_file
+
+
+@contextmanager
+def fresh_database(keep: str | None):
+    """The path of a new database for ``run --fresh``: in a private temporary folder removed
+    afterwards, or at ``keep`` (which must not exist yet), left there."""
+    from chatemu.store.errors import UsageError
+
+    if keep is not None:
+        if keep == "" or os.path.lexists(keep):
+            raise UsageError(f"--keep {keep!r}: that path exists already; name a new file" if keep
+                             else "--keep needs a path")
+        yield keep
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="chatemu-run-")
+    try:
+        yield os.path.join(folder, "chatemu.db")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 #: A line shlex would split exactly as ``str.split()`` does: printable ASCII, spaces and tabs,
 #: no quote, backslash or comment.  Anything else (``\x1c``, U+2028 …) is shlex's to split.

@@ -1,0 +1,95 @@
+"""Scenario habits: fresh databases, refusal lines, list checks, events under each step."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+
+from conftest import START
+
+STORY = f"""clock set {START}
+chat new --customer "Ann Lee"
+expect chat C1 state=new agent=agent-1
+chat activate C1
+"""
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scenario(tmp_path, text: str, name: str = "s.chatemu"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# -- 1. run --fresh / --keep ------------------------------------------------------------
+
+
+def busy(cm):
+    """The named database, with history: its clock is past START and C1 is already closed."""
+    cm.ok("chat", "new")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("clock", "advance", "1h")
+    cm.ok("chat", "end", "C1")
+    cm.ok("chat", "wrapup", "C1", "--finish")
+    return digest(cm.db)
+
+
+def test_fresh_runs_on_a_private_database_and_leaves_the_named_one_alone(cm, tmp_path):
+    before = busy(cm)
+    dump = cm.dump()
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    file = scenario(tmp_path, STORY + "expect chat C1 state=active\n")
+    done = cm.run("run", "--fresh", str(file), env={"TMPDIR": str(temp)})
+    assert done.code == 0, done
+    assert "C1" in done.out
+    assert digest(cm.db) == before and cm.dump() == dump
+    assert list(temp.iterdir()) == []  # the temporary database is gone
+    # Without --fresh the same file is refused on the database with history, and says how to start afresh.
+    done = cm.run("run", str(file))
+    assert done.code == 3, done
+    assert "run --fresh" in done.err and "reset" in done.err and "CHATEMU_DB" in done.err
+    assert len(done.err.splitlines()) == 1
+
+
+def test_fresh_does_not_touch_the_default_database_either(cm, tmp_path):
+    env = {"CHATEMU_DB": "", "XDG_CONFIG_HOME": str(tmp_path / "cfg"), "HOME": str(tmp_path / "home")}
+    file = scenario(tmp_path, STORY)
+    done = cm.run("run", "--fresh", str(file), env=env)
+    assert done.code == 0, done
+    assert not (tmp_path / "cfg").exists() and not (tmp_path / "home").exists()
+
+
+def test_keep_leaves_the_database_at_path(cm, tmp_path):
+    before = busy(cm)
+    kept = tmp_path / "kept.db"
+    done = cm.run("run", "--keep", str(kept), scenario(tmp_path, STORY).as_posix())
+    assert done.code == 0, done
+    assert digest(cm.db) == before
+    conn = sqlite3.connect(kept)
+    try:
+        assert conn.execute("SELECT id, state FROM chats").fetchall() == [("C1", "active")]
+    finally:
+        conn.close()
+    # the kept database is an ordinary one
+    assert cm.run("chat", "show", "C1", "--json", env={"CHATEMU_DB": str(kept)}).json["state"] == "active"
+
+
+def test_keep_refuses_an_existing_path(cm, tmp_path):
+    existing = tmp_path / "there.db"
+    existing.write_bytes(b"precious")
+    before = digest(cm.db)
+    done = cm.run("run", "--fresh", "--keep", str(existing), scenario(tmp_path, STORY).as_posix())
+    assert done.code == 2, done
+    assert existing.read_bytes() == b"precious" and digest(cm.db) == before
+    assert done.err.startswith("error: ") and len(done.err.splitlines()) == 1
+
+
+def test_clock_set_refusal_says_how_to_start_afresh(cm):
+    busy(cm)
+    done = cm.fails(3, "clock", "set", START, match="never moves backwards")
+    assert "run --fresh" in done.err and "chatemu reset" in done.err and "CHATEMU_DB" in done.err
