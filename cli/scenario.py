@@ -67,8 +67,37 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]:
-    """(line number, the line, its words — or a parse error)."""
+#: A refusal line's mark, its first word: ``!`` (refused or unknown: exit 3 or 4), ``!N`` (exit N),
+#: either followed by ``~TEXT`` (the error message must contain TEXT).
+_REFUSAL = re.compile(r"!([1-5])?(?:~(.+))?", re.DOTALL)
+#: What a bare ``!`` accepts: refused by the model, or something unknown.
+REFUSED = (3, 4)
+
+
+class Want:
+    """What a refusal line requires: one of ``codes``, and ``text`` in the error message."""
+
+    def __init__(self, codes: tuple[int, ...], text: str | None):
+        self.codes, self.text = codes, text
+
+    def describe(self) -> str:
+        what = "a refusal (exit 3 or 4)" if self.codes == REFUSED else f"exit {self.codes[0]}"
+        return what + (f" saying {self.text!r}" if self.text is not None else "")
+
+    def judge(self, code: int, errors: list[str]) -> tuple[int, list[str], str | None]:
+        """(the line's exit code, its error lines, what the refusal said when it held)."""
+        message = "; ".join(e.removeprefix("error: ") for e in errors)
+        if code == 0:
+            return 1, [f"error: expected {self.describe()}, but the command succeeded"], None
+        if code not in self.codes:
+            return 1, [f"error: expected {self.describe()}, got exit {code}: {message}"], None
+        if self.text is not None and self.text not in message:
+            return 1, [f"error: expected {self.describe()}, but it said: {message}"], None
+        return 0, [], message
+
+
+def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str, Want | None]]:
+    """(line number, the line, its words — or a parse error, what a refusal line requires)."""
     steps = []
     for number, line in enumerate(split_lines(text), 1):
         try:
@@ -76,20 +105,36 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
             plain = _PLAIN.fullmatch(line) is not None
             words = line.split() if plain else shlex.split(line, comments=True)
         except ValueError as exc:
-            steps.append((number, line.strip(), f"error: cannot parse the line: {exc}"))
+            steps.append((number, line.strip(), f"error: cannot parse the line: {exc}", None))
             continue
         if not words:
             continue
+        mark, want = [], None
+        if words[0].startswith("!"):
+            found = _REFUSAL.fullmatch(words[0])
+            if found is None:
+                steps.append((number, line.strip(), f"error: bad refusal mark {words[0]!r}: use !, !N or"
+                              " !~TEXT (N an exit code from 1 to 5) before the command", None))
+                continue
+            mark, words = words[:1], words[1:]
+            code = found.group(1)
+            want = Want((int(code),) if code else REFUSED, found.group(2))
+            if not words:
+                steps.append((number, line.strip(), "error: a refusal mark needs a command after it", None))
+                continue
         if words[0] == "chatemu":
             words = words[1:]
         if words and words[0] == "run":
-            steps.append((number, line.strip(), "error: a scenario cannot run another scenario"))
+            steps.append((number, line.strip(), "error: a scenario cannot run another scenario", None))
             continue
         # The command as run, without its comment (words shlex.quote leaves alone, joined as they are).
         shown = " ".join(words)
         if not (plain and _SAFE.fullmatch(shown)):  # words split at whitespace hold none
             shown = shlex.join(words)
-        steps.append((number, shown, words))
+        if want is not None:
+            code, text = found.group(1), found.group(2)
+            shown = f"!{code or ''}{'~' + shlex.quote(text) if text is not None else ''} {shown}"
+        steps.append((number, shown, words, want))
     return steps
 
 
@@ -332,23 +377,33 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
     session = dispatch.session
     session.connections, session.in_run = Connections(), True
     try:
-        for number, line, words in steps:
+        for number, line, words, want in steps:
             results: list = []
+            refusal = None
             if isinstance(words, str):
                 code, errors = 2, [words]
             else:
                 code, errors = dispatch(words, results)
+                if want is not None:
+                    refused_with = code
+                    code, errors, refusal = want.judge(code, errors)
             if as_json:
                 record = {"line": number, "command": line, "exit": code}
                 if results:
                     record["result"] = results[-1].value
+                if refusal is not None:
+                    record["refused"] = {"exit": refused_with, "error": refusal}
                 if errors:
                     record["error"] = "; ".join(e.removeprefix("error: ") for e in errors)
                 render.emit_json(record)
             elif progress is not None:
                 progress.advance(task)
             elif not quiet and code == 0:
-                print(f"{where}:{number}: {clip(line)}  -> {summary(results[-1]) if results else 'done'}")
+                if refusal is not None:
+                    outcome = f"refused as expected (exit {refused_with}): {clip(refusal, MESSAGE_ECHO)}"
+                else:
+                    outcome = summary(results[-1]) if results else "done"
+                print(f"{where}:{number}: {clip(line)}  -> {outcome}")
             if code:
                 for error in errors:
                     message = clip(error.removeprefix("error: "), MESSAGE_ECHO)

@@ -93,3 +93,73 @@ def test_clock_set_refusal_says_how_to_start_afresh(cm):
     busy(cm)
     done = cm.fails(3, "clock", "set", START, match="never moves backwards")
     assert "run --fresh" in done.err and "chatemu reset" in done.err and "CHATEMU_DB" in done.err
+
+
+# -- 2. refusal lines -------------------------------------------------------------------
+
+ON_A_CALL = f"""clock set {START}
+chat new
+chat call-start
+"""
+
+
+def on_a_call(cm, tmp_path):
+    done = cm.run("run", scenario(tmp_path, ON_A_CALL, "setup.chatemu").as_posix())
+    assert done.code == 0, done
+
+
+def test_refusal_lines_hold_and_change_nothing(cm, tmp_path):
+    on_a_call(cm, tmp_path)
+    before = cm.dump()
+    text = """! chat activate C1
+!3 chat activate C1
+!4 chat show C9
+! chat show C9
+!~"on a call" chat activate C1
+!3~"on a call" chat activate C1
+!3~'is new' chatemu chat activate C1   # comments and a leading chatemu as on any line
+!2 chat activate
+"""
+    done = cm.run("run", scenario(tmp_path, text).as_posix())
+    assert done.code == 0, done
+    assert cm.dump() == before  # each refused line rolled back: nothing changed
+    lines = done.out.splitlines()
+    assert len(lines) == 8
+    assert lines[0] == (f"{tmp_path / 's.chatemu'}:1: ! chat activate C1  -> refused as expected (exit 3): "
+                        "cannot activate C1: it is new and agent-1 is on a call")
+    assert "!3~'on a call' chat activate C1  -> refused as expected (exit 3)" in lines[5]
+    assert "(exit 4): unknown chat C9" in lines[2]
+    records = [json.loads(line) for line in cm.run("run", "--json", scenario(tmp_path, text).as_posix()).out.splitlines()]
+    assert [r["exit"] for r in records] == [0] * 8
+    assert records[0]["refused"] == {"exit": 3, "error": "cannot activate C1: it is new and agent-1 is on a call"}
+    assert records[2]["refused"]["exit"] == 4
+    assert cm.dump() == before
+
+
+def test_refusal_lines_fail_when_the_command_succeeds_or_fails_otherwise(cm, tmp_path):
+    on_a_call(cm, tmp_path)
+    cases = [
+        ("!4 chat activate C1", "expected exit 4, got exit 3: cannot activate C1"),
+        ("!3 chat show C9", "expected exit 3, got exit 4: unknown chat C9"),
+        ("! chat activate", "expected a refusal (exit 3 or 4), got exit 2: Missing argument"),
+        ("!~zebra chat activate C1", "expected a refusal (exit 3 or 4) saying 'zebra', but it said: cannot activate C1"),
+        ("! chat show C1", "expected a refusal (exit 3 or 4), but the command succeeded"),
+        ("!x chat show C1", "bad refusal mark '!x'"),
+        ("!", "a refusal mark needs a command after it"),
+        ("! run other.chatemu", "a scenario cannot run another scenario"),
+    ]
+    for line, message in cases:
+        file = scenario(tmp_path, f"# a comment\n{line}\n")
+        done = cm.run("run", str(file))
+        assert done.out == "" and done.code == (1 if "expected" in message else 2), done
+        assert done.err.startswith(f"error: {file}:2: "), done
+        assert message in done.err, done
+        assert len(done.err.splitlines()) == 1
+
+
+def test_a_refusal_line_that_succeeds_stops_the_run(cm, tmp_path):
+    on_a_call(cm, tmp_path)
+    cm.ok("chat", "call-end")
+    done = cm.run("run", scenario(tmp_path, "! chat activate C1\nchat park C1\n").as_posix())
+    assert done.code == 1 and ":1: ! chat activate C1: expected a refusal" in done.err
+    assert cm.chat("C1")["state"] == "active"  # it ran (and did what it does); the next line did not
