@@ -50,18 +50,24 @@ def events(
 
 def expect(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(metavar="chat|agent|clock", help="What to check.", show_default=False)],
-    checks: Annotated[
-        list[str],
-        typer.Argument(metavar="[ID] FIELD=VALUE...", help="The chat id (or agent id), then fields to compare.", show_default=False),
+    kind: Annotated[
+        str, typer.Argument(metavar="chat|agent|clock|inbox|queue|events-since", help="What to check.", show_default=False)
     ],
+    checks: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="[ID] FIELD=VALUE...",
+                       help="The chat id (or agent id), then fields to compare; for the lists, the items.", show_default=False),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Check fields of a chat, an agent or the clock: exit 0 if all hold, 1 if not.
+    """Check fields of a chat, an agent or the clock, or a list: exit 0 if all hold, 1 if not.
 
     Values are compared as the JSON fields are: null, true/false, numbers,
     strings; durations may be written 40s or 1m and times in any ISO form.
-    Changes nothing."""
+    Lists: 'inbox [ID[:STATE]...]' (the acting agent's open chats, in order),
+    'queue NAME [ID[:STATE]...]' (its waiting chats, in the order they would be
+    presented), 'events-since SEQ N' (N events after seq SEQ; in a scenario SEQ
+    may name a 'mark NAME' line).  Changes nothing."""
     from .expect import run_expect
 
     code = run_expect(ctx, kind, checks, json)

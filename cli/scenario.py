@@ -149,6 +149,8 @@ def summary(result) -> str:
             return render.agent_summary(value)
         if "mode" in value and "now" in value and len(value) == 2:
             return render.clock(value)
+        if "mark" in value and "seq" in value:
+            return f"mark {value['mark']} at seq {value['seq']}"
         if "ok" in value and "checks" in value:
             return "holds" if value["ok"] else "does not hold"
     return "done"
@@ -291,6 +293,7 @@ class Dispatcher:
                                           obj=Session(connections=self.session.connections, in_run=True),
                                           **self.root.context_settings)
             ctx.obj.cli = self.cli
+            ctx.obj.marks = self.session.marks
             ctx.params = params
             _click.Command.invoke(self.root, ctx)  # the root callback: the session's db and agent
             self.roots[key] = ctx
@@ -325,11 +328,26 @@ class Dispatcher:
             self.group_contexts[key] = group
         return first.commands[words[at + 1]], words[at + 1], words[at + 2:], self.group_contexts[key]
 
+    def mark(self, words: list[str], sink: list) -> tuple[int, list[str]]:
+        """``mark NAME``: remember the last event's seq as NAME (``expect events-since NAME N``)."""
+        from chatemu.store.engine import Result
+        from chatemu.store.errors import UsageError
+
+        def remember():
+            if len(words) != 2 or not words[1] or words[1].isdigit():
+                raise UsageError("mark needs one name (not a number): mark NAME")
+            seq = self.session.engine().last_seq().value
+            self.session.marks[words[1]] = seq
+            sink.append(Result({"mark": words[1], "seq": seq}))
+
+        return self.cli.translate(remember, words)
+
     def __call__(self, words: list[str], sink: list) -> tuple[int, list[str]]:
         self.session.sink = sink
         route = self.route(words)
         if route is None:
             own = Session(sink=sink, connections=self.session.connections, in_run=True)
+            own.marks = self.session.marks
             return self.cli.call(self.base + words, own)
         command, name, args, parent = route
         parent.find_root().obj.sink = sink
@@ -382,6 +400,8 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
             refusal = None
             if isinstance(words, str):
                 code, errors = 2, [words]
+            elif words[0] == "mark" and want is None:
+                code, errors = dispatch.mark(words, results)
             else:
                 code, errors = dispatch(words, results)
                 if want is not None:

@@ -163,3 +163,81 @@ def test_a_refusal_line_that_succeeds_stops_the_run(cm, tmp_path):
     done = cm.run("run", scenario(tmp_path, "! chat activate C1\nchat park C1\n").as_posix())
     assert done.code == 1 and ":1: ! chat activate C1: expected a refusal" in done.err
     assert cm.chat("C1")["state"] == "active"  # it ran (and did what it does); the next line did not
+
+
+# -- 3. list checks -----------------------------------------------------------------------
+
+LISTS = f"""clock set {START}
+expect inbox
+chat new --customer Ann
+chat new --queue sales
+chat new --queue sales --priority 2
+expect inbox C1:new
+expect queue sales C3 C2
+expect queue sales C3:queued C2
+mark start
+chat activate C1
+expect events-since start 2
+chat park C1
+expect inbox C1:parked C3
+expect queue sales C2
+expect queue default
+expect events-since start 5
+--agent agent-2 expect events-since start 5
+--agent agent-2 expect inbox
+expect events-since 0 10
+"""
+
+
+def test_list_checks_in_a_scenario(cm, tmp_path):
+    done = cm.run("run", "--fresh", scenario(tmp_path, LISTS).as_posix())
+    assert done.code == 0, done
+    assert ":9: mark start  -> mark start at seq 5" in done.out
+    assert ":13: expect inbox C1:parked C3  -> holds" in done.out
+
+
+def test_list_checks_fail_with_what_is_there(cm, tmp_path):
+    kept = tmp_path / "kept.db"
+    assert cm.run("run", "--keep", str(kept), scenario(tmp_path, LISTS).as_posix()).code == 0
+    cases = [
+        ("expect inbox C3 C1", "inbox of agent-1: expected C3 C1, got C1:parked C3:new"),
+        ("expect inbox C1:active C3", "got C1:parked C3:new"),
+        ("expect inbox C1", "got C1:parked C3:new"),
+        ("expect queue sales", "queue sales: expected (none), got C2:queued"),
+        ("expect events-since 5 4", "events since 5: expected 4, got 5"),
+        ("mark here\nexpect events-since here 1", "events since here: expected 1, got 0"),
+    ]
+    env = {"CHATEMU_DB": str(kept)}
+    for line, message in cases:
+        file = scenario(tmp_path, line + "\n")
+        done = cm.run("run", str(file), env=env)
+        assert done.code == 1 and message in done.err, done
+    for line, code, message in [
+        ("expect queue nosuch", 4, "unknown queue"),
+        ("expect queue", 2, "queue's name"),
+        ("expect queue sales size=1", 2, "bad item"),
+        ("expect events-since start 1", 2, "mark NAME"),  # marks live within one scenario
+        ("expect events-since 1", 2, "two words"),
+        ("mark 12", 2, "mark needs one name"),
+    ]:
+        done = cm.run("run", scenario(tmp_path, line + "\n").as_posix(), env=env)
+        assert done.code == code and message in done.err, done
+
+
+def test_list_checks_on_the_command_line(cm, tmp_path):
+    kept = tmp_path / "kept.db"
+    assert cm.run("run", "--keep", str(kept), scenario(tmp_path, LISTS).as_posix()).code == 0
+    env = {"CHATEMU_DB": str(kept)}
+    before = digest(kept)
+    assert cm.run("expect", "inbox", "C1:parked", "C3", env=env).code == 0
+    assert cm.run("expect", "inbox", agent="agent-2", env=env).code == 0
+    assert cm.run("expect", "queue", "sales", "C2:queued", env=env).code == 0
+    assert cm.run("expect", "events-since", "8", "2", env=env).code == 0
+    done = cm.run("expect", "queue", "sales", "C9", env=env)
+    assert done.code == 1 and done.err == "queue sales: expected C9, got C2:queued\n", done
+    done = cm.run("expect", "inbox", "C1", "--json", env=env)
+    assert done.code == 1
+    assert done.json == {"ok": False, "subject": "inbox of agent-1", "checks": [
+        {"field": "chats", "expected": "C1", "got": ["C1:parked", "C3:new"], "ok": False}]}
+    assert cm.run("expect", "events-since", "0", "10", "--json", env=env).json["ok"] is True
+    assert digest(kept) == before  # checks change nothing
