@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import sys
+import time
 from contextlib import contextmanager
 
 from typer import _click
@@ -392,6 +393,8 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
         task = progress.add_task(f"running {where}", total=len(steps))
         progress.start()
     first_failure = 0
+    ran = held = failed = 0
+    started = time.monotonic()
     session = dispatch.session
     session.connections, session.in_run = Connections(), True
     try:
@@ -407,10 +410,17 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
                 if want is not None:
                     refused_with = code
                     code, errors, refusal = want.judge(code, errors)
+            ran += 1
+            if code:
+                failed += 1
+            elif refusal is not None or (results and _is_check(results[-1].value)):
+                held += 1
+            caused = [event for result in results for event in result.events]
             if as_json:
                 record = {"line": number, "command": line, "exit": code}
                 if results:
                     record["result"] = results[-1].value
+                record["events"] = caused
                 if refusal is not None:
                     record["refused"] = {"exit": refused_with, "error": refusal}
                 if errors:
@@ -424,6 +434,8 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
                 else:
                     outcome = summary(results[-1]) if results else "done"
                 print(f"{where}:{number}: {clip(line)}  -> {outcome}")
+                for event in caused:
+                    print("  " + render.change_line(event))
             if code:
                 for error in errors:
                     message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
@@ -436,4 +448,9 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
         session.connections, session.sink = None, None
         if progress is not None:
             progress.stop()
+            print(f"{where}: {ran} step(s) run, {held} held, {failed} failed in {time.monotonic() - started:.1f}s")
     return first_failure
+
+
+def _is_check(value) -> bool:
+    return isinstance(value, dict) and "ok" in value and "checks" in value and value["ok"] is True

@@ -241,3 +241,53 @@ def test_list_checks_on_the_command_line(cm, tmp_path):
         {"field": "chats", "expected": "C1", "got": ["C1:parked", "C3:new"], "ok": False}]}
     assert cm.run("expect", "events-since", "0", "10", "--json", env=env).json["ok"] is True
     assert digest(kept) == before  # checks change nothing
+
+
+# -- 4. events under each step; the closing line on a terminal ------------------------------------
+
+TIMED = f"""clock set {START}
+chat new
+chat activate C1
+chat end C1
+clock advance 2m
+"""
+
+
+def test_run_shows_each_steps_events_as_a_single_command_would(cm, tmp_path):
+    done = cm.run("run", "--fresh", scenario(tmp_path, TIMED).as_posix())
+    assert done.code == 0, done
+    lines = done.out.splitlines()
+    file = tmp_path / "s.chatemu"
+    assert lines[lines.index(f"{file}:2: chat new  -> C1 new in agent-1's inbox") + 1:][:2] == [
+        f"  {START[:-1]}.000Z  C1: (none) -> queued (customer)",
+        f"  {START[:-1]}.000Z  C1: queued -> new (presentation)",
+    ]
+    assert lines[-1] == "  2026-01-05T09:01:00.000Z  C1: active-wrapup -> closed (timer)"  # a timer that ran out
+    # the same lines a separate command prints above its result
+    separate = cm.run("chat", "new").out.splitlines()[:-1]
+    assert separate == ["2026-01-05T09:00:00.000Z  C1: (none) -> queued (customer)",
+                        "2026-01-05T09:00:00.000Z  C1: queued -> new (presentation)"]
+    records = [json.loads(line) for line in cm.run("run", "--fresh", "--json", str(file)).out.splitlines()]
+    assert [len(r["events"]) for r in records] == [0, 2, 1, 1, 1]
+    assert records[4]["events"][0]["cause"] == "timer" and records[4]["events"][0]["to"] == "closed"
+    assert set(records[1]) == {"line", "command", "exit", "result", "events"}
+
+
+def test_a_long_run_on_a_terminal_ends_with_a_closing_line(cm, tmp_path):
+    from test_terminal import expect, plain, shown, spawn
+
+    body = "chat new --queue q\n" * 40 + "expect queue q" + "".join(f" C{n}" for n in range(2, 41)) + "\n"
+    body += "expect inbox C1\n" * 15 + "! chat show C99\nchat show C99\n"
+    file = scenario(tmp_path, f"clock set {START}\n" + body)
+    child = spawn(cm, "run", "--fresh", "--keep-going", str(file))
+    expect(child, r"(\d+) step\(s\) run, (\d+) held, (\d+) failed in [0-9.]+s", "the closing line")
+    assert child.match.groups() == ("59", "17", "1"), plain(shown(child))
+    child.expect(pexpect_eof())
+    child.close()
+    assert child.exitstatus == 4
+
+
+def pexpect_eof():
+    import pexpect
+
+    return pexpect.EOF
