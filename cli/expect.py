@@ -114,6 +114,7 @@ def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
             if not words:
                 raise UsageError("expect queue needs the queue's name first: expect queue NAME [ID[:STATE]…]")
             name = words.pop(0)
+            [_item(kind, word) for word in words]  # a bad item is a usage error before anything is read
             chats = eng.queue_waiting(name).value
             subject, field = f"queue {name}", "waiting"
         else:
