@@ -42,6 +42,7 @@ class Session:
         self.sink = sink
         self.connections = connections
         self.in_run = in_run
+        self.marks: dict[str, int] = {}  # a scenario's ``mark NAME`` lines: the last event's seq then
         self._engine: Optional[tuple] = None
 
     def engine(self) -> Engine:

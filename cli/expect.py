@@ -8,7 +8,8 @@ from chatemu.store.engine import Result
 from chatemu.store.errors import ExpectationFailed, UsageError
 from chatemu.store.timefmt import parse_duration, parse_time
 
-KINDS = ("chat", "agent", "clock")
+KINDS = ("chat", "agent", "clock", "inbox", "queue", "events-since")
+LISTS = ("inbox", "queue", "events-since")
 DURATIONS = {"wrapup_remaining", "active_seconds", "parked_seconds", "wrapup_seconds"}
 TIMES = {"created_at", "closed_at", "wrapup_ends_at", "now"}
 
@@ -43,8 +44,10 @@ def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
     from .common import engine, session, show
 
     if kind not in KINDS:
-        raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID] or clock)")
-    words = list(words)
+        raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID], clock, inbox, queue NAME or events-since SEQ N)")
+    words = list(words or ())
+    if kind in LISTS:
+        return run_list_expect(ctx, kind, words, as_json)
     ident = None
     if kind == "chat" or (kind == "agent" and words and "=" not in words[0]):
         if not words or "=" in words[0]:
@@ -75,4 +78,60 @@ def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
         raise ExpectationFailed(
             [f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'])}" for c in report if not c["ok"]]
         )
+    return 0
+
+
+def _item(kind: str, word: str) -> tuple[str, str | None]:
+    ident, sep, state = word.partition(":")
+    if "=" in word or not ident or (sep and not state):
+        raise UsageError(f"bad item {word!r} for expect {kind}: list chat ids, each as ID or ID:STATE")
+    return ident, state or None
+
+
+def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
+    """``expect inbox [ID[:STATE]…]``, ``expect queue NAME [ID[:STATE]…]``, ``expect events-since SEQ|MARK N``."""
+    from .common import engine, session, show
+
+    eng = engine(ctx)
+    if kind == "events-since":
+        if len(words) != 2:
+            raise UsageError("expect events-since needs two words: SEQ (or a scenario's mark) and N, the count")
+        since, count = words
+        marks = session(ctx).marks
+        if since.isdigit():
+            seq = int(since)
+        elif since in marks:
+            seq = marks[since]
+        else:
+            raise UsageError(f"bad SEQ {since!r}: a number, or a name given to 'mark NAME' earlier in the scenario")
+        if not count.isdigit():
+            raise UsageError(f"bad count {count!r}: a whole number")
+        got = eng.count_events(seq).value
+        subject, field, expected, ok = "events", f"since {since}", count, got == int(count)
+        failure = f"events since {since}: expected {count}, got {got}"
+    else:
+        if kind == "queue":
+            if not words:
+                raise UsageError("expect queue needs the queue's name first: expect queue NAME [ID[:STATE]…]")
+            name = words.pop(0)
+            [_item(kind, word) for word in words]  # a bad item is a usage error before anything is read
+            chats = eng.queue_waiting(name).value
+            subject, field = f"queue {name}", "waiting"
+        else:
+            chats = eng.chat_list().value
+            subject, field = f"inbox of {eng.agent}", "chats"
+        items = [_item(kind, word) for word in words]
+        expected = " ".join(words)
+        got = [f"{chat['id']}:{chat['state']}" for chat in chats]
+        ok = len(items) == len(chats) and all(
+            ident == chat["id"] and state in (None, chat["state"]) for (ident, state), chat in zip(items, chats))
+        failure = f"{subject}: expected {expected or '(none)'}, got {' '.join(got) or '(none)'}"
+    report = [{"field": field, "expected": expected, "got": got, "ok": ok}]
+    collecting = session(ctx).sink is not None
+    if as_json or collecting:
+        show(ctx, Result({"ok": ok, "subject": subject, "checks": report}), True)
+        if ok or not collecting:
+            return 0 if ok else 1
+    if not ok:
+        raise ExpectationFailed([failure])
     return 0

@@ -50,18 +50,24 @@ def events(
 
 def expect(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(metavar="chat|agent|clock", help="What to check.", show_default=False)],
-    checks: Annotated[
-        list[str],
-        typer.Argument(metavar="[ID] FIELD=VALUE...", help="The chat id (or agent id), then fields to compare.", show_default=False),
+    kind: Annotated[
+        str, typer.Argument(metavar="chat|agent|clock|inbox|queue|events-since", help="What to check.", show_default=False)
     ],
+    checks: Annotated[
+        Optional[list[str]],
+        typer.Argument(metavar="[ID] FIELD=VALUE...",
+                       help="The chat id (or agent id), then fields to compare; for the lists, the items.", show_default=False),
+    ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Check fields of a chat, an agent or the clock: exit 0 if all hold, 1 if not.
+    """Check fields of a chat, an agent or the clock, or a list: exit 0 if all hold, 1 if not.
 
     Values are compared as the JSON fields are: null, true/false, numbers,
     strings; durations may be written 40s or 1m and times in any ISO form.
-    Changes nothing."""
+    Lists: 'inbox [ID[:STATE]...]' (the acting agent's open chats, in order),
+    'queue NAME [ID[:STATE]...]' (its waiting chats, in the order they would be
+    presented), 'events-since SEQ N' (N events after seq SEQ; in a scenario SEQ
+    may name a 'mark NAME' line).  Changes nothing."""
     from .expect import run_expect
 
     code = run_expect(ctx, kind, checks, json)
@@ -80,13 +86,25 @@ def run_file(
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Run every line; exit non-zero if any failed.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json: Annotated[bool, typer.Option("--json", help="One JSON object per line run.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Run on a new temporary database, discarded at the end; the default or named one is not touched.")
+    ] = False,
+    keep: Annotated[
+        Optional[str], typer.Option("--keep", metavar="PATH", help="Run on a new database kept at PATH (which must not exist yet); implies --fresh.")
+    ] = None,
 ) -> None:
     """Run a scenario file in one process: each line its own transaction."""
-    from .scenario import run_scenario
+    from .scenario import fresh_database, run_scenario
 
     if session(ctx).in_run:
         raise UsageError("a scenario cannot run another scenario")
-    code = run_scenario(ctx.find_root(), file, keep_going, quiet, json)
+    root = ctx.find_root()
+    if fresh or keep is not None:
+        with fresh_database(keep) as path:
+            root.params["db"] = session(ctx).db = path
+            code = run_scenario(root, file, keep_going, quiet, json)
+    else:
+        code = run_scenario(root, file, keep_going, quiet, json)
     if code:
         raise typer.Exit(code)
 

@@ -229,12 +229,16 @@ def event_stream(found, as_json: bool, jsonl: bool) -> None:
 
 def changed(summary: str, appended: list[dict]) -> None:
     """What a state-changing command prints for people: each change, then the result."""
-    arrow = "→" if use_rich() else "->"
     for event in appended:
-        subject = event["chat"] or event["agent"]
-        line = f"{event['at']}  {subject}: {event['from'] or '(none)'} {arrow} {event['to']} ({event['cause']})"
-        print(line)
+        print(change_line(event))
     print(summary)
+
+
+def change_line(event: dict) -> str:
+    """One change as ``changed`` prints it: when, whose, from, to, why."""
+    arrow = "→" if use_rich() else "->"
+    subject = event["chat"] or event["agent"]
+    return f"{event['at']}  {subject}: {event['from'] or '(none)'} {arrow} {event['to']} ({event['cause']})"
 
 
 # -- agents, clock, config -------------------------------------------------------

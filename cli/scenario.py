@@ -7,9 +7,12 @@ and the database connection are shared.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
+import time
+from contextlib import contextmanager
 
 from typer import _click
 
@@ -18,6 +21,28 @@ from chatemu.store.engine import Connections
 from . import render
 from .common import Session
 from .files import read_file
+
+
+@contextmanager
+def fresh_database(keep: str | None):
+    """The path of a new database for ``run --fresh``: in a private temporary folder removed
+    afterwards, or at ``keep`` (which must not exist yet), left there."""
+    from chatemu.store.errors import UsageError
+
+    if keep is not None:
+        if keep == "" or os.path.lexists(keep):
+            raise UsageError(f"--keep {keep!r}: that path exists already; name a new file" if keep
+                             else "--keep needs a path")
+        yield keep
+        return
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="chatemu-run-")
+    try:
+        yield os.path.join(folder, "chatemu.db")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 #: A line shlex would split exactly as ``str.split()`` does: printable ASCII, spaces and tabs,
 #: no quote, backslash or comment.  Anything else (``\x1c``, U+2028 …) is shlex's to split.
@@ -43,8 +68,37 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]:
-    """(line number, the line, its words — or a parse error)."""
+#: A refusal line's mark, its first word: ``!`` (refused or unknown: exit 3 or 4), ``!N`` (exit N),
+#: either followed by ``~TEXT`` (the error message must contain TEXT).
+_REFUSAL = re.compile(r"!([1-5])?(?:~(.+))?", re.DOTALL)
+#: What a bare ``!`` accepts: refused by the model, or something unknown.
+REFUSED = (3, 4)
+
+
+class Want:
+    """What a refusal line requires: one of ``codes``, and ``text`` in the error message."""
+
+    def __init__(self, codes: tuple[int, ...], text: str | None):
+        self.codes, self.text = codes, text
+
+    def describe(self) -> str:
+        what = "a refusal (exit 3 or 4)" if self.codes == REFUSED else f"exit {self.codes[0]}"
+        return what + (f" saying {self.text!r}" if self.text is not None else "")
+
+    def judge(self, code: int, errors: list[str]) -> tuple[int, list[str], str | None]:
+        """(the line's exit code, its error lines, what the refusal said when it held)."""
+        message = "; ".join(e.removeprefix("error: ") for e in errors)
+        if code == 0:
+            return 1, [f"error: expected {self.describe()}, but the command succeeded"], None
+        if code not in self.codes:
+            return 1, [f"error: expected {self.describe()}, got exit {code}: {message}"], None
+        if self.text is not None and self.text not in message:
+            return 1, [f"error: expected {self.describe()}, but it said: {message}"], None
+        return 0, [], message
+
+
+def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str, Want | None]]:
+    """(line number, the line, its words — or a parse error, what a refusal line requires)."""
     steps = []
     for number, line in enumerate(split_lines(text), 1):
         try:
@@ -52,20 +106,36 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str]]
             plain = _PLAIN.fullmatch(line) is not None
             words = line.split() if plain else shlex.split(line, comments=True)
         except ValueError as exc:
-            steps.append((number, line.strip(), f"error: cannot parse the line: {exc}"))
+            steps.append((number, line.strip(), f"error: cannot parse the line: {exc}", None))
             continue
         if not words:
             continue
+        mark, want = [], None
+        if words[0].startswith("!"):
+            found = _REFUSAL.fullmatch(words[0])
+            if found is None:
+                steps.append((number, line.strip(), f"error: bad refusal mark {words[0]!r}: use !, !N or"
+                              " !~TEXT (N an exit code from 1 to 5) before the command", None))
+                continue
+            mark, words = words[:1], words[1:]
+            code = found.group(1)
+            want = Want((int(code),) if code else REFUSED, found.group(2))
+            if not words:
+                steps.append((number, line.strip(), "error: a refusal mark needs a command after it", None))
+                continue
         if words[0] == "chatemu":
             words = words[1:]
         if words and words[0] == "run":
-            steps.append((number, line.strip(), "error: a scenario cannot run another scenario"))
+            steps.append((number, line.strip(), "error: a scenario cannot run another scenario", None))
             continue
         # The command as run, without its comment (words shlex.quote leaves alone, joined as they are).
         shown = " ".join(words)
         if not (plain and _SAFE.fullmatch(shown)):  # words split at whitespace hold none
             shown = shlex.join(words)
-        steps.append((number, shown, words))
+        if want is not None:
+            code, text = found.group(1), found.group(2)
+            shown = f"!{code or ''}{'~' + shlex.quote(text) if text is not None else ''} {shown}"
+        steps.append((number, shown, words, want))
     return steps
 
 
@@ -80,6 +150,8 @@ def summary(result) -> str:
             return render.agent_summary(value)
         if "mode" in value and "now" in value and len(value) == 2:
             return render.clock(value)
+        if "mark" in value and "seq" in value:
+            return f"mark {value['mark']} at seq {value['seq']}"
         if "ok" in value and "checks" in value:
             return "holds" if value["ok"] else "does not hold"
     return "done"
@@ -222,6 +294,7 @@ class Dispatcher:
                                           obj=Session(connections=self.session.connections, in_run=True),
                                           **self.root.context_settings)
             ctx.obj.cli = self.cli
+            ctx.obj.marks = self.session.marks
             ctx.params = params
             _click.Command.invoke(self.root, ctx)  # the root callback: the session's db and agent
             self.roots[key] = ctx
@@ -256,11 +329,26 @@ class Dispatcher:
             self.group_contexts[key] = group
         return first.commands[words[at + 1]], words[at + 1], words[at + 2:], self.group_contexts[key]
 
+    def mark(self, words: list[str], sink: list) -> tuple[int, list[str]]:
+        """``mark NAME``: remember the last event's seq as NAME (``expect events-since NAME N``)."""
+        from chatemu.store.engine import Result
+        from chatemu.store.errors import UsageError
+
+        def remember():
+            if len(words) != 2 or not words[1] or words[1].isdigit():
+                raise UsageError("mark needs one name (not a number): mark NAME")
+            seq = self.session.engine().last_seq().value
+            self.session.marks[words[1]] = seq
+            sink.append(Result({"mark": words[1], "seq": seq}))
+
+        return self.cli.translate(remember, words)
+
     def __call__(self, words: list[str], sink: list) -> tuple[int, list[str]]:
         self.session.sink = sink
         route = self.route(words)
         if route is None:
             own = Session(sink=sink, connections=self.session.connections, in_run=True)
+            own.marks = self.session.marks
             return self.cli.call(self.base + words, own)
         command, name, args, parent = route
         parent.find_root().obj.sink = sink
@@ -305,26 +393,49 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
         task = progress.add_task(f"running {where}", total=len(steps))
         progress.start()
     first_failure = 0
+    ran = held = failed = 0
+    started = time.monotonic()
     session = dispatch.session
     session.connections, session.in_run = Connections(), True
     try:
-        for number, line, words in steps:
+        for number, line, words, want in steps:
             results: list = []
+            refusal = None
             if isinstance(words, str):
                 code, errors = 2, [words]
+            elif words[0] == "mark" and want is None:
+                code, errors = dispatch.mark(words, results)
             else:
                 code, errors = dispatch(words, results)
+                if want is not None:
+                    refused_with = code
+                    code, errors, refusal = want.judge(code, errors)
+            ran += 1
+            if code:
+                failed += 1
+            elif refusal is not None or (results and _is_check(results[-1].value)):
+                held += 1
+            caused = [event for result in results for event in result.events]
             if as_json:
                 record = {"line": number, "command": line, "exit": code}
                 if results:
                     record["result"] = results[-1].value
+                record["events"] = caused
+                if refusal is not None:
+                    record["refused"] = {"exit": refused_with, "error": refusal}
                 if errors:
                     record["error"] = "; ".join(e.removeprefix("error: ") for e in errors)
                 render.emit_json(record)
             elif progress is not None:
                 progress.advance(task)
             elif not quiet and code == 0:
-                print(f"{where}:{number}: {clip(line)}  -> {summary(results[-1]) if results else 'done'}")
+                if refusal is not None:
+                    outcome = f"refused as expected (exit {refused_with}): {clip(refusal, MESSAGE_ECHO)}"
+                else:
+                    outcome = summary(results[-1]) if results else "done"
+                print(f"{where}:{number}: {clip(line)}  -> {outcome}")
+                for event in caused:
+                    print("  " + render.change_line(event))
             if code:
                 for error in errors:
                     message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
@@ -337,4 +448,9 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
         session.connections, session.sink = None, None
         if progress is not None:
             progress.stop()
+            print(f"{where}: {ran} step(s) run, {held} held, {failed} failed in {time.monotonic() - started:.1f}s")
     return first_failure
+
+
+def _is_check(value) -> bool:
+    return isinstance(value, dict) and "ok" in value and "checks" in value and value["ok"] is True

@@ -75,6 +75,12 @@ def set_(tx, at_ms: int):
             tx.offset += at_ms - tx.now
         tx.now = tx.at = at_ms
         tx.due = True
+    elif at_ms < tx.now:
+        raise Refused(
+            f"cannot set the clock to {format_time(at_ms)}: it is {format_time(tx.now)} and never moves backwards"
+            " once a database has history; to start afresh, run the scenario with 'chatemu run --fresh FILE',"
+            " empty this database with 'chatemu reset', or name a new one with CHATEMU_DB"
+        )
     else:
         move_to(tx, at_ms)
     return lambda: show(tx)

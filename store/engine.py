@@ -487,6 +487,20 @@ class Engine:
             return self._read(agents.show, ident)
         return self._read(clock.show)
 
+    def queue_waiting(self, name: str) -> Result:
+        """A queue's waiting chats, in presentation order (``expect queue``)."""
+        from . import queues
+
+        return self._read(queues.waiting, name)
+
+    def last_seq(self) -> Result:
+        """The seq of the last event (0 when there is none); never writes."""
+        return self._read(lambda tx: tx.q("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+    def count_events(self, since: int) -> Result:
+        """How many events came after seq ``since``; never writes."""
+        return self._read(lambda tx: tx.q("SELECT count(*) FROM events WHERE seq > ?", since).fetchone()[0])
+
     def snapshot_save(self, name: str) -> Result:
         from . import snapshots
 

@@ -64,6 +64,14 @@ def show(tx, name):
     }
 
 
+def waiting(tx, name):
+    """The chats waiting in the queue, in the order routing presents them."""
+    _known(tx, name)
+    return [{"id": r[0], "state": r[1]} for r in tx.q(
+        "SELECT id, state FROM chats WHERE state = 'queued' AND queue = ?"
+        " ORDER BY priority DESC, created_at_ms, number", name)]
+
+
 def list_(tx):
     return [show(tx, r[0]) for r in tx.q("SELECT name FROM queues ORDER BY name").fetchall()]
 

@@ -171,7 +171,7 @@ def test_comments_blank_lines_quoting_and_a_leading_chatemu(cm, tmp_path: Path):
     done = cm.ok("run", str(path))
     assert [c["customer"] for c in cm.js("chat", "list", "--all")] == ["Ann Lee", "Room #5", "O'Brien"]
     # One line per step, numbered as in the file (comments and blank lines counted, not run).
-    numbers = [line.split(":")[1] for line in done.out.splitlines()]
+    numbers = [line.split(":")[1] for line in done.out.splitlines() if not line.startswith("  ")]  # not the events
     assert numbers == ["4", "5", "6", "8", "9", "10"], done
 
 
@@ -230,7 +230,7 @@ def test_run_stops_at_the_first_failing_line_with_its_exit_code_and_names_it(cm,
     assert message in errors[0], done
     assert "Traceback" not in done.err
     # Lines 1 and 3 ran (one output line each); line 5 did not.
-    assert [line.split(":")[1] for line in done.out.splitlines()] == ["1", "3"], done
+    assert [line.split(":")[1] for line in done.out.splitlines() if not line.startswith("  ")] == ["1", "3"], done
     assert [c["id"] for c in cm.js("chat", "list", "--all")] == ["C1"]
     assert cm.chat("C1")["state"] == "active"
 
@@ -260,7 +260,7 @@ def test_keep_going_runs_every_line_and_exits_with_the_first_failures_code(cm, t
     assert len(errors) == 2, done
     assert errors[0].startswith(f"error: {path}:2: chat park C1: "), done
     assert errors[1] == f"error: {path}:4: chat show C9: unknown chat C9", done
-    assert [line.split(":")[1] for line in done.out.splitlines()] == ["1", "3", "5"], done
+    assert [line.split(":")[1] for line in done.out.splitlines() if not line.startswith("  ")] == ["1", "3", "5"], done
     assert [c["id"] for c in cm.js("chat", "list", "--all")] == ["C1", "C2"]
 
 
@@ -299,7 +299,7 @@ def test_quiet_prints_nothing_on_success_and_only_the_error_on_failure(cm, tmp_p
 def test_default_output_is_one_line_per_step_naming_file_line_and_command(cm, tmp_path: Path):
     path = write(tmp_path, "chat new --customer Ann\nclock advance 30s\nexpect chat C1 state=new\n")
     done = cm.ok("run", str(path))
-    lines = done.out.splitlines()
+    lines = [line for line in done.out.splitlines() if not line.startswith("  ")]  # each step's events are indented
     assert len(lines) == 3, done
     assert lines[0].startswith(f"{path}:1: chat new --customer Ann") and "C1" in lines[0], done
     assert lines[1].startswith(f"{path}:2: clock advance 30s") and "09:00:30" in lines[1], done
