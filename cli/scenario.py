@@ -110,14 +110,14 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str, 
             continue
         if not words:
             continue
-        mark, want = [], None
+        want = None
         if words[0].startswith("!"):
             found = _REFUSAL.fullmatch(words[0])
             if found is None:
                 steps.append((number, line.strip(), f"error: bad refusal mark {words[0]!r}: use !, !N or"
                               " !~TEXT (N an exit code from 1 to 5) before the command", None))
                 continue
-            mark, words = words[:1], words[1:]
+            words = words[1:]
             code = found.group(1)
             want = Want((int(code),) if code else REFUSED, found.group(2))
             if not words:
