@@ -34,8 +34,8 @@ as it was (no commit at all: ``PRAGMA data_version`` unchanged, every table
 unchanged); a command the model allows must succeed.  A failure shrinks, as
 hypothesis stateful tests do, to a minimal sequence of steps, printed as code.
 
-Where issue 2 is silent the model makes these choices (the README should say
-the same):
+Where the specification is silent the model makes these choices (docs/model.md
+says the same):
 
 - "idle longest": the agent whose last activity is earliest; an agent's
   activity is its creation and any change to it (presence, call) or to a chat
@@ -65,7 +65,7 @@ the same):
 
 - the clock never moves backwards (refused, exit 3), except on a pristine
   database (no chat, agent or event yet), where ``clock set`` may go to any
-  instant so a script can start its story at a fixed time (the README's
+  instant so a script can start its story at a fixed time (docs/model.md's
   documented exception).
 
 Size: ``CHATEMU_MODEL_EXAMPLES`` (default 100) command sequences of up to
