@@ -64,7 +64,10 @@ def version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        print(f"chatemu {version('chatemu')}")
+        from chatemu.store.bundle import FORMAT_VERSION
+        from chatemu.store.schema import SCHEMA_VERSION
+
+        print(f"chatemu {version('chatemu')} (schema {SCHEMA_VERSION}, bundle format {FORMAT_VERSION})")
         raise typer.Exit()
 
 
