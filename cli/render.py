@@ -2,8 +2,9 @@
 
 ``--json``: exactly one JSON document on stdout.  Otherwise text: rich tables
 and colours on a terminal, plain aligned text when stdout is not a terminal,
-when ``NO_COLOR`` is set, or when ``TERM=dumb``.  rich is imported only on the
-rich path, so scripts never pay for it.
+when ``NO_COLOR`` is set, or when ``TERM=dumb``; ``FORCE_COLOR`` asks for the
+rich output anywhere and wins over all three (docs/conventions.md).  rich is
+imported only on the rich path, so scripts never pay for it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,34 @@ STATE_STYLES = {
 }
 
 
+def force_color() -> bool:
+    """``FORCE_COLOR`` set and not empty (force-color.org): colour even into a pipe or a file."""
+    return os.environ.get("FORCE_COLOR", "") != ""
+
+
 def use_rich() -> bool:
+    """Tables and colours for people: on a terminal unless ``NO_COLOR`` (set and not empty,
+    no-color.org) or ``TERM=dumb`` says otherwise; always when ``FORCE_COLOR`` asks."""
+    if force_color():
+        return True
     return (
         sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
+        and os.environ.get("NO_COLOR", "") == ""
         and os.environ.get("TERM") != "dumb"
     )
+
+
+def console(**settings):
+    """A rich console that follows ``use_rich``: when ``FORCE_COLOR`` asks, it writes colours
+    whatever stdout is, ``NO_COLOR`` and ``TERM`` say."""
+    from rich.console import Console
+
+    if force_color():
+        settings.setdefault("force_terminal", True)
+        settings.setdefault("no_color", False)
+        if os.environ.get("TERM") == "dumb":
+            settings.setdefault("color_system", "standard")
+    return Console(**settings)
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -66,7 +89,6 @@ def emit_json(value) -> None:
 
 def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str]] | None = None, title=None) -> None:
     if use_rich():
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
@@ -76,7 +98,7 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
         for index, row in enumerate(rows):
             style = styles[index] if styles else {}
             table.add_row(*(Text(cell, style=style.get(col, "")) for col, cell in enumerate(row)))
-        Console().print(table)
+        console().print(table)
         return
     if title:
         print(title)
@@ -88,12 +110,11 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
 def _lines(pairs: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in pairs)
     if use_rich():
-        from rich.console import Console
         from rich.text import Text
 
-        console = Console(highlight=False)
+        out = console(highlight=False)
         for key, value in pairs:
-            console.print(Text(key.ljust(width), style="bold"), Text(value, style=STATE_STYLES.get(value, "")))
+            out.print(Text(key.ljust(width), style="bold"), Text(value, style=STATE_STYLES.get(value, "")))
         return
     for key, value in pairs:
         print(f"{key.ljust(width)}  {value}")

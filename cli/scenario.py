@@ -386,7 +386,7 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
     steps = parse_lines(text, where)
     dispatch = Dispatcher(root_ctx)
     progress = None
-    if not quiet and not as_json and render.use_rich() and len(steps) > 50:
+    if not quiet and not as_json and render.use_rich() and sys.stdout.isatty() and len(steps) > 50:
         from rich.progress import Progress
 
         progress = Progress(transient=True)

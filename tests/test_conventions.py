@@ -34,3 +34,57 @@ def test_version_names_schema_and_bundle_format(cm):
 
     out = cm.ok("--version").out
     assert out == f"chatemu {version('chatemu')} {VERSION_LINE}\n"
+
+
+# -- colour: NO_COLOR (no-color.org) and FORCE_COLOR (force-color.org) -------------------
+
+BOX = "┏"  # rich's table border: the rich output, not the plain one
+
+
+def _list(cm, **env):
+    cm.ok("chat", "new", "--customer", "Ann")
+    base = {k: v for k, v in cm.env.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    import subprocess as sp
+
+    from conftest import CHATEMU
+
+    return sp.run([CHATEMU, "chat", "list", "--all"], capture_output=True, text=True, env={**base, **env},
+                  timeout=60).stdout
+
+
+def test_force_color_gives_rich_output_into_a_pipe(cm):
+    out = _list(cm, FORCE_COLOR="1")
+    assert BOX in out and "\x1b[" in out, out
+    assert "C1" in out and "new" in out
+
+
+def test_force_color_wins_over_no_color_and_dumb_terminal(cm):
+    out = _list(cm, FORCE_COLOR="1", NO_COLOR="1", TERM="dumb")
+    assert BOX in out and "\x1b[" in out, out
+
+
+def test_empty_variables_count_as_unset(cm):
+    out = _list(cm, FORCE_COLOR="")
+    assert BOX not in out and "\x1b[" not in out
+    assert out.splitlines()[1].split() == ["ID", "STATE", "AGENT", "CUSTOMER", "QUEUE", "PRIO", "WRAP-UP", "EXT", "CALL"]
+
+
+def test_json_is_never_coloured(cm):
+    cm.ok("chat", "new", "--customer", "Ann")
+    import json
+
+    done = cm.run("chat", "list", "--all", "--json", env={"FORCE_COLOR": "1"})
+    assert json.loads(done.out)[0]["id"] == "C1"
+
+
+def test_empty_no_color_on_a_terminal_keeps_colour(cm):
+    import pexpect
+
+    from conftest import CHATEMU
+
+    cm.ok("chat", "new", "--customer", "Ann")
+    env = {k: v for k, v in cm.env.items() if k != "FORCE_COLOR"} | {"NO_COLOR": "", "TERM": "xterm"}
+    child = pexpect.spawn(CHATEMU, ["chat", "list", "--all"], env=env, dimensions=(40, 120), encoding="utf-8",
+                          timeout=20)
+    out = child.read()
+    assert BOX in out, out
