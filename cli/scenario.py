@@ -345,6 +345,7 @@ class Dispatcher:
 
     def __call__(self, words: list[str], sink: list) -> tuple[int, list[str]]:
         self.session.sink = sink
+        words = self.cli.lift_root_options(words, self.root)  # `chat list --db F` is `--db F chat list`
         route = self.route(words)
         if route is None:
             own = Session(sink=sink, connections=self.session.connections, in_run=True)

@@ -88,3 +88,32 @@ def test_empty_no_color_on_a_terminal_keeps_colour(cm):
                           timeout=20)
     out = child.read()
     assert BOX in out, out
+
+
+# -- --db after the command -------------------------------------------------------------
+
+
+def test_db_after_the_command(cm, tmp_path):
+    other = str(tmp_path / "other.db")
+    env = {"CHATEMU_DB": ""}
+    cm.ok("clock", "set", "2026-01-05T09:00:00Z", "--db", other, env=env)
+    cm.ok("chat", "new", "--customer", "Ann", "--db", other, env=env)
+    assert [c["id"] for c in cm.js("chat", "list", "--all", "--db", other)] == ["C1"]
+    assert [c["id"] for c in cm.js("chat", "list", "--all", f"--db={other}")] == ["C1"]
+    assert cm.js("chat", "list", "--all") == []  # CHATEMU_DB's database is untouched
+    # After the command it wins over one before it, as the nearer one.
+    assert [c["id"] for c in cm.js("--db", str(cm.db), "chat", "list", "--all", "--db", other)] == ["C1"]
+    # An option's value is never taken for --db; nothing after `--` moves.
+    done = cm.run("chat", "new", "--customer", "--db", "--db", other)
+    assert done.code == 0, done
+    assert cm.js("chat", "show", "C2", "--db", other)["customer"] == "--db"
+
+
+def test_db_after_the_command_in_a_scenario_is_that_line_only(cm, tmp_path):
+    other = tmp_path / "other.db"
+    cm.ok("--db", str(other), "clock", "set", "2026-01-05T09:00:00Z")
+    script = tmp_path / "s.chatemu"
+    script.write_text(f"chat new --customer Ann --db {other}\nchat new --customer Bob\n")
+    cm.ok("run", str(script))
+    assert [c["customer"] for c in cm.js("--db", str(other), "chat", "list", "--all")] == ["Ann"]
+    assert [c["customer"] for c in cm.js("chat", "list", "--all")] == ["Bob"]
