@@ -117,3 +117,49 @@ def test_db_after_the_command_in_a_scenario_is_that_line_only(cm, tmp_path):
     cm.ok("run", str(script))
     assert [c["customer"] for c in cm.js("--db", str(other), "chat", "list", "--all")] == ["Ann"]
     assert [c["customer"] for c in cm.js("chat", "list", "--all")] == ["Bob"]
+
+
+# -- tables that fit the terminal -------------------------------------------------------
+
+
+def _on_terminal(cm, columns: int, *args: str) -> str:
+    import pexpect
+
+    from conftest import CHATEMU
+
+    env = {k: v for k, v in cm.env.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")}
+    env["TERM"] = "xterm-256color"
+    child = pexpect.spawn(CHATEMU, list(args), env=env, dimensions=(60, columns), encoding="utf-8", timeout=20)
+    import re
+
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.read()).replace("\r\n", "\n")
+
+
+def test_tables_never_cut_ids_states_or_times(cm):
+    cm.ok("chat", "new", "--customer", "Annabelle Fitzgerald-Smythe of Somewhere Rather Far")
+    cm.ok("chat", "new", "--customer", "Bob")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "end", "C1")
+    cm.ok("clock", "advance", "20s")
+    cm.ok("chat", "park", "C1")
+    for columns in (60, 80, 120):
+        listed = _on_terminal(cm, columns, "chat", "list", "--all")
+        assert "…" not in listed, listed
+        assert max(len(line) for line in listed.splitlines()) <= columns, listed
+        for word in ("C1", "C2", "parked-wrapup", "new", "agent-1", "0:40"):
+            assert word in listed, (columns, listed)
+        shown = _on_terminal(cm, columns, "events")
+        assert "…" not in shown, shown
+        assert max(len(line) for line in shown.splitlines()) <= columns, shown
+        assert "events of 2026-01-05 (UTC)" in shown
+        for word in ("09:00:00.000", "09:00:20.000", "active-wrapup", "parked-wrapup", "handling-chat"):
+            assert word in shown, (columns, shown)
+        assert "2026-01-05T09" not in shown  # one day: times without the date
+
+
+def test_agent_events_show_the_agent_under_agent_on_a_terminal(cm):
+    cm.ok("chat", "new", "--customer", "Ann")  # agent-1 logs in and is presented the chat
+    shown = _on_terminal(cm, 120, "events")
+    line = next(line for line in shown.splitlines() if "available" in line)
+    cells = [cell.strip() for cell in line.strip("│ ").split("│")]
+    assert cells[2] == "-" and cells[-1] == "agent-1", cells
