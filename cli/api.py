@@ -327,6 +327,7 @@ class Emulator:
         shown = os.fspath(path)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATEMU_")}
         env["NO_COLOR"] = "1"
+        env.pop("FORCE_COLOR", None)
         done = subprocess.run(
             [sys.executable, "-m", "chatemu.cli", "--db", self.path, "--agent", self.agent_id,
              "run", "--json", shown],

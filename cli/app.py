@@ -64,7 +64,10 @@ def version_callback(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        print(f"chatemu {version('chatemu')}")
+        from chatemu.store.bundle import FORMAT_VERSION
+        from chatemu.store.schema import SCHEMA_VERSION
+
+        print(f"chatemu {version('chatemu')} (schema {SCHEMA_VERSION}, bundle format {FORMAT_VERSION})")
         raise typer.Exit()
 
 
@@ -147,6 +150,48 @@ def command_for(argv: list[str]):
     return root_command()
 
 
+def lift_root_options(argv: list[str], command) -> list[str]:
+    """``argv`` with a ``--db PATH`` (or ``--db=PATH``) given after the command moved before it,
+    as if given there: ``chatemu chat list --db x.db`` is ``chatemu --db x.db chat list``
+    (sqlite-utils and llm take the database on each command).  ``command`` is the click
+    command or group ``argv`` is parsed with.  The leaf command's own options are read as
+    click reads them (an option's value is never taken for ``--db``); nothing after ``--``
+    moves, and a command with an option of that name keeps it."""
+    if not any(word == "--db" or word.startswith("--db=") for word in argv):
+        return argv
+    at = 0
+    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
+        at += 1 if "=" in argv[at] else 2
+    root_end, node = at, command
+    while at < len(argv) and hasattr(node, "commands") and argv[at] in node.commands:
+        node, at = node.commands[argv[at]], at + 1
+    if hasattr(node, "commands") or at == root_end:
+        return argv
+    with_value = {name for param in node.params if getattr(param, "param_type_name", "") == "option"
+                  and not param.is_flag and not param.count for name in (*param.opts, *param.secondary_opts)}
+    if any("--db" in getattr(param, "opts", ()) for param in node.params):
+        return argv
+    moved, rest = [], argv[root_end:at]
+    while at < len(argv):
+        word = argv[at]
+        if word == "--":
+            rest += argv[at:]
+            break
+        if word == "--db" and at + 1 < len(argv):
+            moved += argv[at:at + 2]
+            at += 2
+        elif word.startswith("--db="):
+            moved.append(word)
+            at += 1
+        elif word in with_value:
+            rest += argv[at:at + 2]
+            at += 2
+        else:
+            rest.append(word)
+            at += 1
+    return argv[:root_end] + moved + rest if moved else argv
+
+
 # -- the one place errors become exit codes ------------------------------------------
 
 
@@ -154,6 +199,7 @@ def call(argv: list[str], session: Optional[Session] = None) -> tuple[int, list[
     """Run one chatemu command line; return its exit code and the lines to print on stderr.
     ``session``: where results go and which connections to use (``chatemu run``)."""
     command = command_for(argv)
+    argv = lift_root_options(argv, command)
     session = session or Session()
     session.cli = sys.modules[__name__]
     return translate(

@@ -2,8 +2,9 @@
 
 ``--json``: exactly one JSON document on stdout.  Otherwise text: rich tables
 and colours on a terminal, plain aligned text when stdout is not a terminal,
-when ``NO_COLOR`` is set, or when ``TERM=dumb``.  rich is imported only on the
-rich path, so scripts never pay for it.
+when ``NO_COLOR`` is set, or when ``TERM=dumb``; ``FORCE_COLOR`` asks for the
+rich output anywhere and wins over all three (docs/conventions.md).  rich is
+imported only on the rich path, so scripts never pay for it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,34 @@ STATE_STYLES = {
 }
 
 
+def force_color() -> bool:
+    """``FORCE_COLOR`` set and not empty (force-color.org): colour even into a pipe or a file."""
+    return os.environ.get("FORCE_COLOR", "") != ""
+
+
 def use_rich() -> bool:
+    """Tables and colours for people: on a terminal unless ``NO_COLOR`` (set and not empty,
+    no-color.org) or ``TERM=dumb`` says otherwise; always when ``FORCE_COLOR`` asks."""
+    if force_color():
+        return True
     return (
         sys.stdout.isatty()
-        and "NO_COLOR" not in os.environ
+        and os.environ.get("NO_COLOR", "") == ""
         and os.environ.get("TERM") != "dumb"
     )
+
+
+def console(**settings):
+    """A rich console that follows ``use_rich``: when ``FORCE_COLOR`` asks, it writes colours
+    whatever stdout is, ``NO_COLOR`` and ``TERM`` say."""
+    from rich.console import Console
+
+    if force_color():
+        settings.setdefault("force_terminal", True)
+        settings.setdefault("no_color", False)
+        if os.environ.get("TERM") == "dumb":
+            settings.setdefault("color_system", "standard")
+    return Console(**settings)
 
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -64,19 +87,38 @@ def emit_json(value) -> None:
 # -- building blocks -------------------------------------------------------------
 
 
-def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str]] | None = None, title=None) -> None:
+def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str]] | None = None, title=None,
+           keep: tuple[str, ...] = (), drop: tuple[str, ...] = (), narrow: dict | None = None) -> None:
+    """A table: rich on a terminal, plain aligned text otherwise.
+
+    On a terminal too narrow for the whole table (``_fit``): the ``keep`` columns (ids,
+    states, times) are never cut, at most wrapped between words; the others wrap, and the
+    ``drop`` columns are left out, first to last, until the table fits (a caption names them).
+    ``narrow``: header -> a function giving a column's cells a shorter or wrappable form,
+    used only when the table does not fit as it is."""
     if use_rich():
-        from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=title, title_justify="left", header_style="bold")
-        for header in headers:
-            table.add_column(header)
+        out = console()
+        columns = list(range(len(headers)))
+        widths: dict[int, int] = {}
+        left_out: list[str] = []
+        if keep and rows:
+            fitted = _fit(headers, rows, out.width, keep, drop, narrow or {})
+            if fitted is not None:
+                rows, columns, widths, left_out = fitted
+        caption = f"not shown, the terminal is too narrow: {', '.join(left_out)}" if left_out else None
+        table = Table(title=title, title_justify="left", header_style="bold", caption=caption, caption_justify="left")
+        for col in columns:
+            if col in widths:
+                table.add_column(headers[col], width=widths[col], overflow="fold")
+            else:
+                table.add_column(headers[col])
         for index, row in enumerate(rows):
             style = styles[index] if styles else {}
-            table.add_row(*(Text(cell, style=style.get(col, "")) for col, cell in enumerate(row)))
-        Console().print(table)
+            table.add_row(*(Text(row[col], style=style.get(col, "")) for col in columns))
+        out.print(table)
         return
     if title:
         print(title)
@@ -85,15 +127,51 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
 
 
+def _fit(headers, rows, width, keep, drop, narrow):
+    """How a rich table fits ``width`` columns: None when it fits as it is, else its rows,
+    the columns shown, each one's width, and the headers left out.  No column is narrower
+    than its longest word, so an id, a state or a time is never cut."""
+    from rich.cells import cell_len
+
+    def natural(col: int, cells) -> int:
+        return max(cell_len(headers[col]), *(cell_len(row[col]) for row in cells))
+
+    def frame(cols) -> int:  # rich's box: a border before each column and after the last, a space each side
+        return 3 * len(cols) + 1
+
+    every = list(range(len(headers)))
+    if sum(natural(col, rows) for col in every) + frame(every) <= width:
+        return None
+    if narrow:
+        rows = [[narrow[headers[col]](row[col]) if headers[col] in narrow else row[col] for col in every] for row in rows]
+    longest_word = [max(cell_len(word) for text in [headers[col], *(row[col] for row in rows)]
+                        for word in (text.split() or [""])) for col in every]
+    least = longest_word  # no cell is broken inside a word (a customer's one long word may still fold)
+    shown = every
+    for name in drop:
+        if sum(least[col] for col in shown) + frame(shown) <= width:
+            break
+        shown = [col for col in shown if headers[col] != name]
+    left_out = [headers[col] for col in every if col not in shown]
+    sizes = {col: natural(col, rows) for col in shown}
+    room = width - frame(shown)
+    while sum(sizes.values()) > room:
+        # Narrow the widest column that can still wrap between words.
+        pool = [col for col in shown if sizes[col] > least[col]]
+        if not pool:
+            break
+        sizes[max(pool, key=lambda col: sizes[col])] -= 1
+    return rows, shown, sizes, left_out
+
+
 def _lines(pairs: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in pairs)
     if use_rich():
-        from rich.console import Console
         from rich.text import Text
 
-        console = Console(highlight=False)
+        out = console(highlight=False)
         for key, value in pairs:
-            console.print(Text(key.ljust(width), style="bold"), Text(value, style=STATE_STYLES.get(value, "")))
+            out.print(Text(key.ljust(width), style="bold"), Text(value, style=STATE_STYLES.get(value, "")))
         return
     for key, value in pairs:
         print(f"{key.ljust(width)}  {value}")
@@ -141,7 +219,12 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
         ] + ([str(chat["unread"]) if chat["unread"] else ""] if unread else [])
         rows.append(row)
         styles.append({1: STATE_STYLES.get(chat["state"], "")})
-    _table(headers, rows, styles, title=title)
+    _table(headers, rows, styles, title=title, keep=CHAT_KEEP, drop=CHAT_DROP)
+
+
+#: ``chat list`` on a narrow terminal: these columns are never cut; these are left out first.
+CHAT_KEEP = ("ID", "STATE", "AGENT", "WRAP-UP")
+CHAT_DROP = ("CUSTOMER", "QUEUE", "PRIO", "EXT", "UNREAD", "CALL")
 
 
 def chat_show(chat: dict) -> None:
@@ -163,17 +246,27 @@ def chat_summary(chat: dict) -> str:
 
 
 def events(items: list[dict]) -> None:
+    """The events table for people (a terminal): times without their date when every event is
+    on the same day (the title names it); an agent's own event shows ``-`` under CHAT."""
     arrow = "→" if use_rich() else "->"
     if not items:
         print("no events")
         return
+    days = {event["at"][:10] for event in items}
+    one_day = len(days) == 1 and use_rich() and all(len(event["at"]) == 24 for event in items)
     rows = []
     for event in items:
-        subject = event["chat"] or event["agent"] or ""
+        at = event["at"][11:23] if one_day else event["at"]
         change = f"{event['from'] or '(none)'} {arrow} {event['to']}"
-        who = event["agent"] if event["chat"] and event["agent"] else ""
-        rows.append([str(event["seq"]), event["at"], subject, change, event["cause"], who])
-    _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows)
+        rows.append([str(event["seq"]), at, event["chat"] or "-", change, event["cause"], event["agent"] or ""])
+    title = f"events of {next(iter(days))} (UTC)" if one_day else None
+    _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows, title=title, keep=EVENT_KEEP, drop=EVENT_DROP,
+           narrow={"AT": lambda at: at.replace("T", " ", 1)})
+
+
+#: ``events`` on a narrow terminal: these columns are never cut; CAUSE is left out first.
+EVENT_KEEP = ("SEQ", "AT", "CHAT", "CHANGE", "AGENT")
+EVENT_DROP = ("CAUSE",)
 
 
 def event_stream(found, as_json: bool, jsonl: bool) -> None:

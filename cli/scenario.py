@@ -345,6 +345,7 @@ class Dispatcher:
 
     def __call__(self, words: list[str], sink: list) -> tuple[int, list[str]]:
         self.session.sink = sink
+        words = self.cli.lift_root_options(words, self.root)  # `chat list --db F` is `--db F chat list`
         route = self.route(words)
         if route is None:
             own = Session(sink=sink, connections=self.session.connections, in_run=True)
@@ -386,7 +387,7 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
     steps = parse_lines(text, where)
     dispatch = Dispatcher(root_ctx)
     progress = None
-    if not quiet and not as_json and render.use_rich() and len(steps) > 50:
+    if not quiet and not as_json and render.use_rich() and sys.stdout.isatty() and len(steps) > 50:
         from rich.progress import Progress
 
         progress = Progress(transient=True)

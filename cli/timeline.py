@@ -359,12 +359,11 @@ def cells(tl: Timeline, lane: Lane, width: int) -> list[Optional[tuple[str, Look
 
 def print_text(tl: Timeline) -> None:
     """The timeline as text, as wide as the terminal (rich's console width)."""
-    from rich.console import Console
     from rich.text import Text
 
-    from .render import escape_controls
+    from .render import console as rich_console, escape_controls
 
-    console = Console(highlight=False)
+    console = rich_console(highlight=False)
     width = console.width
     label = min(max([len(lane.id) for lane in tl.lanes] + [4]), 20)
     bar = max(width - label - 2, 10)

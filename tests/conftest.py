@@ -41,6 +41,7 @@ class Chatemu:
         self.env["CHATEMU_DB"] = str(db)
         self.env["PATH"] = f"{BIN}{os.pathsep}{self.env.get('PATH', '')}"
         self.env["NO_COLOR"] = "1"
+        self.env.pop("FORCE_COLOR", None)  # it would win over NO_COLOR
 
     def run(self, *args: str, agent: str | None = None, env: dict | None = None, stdin: str | None = None) -> Done:
         argv = [CHATEMU, *(["--agent", agent] if agent else []), *args]

@@ -21,7 +21,9 @@ def test_wheel_holds_only_the_chatemu_namespace(tmp_path):
     tops = {n.split("/")[0] for n in code}
     assert tops == {"chatemu"}, tops
     packages = {n.rsplit("/", 1)[0] for n in code if n.endswith(".py")}
-    assert packages == {"chatemu/cli", "chatemu/store"}, packages
+    assert packages == {"chatemu", "chatemu/cli", "chatemu/store"}, packages
+    # `python -m chatemu`: one module at the top, and chatemu stays a namespace package.
+    assert "chatemu/__main__.py" in names and "chatemu/__init__.py" not in names
     for module in ("chatemu/cli/app.py", "chatemu/store/core.py", "chatemu/store/engine.py", "chatemu/cli/__main__.py"):
         assert module in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
