@@ -53,9 +53,15 @@ LINE_ECHO, MESSAGE_ECHO = 200, 1000
 _SAFE = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)
 
 
+#: Characters that end a line for ``str.splitlines`` (and for some terminals): shown escaped,
+#: so an echoed line or message stays one line.
+_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 def clip(text: str, limit: int = LINE_ECHO) -> str:
-    """``text`` cut to ``limit`` characters, ending in … when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut to ``limit`` characters, ending in … when cut, and kept to one line."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.translate(_BREAKS)
 
 
 def split_lines(text: str) -> list[str]:
