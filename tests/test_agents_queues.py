@@ -98,6 +98,17 @@ def test_logout_is_refused_with_open_chats_or_on_a_call_and_return_hands_them_ba
     assert cm.run("db", "check").code == 0
 
 
+def test_take_refused_to_a_logged_out_agent_names_the_chat_and_its_state(cm):
+    login(cm, "agent-1")
+    cm.ok("agent", "logout")
+    cm.ok("chat", "new")
+    done = cm.fails(3, "chat", "take", "C1")
+    assert done.err.strip() == (
+        "error: cannot take C1: it is queued and agent-1 is logged out (chatemu --agent agent-1 agent login)")
+    cm.fails(3, "chat", "new", "--inbox",
+             match="cannot create C2 in agent-1's inbox: agent-1 is logged out (chatemu --agent agent-1 agent login)")
+
+
 def test_logout_with_a_chat_in_wrapup_is_refused_even_with_return(cm):
     login(cm, "agent-1")
     cm.ok("chat", "new", "--inbox")
