@@ -324,6 +324,7 @@ def checked(tmp_path) -> Chatemu:
     login(cm, "agent-1", "agent-2")
     cm.ok("queue", "add", "sales")
     cm.ok("agent", "queues", "set", "sales", agent="agent-2")
+    cm.ok("clock", "advance", "1s")  # presented after the queues changed, not at that instant
     cm.ok("chat", "new", "--queue", "sales")  # C1 → agent-1 (idle longest: ties by id)
     cm.ok("chat", "new", "--queue", "sales")  # C2 → agent-2
     cm.ok("chat", "activate", "C1")
@@ -339,6 +340,17 @@ def corrupt(cm: Chatemu, *statements: str) -> list[str]:
         return check(conn)
     finally:
         conn.close()
+
+
+def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_changed(cm):
+    login(cm, "agent-1", "agent-2")
+    cm.ok("queue", "add", "vip")
+    cm.ok("chat", "new")  # C1 → agent-1
+    cm.ok("chat", "new")  # C2 → agent-2, from default
+    cm.ok("agent", "queues", "set", "vip", agent="agent-2")  # at the same instant: C2 stays where it is
+    assert (cm.chat("C2")["state"], cm.chat("C2")["agent"]) == ("new", "agent-2")
+    done = cm.run("db", "check")
+    assert done.code == 0, done
 
 
 @pytest.mark.parametrize("statements, message", [
