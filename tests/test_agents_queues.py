@@ -7,6 +7,7 @@ database on a virtual clock at 09:00)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -219,6 +220,22 @@ def test_presentation_and_take_only_from_the_agents_queues_that_are_on(cm):
     assert cm.chat("C1")["agent"] == "agent-1"
     assert cm.chat("C2")["state"] == "queued"
     assert cm.run("db", "check").code == 0
+
+
+def test_a_read_does_not_wait_for_the_write_lock_over_a_chat_no_free_agent_serves(cm):
+    login(cm, "agent-1")
+    cm.ok("queue", "add", "sales")
+    cm.ok("agent", "queues", "set", "sales")
+    cm.ok("chat", "new")  # C1 waits in default: agent-1 is free but does not serve it, so nothing is due
+    writer = sqlite3.connect(cm.db, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        done = cm.run("chat", "list", "--all", "--json", env={"CHATEMU_BUSY_TIMEOUT": "1"})
+        assert done.code == 0, done
+        assert [(c["id"], c["state"]) for c in json.loads(done.out)] == [("C1", "queued")]
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
 
 
 @pytest.mark.parametrize("mode", ["longest-wait", "queue-order"])
