@@ -48,11 +48,12 @@ def presence(tx, agent: str) -> str:
     return tx.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()["presence"]
 
 
-def logged_in(tx, agent: str, doing: str) -> None:
-    """Refuse (exit 3) to give a logged-out agent a chat."""
+def logged_out(tx, agent: str) -> str | None:
+    """Why a logged-out agent is given no chat (None: it is logged in)."""
     found = tx.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()
     if found is not None and found["presence"] == core.LOGGED_OUT:
-        raise Refused(f"cannot {doing}: {agent} is logged out (chatemu --agent {agent} agent login)")
+        return f"{agent} is logged out (chatemu --agent {agent} agent login)"
+    return None
 
 
 def state(tx, agent: str) -> tuple[dict | None, dict | None, str]:

@@ -140,9 +140,11 @@ def new(tx, customer, queue, priority, chat_id, inbox):
             raise Refused(f"cannot create {chat_id}: a chat with that id exists")
     state, agent = core.QUEUED, None
     if inbox:
-        from .agents import logged_in
+        from .agents import logged_out
 
-        logged_in(tx, tx.agent, f"create {chat_id} in {tx.agent}'s inbox")
+        away = logged_out(tx, tx.agent)
+        if away:
+            raise Refused(f"cannot create {chat_id} in {tx.agent}'s inbox: {away}")
         full = at_capacity(tx, tx.agent)
         if full:
             raise Refused(f"cannot create {chat_id} in {tx.agent}'s inbox: {full}")
@@ -170,9 +172,11 @@ def ensure_contact(tx, name: str) -> None:
 def take(tx, chat_id):
     chat = row(tx, chat_id)
     core.step(chat_id, chat["state"], core.TAKE)  # refuse a chat that is not queued first
-    from .agents import logged_in
+    from .agents import logged_out
 
-    logged_in(tx, tx.agent, f"take {chat_id}")
+    away = logged_out(tx, tx.agent)
+    if away:
+        raise Refused(f"cannot take {chat_id}: it is queued and {away}")
     from .queues import refuse_take
 
     why = refuse_take(tx, tx.agent, chat["queue"])

@@ -505,11 +505,13 @@ class _Checker:
             lambda agent, position: f"agent {_name(agent)}: two queues at position {position}",
         )
         # Presented only from a queue the agent serves (assigned, switched on; no assignment: every queue),
-        # judged by the chats presented since the agent's queues last changed.
+        # judged by the chats presented after the agent's queues last changed: at that very instant a chat
+        # may have been presented before the change (from a queue the agent served until then).
         self.report(
             "SELECT e.seq, e.chat, e.agent, c.queue FROM chats c JOIN events e ON e.seq ="
             " (SELECT max(x.seq) FROM events x WHERE x.chat = c.id) JOIN agents a ON a.id = c.agent"
-            " WHERE c.state = 'new' AND e.cause = 'presentation' AND e.at_ms >= ifnull(a.queues_since_ms, 0)"
+            " WHERE c.state = 'new' AND e.cause = 'presentation'"
+            " AND (a.queues_since_ms IS NULL OR e.at_ms > a.queues_since_ms)"
             " AND EXISTS (SELECT 1 FROM agent_queues g WHERE g.agent = a.id) AND NOT EXISTS (SELECT 1 FROM"
             " agent_queues g WHERE g.agent = a.id AND g.queue = c.queue AND g.enabled = 1) ORDER BY e.seq",
             lambda seq, chat, agent, queue: f"event {seq}: chat {_name(chat)} was presented to {_name(agent)}"

@@ -336,7 +336,13 @@ class Tx:
             return True
         if not self.queued or not self.config("auto-present"):
             return False
-        return bool(routing.free_agents(self.agent_facts(_FREE), True))
+        free = routing.free_agents(self.agent_facts(_FREE), True)
+        if not free or any(agent.queues is None for agent in free):
+            return bool(free)
+        # Every free agent serves only some queues: is a chat waiting in one of them?
+        queues = sorted({queue for agent in free for queue in agent.queues})
+        return bool(queues) and self.exists(
+            f"SELECT 1 FROM chats WHERE state = 'queued' AND queue IN ({', '.join('?' * len(queues))})", *queues)
 
     def queue_head(self, count: int) -> list[dict]:
         """The first ``count`` + 1 queued chats in presentation order (the index's order):

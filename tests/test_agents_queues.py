@@ -7,6 +7,7 @@ database on a virtual clock at 09:00)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -96,6 +97,17 @@ def test_logout_is_refused_with_open_chats_or_on_a_call_and_return_hands_them_ba
     cm.ok("agent", "login")
     assert cm.chat("C1")["agent"] == "agent-1"  # presented at once on login
     assert cm.run("db", "check").code == 0
+
+
+def test_take_refused_to_a_logged_out_agent_names_the_chat_and_its_state(cm):
+    login(cm, "agent-1")
+    cm.ok("agent", "logout")
+    cm.ok("chat", "new")
+    done = cm.fails(3, "chat", "take", "C1")
+    assert done.err.strip() == (
+        "error: cannot take C1: it is queued and agent-1 is logged out (chatemu --agent agent-1 agent login)")
+    cm.fails(3, "chat", "new", "--inbox",
+             match="cannot create C2 in agent-1's inbox: agent-1 is logged out (chatemu --agent agent-1 agent login)")
 
 
 def test_logout_with_a_chat_in_wrapup_is_refused_even_with_return(cm):
@@ -210,6 +222,22 @@ def test_presentation_and_take_only_from_the_agents_queues_that_are_on(cm):
     assert cm.run("db", "check").code == 0
 
 
+def test_a_read_does_not_wait_for_the_write_lock_over_a_chat_no_free_agent_serves(cm):
+    login(cm, "agent-1")
+    cm.ok("queue", "add", "sales")
+    cm.ok("agent", "queues", "set", "sales")
+    cm.ok("chat", "new")  # C1 waits in default: agent-1 is free but does not serve it, so nothing is due
+    writer = sqlite3.connect(cm.db, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        done = cm.run("chat", "list", "--all", "--json", env={"CHATEMU_BUSY_TIMEOUT": "1"})
+        assert done.code == 0, done
+        assert [(c["id"], c["state"]) for c in json.loads(done.out)] == [("C1", "queued")]
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+
+
 @pytest.mark.parametrize("mode", ["longest-wait", "queue-order"])
 def test_routing_longest_wait_or_the_agents_queue_order(cm, mode):
     login(cm, "agent-1")
@@ -313,6 +341,7 @@ def checked(tmp_path) -> Chatemu:
     login(cm, "agent-1", "agent-2")
     cm.ok("queue", "add", "sales")
     cm.ok("agent", "queues", "set", "sales", agent="agent-2")
+    cm.ok("clock", "advance", "1s")  # presented after the queues changed, not at that instant
     cm.ok("chat", "new", "--queue", "sales")  # C1 → agent-1 (idle longest: ties by id)
     cm.ok("chat", "new", "--queue", "sales")  # C2 → agent-2
     cm.ok("chat", "activate", "C1")
@@ -328,6 +357,17 @@ def corrupt(cm: Chatemu, *statements: str) -> list[str]:
         return check(conn)
     finally:
         conn.close()
+
+
+def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_changed(cm):
+    login(cm, "agent-1", "agent-2")
+    cm.ok("queue", "add", "vip")
+    cm.ok("chat", "new")  # C1 → agent-1
+    cm.ok("chat", "new")  # C2 → agent-2, from default
+    cm.ok("agent", "queues", "set", "vip", agent="agent-2")  # at the same instant: C2 stays where it is
+    assert (cm.chat("C2")["state"], cm.chat("C2")["agent"]) == ("new", "agent-2")
+    done = cm.run("db", "check")
+    assert done.code == 0, done
 
 
 @pytest.mark.parametrize("statements, message", [

@@ -3,76 +3,134 @@
 A hypothesis ``RuleBasedStateMachine`` drives ``chatemu.store.engine.Engine``
 in-process (a temp database per example, a fake wall clock that keeps moving,
 the database's clock virtual) with random sequences of every state-changing
-command, for three agents: ``chat new`` (``--inbox``, ``--priority``,
-``--queue``, ``--id``), ``take``, ``activate``, ``park``, ``end``, ``wrapup``
-(plain, ``--extend``, ``--finish``), ``call-start``, ``call-end``, ``agent
-available|break``, ``config set`` (``max-chats``, ``auto-present``, the
-wrap-up keys, ``classification`` and ``classification-required``, per queue
-too) and ``clock advance|set``; and the webchat commands: ``chat return``,
-``chat transfer --queue|--agent``, ``chat send`` (text or ``--template``),
-``chat receive`` (the customer), ``chat transcript``, ``chat classify``
-(``--note``), ``chat flag-abusive``, ``chat contact``, ``template
+command, for three agents and a fourth, ``agnet-1``, never logged in: a
+mistyped ``--agent``, which comes into being only as the first agent to act.
+The commands: ``chat new`` (``--inbox``, ``--priority``, ``--queue``,
+``--id``), ``take``, ``activate``, ``park``, ``end``, ``wrapup`` (plain,
+``--extend``, ``--finish``), ``call-start``, ``call-end``, ``agent login`` (new
+agents and existing ones), ``agent logout`` (``--return`` or not), ``agent
+available``, ``agent break`` (``--reason`` or not), ``agent queues
+set|clear|on|off``, ``queue add``, ``break-reason add|remove``, ``config set``
+(``max-chats``, globally and ``--agent``, ``auto-present``, ``routing`` in both
+modes, the wrap-up keys, ``classification`` and ``classification-required``,
+per queue too) and ``clock advance|set``; and the webchat commands: ``chat
+return``, ``chat transfer --queue|--agent``, ``chat send`` (text or
+``--template``), ``chat receive`` (the customer), ``chat transcript``, ``chat
+classify`` (``--note``), ``chat flag-abusive``, ``chat contact``, ``template
 add|remove`` and ``classification add|remove`` (global or per queue), with
-few texts, names, codes and queues so that they collide.
+few texts, names, codes, reasons and queues (``support`` only once added) so
+that they collide.  An example starts with all, some or none of the agents
+logged in, and sometimes with the queues added, two agents assigned to some
+in different orders, and ``queue-order`` routing.
 
 ``Model`` below is a small reference model written from the rules of issue 2
-("The chatemu engine and CLI"), independently of ``store/core.py`` (it imports
-nothing from the engine but its error classes).  After every step the test
-compares, for every chat: state, agent, wrap-up time remaining, extensions
-left, closed reason, closing instant, ``parked_by_call``, queue, priority,
-the time spent active (and parked or in wrap-up), customer, contact,
-``origin_queue``, ``transfers``, ``unread``, the number of messages,
-classification and its note and the abusive flag; for every agent: presence,
-on-call, status and active chat; and the clock.  After every ``chat send`` and
-``chat receive`` the chat's transcript (seq, instant, sender, text: templates
-filled in) must be the model's.  Then it runs the invariant
-checker (``chatemu.store.check.check``), which must find nothing.
+("The chatemu engine and CLI") and the README's Agents, Queues and
+Presentation, independently of the engine's code (it imports nothing from the
+engine but its error classes).  After every step the test compares, for every
+chat: state, agent, wrap-up time remaining, extensions left, closed reason,
+closing instant, ``parked_by_call``, queue, priority, the time spent active
+(and parked or in wrap-up), customer, contact, ``origin_queue``,
+``transfers``, ``unread``, the number of messages, classification and its note
+and the abusive flag; for every agent: presence, break reason, on-call,
+status, ``status_since``, capacity (``max_chats``), active chat and its queues
+(``Engine.agent_queues``: assigned ones in order, each on or off); which
+queues exist; which agents exist; and the clock.  After every ``chat send``
+and ``chat receive`` the chat's transcript (seq, instant, sender, text:
+templates filled in) must be the model's.  Then it runs the invariant checker
+(``chatemu.store.check.check``, which also replays every agent's status
+events), which must find nothing.
 
 A command the model refuses must be refused by the engine with the same exit
-code (3 refused, 4 unknown chat, 2 usage), and must leave the database exactly
-as it was (no commit at all: ``PRAGMA data_version`` unchanged, every table
-unchanged); a command the model allows must succeed.  A failure shrinks, as
-hypothesis stateful tests do, to a minimal sequence of steps, printed as code.
+code (3 refused, 4 unknown chat, agent, queue, template, code or break reason,
+2 usage), and must leave the database exactly as it was (no commit at all:
+``PRAGMA data_version`` unchanged, every table unchanged); a command the model
+allows must succeed.  A failure shrinks, as hypothesis stateful tests do, to a
+minimal sequence of steps, printed as code.
 
-Where the specification is silent the model makes these choices (docs/model.md
-says the same):
+Where issue 2 and the README are silent the model makes these choices (the
+README should say the same):
 
 - "idle longest": the agent whose last activity is earliest; an agent's
-  activity is its creation and any change to it (presence, call) or to a chat
-  in its inbox (including timer expiry, a customer ending it, presentation);
+  activity is its creation and any change to it (presence or break reason,
+  login, logout, call) or to a chat in its inbox (including timer expiry, a
+  customer ending it, presentation); its queues and its own capacity are not;
   ties (common on a frozen virtual clock) go to the agent id in text order;
+- presentation: each free agent (available, not on a call, no ``new``,
+  ``active`` or ``active-wrapup`` chat, below its capacity), idle longest
+  first, picks from the chats still waiting in the queues it serves (assigned
+  and switched on; assigned to none: every queue; all switched off: none):
+  the highest priority, then the earliest arrival, then creation order; with
+  ``queue-order`` the first of its queues, in its order, that has one comes
+  first, and for an agent assigned to no queue it is ``longest-wait``;
 - timers due at the same instant run out in chat creation order, each followed
   by presentation at that instant;
-- ``chat new --inbox`` is refused at capacity, like ``chat take``;
+- ``chat new --inbox`` is refused at capacity, like ``chat take``, and when
+  logged out; neither it nor ``chat transfer --agent`` is limited by queues;
+  ``chat take`` is refused from a queue the agent does not serve;
+- an agent's own ``max-chats`` replaces the global one everywhere
+  (presentation, ``take``, ``new --inbox``, ``transfer --agent``);
 - ``extensions_left`` is null until a wrap-up starts, then kept, closed or not;
 - ``chat end`` is the customer's: any agent may run it on any chat;
-- an agent is created by any successful command run as it (``chat …``,
-  ``agent available|break``), not by ``config``, ``clock``, ``template``,
-  ``classification`` nor ``chat receive`` (the customer's);
+- in a database with no agent, the agent a command runs as comes into being,
+  available, on the first command that acts as an agent (``chat …``, ``agent
+  available|break|logout|queues …``), the customer's ``chat new`` (without
+  ``--inbox``) and ``chat end`` included; once one exists, only ``agent
+  login`` makes another: a command run as an agent that does not exist is
+  refused (4), except the customer's (``chat new`` without ``--inbox``,
+  ``chat end``, ``chat receive``), which run and make none; ``agent login``,
+  ``config``, ``clock``, ``queue``, ``template``, ``classification``,
+  ``break-reason`` and ``chat receive`` never act as an agent;
+- ``agent logout`` is refused (3) on a call, with a chat in wrap-up (even with
+  ``--return``) and with open chats without ``--return``; ``--return`` first
+  returns each ``new``, ``active`` and ``parked`` chat as ``chat return`` does;
+  logging out a logged-out agent changes nothing.  A logged-out agent's
+  ``agent available|break``, ``chat take``, ``chat new --inbox`` and ``chat
+  call-start`` are refused (3), and so is a transfer to it; ``agent login``
+  brings it (or an agent on a break) back, available, and does nothing to an
+  available one;
+- the break reason is the presence's: ``agent break`` without a reason, or
+  ``agent available``, clears it; ``agent break --reason R`` on a break for
+  another reason is a presence change; removing a reason leaves an agent on a
+  break for it as it is; adding one that is listed changes nothing;
+- ``status_since`` is when the agent's last status event was logged: its
+  creation, every presence change (break reason too) and every call start and
+  end log one even when the status stays (a break taken while handling a
+  chat); a chat's moves log one when, once the instant's moves are done, the
+  status differs from the one last logged (parking a chat to activate another
+  logs nothing);
+- ``agent queues set`` keeps the on/off of a queue the agent was assigned to,
+  a new one is on; a queue exists once added or named by a chat (``chat new
+  --queue``, ``chat transfer --queue``);
 - ``chat return`` and ``chat transfer`` are the sending agent's activity;
   ``--agent B`` is B's too; messages, classification, the abusive flag and the
   contact change no state and are nobody's activity;
-- a refusal's exit code: a usage error (``send`` with both or neither of text
-  and template, ``transfer`` with both or neither of queue and agent) before
-  anything else, then an unknown chat (4), then another agent's chat or a
-  state that does not allow it (3), then an unknown template or agent (4), a
-  code not in the queue's list (2), and for ``--agent``: oneself, on a break,
-  on a call or at capacity (3);
+- a refusal's exit code: an agent that does not exist acting as one (4) before
+  anything else; then a usage error (``send`` with both or neither of text
+  and template, ``transfer`` with both or neither of queue and agent), then an
+  unknown chat (4), then another agent's chat or a state that does not allow
+  it (3), then an unknown template or agent (4), a code not in the queue's
+  list (2), and for ``--agent``: oneself, on a break, logged out, on a call or
+  at capacity (3); an unknown break reason (2) before a logged-out agent (3);
+  ``agent queues set`` with no queue (2), then an unknown queue (4), then one
+  named twice (2); ``agent queues on|off`` of an unknown queue (4), then of
+  one the agent is not assigned to (2); ``config set max-chats 0 --agent A``
+  is a usage error (2) whether A exists or not, an unknown A otherwise 4;
 - ``unread`` counts the customer's messages that arrived while the chat was
   not ``active``; any ``chat activate`` (from ``parked-wrapup`` too) reads them;
 - a template is filled in one pass: what replaces a placeholder is not read
-  again for placeholders.
-
+  again for placeholders;
 - the clock never moves backwards (refused, exit 3), except on a pristine
-  database (no chat, agent or event yet), where ``clock set`` may go to any
-  instant so a script can start its story at a fixed time (docs/model.md's
-  documented exception).
+  database (no chat, agent or event yet; queues, reasons and config do not
+  count), where ``clock set`` may go to any instant so a script can start its
+  story at a fixed time (the README's documented exception).
 
 Size: ``CHATEMU_MODEL_EXAMPLES`` (default 100) command sequences of up to
-``CHATEMU_MODEL_STEPS`` (default 50) steps each: about 4,500 steps, 15-25 s.
+``CHATEMU_MODEL_STEPS`` (default 50) steps each: about 4,500 steps, some 40 CPU-seconds.
 For a long run: ``CHATEMU_MODEL_EXAMPLES=3000 pytest tests/test_model.py``
 (``--hypothesis-show-statistics`` shows how often each command was done or
-refused, and how often timers ran out, chats were presented, calls resumed).
+refused, and how often timers ran out, chats were presented, calls resumed,
+chats went to agents assigned to queues, the first agent came into being by
+acting and ``logout --return`` returned chats).
 """
 
 from __future__ import annotations
@@ -100,7 +158,10 @@ STEPS = int(os.environ.get("CHATEMU_MODEL_STEPS", "50"))
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 AGENTS = ("agent-1", "agent-2", "agent-3")
+TYPO = "agnet-1"  # never logged in: it acts only as a mistyped --agent
 QUEUES = ("default", "sales", "vip")
+ALL_QUEUES = (*QUEUES, "support")  # support only by ``queue add``: before that, unknown
+REASONS = ("lunch", "training", "comfort", "meeting")  # the break reasons a database starts with
 
 # -- the reference model (issue 2's rules, written out here) --------------------------------
 
@@ -164,8 +225,13 @@ class MChat:
 class MAgent:
     id: str
     last_activity: int
-    presence: str = "available"
+    presence: str = "available"  # available, break or logged-out
     on_call: bool = False
+    break_reason: str | None = None
+    max_chats: int | None = None  # its own capacity (None: the global one)
+    queues: tuple = ()  # ((queue, on), ...) in its order; none: it serves every queue
+    status: str = "available"  # as last logged
+    status_since: int = 0  # when it was last logged
 
 
 class Model:
@@ -186,6 +252,9 @@ class Model:
         self.created = 0
         self.templates: dict[tuple[str, str], str] = {}  # (queue or "", name) -> text
         self.codes: set[tuple[str, str]] = set()  # (queue or "", code)
+        self.queues: set[str] = set()
+        self.routing = "longest-wait"
+        self.reasons: tuple[str, ...] = REASONS
 
     def __deepcopy__(self, memo) -> "Model":
         """A copy to try a command on (``step``): every record fresh; messages are immutable tuples."""
@@ -193,6 +262,7 @@ class Model:
         new.chats = {cid: replace(c, messages=list(c.messages)) for cid, c in self.chats.items()}
         new.agents = {aid: replace(a) for aid, a in self.agents.items()}
         new.wrap, new.templates, new.codes = dict(self.wrap), dict(self.templates), set(self.codes)
+        new.queues = set(self.queues)
         return new
 
     # -- helpers ----------------------------------------------------------------
@@ -213,6 +283,18 @@ class Model:
 
     def open_count(self, agent: str) -> int:
         return sum(1 for c in self.chats.values() if c.agent == agent and c.state in OPEN)
+
+    def capacity(self, agent: str) -> int:
+        own = self.agents[agent].max_chats
+        return self.max_chats if own is None else own
+
+    def full(self, agent: str) -> bool:
+        return self.open_count(agent) >= self.capacity(agent)
+
+    @staticmethod
+    def serving(a: MAgent) -> list[str] | None:
+        """The queues the agent takes chats from, in its order (None: every queue)."""
+        return None if not a.queues else [queue for queue, on in a.queues if on]
 
     def active_item(self, agent: str) -> MChat | None:
         items = [c for c in self.chats.values() if c.agent == agent and c.state in (ACTIVE, ACTIVE_WRAPUP)]
@@ -258,6 +340,25 @@ class Model:
             return "handling-chat" if item.state == ACTIVE else "wrap-up"
         return a.presence
 
+    def log_status(self, a: MAgent, at: int) -> None:
+        """A status event: the agent's status as it is now, since ``at``."""
+        a.status, a.status_since = self.status(a), at
+
+    def statuses(self, at: int) -> None:
+        """Once an instant's moves are done: every agent whose status they changed logs it."""
+        for a in self.agents.values():
+            if self.status(a) != a.status:
+                self.log_status(a, at)
+
+    def create(self, agent: str) -> None:
+        self.agents[agent] = MAgent(agent, last_activity=self.now, status="available", status_since=self.now)
+
+    def set_presence(self, a: MAgent, presence: str, reason: str | None = None) -> None:
+        """A presence change: the agent's activity and a status event, even when its status stays."""
+        a.presence, a.break_reason = presence, reason
+        self.touch(a.id, self.now)
+        self.log_status(a, self.now)
+
     # -- what happens around every command ---------------------------------------------
 
     def settle(self) -> None:
@@ -269,50 +370,65 @@ class Model:
             c = min(due, key=lambda c: (c.deadline, c.number))
             at = c.deadline
             self.close(c, "wrapup-expired", at)
+            self.statuses(at)
             self.present(at)
 
     def present(self, at: int) -> None:
-        if not self.auto_present:
+        """Each free agent, idle longest first, gets the chat it picks of those still waiting
+        in the queues it serves: by priority and arrival, or (``queue-order``, for an agent
+        assigned to queues) from the first of its queues that has one."""
+        if not self.auto_present or not any(c.state == QUEUED for c in self.chats.values()):
             return
-        while True:
-            queued = [c for c in self.chats.values() if c.state == QUEUED]
-            if not queued:
-                return
-            idle = [
-                a
-                for a in self.agents.values()
-                if a.presence == "available"
-                and not a.on_call
-                and not any(c.agent == a.id and c.state in BUSY for c in self.chats.values())
-                and self.open_count(a.id) < self.max_chats
-            ]
-            if not idle:
-                return
-            chat = min(queued, key=lambda c: (-c.priority, c.created, c.number))
-            agent = min(idle, key=lambda a: (a.last_activity, a.id))
+        free = [
+            a
+            for a in self.agents.values()
+            if a.presence == "available"
+            and not a.on_call
+            and not any(c.agent == a.id and c.state in BUSY for c in self.chats.values())
+            and not self.full(a.id)
+        ]
+        for agent in sorted(free, key=lambda a: (a.last_activity, a.id)):
+            served = self.serving(agent)
+            mine = [c for c in self.chats.values() if c.state == QUEUED and (served is None or c.queue in served)]
+            if not mine:
+                continue
+            if self.routing == "queue-order" and served is not None:
+                chat = min(mine, key=lambda c: (served.index(c.queue), -c.priority, c.created, c.number))
+            else:
+                chat = min(mine, key=lambda c: (-c.priority, c.created, c.number))
             chat.agent = agent.id
             self.set_state(chat, NEW, at)
 
-    def begin(self, me: str | None = None) -> None:
+    def begin(self, me: str | None = None, customer: bool = False) -> None:
+        """Before a command run as ``me``: in a database with no agent, ``me`` comes into being;
+        once one exists, an unknown ``me`` is refused (exit 4), unless it is the customer acting."""
         self.settle()
-        if me is not None and me not in self.agents:
-            self.agents[me] = MAgent(me, last_activity=self.now)
+        if me is None or me in self.agents:
+            return
+        if not self.agents:
+            self.create(me)
+        elif not customer:
+            raise Refuse(4, f"unknown agent {me}")
 
     def finish(self) -> None:
+        self.statuses(self.now)
         self.settle()
         self.present(self.now)
 
     # -- the commands ----------------------------------------------------------------
 
     def chat_new(self, me, queue, priority, cid, inbox, customer=None) -> str:
-        self.begin(me)
+        self.begin(me, customer=not inbox)
         number = self.created + 1
         if cid is None:
             cid = f"C{number}"
         if cid in self.chats:
             raise Refuse(3, f"a chat {cid} exists")
-        if inbox and self.open_count(me) >= self.max_chats:
+        if inbox and self.agents[me].presence == "logged-out":
+            raise Refuse(3, f"{me} is logged out")
+        if inbox and self.full(me):
             raise Refuse(3, f"{me} is at capacity")
+        self.queues.add(queue)
         c = MChat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer, contact=customer)
         self.chats[cid] = c
         self.created = number
@@ -327,7 +443,13 @@ class Model:
         c = self.chat(cid)
         if c.state != QUEUED:
             raise Refuse(3, f"{cid} is {c.state}, not queued")
-        if self.open_count(me) >= self.max_chats:
+        a = self.agents[me]
+        if a.presence == "logged-out":
+            raise Refuse(3, f"{me} is logged out")
+        served = self.serving(a)
+        if served is not None and c.queue not in served:
+            raise Refuse(3, f"{me} does not serve queue {c.queue} (its queues: {a.queues})")
+        if self.full(me):
             raise Refuse(3, f"{me} is at capacity")
         c.agent = me
         self.set_state(c, NEW, self.now)
@@ -369,7 +491,7 @@ class Model:
 
     def end(self, me, cid) -> None:
         """The customer ends the chat: whoever runs the command."""
-        self.begin(me)
+        self.begin(me, customer=True)
         c = self.chat(cid)
         if c.state == QUEUED:
             self.close(c, "abandoned", self.now)
@@ -410,6 +532,8 @@ class Model:
         a = self.agents[me]
         if a.on_call:
             raise Refuse(3, f"{me} is already on a call")
+        if a.presence == "logged-out":
+            raise Refuse(3, f"{me} is logged out")
         a.on_call = True
         self.touch(me, self.now)
         item = self.active_item(me)
@@ -420,6 +544,7 @@ class Model:
                 self.pause(item)
                 self.set_state(item, PARKED_WRAPUP, self.now)
             item.parked_by_call = True
+        self.log_status(a, self.now)
         self.finish()
 
     def call_end(self, me) -> None:
@@ -435,14 +560,92 @@ class Model:
                     self.resume(c)
                     self.set_state(c, ACTIVE_WRAPUP, self.now)
                 c.parked_by_call = False
+        self.log_status(a, self.now)
         self.finish()
 
-    def presence(self, me, presence) -> None:
+    def presence(self, me, presence, reason=None) -> None:
+        """``agent available`` or ``agent break [--reason R]``."""
+        self.begin(me)
+        if reason is not None and reason not in self.reasons:
+            raise Refuse(2, f"unknown break reason {reason} (reasons: {self.reasons})")
+        a = self.agents[me]
+        if a.presence == "logged-out":
+            raise Refuse(3, f"{me} is logged out")
+        if (a.presence, a.break_reason) != (presence, reason):
+            self.set_presence(a, presence, reason)
+        self.finish()
+
+    def login(self, me) -> None:
+        """Not run as an agent: it creates ``me`` if new, else brings it back, available."""
+        self.begin()
+        if me not in self.agents:
+            self.create(me)
+        elif self.agents[me].presence != "available":
+            self.set_presence(self.agents[me], "available")
+        self.finish()
+
+    def logout(self, me, return_chats) -> None:
         self.begin(me)
         a = self.agents[me]
-        if a.presence != presence:
-            a.presence = presence
-            self.touch(me, self.now)
+        if a.on_call:
+            raise Refuse(3, f"{me} is on a call")
+        mine = [c for c in self.chats.values() if c.agent == me and c.state in OPEN]
+        if any(c.state in (ACTIVE_WRAPUP, PARKED_WRAPUP) for c in mine):
+            raise Refuse(3, f"{me} has chats in wrap-up")
+        if mine and not return_chats:
+            raise Refuse(3, f"{me} has open chats")
+        for c in mine:  # each as ``chat return`` would
+            self.set_state(c, QUEUED, self.now)
+            c.agent, c.queue = None, c.origin_queue
+        if a.presence != "logged-out":
+            self.set_presence(a, "logged-out")
+        self.finish()
+
+    def reason_add(self, reason) -> None:
+        self.begin()
+        if reason not in self.reasons:
+            self.reasons += (reason,)
+        self.finish()
+
+    def reason_remove(self, reason) -> None:
+        self.begin()
+        if reason not in self.reasons:
+            raise Refuse(4, f"unknown break reason {reason}")
+        self.reasons = tuple(r for r in self.reasons if r != reason)
+        self.finish()
+
+    def queue_add(self, name) -> None:
+        self.begin()
+        self.queues.add(name)
+        self.finish()
+
+    def queues_set(self, me, names) -> None:
+        self.begin(me)
+        if not names:
+            raise Refuse(2, "no queue named")
+        unknown = [q for q in names if q not in self.queues]
+        if unknown:
+            raise Refuse(4, f"unknown queue {unknown[0]}")
+        if len(set(names)) != len(names):
+            raise Refuse(2, "a queue named twice")
+        a = self.agents[me]
+        was = dict(a.queues)  # a queue it keeps keeps its on/off; a new one is on
+        a.queues = tuple((q, was.get(q, True)) for q in names)
+        self.finish()
+
+    def queues_clear(self, me) -> None:
+        self.begin(me)
+        self.agents[me].queues = ()
+        self.finish()
+
+    def queues_switch(self, me, name, on) -> None:
+        self.begin(me)
+        if name not in self.queues:
+            raise Refuse(4, f"unknown queue {name}")
+        a = self.agents[me]
+        if name not in dict(a.queues):
+            raise Refuse(2, f"{me} is not assigned to queue {name}")
+        a.queues = tuple((q, on if q == name else was) for q, was in a.queues)
         self.finish()
 
     def return_(self, me, cid) -> None:
@@ -458,9 +661,9 @@ class Model:
         self.finish()
 
     def transfer(self, me, cid, queue, agent) -> None:
+        self.begin(me)
         if (queue is None) == (agent is None):
             raise Refuse(2, "transfer needs a queue or an agent, one of them")
-        self.begin(me)
         c = self.mine(me, cid)
         if c.state != ACTIVE:
             raise Refuse(3, f"cannot transfer {c.state}")
@@ -469,13 +672,14 @@ class Model:
                 raise Refuse(3, f"cannot transfer {c.state} to its own queue {queue}")
             self.set_state(c, QUEUED, self.now)
             c.agent, c.queue = None, queue
+            self.queues.add(queue)
         else:
             if agent not in self.agents:
                 raise Refuse(4, f"unknown agent {agent}")
             to = self.agents[agent]
             if agent == me:
                 raise Refuse(3, f"cannot transfer {c.state} to oneself")
-            if to.presence != "available" or to.on_call or self.open_count(agent) >= self.max_chats:
+            if to.presence != "available" or to.on_call or self.full(agent):
                 raise Refuse(3, f"cannot transfer {c.state}: {agent} cannot take it")
             self.touch(me, self.now)  # it leaves the sender's inbox ...
             c.agent = agent
@@ -489,9 +693,9 @@ class Model:
         return re.sub(r"\{(customer|agent|queue|chat)\}", lambda m: values[m.group(1)], text)
 
     def send(self, me, cid, text, template) -> None:
+        self.begin(me)
         if (text is None) == (template is None):
             raise Refuse(2, "send needs a text or a template, one of them")
-        self.begin(me)
         c = self.mine(me, cid)
         if c.state != ACTIVE:
             raise Refuse(3, f"cannot send to {c.state}")
@@ -570,14 +774,21 @@ class Model:
         self.codes.remove((queue or "", code))
         self.finish()
 
-    def config(self, key, value, queue) -> None:
+    def config(self, key, value, queue, agent=None) -> None:
         self.begin()
         if key == "max-chats":
             if value < 1:
                 raise Refuse(2, "max-chats is at least 1")
-            self.max_chats = value
+            if agent is None:
+                self.max_chats = value
+            elif agent not in self.agents:
+                raise Refuse(4, f"unknown agent {agent}")
+            else:
+                self.agents[agent].max_chats = value
         elif key == "auto-present":
             self.auto_present = value
+        elif key == "routing":
+            self.routing = value
         else:
             self.wrap[(queue or "", key)] = value
         self.finish()
@@ -627,9 +838,9 @@ def ms_of(seconds) -> int | None:
 def kind_of(what: str) -> str:
     """``agent-2: chat wrapup C3 --extend`` -> ``chat wrapup --extend``: for hypothesis' statistics."""
     words = what.split(": ", 1)[-1].split()
-    if words[0] == "config":
-        return " ".join(words[:3])
-    return " ".join(words[:2] + [w for w in words[2:] if w in ("--extend", "--finish", "--inbox")])
+    if words[0] == "config" or words[:2] == ["agent", "queues"]:
+        return " ".join(words[:3] + [w for w in words[3:] if w == "--agent"])
+    return " ".join(words[:2] + [w for w in words[2:] if w in ("--extend", "--finish", "--inbox", "--return", "--reason")])
 
 
 def duration_text(ms: int) -> str:
@@ -658,6 +869,7 @@ settings_changes = st.one_of(
     st.tuples(st.just("wrapup-extensions"), st.sampled_from([3, 0, 1, 2]), some_queue),
     st.tuples(st.just("classification"), st.sampled_from(["list", "free"]), some_queue),
     st.tuples(st.just("classification-required"), st.sampled_from([True, True, False]), some_queue),
+    st.tuples(st.just("routing"), st.sampled_from(["queue-order", "queue-order", "longest-wait"]), st.none()),
 )
 #: Few names, so that they collide: customers, contacts, texts, templates, classification codes.
 customers = st.sampled_from([None, None, "Ann", "Bo Li", "{chat} {agent}"])
@@ -705,8 +917,12 @@ PROGRESS = {
     ACTIVE_WRAPUP: ["extend", "finish", "finish", "park", "call-start", "classify"],
     PARKED_WRAPUP: ["activate"],
 }
+#: Who runs a command as an agent: one of the three, now and then the typo.
+actors = st.sampled_from([*AGENTS, *AGENTS, *AGENTS, TYPO])
 #: Who runs a chat command: mostly the chat's owner, sometimes anyone (often refused).
-anyone = st.sampled_from(["owner", "owner", "owner", "owner", *AGENTS])
+anyone = st.sampled_from(["owner", "owner", "owner", "owner", *AGENTS, TYPO])
+#: Break reasons: nap only once added; comfort until removed.
+reasons = st.sampled_from(["lunch", "nap", "comfort"])
 
 
 class ChatemuMachine(RuleBasedStateMachine):
@@ -717,17 +933,24 @@ class ChatemuMachine(RuleBasedStateMachine):
         self.dir = tempfile.mkdtemp(prefix="chatemu-model-")
         self.path = os.path.join(self.dir, "chatemu.db")
         self.wall = FakeWall(T0)
-        self.engines = {agent: Engine(self.path, agent, self.wall) for agent in AGENTS}
+        self.engines = {agent: Engine(self.path, agent, self.wall) for agent in (*AGENTS, TYPO)}
         self.engines[AGENTS[0]].clock_advance(0)  # creates the database; nothing else happens
         self.observer = sqlite3.connect(self.path, isolation_level=None)
         (created,) = self.observer.execute("SELECT now_ms FROM meta").fetchone()
         # A new database starts virtual, frozen at its creation time.
         assert T0 < created <= self.wall.ms
         self.model = Model(created)
+        # What the test reads (after every step) it reads through one connection kept open for
+        # the whole example, as ``chatemu run`` does: opening one per step would cost more than
+        # the reads.  The commands run through the agents' engines, each command on its own connection.
+        self.reader = Engine(self.path, AGENTS[0], self.wall)
+        self.keeping = self.reader.kept_open()
+        self.keeping.__enter__()
         self.last_dump = self.dump()
         self.last_version = self.data_version()
 
     def teardown(self):
+        self.keeping.__exit__(None, None, None)
         self.observer.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -784,6 +1007,16 @@ class ChatemuMachine(RuleBasedStateMachine):
                     event("a queued chat was presented")
                 if before is not None and before.parked_by_call and after.state == ACTIVE_WRAPUP:
                     event("a chat resumed after a call")
+            for cid, after in trial.chats.items():
+                before = self.model.chats.get(cid)
+                if after.state == NEW and (before is None or before.state == QUEUED) and trial.agents[after.agent].queues:
+                    how = " (queue-order)" if trial.routing == "queue-order" else ""
+                    event(f"a chat went to an agent assigned to queues{how}")
+            if not self.model.agents and trial.agents and "agent login" not in what:
+                event("the first agent came into being by acting")
+            me = what.split(":")[0]
+            if "logout --return" in what and any(c.agent == me and c.state in OPEN for c in self.model.chats.values()):
+                event("logout --return returned chats")
             if verb in ("return", "transfer") and "--agent" not in what and trial.chats[chat].state == NEW:
                 moved = {"return": "returned", "transfer": "transferred"}[verb]
                 same = " to the same agent" if trial.chats[chat].agent == self.model.chats[chat].agent else ""
@@ -828,9 +1061,32 @@ class ChatemuMachine(RuleBasedStateMachine):
         for setting in setup:
             self.config_set(setting)
 
+    @initialize(
+        agents=st.sampled_from([AGENTS, AGENTS, AGENTS, ("agent-2", "agent-1"), ("agent-3",), ("agent-1",), ()])
+    )
+    def logins(self, agents):
+        """Mostly every agent logged in from the start; or some; or none, and the first to act
+        comes into being."""
+        for agent in agents:
+            self.login(agent)
+
+    @initialize(plan=st.sampled_from(["", "", "queues", "assigned", "assigned", "queue-order"]))
+    def queue_plan(self, plan):
+        """Sometimes the queues from the start; agents assigned to some, in different orders; and
+        queue-order routing."""
+        if not plan:
+            return
+        for queue in QUEUES:
+            self.setup("queue add", queue, "lunch", AGENTS[0], 1)
+        if plan in ("assigned", "queue-order"):
+            self.agent_queues("agent-2", "set", ["sales", "vip"], "vip", False)
+            self.agent_queues("agent-3", "set", ["vip", "default", "sales"], "sales", False)
+        if plan == "queue-order":
+            self.config_set(("routing", "queue-order", None))
+
     @rule(
         target=chats,
-        agent=st.sampled_from(AGENTS),
+        agent=actors,
         queue=st.sampled_from(QUEUES),
         priority=st.sampled_from([0, 1, 5, -1]),
         cid=st.sampled_from([None, None, None, None, None, "X1", "X2"]),
@@ -847,11 +1103,24 @@ class ChatemuMachine(RuleBasedStateMachine):
         return multiple() if got else value
 
     def who(self, who: str, chat: str) -> str:
-        """``owner``: the agent whose inbox holds the chat (agent-1 if none); else that agent."""
+        """``owner``: the agent whose inbox holds the chat (if none, the first agent that
+        exists, or agent-1); else that agent."""
         if who != "owner":
             return who
         c = self.model.chats.get(chat)
-        return c.agent if c is not None and c.agent is not None else AGENTS[0]
+        if c is not None and c.agent is not None:
+            return c.agent
+        return next((a for a in AGENTS if a in self.model.agents), AGENTS[0])
+
+    def taker(self, agent: str, chat: str) -> str:
+        """An agent that may take the chat, if any (logged in, serving its queue, below capacity)."""
+        m, c = self.model, self.model.chats[chat]
+        for a in AGENTS:
+            if a in m.agents and m.agents[a].presence != "logged-out" and not m.full(a):
+                served = m.serving(m.agents[a])
+                if served is None or c.queue in served:
+                    return a
+        return agent
 
     def aimed(self, chat: str, aim: bool, command: str) -> str:
         """With ``aim``, the first chat from ``chat`` on (in creation order, round) in a state
@@ -881,9 +1150,12 @@ class ChatemuMachine(RuleBasedStateMachine):
                 return cid
         return chat
 
-    @rule(agent=st.sampled_from(AGENTS), chat=chats, aim=st.booleans())
+    @rule(agent=actors, chat=chats, aim=st.booleans())
     def take(self, agent, chat, aim):
+        """``chat take``; with ``aim``, a queued chat, by an agent that may take it, if any."""
         chat = self.aimed(chat, aim, "take")
+        if aim:
+            agent = self.taker(agent, chat)
         self.step(
             f"{agent}: chat take {chat}",
             lambda: self.engines[agent].chat_take(chat),
@@ -947,7 +1219,8 @@ class ChatemuMachine(RuleBasedStateMachine):
         if command in ("call-start", "call-end"):
             self.call(c.agent, command == "call-start", False)
         elif command == "take":
-            self.take(AGENTS[choice % len(AGENTS)], chat, False)
+            agent = AGENTS[choice % len(AGENTS)]
+            self.take(self.taker(agent, chat) if choice % 2 else agent, chat, False)
         elif command in ("wrapup", "extend", "finish"):
             self.wrapup("owner", chat, False, "" if command == "wrapup" else command)
         elif command == "receive":
@@ -1038,7 +1311,7 @@ class ChatemuMachine(RuleBasedStateMachine):
                     and b in m.agents
                     and m.agents[b].presence == "available"
                     and not m.agents[b].on_call
-                    and m.open_count(b) < m.max_chats
+                    and not m.full(b)
                 ),
                 receiver,
             )
@@ -1055,7 +1328,7 @@ class ChatemuMachine(RuleBasedStateMachine):
 
     def transcript_matches(self, chat: str) -> None:
         """``chat transcript``: the model's messages, in order."""
-        got = self.engines[AGENTS[0]].chat_transcript(chat).value
+        got = self.reader.chat_transcript(chat).value
         for message in got:
             message["at"] = iso_ms(message["at"])
         expected = self.model.transcript(chat)
@@ -1154,13 +1427,13 @@ class ChatemuMachine(RuleBasedStateMachine):
         args, engine_call, model_call = calls[command]
         self.step(f"{command} {args}{where}", engine_call, model_call)
 
-    @rule(agent=st.sampled_from(AGENTS), start=st.booleans(), aim=st.booleans())
+    @rule(agent=actors, start=st.booleans(), aim=st.booleans())
     def call(self, agent, start, aim):
         """``chat call-start`` or ``chat call-end``; with ``aim``, by an agent for whom it is allowed, if any."""
         if aim:
             agents = self.model.agents
             agent = next(
-                (a for a in AGENTS if (a in agents and agents[a].on_call) != start),
+                (a for a in AGENTS if a in agents and agents[a].on_call != start and agents[a].presence != "logged-out"),
                 agent,
             )
         if start:
@@ -1168,11 +1441,89 @@ class ChatemuMachine(RuleBasedStateMachine):
         else:
             self.step(f"{agent}: chat call-end", lambda: self.engines[agent].call_end(), lambda m: m.call_end(agent))
 
-    @rule(agent=st.sampled_from(AGENTS), presence=st.sampled_from(["break", "available"]))
-    def agent_presence(self, agent, presence):
+    @rule(
+        agent=actors,
+        command=st.sampled_from(["available", "break", "break", "login", "login", "logout", "logout --return"]),
+        reason=st.one_of(st.none(), reasons),
+        aim=st.booleans(),
+    )
+    def agent(self, agent, command, reason, aim):
+        """``agent available``, ``agent break [--reason R]``, ``agent login`` (never of the typo:
+        a new agent or an existing one) and ``agent logout [--return]``; with ``aim``, by an
+        agent that exists (for login, one that does not, if any)."""
+        agents = self.model.agents
+        if command == "login":
+            agent = next((a for a in AGENTS if a not in agents), agent) if aim else agent
+            self.login(AGENTS[0] if agent == TYPO else agent)
+            return
+        if aim:
+            agent = next((a for a in AGENTS if a in agents and agents[a].presence != "logged-out"), agent)
+        e = self.engines[agent]
+        if command.startswith("logout"):
+            back = command == "logout --return"
+            self.step(f"{agent}: agent {command}", lambda: e.agent_logout(back), lambda m: m.logout(agent, back))
+            return
+        reason = reason if command == "break" else None
         self.step(
-            f"{agent}: agent {presence}", lambda: self.engines[agent].agent_presence(presence), lambda m: m.presence(agent, presence)
+            f"{agent}: agent {command}{' --reason ' + reason if reason else ''}",
+            lambda: e.agent_presence(command, reason),
+            lambda m: m.presence(agent, command, reason),
         )
+
+    def login(self, agent):
+        self.step(f"{agent}: agent login", lambda: self.engines[agent].agent_login(), lambda m: m.login(agent))
+
+    @rule(
+        agent=actors,
+        command=st.sampled_from(["set", "set", "set", "clear", "on", "off", "off"]),
+        names=st.lists(st.sampled_from(ALL_QUEUES), max_size=3),
+        name=st.sampled_from(ALL_QUEUES),
+        aim=st.booleans(),
+    )
+    def agent_queues(self, agent, command, names, name, aim):
+        """``agent queues set Q…|clear|on Q|off Q``; with ``aim``, by an agent that exists, of
+        queues that exist (``set``: each once) or it is assigned to (``on``, ``off``)."""
+        m = self.model
+        if aim:
+            agent = next((a for a in (agent, *AGENTS) if a in m.agents), agent)
+            names = list(dict.fromkeys(q for q in names if q in m.queues)) or names
+            mine = [q for q, _ in m.agents[agent].queues] if agent in m.agents else []
+            name = name if name in mine or not mine else mine[len(names) % len(mine)]
+        e = self.engines[agent]
+        if command == "set":
+            self.step(f"{agent}: agent queues set {' '.join(names)}", lambda: e.agent_queues_set(names),
+                      lambda m: m.queues_set(agent, names))
+        elif command == "clear":
+            self.step(f"{agent}: agent queues clear", lambda: e.agent_queues_clear(), lambda m: m.queues_clear(agent))
+        else:
+            on = command == "on"
+            self.step(f"{agent}: agent queues {command} {name}", lambda: e.agent_queues_switch(name, on),
+                      lambda m: m.queues_switch(agent, name, on))
+
+    @rule(
+        command=st.sampled_from(["queue add", "queue add", "break-reason add", "break-reason remove", "max-chats"]),
+        queue=st.sampled_from(ALL_QUEUES),
+        reason=reasons,
+        agent=actors,
+        value=st.sampled_from([1, 1, 2, 4, 0]),
+    )
+    def setup(self, command, queue, reason, agent, value):
+        """``queue add Q``, ``break-reason add|remove R`` or ``config set max-chats N --agent A``
+        (0 is a usage error, an unknown agent exit 4)."""
+        e = self.engines[AGENTS[0]]
+        if command == "queue add":
+            self.step(f"queue add {queue}", lambda: e.queue_add(queue), lambda m: m.queue_add(queue))
+        elif command == "break-reason add":
+            self.step(f"break-reason add {reason}", lambda: e.break_reason_add(reason), lambda m: m.reason_add(reason))
+        elif command == "break-reason remove":
+            self.step(f"break-reason remove {reason}", lambda: e.break_reason_remove(reason),
+                      lambda m: m.reason_remove(reason))
+        else:
+            self.step(
+                f"config set max-chats {value} --agent {agent}",
+                lambda: e.config_set("max-chats", str(value), agent=agent),
+                lambda m: m.config("max-chats", value, None, agent),
+            )
 
     @rule(setting=settings_changes)
     def config_set(self, setting):
@@ -1183,6 +1534,7 @@ class ChatemuMachine(RuleBasedStateMachine):
             "wrapup-extensions": str,
             "auto-present": on_off,
             "classification": str,
+            "routing": str,
             "classification-required": on_off,
         }.get(key, duration_text)(value)
         self.step(
@@ -1216,11 +1568,12 @@ class ChatemuMachine(RuleBasedStateMachine):
     @invariant()
     def engine_matches_model(self):
         m = self.model
-        reader = self.engines[AGENTS[0]]
-        with reader.kept_open():  # the three reads share one connection (as ``chatemu run`` does): faster
-            clock = reader.clock_show().value
-            listed = reader.chat_list(all_chats=True).value
-            agents = {a["id"]: a for a in reader.agent_list().value}
+        reader = self.reader
+        clock = reader.clock_show().value
+        listed = reader.chat_list(all_chats=True).value
+        agents = {a["id"]: a for a in reader.agent_list().value}
+        queues = {aid: reader.agent_queues(aid).value for aid in agents}
+        queue_names = [name for (name,) in self.observer.execute("SELECT name FROM queues ORDER BY name")]
         assert (iso_ms(clock["now"]), clock["mode"]) == (m.now, "virtual")
 
         chats = {c["id"]: c for c in listed}
@@ -1275,9 +1628,17 @@ class ChatemuMachine(RuleBasedStateMachine):
                 "on_call": a.on_call,
                 "status": m.status(a),
                 "active_chat": item.id if item else None,
+                "break_reason": a.break_reason,
+                "status_since": a.status_since,
+                "max_chats": m.capacity(aid),
+                "queues": {"agent": aid, "all": not a.queues, "queues": [{"queue": q, "on": on} for q, on in a.queues]},
             }
-            actual = {k: agents[aid][k] for k in expected}
-            assert actual == expected, f"agent {aid}: model {expected}, engine {actual}"
+            actual = {k: agents[aid][k] for k in expected if k in agents[aid]}
+            actual["status_since"] = iso_ms(actual["status_since"])
+            actual["queues"] = queues[aid]
+            diff = {k: (expected[k], actual[k]) for k in expected if expected[k] != actual[k]}
+            assert not diff, f"agent {aid}: (model, engine) differ: {diff}"
+        assert queue_names == sorted(m.queues), f"queues: model {sorted(m.queues)}, engine {queue_names}"
 
     @invariant()
     def database_is_clean(self):
