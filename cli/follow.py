@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 
 from chatemu.store.engine import Engine
@@ -13,8 +15,17 @@ POLL_SECONDS = 0.2
 REPLACED = "events: the event log was replaced (snapshot restore, reset or import); following the new log from its start"
 
 
+def interruptible() -> None:
+    """Ctrl-C ends a follow, whatever this process inherited: a parent that ignored or blocked
+    SIGINT (a test runner's worker, a non-interactive shell's background job) passes that on."""
+    if threading.current_thread() is threading.main_thread():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def follow_events(engine: Engine, chat: str | None, agent: str | None, since: int, jsonl: bool) -> None:
     last, mark = since, None
+    interruptible()
     try:
         with engine.kept_open():
             real = engine.clock_show().value["mode"] == "real"

@@ -365,8 +365,11 @@ class Follower:
     """``chatemu events --follow`` in the background, its output lines gathered as they come."""
 
     def __init__(self, cm: Chatemu, *args: str):
+        # Ctrl-C (SIGINT) interrupts it as at a user's terminal, even where the test runner (a
+        # pytest-xdist worker) ignores SIGINT and its children would inherit that.
         self.proc = subprocess.Popen([CHATEMU, "events", "--follow", *args], env=cm.env, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.out: list[str] = []
         self.err: list[str] = []
         self._lines: queue.Queue = queue.Queue()

@@ -8,6 +8,7 @@ expected and what the terminal showed instead (as pgcli's test helpers do), not 
 from __future__ import annotations
 
 import json
+import signal
 import re
 
 import pexpect
@@ -17,10 +18,17 @@ from conftest import CHATEMU, Chatemu
 TIMEOUT = 10
 
 
+def interruptible() -> None:
+    """In the child: Ctrl-C interrupts, as at a user's terminal, even where the test runner (a
+    pytest-xdist worker) ignores SIGINT and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(cm: Chatemu, *args: str) -> pexpect.spawn:
     """``chatemu ARGS`` in a pseudo-terminal, on cm's database."""
     return pexpect.spawn(
-        CHATEMU, list(args), env=cm.env, encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 200)
+        CHATEMU, list(args), env=cm.env, encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 200),
+        preexec_fn=interruptible,
     )
 
 
