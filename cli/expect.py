@@ -41,7 +41,7 @@ def matches(field: str, expected: str, actual) -> bool:
 
 
 def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
-    from .common import engine, session, show
+    from .common import engine
 
     if kind not in KINDS:
         raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID], clock, inbox, queue NAME or events-since SEQ N)")
@@ -68,17 +68,8 @@ def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
         if field not in value:
             raise UsageError(f"unknown field {field!r} of {kind} (fields: {', '.join(value)})")
         report.append({"field": field, "expected": expected, "got": value[field], "ok": matches(field, expected, value[field])})
-    ok = all(item["ok"] for item in report)
-    collecting = session(ctx).sink is not None
-    if as_json or collecting:
-        show(ctx, Result({"ok": ok, "subject": subject, "checks": report}), True)
-        if ok or not collecting:
-            return 0 if ok else 1
-    if not ok:
-        raise ExpectationFailed(
-            [f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'])}" for c in report if not c["ok"]]
-        )
-    return 0
+    return _conclude(ctx, subject, report, as_json, lambda: [
+        f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'])}" for c in report if not c["ok"]])
 
 
 def _item(kind: str, word: str) -> tuple[str, str | None]:
@@ -90,7 +81,7 @@ def _item(kind: str, word: str) -> tuple[str, str | None]:
 
 def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
     """``expect inbox [ID[:STATE]…]``, ``expect queue NAME [ID[:STATE]…]``, ``expect events-since SEQ|MARK N``."""
-    from .common import engine, session, show
+    from .common import engine, session
 
     eng = engine(ctx)
     if kind == "events-since":
@@ -126,12 +117,21 @@ def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
         ok = len(items) == len(chats) and all(
             ident == chat["id"] and state in (None, chat["state"]) for (ident, state), chat in zip(items, chats))
         failure = f"{subject}: expected {expected or '(none)'}, got {' '.join(got) or '(none)'}"
-    report = [{"field": field, "expected": expected, "got": got, "ok": ok}]
+    return _conclude(ctx, subject, [{"field": field, "expected": expected, "got": got, "ok": ok}], as_json,
+                     lambda: [failure])
+
+
+def _conclude(ctx, subject: str, report: list[dict], as_json: bool, failures) -> int:
+    """Report the checks: as JSON (or to ``run``'s sink), else nothing when they hold and one
+    line per failed check (``failures()``) when not."""
+    from .common import session, show
+
+    ok = all(item["ok"] for item in report)
     collecting = session(ctx).sink is not None
     if as_json or collecting:
         show(ctx, Result({"ok": ok, "subject": subject, "checks": report}), True)
         if ok or not collecting:
             return 0 if ok else 1
     if not ok:
-        raise ExpectationFailed([failure])
+        raise ExpectationFailed(failures())
     return 0
