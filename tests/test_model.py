@@ -974,6 +974,8 @@ class ChatemuMachine(RuleBasedStateMachine):
             expected, why = 0, ""
         except Refuse as refusal:
             value, expected, why = None, refusal.code, refusal.why
+        if expected and self.last_dump is None:
+            self.last_dump = self.dump()  # the database as it is: the refusal must leave it so
         try:
             engine_call()
             got, message = 0, ""
@@ -1022,7 +1024,8 @@ class ChatemuMachine(RuleBasedStateMachine):
                 same = " to the same agent" if trial.chats[chat].agent == self.model.chats[chat].agent else ""
                 event(f"a {moved} chat was presented at once{same}")
             self.model = trial
-            self.last_dump, self.last_version = self.dump(), self.data_version()
+            # The tables are dumped when a refusal is expected next (a command that succeeds needs none).
+            self.last_dump, self.last_version = None, self.data_version()
         return value, got
 
     # -- the rules: every state-changing command ------------------------------------------
