@@ -1509,11 +1509,14 @@ class ChatemuMachine(RuleBasedStateMachine):
         reason=reasons,
         agent=actors,
         value=st.sampled_from([1, 1, 2, 4, 0]),
+        aim=st.booleans(),
     )
-    def setup(self, command, queue, reason, agent, value):
+    def setup(self, command, queue, reason, agent, value, aim=False):
         """``queue add Q``, ``break-reason add|remove R`` or ``config set max-chats N --agent A``
-        (0 is a usage error, an unknown agent exit 4)."""
+        (0 is a usage error, an unknown agent exit 4; with ``aim``, an agent that exists, if any)."""
         e = self.engines[AGENTS[0]]
+        if aim:
+            agent = next((a for a in (agent, *AGENTS) if a in self.model.agents), agent)
         if command == "queue add":
             self.step(f"queue add {queue}", lambda: e.queue_add(queue), lambda m: m.queue_add(queue))
         elif command == "break-reason add":
