@@ -974,6 +974,8 @@ class ChatemuMachine(RuleBasedStateMachine):
             expected, why = 0, ""
         except Refuse as refusal:
             value, expected, why = None, refusal.code, refusal.why
+        if expected and self.last_dump is None:
+            self.last_dump = self.dump()  # the database as it is: the refusal must leave it so
         try:
             engine_call()
             got, message = 0, ""
@@ -1022,7 +1024,8 @@ class ChatemuMachine(RuleBasedStateMachine):
                 same = " to the same agent" if trial.chats[chat].agent == self.model.chats[chat].agent else ""
                 event(f"a {moved} chat was presented at once{same}")
             self.model = trial
-            self.last_dump, self.last_version = self.dump(), self.data_version()
+            # The tables are dumped when a refusal is expected next (a command that succeeds needs none).
+            self.last_dump, self.last_version = None, self.data_version()
         return value, got
 
     # -- the rules: every state-changing command ------------------------------------------
@@ -1506,11 +1509,14 @@ class ChatemuMachine(RuleBasedStateMachine):
         reason=reasons,
         agent=actors,
         value=st.sampled_from([1, 1, 2, 4, 0]),
+        aim=st.booleans(),
     )
-    def setup(self, command, queue, reason, agent, value):
+    def setup(self, command, queue, reason, agent, value, aim=False):
         """``queue add Q``, ``break-reason add|remove R`` or ``config set max-chats N --agent A``
-        (0 is a usage error, an unknown agent exit 4)."""
+        (0 is a usage error, an unknown agent exit 4; with ``aim``, an agent that exists, if any)."""
         e = self.engines[AGENTS[0]]
+        if aim:
+            agent = next((a for a in (agent, *AGENTS) if a in self.model.agents), agent)
         if command == "queue add":
             self.step(f"queue add {queue}", lambda: e.queue_add(queue), lambda m: m.queue_add(queue))
         elif command == "break-reason add":
