@@ -1,7 +1,8 @@
 """Scenario files and ``chatemu run``.
 
-- every ``examples/scenarios/*.chatemu`` passes on a fresh database (each checks itself with
-  ``expect`` lines, so a passing run means chatemu behaved as the file says);
+- every ``examples/scenarios/*.chatemu`` passes with ``run --fresh`` (each checks itself with
+  ``expect`` and ``!`` lines, so a passing run means chatemu behaved as the file says), and a second
+  run gives the same output;
 - ``chatemu run`` gives the same results and the same history as one ``chatemu`` process per
   line;
 - how ``run`` reads a file (comments, blank lines, quoting, ``-``) and what it does when a line
@@ -79,14 +80,18 @@ def test_scenario_starts_at_the_fixed_instant_and_checks_itself(scenario: Path):
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda path: path.stem)
-def test_scenario_passes_on_a_fresh_database(scenario: Path, tmp_path: Path):
-    db = fresh(tmp_path)
-    done = db.run("run", str(scenario))
+def test_scenario_passes_with_run_fresh_and_gives_the_same_output_every_time(scenario: Path, tmp_path: Path):
+    """As examples/README.md says to run them: `chatemu run --fresh FILE`, twice."""
+    db = fresh(tmp_path)  # the named database, which --fresh leaves alone
+    done = db.run("run", "--fresh", str(scenario))
     # On failure, stdout shows every step that ran and stderr names FILE:LINE and what differed.
     assert done.code == 0, done
     assert done.err == "", done
     ran = [line for line in done.out.splitlines() if line.startswith(f"{scenario}:")]
     assert len(ran) == len(scenario_lines(scenario)), done
+    again = db.run("run", "--fresh", str(scenario))
+    assert (again.code, again.out, again.err) == (0, done.out, ""), again
+    assert not db.db.exists()
 
 
 def test_a_scenario_with_a_wrong_expectation_fails_at_that_line(tmp_path: Path):
@@ -389,8 +394,8 @@ def test_thousands_of_steps_without_thousands_of_start_ups(cm, tmp_path: Path):
 
 
 # == refusals at the edges of the scenarios ================================================
-# A passing scenario cannot hold a refused line, so each edge case's refusal is checked here:
-# the state is built with `run`, then the refused command runs as its own process.
+# A scenario's `!` line checks the exit code (and message) of a refusal; here each edge case's
+# refusal also runs as its own process: one `error:` line, nothing on stdout, the database unchanged.
 
 REFUSALS = {
     "one-extension-too-many": (
