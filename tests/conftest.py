@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -15,6 +16,56 @@ import pytest
 BIN = Path(sys.executable).parent
 CHATEMU = shutil.which("chatemu", path=str(BIN)) or shutil.which("chatemu")
 START = "2026-01-05T09:00:00Z"
+
+
+def pytest_configure(config):
+    """Compile chatemu's modules once: with PYTHONDONTWRITEBYTECODE set (as on CI's machines) an
+    editable install would otherwise compile every module at every exec'd start, as a normal
+    ``pip install`` does not."""
+    import compileall
+
+    root = Path(__file__).resolve().parent.parent
+    for folder in ("cli", "store", "top"):
+        compileall.compile_dir(root / folder, quiet=1)
+
+
+def launch(argv: list[str], env: dict, stdin: str | None = None, timeout: float = 60, cwd=None,
+           umask: int | None = None) -> tuple[int, str, str]:
+    """Run a ``chatemu`` command line as a process; return (exit status, stdout, stderr).
+
+    Forked from a warmed-up interpreter (``tests/forkserver.py``) unless the
+    environment changes how an interpreter starts, or ``CHATEMU_TEST_EXEC=1``
+    asks for the installed script to be exec'd every time."""
+    if argv[0] == CHATEMU and not os.environ.get("CHATEMU_TEST_EXEC"):
+        server = _fork_server()
+        if server.can_run(env):
+            return server.run(argv, env, stdin, timeout, cwd=cwd, umask=umask)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, input=stdin, timeout=timeout, cwd=cwd,
+                          preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def script_env(env: dict, on_path: bool = True) -> dict:
+    """``env`` for a shell script whose ``chatemu`` commands should run on the fork server:
+    a ``chatemu`` shim first on PATH (``on_path``) and where to find the server."""
+    if os.environ.get("CHATEMU_TEST_EXEC"):
+        return env
+    server = _fork_server()
+    return server.shim_env(env) if on_path else {**env, **server.shim_env({})} | {"PATH": env.get("PATH", "")}
+
+
+def script_chatemu() -> str:
+    """The ``chatemu`` a shell script under test should exec: the shim (see ``script_env``)."""
+    if os.environ.get("CHATEMU_TEST_EXEC"):
+        return CHATEMU
+    return os.path.join(_fork_server().shim_folder, "chatemu")
+
+
+@functools.lru_cache(maxsize=None)
+def _fork_server():
+    from forkserver import Server
+
+    return Server()
 
 
 @dataclass
@@ -45,10 +96,8 @@ class Chatemu:
 
     def run(self, *args: str, agent: str | None = None, env: dict | None = None, stdin: str | None = None) -> Done:
         argv = [CHATEMU, *(["--agent", agent] if agent else []), *args]
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, env={**self.env, **(env or {})}, input=stdin, timeout=60
-        )
-        return Done(list(args), proc.returncode, proc.stdout, proc.stderr)
+        code, out, err = launch(argv, {**self.env, **(env or {})}, stdin)
+        return Done(list(args), code, out, err)
 
     def ok(self, *args: str, **kw) -> Done:
         done = self.run(*args, **kw)

@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BIN, CHATEMU
+from conftest import BIN, script_chatemu, script_env
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.sh"))
@@ -90,7 +90,7 @@ def test_each_behaviour_has_a_plain_script_listed_in_the_readme():
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_example_passes_with_the_same_output_every_time(script: Path, tmp_path: Path):
-    env = env_with(BIN, tmp_path)
+    env = script_env(env_with(BIN, tmp_path))
     first, second = run_script(script, env), run_script(script, env)
     assert first.returncode == 0, report(first)
     assert first.stderr == "", report(first)
@@ -106,9 +106,9 @@ def test_example_stops_at_its_own_check_when_chatemu_misbehaves(script: Path, tm
     bin_dir.mkdir()
     temp.mkdir()
     wrapper = bin_dir / "chatemu"
-    wrapper.write_text(WRAPPER.format(real=CHATEMU, pattern=pattern, marker=marker, action=action))
+    wrapper.write_text(WRAPPER.format(real=script_chatemu(), pattern=pattern, marker=marker, action=action))
     wrapper.chmod(0o755)
-    done = run_script(script, env_with(bin_dir, temp))
+    done = run_script(script, script_env(env_with(bin_dir, temp), on_path=False))
     assert marker.exists(), f"the sabotage {pattern} never applied: {report(done)}"
     assert done.returncode == 1, report(done)
     assert failure in done.stderr.splitlines(), report(done)

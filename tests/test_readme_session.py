@@ -8,7 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import BIN
+from conftest import BIN, script_env
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -31,6 +31,7 @@ def play(db: Path) -> list[tuple[str, str]]:
     env = {**os.environ, "CHATEMU_DB": str(db), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "100"}
     for name in ("FORCE_COLOR", "CHATEMU_AGENT"):
         env.pop(name, None)
+    env = script_env(env)
     played = []
     for command, _ in session():
         if command.startswith("export CHATEMU_DB="):
