@@ -306,6 +306,29 @@ def test_a_change_by_another_process_shows_within_half_a_second(chatemu, tmp_pat
     drive(app, script)
 
 
+def test_two_consoles_on_one_database_each_see_the_other(chatemu):
+    chatemu.config("auto-present", "off")
+    chatemu.login()
+    chatemu.as_agent("agent-2").login()
+    chatemu.new(customer="Ann")
+    chatemu.new(customer="Bob")
+    first, second = screen(chatemu, "agent-1"), screen(chatemu, "agent-2")
+
+    async def go():
+        async with first.run_test(size=SIZE) as one, second.run_test(size=SIZE) as two:
+            await one.press("t")
+            took = await until(two, lambda: re.search(r"agent-1 +\S+ +\S+ +- +1", text(second, "#agents")), 2.0)
+            assert took is not None and took <= 0.5, (took, text(second, "#agents"))
+            assert re.search(r"default +1 ", text(second, "#queues"))
+            await two.press("t")  # the next one: C2
+            assert chatemu.chat("C1")["agent"] == "agent-1" and chatemu.chat("C2")["agent"] == "agent-2"
+            took = await until(one, lambda: re.search(r"agent-2 +\S+ +\S+ +- +1", text(first, "#agents")), 2.0)
+            assert took is not None and took <= 0.5, (took, text(first, "#agents"))
+            assert rows(first) == ["C1"] and rows(second) == ["C2"]
+
+    asyncio.run(go())
+
+
 def test_on_a_real_clock_the_countdown_ticks_and_a_due_timer_is_applied(chatemu):
     chatemu.config("wrapup", "3s")
     chatemu.new(customer="Ann")
@@ -433,3 +456,13 @@ def test_console_and_watch_refuse_to_run_without_a_terminal_or_in_a_scenario(cm,
     scenario.write_text("watch\n")
     done = cm.run("run", str(scenario))
     assert done.code == 2 and "watch is interactive: it cannot be a scenario line" in done.err, done
+
+
+def test_the_keys_documented_are_the_keys_bound():
+    from chatemu.cli.screen import console_bindings
+
+    doc = (ROOT / "docs" / "console.md").read_text()
+    table = doc.split("## The keys", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([^`]+)` \|", table, re.M)
+    shown = {"right_square_bracket": "]", "right_curly_bracket": "}", "colon": ":"}
+    assert documented == [shown.get(b.key, b.key) for b in console_bindings()]
