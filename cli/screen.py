@@ -400,6 +400,7 @@ class ChatemuScreen(App):
         self.last_error: str | None = None
         self._names = None
         self._headers: list[str] | None = None
+        self.shown: dict = {}  # what each panel shows now (``put``)
         self.reads = 0  # how many times the state was read (the tests count them)
 
     # -- layout ------------------------------------------------------------------------------
@@ -527,14 +528,21 @@ class ChatemuScreen(App):
 
     def show_board(self) -> None:
         board = self.board
-        self.query_one("#clock", Label).update(clock_line(board))
+        self.put("#clock", clock_line(board))
         self.show_inbox()
         if self.agent is not None:
-            self.query_one("#me", Static).update(agent_text(board))
-        self.query_one("#queues", Static).update(queues_text(board))
-        self.query_one("#agents", Static).update(agents_text(board, self.agent if not self.watch else None))
+            self.put("#me", agent_text(board))
+        self.put("#queues", queues_text(board))
+        self.put("#agents", agents_text(board, self.agent if not self.watch else None))
         self.show_events()
         self.show_chat()
+
+    def put(self, selector: str, content) -> None:
+        """Show ``content`` in a label or static, only if it is not what it shows already (a
+        change of a widget's content lays the screen out again)."""
+        if self.shown.get(selector) != content:
+            self.shown[selector] = content
+            self.query_one(selector).update(content)
 
     def show_inbox(self) -> None:
         table = self.query_one("#inbox", DataTable)
@@ -545,16 +553,18 @@ class ChatemuScreen(App):
             # The chat under the cursor left the list: the one now at its place.
             keep = ids[min(table.cursor_row, len(ids) - 1)] if table.cursor_row >= 0 else ids[0]
         headers = inbox_headers(chats, every_agent=self.agent is None, spare=self.watch)
-        if headers != self._headers:
-            table.clear(columns=True)
-            table.add_columns(*headers)
-            self._headers = headers
-        else:
-            table.clear()
-        for chat in chats:
-            cells = inbox_cells(chat)
-            table.add_row(*(cells[header] for header in headers), key=chat["id"])
-        if keep is not None:
+        rows = [(chat["id"], [inbox_cells(chat)[header] for header in headers]) for chat in chats]
+        if (headers, rows) != self.shown.get("#inbox"):
+            self.shown["#inbox"] = (headers, rows)
+            if headers != self._headers:
+                table.clear(columns=True)
+                table.add_columns(*headers)
+                self._headers = headers
+            else:
+                table.clear()
+            for chat_id, cells in rows:
+                table.add_row(*cells, key=chat_id)
+        if keep is not None and table.cursor_row != ids.index(keep):
             table.move_cursor(row=ids.index(keep), animate=False)
         changed = keep != self.selected
         self.selected = keep
@@ -595,16 +605,18 @@ class ChatemuScreen(App):
 
     def show_chat(self) -> None:
         chat, messages = self.board["chat"], self.board["messages"]
+        if self.shown.get("#chat") == (chat, messages):
+            return
+        self.shown["#chat"] = (chat, messages)
         box = self.query_one("#chat")
-        details = self.query_one("#details", Static)
         log = self.query_one("#messages", RichLog)
         log.clear()
         if chat is None:
             box.border_title = "chat"
-            details.update(Text("no chat selected", style="dim"))
+            self.put("#details", Text("no chat selected", style="dim"))
             return
         box.border_title = f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else "")
-        details.update(chat_details(chat))
+        self.put("#details", chat_details(chat))
         if not messages:
             log.write(Text("no messages yet", style="dim"))
         for message in messages:
