@@ -131,7 +131,7 @@ def inbox_headers(chats: list[dict], every_agent: bool, spare: bool) -> list[str
 
 def inbox_cells(chat: dict) -> dict[str, Text]:
     return {
-        "ID": Text(chat["id"], style="bold"), "STATE": state_text(chat["state"]), "AGENT": Text(chat["agent"] or "-"),
+        "ID": Text(" " + chat["id"], style="bold"), "STATE": state_text(chat["state"]), "AGENT": Text(chat["agent"] or "-"),
         "CUSTOMER": Text(chat["customer"] or "-"), "QUEUE": Text(chat["queue"]), "PRIO": Text(str(chat["priority"])),
         "WRAP-UP": wrapup_cell(chat), "EXT": Text("-" if chat["extensions_left"] is None else str(chat["extensions_left"])),
         "UNREAD": Text(str(chat["unread"]) if chat["unread"] else "", style="bold yellow"),
@@ -410,7 +410,9 @@ class ChatemuScreen(App):
             yield Label(self._title(), id="title")
             yield Label("", id="clock")
         with Horizontal(id="upper"):
-            yield DataTable(id="inbox", cursor_type="row", zebra_stripes=False)
+            # No padding but a space after each cell: one column between columns, so that every
+            # agent's chats fit 120 columns.
+            yield DataTable(id="inbox", cursor_type="row", zebra_stripes=False, cell_padding=0)
             with Vertical(id="side"):
                 if self.agent is not None:
                     yield Static("", id="me")
@@ -553,12 +555,12 @@ class ChatemuScreen(App):
             # The chat under the cursor left the list: the one now at its place.
             keep = ids[min(table.cursor_row, len(ids) - 1)] if table.cursor_row >= 0 else ids[0]
         headers = inbox_headers(chats, every_agent=self.agent is None, spare=self.watch)
-        rows = [(chat["id"], [inbox_cells(chat)[header] for header in headers]) for chat in chats]
+        rows = [(chat["id"], [inbox_cells(chat)[header] + " " for header in headers]) for chat in chats]
         if (headers, rows) != self.shown.get("#inbox"):
             self.shown["#inbox"] = (headers, rows)
             if headers != self._headers:
                 table.clear(columns=True)
-                table.add_columns(*headers)
+                table.add_columns(*(f" {h} " if h == "ID" else f"{h} " for h in headers))
                 self._headers = headers
             else:
                 table.clear()

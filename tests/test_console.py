@@ -62,7 +62,7 @@ def text(app, selector: str) -> str:
 def cell(app, chat_id: str, header: str) -> str:
     """The inbox table's cell of a chat, as shown."""
     table = app.query_one("#inbox")
-    return str(table.get_row(chat_id)[app._headers.index(header)])
+    return str(table.get_row(chat_id)[app._headers.index(header)]).strip()
 
 
 def rows(app) -> list[str]:
@@ -292,7 +292,7 @@ def test_the_command_line_runs_any_command_with_completion_and_history(chatemu):
 # == changes from elsewhere, and the clock ==========================================================
 
 
-def test_a_change_by_another_process_shows_within_half_a_second(chatemu, tmp_path):
+def test_a_change_by_another_process_shows_within_half_a_second(chatemu):
     chatemu.new(customer="Ann")
     chatemu.activate("C1")
     app = screen(chatemu)
