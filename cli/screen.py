@@ -15,8 +15,6 @@ import contextlib
 import io
 import json
 import shlex
-import time
-from collections import deque
 from typing import Callable
 
 from rich.text import Text
@@ -375,20 +373,17 @@ class ChatemuScreen(App):
     #hint.open { display: block; }
     """
 
-    def __init__(self, engine: Engine, agent: str | None, watch: bool, base: list[str], cli,
-                 wall: Callable[[], float] = time.time):
+    def __init__(self, engine: Engine, agent: str | None, watch: bool, base: list[str], cli):
         super().__init__()
         self.engine = engine
         self.agent = agent
         self.watch = watch
         self.base = base
         self.cli = cli
-        self.wall = wall
         self.board: dict | None = None
         self.selected: str | None = None
         self.since: int | None = None
         self.mark = None
-        self.events: deque = deque(maxlen=EVENTS_SHOWN)
         self.version: int | None = None
         self.poller = None  # the connection data_version is read on
         self.writer = Connections()  # the connection the actions' command lines use
@@ -595,11 +590,9 @@ class ChatemuScreen(App):
         poll = self.board["poll"]
         log = self.query_one("#events", RichLog)
         if poll["replaced"]:
-            self.events.clear()
             log.clear()
             log.write(Text("the event log was replaced (snapshot restore, reset or import)", style="yellow"))
         for event in poll["events"]:
-            self.events.append(event)
             log.write(event_text(event, self.agent is None))
         # Every event up to the log's last one has been looked at (those of other agents too).
         self.mark = poll["mark"]

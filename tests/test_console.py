@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import pexpect
-import pytest
 
 from conftest import CHATEMU, Chatemu
 
