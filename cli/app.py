@@ -51,13 +51,15 @@ _COMMANDS = {
     "expect": ("qa", "expect", {"context_settings": {"ignore_unknown_options": True}}),
     "explain": ("qa", "explain", {}),
     "timeline": ("timeline", "timeline", {}),
+    "console": ("console", "console", {}),
+    "watch": ("console", "watch", {}),
     "run": ("qa", "run_file", {}),
     "export": ("qa", "export", {}),
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
-         "events", "expect", "explain", "timeline", "run", "snapshot", "export", "import", "reset", "db")
+         "events", "expect", "explain", "timeline", "console", "watch", "run", "snapshot", "export", "import", "reset", "db")
 
 
 def version_callback(value: bool) -> None:

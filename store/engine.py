@@ -428,6 +428,28 @@ class Engine:
         """Apply what is due (for ``events --follow`` on a real clock); acts as nobody."""
         return self._run(clock.show, acting=False)
 
+    def pending(self) -> bool:
+        """Whether ``settle`` would change anything now: a wrap-up timer due, or a queued chat an
+        agent is free to be presented (``Tx.pending``).  A plain read: never takes the write lock
+        nor writes (``chatemu watch`` settles on a real clock only then)."""
+        close: list[sqlite3.Connection] = []
+        conn = None
+        try:
+            conn, status, _ = self._connect_read(close)
+            if conn is None or status != schema.CURRENT:
+                return False  # nothing to settle yet, or an older schema: the next command upgrades it
+            conn.execute("BEGIN")
+            return Tx(conn, self.wall(), self.agent).pending()
+        except sqlite3.Error as exc:
+            raise schema.database_error(self.path, exc) from None
+        finally:
+            try:
+                if conn is not None and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            finally:
+                for each in close:
+                    each.close()
+
     # -- templates, classification codes, contacts -------------------------------
 
     def template_add(self, name: str, text: str, queue: str | None = None) -> Result:
