@@ -101,10 +101,10 @@ class Plan:
     @classmethod
     def quick(cls) -> "Plan":
         return cls(
-            startup_rounds=3, importtime_runs=1, batch_steps=200, batch_rounds=2, run_lines=200,
-            scale_chats=1_000, scale_rounds=3, settle_timers=(0, 10), settle_rounds=1,
-            memory_runs=1, warmup=1, queue_sizes=(100, 200), queue_rounds=1,
-            whole_sizes=(500, 2_000), whole_rounds=1,
+            startup_rounds=2, importtime_runs=1, batch_steps=100, batch_rounds=1, run_lines=100,
+            scale_chats=300, scale_rounds=2, settle_timers=(0, 10), settle_rounds=1,
+            memory_runs=1, warmup=1, queue_sizes=(20, 40), queue_rounds=1,
+            whole_sizes=(100, 400), whole_rounds=1,
         )
 
     @classmethod

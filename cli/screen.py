@@ -786,8 +786,10 @@ class ChatemuScreen(App):
     @staticmethod
     def not_here(text: str) -> tuple[str | None, str | None]:
         """Why the command a line names does not run from the command line (None: it does)."""
+        from .scenario import split_words
+
         try:
-            words = shlex.split(text, comments=True)
+            words = split_words(text)  # as parse_lines splits it
         except ValueError:
             return None, None  # parse_lines says what is wrong with it
         if words and words[0].startswith("!"):

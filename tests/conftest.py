@@ -39,6 +39,8 @@ def launch(argv: list[str], env: dict, stdin: str | None = None, timeout: float 
     if argv[0] == CHATEMU and not os.environ.get("CHATEMU_TEST_EXEC"):
         server = _fork_server()
         if server.can_run(env):
+            # As an exec'd process decodes its argv: bytes that are not UTF-8 become surrogates.
+            argv = [os.fsdecode(word) if isinstance(word, bytes) else word for word in argv]
             return server.run(argv, env, stdin, timeout, cwd=cwd, umask=umask)
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, input=stdin, timeout=timeout, cwd=cwd,
                           preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)

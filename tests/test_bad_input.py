@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import CHATEMU, START, Chatemu
+from conftest import CHATEMU, START, Chatemu, launch
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 SEED = 424242
@@ -346,6 +346,8 @@ def run_in_process(argv: list[str], stdin: str) -> Outcome:
 
 
 def run_process(argv: list, stdin: str, env: dict, cwd: Path, prefix: list | None = None) -> Outcome:
+    if not prefix:
+        return Outcome(*launch([CHATEMU, *argv], env, stdin, cwd=cwd))
     proc = subprocess.run([*(prefix or []), CHATEMU, *argv], input=stdin.encode(), capture_output=True, env=env,
                           cwd=cwd, timeout=60)
     return Outcome(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))

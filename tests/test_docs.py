@@ -1,10 +1,13 @@
 """The docs stay true: docs/reference.md is the CLI's --help, CI runs the README's test command, and the
 exit codes documented (README and docs/json.md) are the engine's."""
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import CHATEMU, launch
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -22,11 +25,11 @@ def test_command_reference_matches_help():
 def test_every_command_is_in_the_reference():
     """Each command `chatemu --help` lists (and each of its groups' commands) has a section."""
     sections = set(re.findall(r"^### `(chatemu[^`]*)`$", REFERENCE, re.M))
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
 
     def commands(words):
-        text = subprocess.run(
-            [sys.executable, "-m", "chatemu.cli", *words, "--help"], capture_output=True, text=True, check=True
-        ).stdout
+        code, text, err = launch([CHATEMU, *words, "--help"], env)
+        assert code == 0, (words, err)
         listed = text.split("Commands:\n", 1)
         if len(listed) == 1:
             return [words]

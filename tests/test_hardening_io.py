@@ -16,16 +16,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import CHATEMU, START, Chatemu
+from conftest import CHATEMU, START, Chatemu, launch
 
 
 def run_in(cm: Chatemu, cwd: Path, *args: str, env: dict | None = None, umask: int | None = None,
            stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
     """``chatemu ARGS`` with its own working folder, environment and umask."""
-    return subprocess.run(
-        [CHATEMU, *args], cwd=cwd, env=env if env is not None else cm.env, capture_output=True, text=True,
-        input=stdin, timeout=timeout, preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
-    )
+    code, out, err = launch([CHATEMU, *args], env if env is not None else cm.env, stdin, timeout, cwd=cwd,
+                            umask=umask)
+    return subprocess.CompletedProcess([CHATEMU, *args], code, out, err)
 
 
 def one_error(proc, code: int, match: str | None = None) -> str:

@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import CHATEMU, START, Chatemu
+from conftest import CHATEMU, START, Chatemu, launch
 
 from chatemu.cli.render import event_line
 
@@ -124,9 +124,11 @@ def _nothing():
 
 
 def run(cm: Chatemu, *args: str, prefix: list | None = None, env: dict | None = None):
-    proc = subprocess.run([*(prefix or []), CHATEMU, *args], capture_output=True, text=True,
-                          env={**cm.env, **(env or {})}, timeout=60)
-    return proc
+    if prefix:  # as another user
+        return subprocess.run([*prefix, CHATEMU, *args], capture_output=True, text=True,
+                              env={**cm.env, **(env or {})}, timeout=60)
+    code, out, err = launch([CHATEMU, *args], {**cm.env, **(env or {})})
+    return subprocess.CompletedProcess([CHATEMU, *args], code, out, err)
 
 
 def listing(path: Path) -> dict[str, tuple]:

@@ -35,7 +35,7 @@ import pytest
 from conftest import CHATEMU, START, Chatemu
 
 HEAVY = bool(os.environ.get("CHATEMU_HEAVY"))  # as in test_check.py: set and non-empty
-ROUNDS = 50 if HEAVY else 8
+ROUNDS = 50 if HEAVY else 3
 CYCLES = 500 if HEAVY else 400  # six lines each
 SEED = 20260105
 

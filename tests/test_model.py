@@ -153,7 +153,8 @@ from chatemu.store.check import check
 from chatemu.store.engine import Engine
 from chatemu.store.errors import ChatemuError
 
-EXAMPLES = int(os.environ.get("CHATEMU_MODEL_EXAMPLES", "100"))
+HEAVY = bool(os.environ.get("CHATEMU_HEAVY"))  # as in test_check.py: set and non-empty
+EXAMPLES = int(os.environ.get("CHATEMU_MODEL_EXAMPLES", "200" if HEAVY else "30"))
 STEPS = int(os.environ.get("CHATEMU_MODEL_STEPS", "50"))
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
