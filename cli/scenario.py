@@ -459,6 +459,22 @@ class Dispatcher:
         return self.cli.translate(invoke, words, session=self.session)
 
 
+def play(dispatch: Dispatcher, words: list[str] | str, want: Want | None, results: list):
+    """Run one parsed scenario line (``parse_lines``): its exit code, its error lines, what a
+    refusal line's refusal said when it held (else None) and the refused command's exit code.
+    The line's results are appended to ``results``."""
+    if isinstance(words, str):
+        return 2, [words], None, None
+    if words[0] == "mark" and want is None:
+        return (*dispatch.mark(words, results), None, None)
+    code, errors = dispatch(words, results)
+    if want is None:
+        return code, errors, None, None
+    refused_with = code
+    code, errors, refusal = want.judge(code, errors)
+    return code, errors, refusal, refused_with
+
+
 def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
     text, where = read_file(file)
     steps = parse_lines(text, where)
@@ -478,16 +494,7 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
     try:
         for number, line, words, want in steps:
             results: list = []
-            refusal = None
-            if isinstance(words, str):
-                code, errors = 2, [words]
-            elif words[0] == "mark" and want is None:
-                code, errors = dispatch.mark(words, results)
-            else:
-                code, errors = dispatch(words, results)
-                if want is not None:
-                    refused_with = code
-                    code, errors, refusal = want.judge(code, errors)
+            code, errors, refusal, refused_with = play(dispatch, words, want, results)
             ran += 1
             if code:
                 failed += 1
