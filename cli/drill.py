@@ -23,8 +23,6 @@ import typer
 
 from chatemu.store.errors import UsageError
 
-from .common import JsonOpt
-
 #: Seconds between two polls of a wait.
 POLL_SECONDS = 0.15
 
@@ -239,6 +237,7 @@ def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int
         mine = set(session.refused)
         mistakes = [r for r in eng.refusals(None, first_seq).value if r["seq"] not in mine]
     finally:
+        show.stop()  # a spinner left running (Ctrl-C) gives the terminal back
         session.connections.close()
         session.connections, session.sink = None, None
     from chatemu.store.timefmt import seconds
@@ -454,20 +453,20 @@ class Show:
             return
         from .scenario import clip
 
-        self._stop()
+        self.stop()
         took = f"{_took(found)}{', late' if found['late'] else ''}"
         if self.rich:
             self._print(f"✓ {clip(step.text)}  ({took})", "green")
         else:
             self._print(f"{self.where}:{step.number}: done: {clip(step.text)} ({took})")
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
         if self.status is not None:
             self.status.stop()
             self.status = None
 
     def report(self, report: dict) -> None:
-        self._stop()
+        self.stop()
         if self.as_json:
             from . import render
 

@@ -115,7 +115,7 @@ class Chatemu:
     def fails(self, code: int, *args: str, match: str | None = None, **kw) -> Done:
         """A refused command: its exit code, one `error:` line, nothing on stdout, nothing changed
         but the journal of refusals, which keeps its rows and gains at most one: this refusal's
-        (exit 3 or 4, its message), when the command would have changed something."""
+        (exit 3 or 4, the message of the error line), when the command would have changed something."""
         before, journal = self.dump(), self.journal()
         done = self.run(*args, **kw)
         assert done.code == code, done
@@ -130,7 +130,8 @@ class Chatemu:
         assert after[:len(journal)] == journal and len(after) <= len(journal) + 1, f"journal rewritten: {done}"
         if len(after) > len(journal):
             _seq, _at, _agent, _command, exit_code, message = after[-1]
-            assert exit_code == code in (3, 4) and lines[0] == f"error: {message}", (after[-1], done)
+            # the line is `error: MESSAGE` (`error: FILE:LINE: COMMAND: MESSAGE` for a scenario's line)
+            assert exit_code == code in (3, 4) and lines[0].endswith(message), (after[-1], done)
         return done
 
     def dump(self) -> str:
