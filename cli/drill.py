@@ -183,9 +183,10 @@ def _wait(number: int, shown: str, root: list[str], words: list[str], where: str
 class Failed(Exception):
     """The drill stops: a line failed, a --strict deadline passed, or --timeout."""
 
-    def __init__(self, code: int, step: Step, error: str):
+    def __init__(self, code: int, step: Step, error: str, record: dict | None = None):
         super().__init__(error)
         self.code, self.step, self.error = code, step, error
+        self.record = record  # a wait's record as it stood
 
 
 def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int:
@@ -230,8 +231,8 @@ def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int
                     _act(step, dispatch, show)
         except Failed as exc:
             failure = exc
-            if exc.step.kind == "wait" and (not records or records[-1]["line"] != exc.step.number):
-                records.append(exc.record if hasattr(exc, "record") else _record(exc.step, None, None, None, {}))
+            if exc.record is not None:
+                records.append(exc.record)
         ended_at = clock.now()
         started_at = ended_at if started_at is None else started_at
         mine = set(session.refused)
@@ -333,26 +334,20 @@ def wait(step: Step, dispatch, clock: Clock, show, stop_at: float | None, timeou
                 show.done(step, found)
                 return found
             if code not in (1, 4):  # 4: what it names does not exist yet
-                failed = Failed(code, step, "; ".join(e.removeprefix("error: ") for e in errors))
-                failed.record = record(False, None)
-                raise failed
+                raise Failed(code, step, "; ".join(e.removeprefix("error: ") for e in errors), record(False, None))
             if step.within is not None and not late and now - started >= step.within:
                 late = True
                 if step.hint is not None:
                     hint_shown = True
                     show.hint(step)
                 if step.strict:
-                    failed = Failed(1, step, f"not done within {_duration(step.within)} (database clock): "
-                                    + "; ".join(e.removeprefix("error: ") for e in errors))
-                    failed.record = record(False, None)
-                    raise failed
+                    raise Failed(1, step, f"not done within {_duration(step.within)} (database clock): "
+                                 + "; ".join(e.removeprefix("error: ") for e in errors), record(False, None))
         if not announced:
             show.waiting(step)
             announced = True
         if stop_at is not None and time.monotonic() >= stop_at:
-            failed = Failed(1, step, f"--timeout {_duration(timeout_ms)} passed (wall clock)")
-            failed.record = record(False, None)
-            raise failed
+            raise Failed(1, step, f"--timeout {_duration(timeout_ms)} passed (wall clock)", record(False, None))
         time.sleep(POLL_SECONDS)
 
 
