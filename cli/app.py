@@ -48,6 +48,8 @@ _GROUPS = {
 }
 _COMMANDS = {
     "events": ("qa", "events", {}),
+    "refusals": ("qa", "refusals", {}),
+    "drill": ("drill", "drill", {}),
     "expect": ("qa", "expect", {"context_settings": {"ignore_unknown_options": True}}),
     "explain": ("qa", "explain", {}),
     "timeline": ("timeline", "timeline", {}),
@@ -59,7 +61,8 @@ _COMMANDS = {
     "reset": ("qa", "reset", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
-         "events", "expect", "explain", "timeline", "console", "watch", "run", "snapshot", "export", "import", "reset", "db")
+         "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
+         "import", "reset", "db")
 
 
 def version_callback(value: bool) -> None:
@@ -197,23 +200,30 @@ def lift_root_options(argv: list[str], command) -> list[str]:
 # -- the one place errors become exit codes ------------------------------------------
 
 
-def call(argv: list[str], session: Optional[Session] = None) -> tuple[int, list[str]]:
+def call(argv: list[str], session: Optional[Session] = None, typed: Optional[list[str]] = None) -> tuple[int, list[str]]:
     """Run one chatemu command line; return its exit code and the lines to print on stderr.
-    ``session``: where results go and which connections to use (``chatemu run``)."""
+    ``session``: where results go and which connections to use (``chatemu run``).
+    ``typed``: the line as its user typed it, for the journal of refusals (default: ``argv``)."""
     command = command_for(argv)
     argv = lift_root_options(argv, command)
     session = session or Session()
     session.cli = sys.modules[__name__]
     return translate(
-        lambda: command.main(args=argv, prog_name="chatemu", standalone_mode=False, obj=session), argv
+        lambda: command.main(args=argv, prog_name="chatemu", standalone_mode=False, obj=session), argv,
+        typed=typed, session=session,
     )
 
 
-def translate(run, argv: list[str]) -> tuple[int, list[str]]:
+def translate(run, argv: list[str], typed: Optional[list[str]] = None,
+              session: Optional[Session] = None) -> tuple[int, list[str]]:
     """Run a parsed command; turn what it raises into an exit code and stderr lines.
 
     This is the single translation point from exceptions to exit codes and
     messages; ``main`` prints them, ``chatemu run`` names the file and line.
+    It is also where a refused state-changing command is journaled (``refusals``),
+    after its own transaction has rolled back: the command line as typed
+    (``typed``, default ``argv``, without ``--db``), the acting agent, the exit code and
+    the message.  ``session.refused``, when a list, gets the journal's seq of each.
     """
     try:
         for word in argv:
@@ -229,6 +239,11 @@ def translate(run, argv: list[str]) -> tuple[int, list[str]]:
     except typer.Exit as exc:
         return exc.exit_code, []
     except ChatemuError as exc:
+        journal = getattr(exc, "journal", None)
+        if journal is not None and exc.exit_code in (3, 4):
+            seq = journal.journal_refusal(command_line(argv if typed is None else typed), exc.exit_code, exc.message)
+            if seq is not None and session is not None and session.refused is not None:
+                session.refused.append(seq)
         return exc.exit_code, exc.lines()
     except typer.TyperException as exc:  # Typer's parsing errors: bad option, missing argument
         message = exc.format_message()
@@ -242,6 +257,20 @@ def translate(run, argv: list[str]) -> tuple[int, list[str]]:
         if os.environ.get("CHATEMU_DEBUG"):
             raise
         return 70, [f"error: internal error: {type(exc).__name__}: {exc} (set CHATEMU_DEBUG=1 for the traceback)"]
+
+
+def command_line(argv: list[str]) -> str:
+    """A command line as the journal of refusals keeps it: the words as a shell would take
+    them back (quoted only where needed), without the root ``--db`` options."""
+    import shlex
+
+    words, at = [], 0
+    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
+        step = 1 if "=" in argv[at] else 2
+        if not argv[at].startswith("--db"):
+            words += argv[at:at + step]
+        at += step
+    return shlex.join(words + argv[at:])
 
 
 def _escaped_bytes(word: str) -> bool:

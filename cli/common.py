@@ -32,7 +32,9 @@ class Session:
     kept open across the lines of one ``run``.  ``in_run``: a scenario line may
     not start another scenario.  ``cli``: the command line's entry points
     (``call``, ``translate``, ``root_command``), set by ``app.call``, so that
-    ``run`` runs its lines without importing ``app``.
+    ``run`` runs its lines without importing ``app``.  ``refused``: when a list, the
+    journal's seq of each refusal of this session's lines is appended to it (``drill``
+    tells its own refusals from the trainee's).
     """
 
     def __init__(self, sink: Optional[list] = None, connections: Optional[Connections] = None, in_run: bool = False):
@@ -43,6 +45,7 @@ class Session:
         self.connections = connections
         self.in_run = in_run
         self.marks: dict[str, int] = {}  # a scenario's ``mark NAME`` lines: the last event's seq then
+        self.refused: Optional[list[int]] = None  # when a list: the journal seqs of this session's refusals
         self._engine: Optional[tuple] = None
 
     def engine(self) -> Engine:

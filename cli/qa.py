@@ -45,6 +45,23 @@ def events(
     show(ctx, result, json, lambda r: render.events(r.value))
 
 
+def refusals(
+    ctx: typer.Context,
+    agent_id: Annotated[Optional[str], typer.Option("--agent", metavar="ID", help="Only this agent's refusals.")] = None,
+    since: Annotated[int, typer.Option("--since", metavar="SEQ", min=0, max=2**63 - 1, help="Only refusals after this seq.")] = 0,
+    json: JsonOpt = False,
+) -> None:
+    """The journal of refusals: each command that would have changed something and was refused.
+
+    A command refused by the model (exit 3) or naming something unknown (exit 4)
+    changes nothing; its command line, the acting agent, the exit code and the
+    message are kept here, oldest first.  Read-only commands and usage errors are
+    not journaled.  Changes nothing.
+
+    Examples: `chatemu refusals`, `chatemu refusals --agent agent-2`, `chatemu refusals --since 12 --json`."""
+    show(ctx, engine(ctx).refusals(agent_id, since), json, lambda r: render.refusals(r.value))
+
+
 # -- QA tools ---------------------------------------------------------------------------
 
 

@@ -472,6 +472,25 @@ def explain(value: dict) -> None:
         print(f"  next: {line}")
 
 
+def refusals(items: list[dict]) -> None:
+    """The journal of refusals for people: one row each, oldest first."""
+    if not items:
+        print("no refusals")
+        return
+    rows = [[str(r["seq"]), r["at"], r["agent"], str(r["exit"]), one_line(r["command"]), one_line(r["message"])]
+            for r in items]
+    _table(["SEQ", "AT", "AGENT", "EXIT", "COMMAND", "MESSAGE"], rows, keep=("SEQ", "AT", "AGENT", "EXIT"))
+
+
+#: Characters that end a line for ``str.splitlines`` (and for some terminals).
+_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` kept to one line: its line breaks shown escaped (a command line may hold one)."""
+    return text.translate(_BREAKS)
+
+
 def snapshots(items: list[dict]) -> None:
     if not items:
         print("no snapshots")

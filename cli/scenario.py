@@ -53,15 +53,11 @@ LINE_ECHO, MESSAGE_ECHO = 200, 1000
 _SAFE = re.compile(r"[\w@%+=:,./-]+(?: [\w@%+=:,./-]+)*", re.ASCII)
 
 
-#: Characters that end a line for ``str.splitlines`` (and for some terminals): shown escaped,
-#: so an echoed line or message stays one line.
-_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
-
-
 def clip(text: str, limit: int = LINE_ECHO) -> str:
-    """``text`` cut to ``limit`` characters, ending in … when cut, and kept to one line."""
+    """``text`` cut to ``limit`` characters, ending in … when cut, and kept to one line
+    (line breaks shown escaped, ``render.one_line``)."""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.translate(_BREAKS)
+    return render.one_line(text)
 
 
 def split_lines(text: str) -> list[str]:
@@ -430,8 +426,8 @@ class Dispatcher:
         route = self.route(words)
         if route is None:
             own = Session(sink=sink, connections=self.session.connections, in_run=True)
-            own.marks = self.session.marks
-            return self.cli.call(self.base + words, own)
+            own.marks, own.refused = self.session.marks, self.session.refused
+            return self.cli.call(self.base + words, own, typed=words)
         command, name, args, parent = route
         parent.find_root().obj.sink = sink
 
@@ -460,7 +456,23 @@ class Dispatcher:
             with ctx:
                 return command.invoke(ctx)
 
-        return self.cli.translate(invoke, words)
+        return self.cli.translate(invoke, words, session=self.session)
+
+
+def play(dispatch: Dispatcher, words: list[str] | str, want: Want | None, results: list):
+    """Run one parsed scenario line (``parse_lines``): its exit code, its error lines, what a
+    refusal line's refusal said when it held (else None) and the refused command's exit code.
+    The line's results are appended to ``results``."""
+    if isinstance(words, str):
+        return 2, [words], None, None
+    if words[0] == "mark" and want is None:
+        return (*dispatch.mark(words, results), None, None)
+    code, errors = dispatch(words, results)
+    if want is None:
+        return code, errors, None, None
+    refused_with = code
+    code, errors, refusal = want.judge(code, errors)
+    return code, errors, refusal, refused_with
 
 
 def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
@@ -482,16 +494,7 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
     try:
         for number, line, words, want in steps:
             results: list = []
-            refusal = None
-            if isinstance(words, str):
-                code, errors = 2, [words]
-            elif words[0] == "mark" and want is None:
-                code, errors = dispatch.mark(words, results)
-            else:
-                code, errors = dispatch(words, results)
-                if want is not None:
-                    refused_with = code
-                    code, errors, refusal = want.judge(code, errors)
+            code, errors, refusal, refused_with = play(dispatch, words, want, results)
             ran += 1
             if code:
                 failed += 1

@@ -2,8 +2,9 @@
 
 The state is every row of the state tables (``meta``: the clock and the next
 chat number; ``config``; ``agents``; ``chats`` with their timers; ``events``;
-``contacts``; ``messages``; ``templates``; ``classification_codes``) plus the
-event sequence.  A bundle is one canonical JSON document (sorted keys, rows in
+``contacts``; ``messages``; ``templates``; ``classification_codes``; ``queues``;
+``agent_queues``; ``refusals``, the journal of refused commands) plus the event
+sequence.  A bundle is one canonical JSON document (sorted keys, rows in
 key order, no spaces), so export → import → export is byte-identical.
 
 Nothing here holds a whole state in memory, whatever its size: rows go in
@@ -45,15 +46,17 @@ from .validate import is_name, shown
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
 STATE_TABLES = ("meta", "config", "agents", "chats", "events", "contacts", "messages", "templates",
-                "classification_codes", "queues", "agent_queues")
+                "classification_codes", "queues", "agent_queues", "refusals")
 _ORDER = {"meta": "id", "config": "queue, key", "agents": "id", "chats": "number", "events": "seq",
           "contacts": "name", "messages": "chat, seq", "templates": "queue, name", "classification_codes": "queue, code",
-          "queues": "name", "agent_queues": "agent, queue"}
+          "queues": "name", "agent_queues": "agent, queue", "refusals": "seq"}
 #: Tables schema version 3 added: absent from the states older versions saved.
 _V3_TABLES = ("contacts", "messages", "templates", "classification_codes")
 #: Tables schema version 5 added: a state without them gets them from its chats and agents
 #: as it is loaded (``schema.fill_agents_queues``).
 _V5_TABLES = ("queues", "agent_queues")
+#: Tables schema version 6 added: a state without them (saved before) has an empty journal of refusals.
+_V6_TABLES = ("refusals",)
 #: Not-null chat columns schema version 3 added, which an older state's chats lack.
 _V3_NOT_NULL = ("transfers", "unread", "abusive")
 #: Rows per line of a part.
@@ -67,7 +70,7 @@ _COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {}
 _UNIQUE = {"chats": ("id", "number"), "agents": ("id",), "events": ("seq",),
            "config": ("queue", "key"), "contacts": ("name",), "messages": ("chat", "seq"),
            "templates": ("queue", "name"), "classification_codes": ("queue", "code"),
-           "queues": ("name",), "agent_queues": ("agent", "queue")}
+           "queues": ("name",), "agent_queues": ("agent", "queue"), "refusals": ("seq",)}
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 #: The same output for dicts whose keys are in sorted order already (rows read with their
 #: columns selected in that order), without sorting each one.
@@ -716,7 +719,7 @@ class StateCheck:
         old = self.old
         errors = self.errors_old if old else self.errors
         for table in STATE_TABLES:
-            absent_ok = (old and table in _V3_TABLES) or (table in _V5_TABLES and table not in self.lists)
+            absent_ok = (old and table in _V3_TABLES) or (table in _V5_TABLES + _V6_TABLES and table not in self.lists)
             if not self.lists.get(table) and not absent_ok:
                 return f"{where}: {table} is missing or not a list"
             if table in errors:

@@ -51,6 +51,11 @@ The invariants:
   been in a state that allows them (active, parked or wrap-up); a note only
   with a classification;
 - every chat's contact exists;
+- the journal of refusals (schema 6 on): each row has a time within 0001-01-01 …
+  9999-12-31, a valid agent id, exit code 3 or 4, and a command line and a
+  message that are not empty (its times are not held to the clock: a real
+  clock's refusal is dated on the wall clock, which is stored only by a
+  command that changes something);
 - every stored value obeys the rules the command line enforces, whatever way
   it came in: names and ids (chats, agents, queues, snapshots, templates),
   customer and contact names, message texts, priorities, times within
@@ -149,6 +154,8 @@ class _Checker:
             self.webchat(now)
         if self.version >= 5:
             self.agents_queues()
+        if self.version >= 6:
+            self.refusals()
         return self.found
 
     def clock(self) -> int | None:
@@ -516,6 +523,17 @@ class _Checker:
             " agent_queues g WHERE g.agent = a.id AND g.queue = c.queue AND g.enabled = 1) ORDER BY e.seq",
             lambda seq, chat, agent, queue: f"event {seq}: chat {_name(chat)} was presented to {_name(agent)}"
             f" from queue {_name(queue)}, which it does not serve",
+        )
+
+    def refusals(self) -> None:
+        """The journal of refusals: each row a refusal as the command line journals it."""
+        self.report(
+            "SELECT seq FROM refusals WHERE NOT (typeof(seq) = 'integer' AND seq >= 1)"
+            f" OR NOT (typeof(at_ms) = 'integer' AND at_ms BETWEEN {MIN_MS} AND {MAX_MS})"
+            " OR chatemu_bad_name(agent) OR exit_code IS NOT 3 AND exit_code IS NOT 4"
+            " OR typeof(command) != 'text' OR command = '' OR typeof(message) != 'text' OR message = ''"
+            " ORDER BY seq",
+            lambda seq: f"refusal {seq}: a bad time, agent, exit code (3 or 4), command or message",
         )
 
     def replay(self) -> None:

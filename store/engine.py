@@ -30,7 +30,7 @@ from typing import Callable, Iterator
 
 from . import agents, chats, clock, config, schema
 from .clock import system_wall_ms
-from .errors import DatabaseError
+from .errors import ChatemuError, DatabaseError
 from .tx import Tx
 from .validate import DEFAULT_AGENT, DEFAULT_QUEUE, check_name
 
@@ -219,10 +219,20 @@ class Engine:
         returns a view (a function), shown as it is after timers and presentation.
 
         The first command on a path with no file yet is rehearsed on a blank database
-        in memory first: if it is refused, no file is created."""
-        if write and self._no_file_yet():
-            self._once(command, args, acting, write, rehearsal=True)
-        return self._once(command, args, acting, write)
+        in memory first: if it is refused, no file is created.
+
+        A refusal (or an unknown chat) of a command that changes something carries this
+        engine as ``journal``: the command line journals it (``journal_refusal``) once the
+        command's own transaction has rolled back."""
+        if not write:
+            return self._once(command, args, acting, write)
+        try:
+            if self._no_file_yet():
+                self._once(command, args, acting, write, rehearsal=True)
+            return self._once(command, args, acting, write)
+        except ChatemuError as exc:
+            exc.journal = self
+            raise
 
     def _once(self, command: Callable, args: tuple, acting: bool, write: bool, rehearsal: bool = False) -> Result:
         with self.transaction(acting=acting, write=write, rehearsal=rehearsal) as tx:
@@ -522,6 +532,46 @@ class Engine:
     def count_events(self, since: int) -> Result:
         """How many events came after seq ``since``; never writes."""
         return self._read(lambda tx: tx.q("SELECT count(*) FROM events WHERE seq > ?", since).fetchone()[0])
+
+    # -- the journal of refusals -------------------------------------------------
+
+    def journal_refusal(self, command: str, exit_code: int, message: str) -> int | None:
+        """Journal a refused command line (exit 3 or 4) in a short transaction of its own;
+        its seq, or None where it cannot be written (``refusals.record``).  Never raises."""
+        from . import refusals
+
+        return refusals.record(self, command, exit_code, message)
+
+    def refusals(self, agent_id: str | None = None, since: int = 0) -> Result:
+        """The journal of refused commands, oldest first; never writes."""
+        from . import refusals
+
+        return self._read(refusals.list_, agent_id, since)
+
+    def refusals_last_seq(self) -> Result:
+        """The seq of the journal's last refusal (0 when there is none); never writes."""
+        from . import refusals
+
+        return self._read(refusals.last_seq)
+
+    def due(self) -> bool:
+        """Whether something is due now (a wrap-up timer run out, a queued chat to present
+        to a free agent), judged by a plain read: no write lock (``settle`` applies it)."""
+        close: list[sqlite3.Connection] = []
+        try:
+            conn, status, _ = self._connect_read(close)
+            if conn is None or status != schema.CURRENT:
+                return False
+            conn.execute("BEGIN")
+            try:
+                return Tx(conn, self.wall(), self.agent).pending()
+            finally:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise schema.database_error(self.path, exc) from None
+        finally:
+            for each in close:
+                each.close()
 
     def snapshot_save(self, name: str) -> Result:
         from . import snapshots

@@ -18,7 +18,7 @@ from .errors import DatabaseError, UsageError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -423,6 +423,17 @@ def _migrations(sqlite_utils, now_ms: int):
         # The queue's head, queue by queue, in presentation order.
         db.execute("CREATE INDEX idx_chats_queue_by_name ON chats(state, queue, priority DESC, created_at_ms, number)")
         fill_agents_queues(db.conn)
+
+    @migrations(name="0006_refusals")
+    def refusals(db) -> None:
+        # The journal of refused commands: each state-changing command line refused by the model
+        # (exit 3) or naming something unknown (exit 4), written after its own transaction rolled
+        # back (``refusals.record``).  ``seq`` is the rowid: 1, 2, 3 … in the order they were written.
+        db.execute(
+            "CREATE TABLE refusals (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, agent TEXT NOT NULL,"
+            " command TEXT NOT NULL, exit_code INTEGER NOT NULL, message TEXT NOT NULL)"
+        )
+        db["refusals"].create_index(["agent", "seq"])
 
     return migrations
 

@@ -115,8 +115,10 @@ class Chatemu:
         return self.js("chat", "show", chat_id)
 
     def fails(self, code: int, *args: str, match: str | None = None, **kw) -> Done:
-        """A refused command: its exit code, one `error:` line, nothing on stdout, nothing changed."""
-        before = self.dump()
+        """A refused command: its exit code, one `error:` line, nothing on stdout, nothing changed
+        but the journal of refusals, which keeps its rows and gains at most one: this refusal's
+        (exit 3 or 4, the message of the error line), when the command would have changed something."""
+        before, journal = self.dump(), self.journal()
         done = self.run(*args, **kw)
         assert done.code == code, done
         assert done.out == "", done
@@ -126,21 +128,78 @@ class Chatemu:
         if match is not None:
             assert match in lines[0], done
         assert self.dump() == before, f"state changed by a refused command: {done}"
+        after = self.journal()
+        assert after[:len(journal)] == journal and len(after) <= len(journal) + 1, f"journal rewritten: {done}"
+        if len(after) > len(journal):
+            _seq, _at, _agent, _command, exit_code, message = after[-1]
+            # the line is `error: MESSAGE` (`error: FILE:LINE: COMMAND: MESSAGE` for a scenario's line)
+            assert exit_code == code in (3, 4) and lines[0].endswith(message), (after[-1], done)
         return done
 
     def dump(self) -> str:
-        """The whole stored state, to compare before and after."""
+        """The whole stored state but the journal of refusals (``journal``), to compare before and after."""
         if not self.db.exists():
             return ""
         import sqlite3
 
         conn = sqlite3.connect(self.db)
         try:
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"
+                                                 " AND name != 'refusals' ORDER BY name")]
             return json.dumps({t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables},
                               default=bytes.hex)  # snapshots are compressed BLOBs
         finally:
             conn.close()
+
+    def journal(self) -> list[tuple]:
+        """The journal of refusals: (seq, at_ms, agent, command, exit_code, message) rows, oldest first."""
+        if not self.db.exists():
+            return []
+        import sqlite3
+
+        conn = sqlite3.connect(self.db)
+        try:
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'refusals'").fetchone():
+                return []
+            return conn.execute("SELECT seq, at_ms, agent, command, exit_code, message FROM refusals ORDER BY seq").fetchall()
+        finally:
+            conn.close()
+
+
+def logical_state(path) -> tuple[str, list] | None:
+    """What a chatemu database file holds, read without writing: its state (every table but the
+    journal of refusals, as ``Chatemu.dump``) and its journal's rows; None if it cannot be read so."""
+    import sqlite3
+    from urllib.parse import quote
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        state = json.dumps({t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables
+                            if t != "refusals"}, default=bytes.hex)
+        journal = conn.execute("SELECT * FROM refusals ORDER BY seq").fetchall() if "refusals" in tables else []
+        return state, journal
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def journaled_only(before: tuple | None, after: tuple | None, code: int) -> bool:
+    """Whether the only change from ``before`` to ``after`` (``logical_state``s) is one refusal
+    appended to the journal, with exit ``code`` (3 or 4): what a refused state-changing command
+    may leave behind."""
+    if before is None or after is None or code not in (3, 4):
+        return False
+    (state, journal), (state_after, journal_after) = before, after
+    return (state == state_after and journal_after[:len(journal)] == journal
+            and len(journal_after) == len(journal) + 1 and journal_after[-1][4] == code)
 
 
 @pytest.fixture

@@ -69,11 +69,22 @@ def rows(app) -> list[str]:
 
 
 def dump(path: str) -> str:
+    """The stored state, but the journal of refusals (a refused action is journaled: ``journal``)."""
     conn = sqlite3.connect(path)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"
+                                             " AND name != 'refusals' ORDER BY name")]
         return json.dumps({t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables},
                           default=bytes.hex)
+    finally:
+        conn.close()
+
+
+def journal(path: str) -> list[tuple]:
+    """(agent, command, exit code) of each journaled refusal, oldest first."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT agent, command, exit_code FROM refusals ORDER BY seq").fetchall()
     finally:
         conn.close()
 
@@ -198,6 +209,9 @@ def test_a_refused_action_shows_its_reason_and_changes_nothing(chatemu):
         await pilot.press("t")  # nothing queued
         assert text(app, "#status") == "nothing queued in agent-1's queues"
         assert dump(chatemu.path) == before
+        # Each refused key is in the journal of refusals, as the command line it ran.
+        assert [(agent, command.split(" chat ")[-1], code) for agent, command, code in journal(chatemu.path)] == [
+            ("agent-1", "wrapup C1", 3), ("agent-1", "wrapup C1 --extend", 3), ("agent-1", "wrapup C1 --finish", 3)]
 
     drive(app, script)
 

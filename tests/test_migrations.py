@@ -321,12 +321,13 @@ def v3(tmp_path) -> tuple[Chatemu, dict]:
 def as_schema_3(text: str) -> dict:
     """A bundle as schema 3 held it: without what schema 5 added (queues and who serves them,
     the agents' logged status, break reason and capacity, each chat event's queue, and the
-    events the upgrade logged), ``schema_version`` left out."""
+    events the upgrade logged) and schema 6's journal of refusals, ``schema_version`` left out."""
     import json
 
     def state(found: dict) -> dict:
         found = dict(found)
-        for table in ("queues", "agent_queues"):
+        assert found.get("refusals", []) == []  # nothing refused in these histories
+        for table in ("queues", "agent_queues", "refusals"):
             found.pop(table, None)
         found["agents"] = [{k: v for k, v in a.items() if k not in (
             "status", "status_since_ms", "break_reason", "max_chats", "queues_since_ms")} for a in found["agents"]]
@@ -482,3 +483,46 @@ def test_a_v4_bundle_imports_upgraded_and_round_trips(tmp_path):
     assert again.run("export", "-").out == text
     again.ok("snapshot", "restore", "mid")
     assert again.run("db", "check").code == 0
+
+
+# == schema version 5 (before the journal of refusals) ============================================
+
+FIXTURE_V5 = Path(__file__).parent / "fixtures" / "schema-v5.db"
+V5_TABLES = V3_TABLES + ("queues", "agent_queues", "snapshots")
+
+
+@pytest.fixture
+def v5(tmp_path) -> tuple[Chatemu, dict]:
+    """A copy of the version-5 fixture and its rows.  Written by chatemu's schema 5: agent-1 with
+    C1 parked in wrap-up (40 s left) and C2 active; agent-2 logged in; a snapshot ``mid`` saved
+    before agent-2 came; one command refused (before any journal of refusals existed)."""
+    db = tmp_path / "v5.db"
+    shutil.copyfile(FIXTURE_V5, db)
+    return Chatemu(db), rows(db, V5_TABLES)
+
+
+def test_v5_upgrade_keeps_every_row_and_adds_an_empty_journal(v5):
+    cm, before = v5
+    assert before["user_version"] == 5 and "refusals" not in before["tables"]
+    assert cm.js("refusals") == []  # read-only: read through the upgrade, rolled back
+    assert rows(cm.db)["user_version"] == 5
+    cm.ok("clock", "advance", "0s")
+    after = rows(cm.db, V5_TABLES)
+    assert after["user_version"] == schema.SCHEMA_VERSION and "refusals" in after["tables"]
+    for table in V5_TABLES:
+        assert after[table] == before[table], f"{table} changed by the upgrade"
+    assert cm.journal() == []
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    cm.fails(3, "chat", "park", "C1", match="C1")
+    assert [(r[2], r[3], r[4]) for r in cm.journal()] == [("agent-1", "chat park C1", 3)]
+    cm.ok("snapshot", "restore", "mid")  # saved by schema 5: no journal then
+    assert cm.journal() == [] and cm.run("db", "check").code == 0
+
+
+def test_a_refusal_on_a_v5_database_upgrades_nothing_and_is_not_journaled(v5):
+    """Journaling never upgrades a database: a refusal before the first change leaves the file as it was."""
+    cm, before = v5
+    done = cm.run("chat", "park", "C1")
+    assert done.code == 3 and done.err.startswith("error: ")
+    after = rows(cm.db, V5_TABLES)
+    assert after == before and after["user_version"] == 5 and "refusals" not in after["tables"]
