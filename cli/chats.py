@@ -206,14 +206,32 @@ def call_end(ctx: typer.Context, json: JsonOpt = False) -> None:
 def chat_list(
     ctx: typer.Context,
     all_chats: Annotated[bool, typer.Option("--all", help="Every chat in the database, in id order.")] = False,
-    state: Annotated[Optional[str], typer.Option(metavar="S", help="Only chats in this state.")] = None,
+    state: Annotated[Optional[str], typer.Option(metavar="S", help="Only chats in this state (queued or closed: every chat in it, as no inbox holds one).")] = None,
     queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Only chats of this queue.")] = None,
+    ids: Annotated[bool, typer.Option("--ids", help="Print only the chats' ids, one per line (with --json: one array).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """The agent's inbox (or every chat with --all)."""
+    """The agent's inbox (or every chat with --all).
+
+    A queued or closed chat is in no inbox: --state queued or --state closed
+    lists every chat in that state, as with --all.
+
+    \b
+    Examples:
+      chatemu chat list
+      chatemu chat list --all --queue sales
+      chatemu chat list --state queued --json
+      for id in $(chatemu chat list --ids); do chatemu chat show "$id"; done
+    """
+    from chatemu.store.chats import every_chat
+
     eng = engine(ctx)
-    title = "all chats" if all_chats else f"inbox of {eng.agent}"
-    show(ctx, eng.chat_list(all_chats, state, queue), json, lambda r: render.chat_list(r.value, all_chats, title))
+    if ids:
+        show(ctx, eng.chat_ids(all_chats, state, queue), json, lambda r: print("\n".join(r.value)) if r.value else None)
+        return
+    everywhere = every_chat(all_chats, state)
+    title = "all chats" if all_chats else f"all {state} chats (no inbox holds one)" if everywhere else f"inbox of {eng.agent}"
+    show(ctx, eng.chat_list(all_chats, state, queue), json, lambda r: render.chat_list(r.value, everywhere, title))
 
 
 @chat_app.command("show")

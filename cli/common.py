@@ -18,10 +18,17 @@ ChatId = Annotated[str, typer.Argument(metavar="ID", help="The chat's id, e.g. C
 
 
 def default_db() -> str:
-    """The default database; its folder is made by the first command that changes something."""
+    """The default database; its folder is made by the first command that changes something.
+
+    An empty or relative ``XDG_CONFIG_HOME`` is ignored, as the XDG base directory
+    specification says (``~/.config`` is used): the default is never relative to the
+    current folder."""
     import os
 
-    return os.path.join(typer.get_app_dir("chatemu"), "chatemu.db")
+    folder = typer.get_app_dir("chatemu")
+    if not os.path.isabs(folder):
+        folder = os.path.join(os.path.expanduser("~"), ".config", "chatemu")
+    return os.path.join(folder, "chatemu.db")
 
 
 class Session:

@@ -17,12 +17,22 @@ def events(
     ctx: typer.Context,
     chat: Annotated[Optional[str], typer.Option("--chat", metavar="ID", help="Only this chat's events.")] = None,
     agent_id: Annotated[Optional[str], typer.Option("--agent", metavar="ID", help="Only this agent's events.")] = None,
-    since: Annotated[int, typer.Option("--since", metavar="SEQ", min=0, max=2**63 - 1, help="Only events after this seq.")] = 0,
+    since: Annotated[int, typer.Option("--since", metavar="SEQ", help="Only events after this seq (0 or more).")] = 0,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
     json: JsonOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
 ) -> None:
-    """The event log: every change, in order."""
+    """The event log: every change, in order.
+
+    \b
+    Examples:
+      chatemu events
+      chatemu events --chat C1 --json
+      chatemu events --agent agent-2 --since 40
+      chatemu events --follow --jsonl
+    """
+    if not 0 <= since < 2**63:
+        raise UsageError(f"bad --since {since}: " + ("use a seq, 0 or more" if since < 0 else "no event has a seq that large"))
     if json and (jsonl or follow):
         raise UsageError("--json prints one array: use --jsonl with --follow")
     if follow and session(ctx).in_run:

@@ -71,8 +71,17 @@ def config_set(
 ) -> None:
     """Set a configuration key, for all queues, for one queue, or for one agent.
 
-    Examples: `chatemu config set wrapup 90s`, `chatemu config set wrapup 2m --queue sales`,
-    `chatemu config set max-chats 1 --agent agent-2`, `chatemu config set routing queue-order`."""
+    Prints the value as stored (`auto-present yes` is stored as on, `wrapup 90` as 1m30s).
+
+    \b
+    Examples:
+      chatemu config set wrapup 90s
+      chatemu config set wrapup 2m --queue sales
+      chatemu config set max-chats 1 --agent agent-2
+      chatemu config set routing queue-order
+      chatemu config set break-reasons lunch,training
+    """
     result = engine(ctx).config_set(key, value, queue, agent)
     where = f" for queue {queue}" if queue else f" for agent {agent}" if agent else ""
-    show(ctx, result, json, lambda r: render.changed(f"{key} = {value}{where}", r.events))
+    show(ctx, result, json,
+         lambda r: render.changed(f"{key} = {render.config_value(r.value, key, queue, agent)}{where}", r.events))

@@ -308,7 +308,12 @@ class Engine:
         return self._read(chats.show, chat_id)
 
     def chat_list(self, all_chats=False, state=None, queue=None) -> Result:
+        """The acting agent's inbox, or every chat (``all_chats``, or a ``state`` no inbox holds)."""
         return self._read(chats.list_, all_chats, state, queue)
+
+    def chat_ids(self, all_chats=False, state=None, queue=None) -> Result:
+        """The ids of the chats ``chat_list`` lists, in the same order."""
+        return self._read(chats.ids, all_chats, state, queue)
 
     # -- agents ---------------------------------------------------------------
 
