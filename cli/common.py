@@ -17,6 +17,11 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 ChatId = Annotated[str, typer.Argument(metavar="ID", help="The chat's id, e.g. C1.", show_default=False)]
 
 
+def with_examples(text: str, *examples: str) -> str:
+    """A group's help: ``text``, then its Examples section (click keeps a ``\\b`` paragraph's lines as they are)."""
+    return text + "\n\n\b\nExamples:\n" + "".join(f"  {line}\n" for line in examples)
+
+
 def default_db() -> str:
     """The default database; its folder is made by the first command that changes something.
 
