@@ -63,9 +63,10 @@ _COMMANDS = {
     "export": ("qa", "export", {}),
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
+    "completion": ("completion", "completion", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
-         "events", "expect", "explain", "timeline", "run", "snapshot", "export", "import", "reset", "db")
+         "events", "expect", "explain", "timeline", "run", "snapshot", "export", "import", "reset", "db", "completion")
 
 
 def version_callback(value: bool) -> None:
