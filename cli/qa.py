@@ -199,8 +199,13 @@ def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+    pretty: Annotated[bool, typer.Option("--pretty", help="Indented, with an ISO time beside each time in milliseconds (import reads both forms).")] = False,
 ) -> None:
     """Write the whole database as one JSON bundle (a bug report in one file).
+
+    Canonical JSON: keys sorted, rows in key order, so exporting what was imported
+    gives the same bytes.  The default is compact; --pretty indents it for reading
+    and adds each time as ISO 8601 (created_at_iso beside created_at_ms).
 
     \b
     Examples:
@@ -210,13 +215,13 @@ def export(
     """
     eng = engine(ctx)
     if file == "-":
-        eng.export(sys.stdout.write)
+        eng.export(sys.stdout.write, pretty)
         return
     from .files import check_target, writing
 
     check_target(file, force, eng.path)  # refused before the database is even opened
     with writing(file, force, eng.path) as write:
-        eng.export(write)
+        eng.export(write, pretty)
 
 
 def import_(

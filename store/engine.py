@@ -526,16 +526,17 @@ class Engine:
 
         return self._read(snapshots.list_)
 
-    def export(self, write: Callable[[str], None] | None = None) -> str | None:
+    def export(self, write: Callable[[str], None] | None = None, pretty: bool = False) -> str | None:
         """The whole database as one canonical JSON bundle, handed to ``write`` a piece at a
-        time as it is read (without ``write``: returned as one string)."""
+        time as it is read (without ``write``: returned as one string).  ``pretty``: indented,
+        with each instant's ISO time beside its milliseconds (docs/bundle.md)."""
         from . import snapshots
 
         if write is not None:
-            self._read(snapshots.export, write)
+            self._read(snapshots.export, write, pretty)
             return None
         pieces: list[str] = []
-        self._read(snapshots.export, pieces.append)
+        self._read(snapshots.export, pieces.append, pretty)
         return "".join(pieces)
 
     def import_(self, source, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:
