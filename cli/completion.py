@@ -101,7 +101,7 @@ TREE = {
     'snapshot restore': ([], ['--json', '--help', '-h'], [], [], [], {}, ['-']),
     'snapshot list': ([], ['--json', '--help', '-h'], [], [], [], {}, []),
     'snapshot delete': ([], ['--json', '--help', '-h'], [], [], [], {}, ['-']),
-    'export': ([], ['--force', '--help', '-h'], [], [], [], {}, ['file']),
+    'export': ([], ['--force', '--pretty', '--help', '-h'], [], [], [], {}, ['file']),
     'import': ([], ['--replace', '--replace-snapshots', '--json', '--help', '-h'], [], [], [], {}, ['file']),
     'reset': ([], ['--yes', '-y', '--keep-snapshots', '--json', '--help', '-h'], [], [], [], {}, []),
     'db': (['check', 'path'], ['--help', '-h'], [], [], [], {}, []),
