@@ -224,6 +224,7 @@ _chatemu_candidates() {
     _w=$1
     shift
     if [ -n "$_pending" ]; then
+      [ "$_w" = = ] && continue  # bash splits --db=FILE into --db, =, FILE
       [ "$_pending" = --db ] && _db=$_w
       _pending=''
       continue

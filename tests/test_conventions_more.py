@@ -457,9 +457,10 @@ def test_bash_completes_commands_options_and_chat_ids(chats, tmp_path):
     other.ok("chat", "new", "--id", "X9")
     cases = [(["export", str(tmp_path / "bund")], None), (["--db", str(other.db), "chat", "show", ""], None),
              (["chat", "show", "--db", str(other.db), ""], None), ([f"--db={other.db}", "explain", ""], None),
+             (["--db", "=", str(other.db), "explain", ""], None),  # how bash splits --db=FILE
              (["--db", str(tmp_path / "none.db"), "chat", "show", ""], None)]
     got = _bash_cases(cases, chats.env)
-    assert got == [[str(tmp_path / "bundle.json")], ["X9"], ["X9"], ["X9"], []], got
+    assert got == [[str(tmp_path / "bundle.json")], ["X9"], ["X9"], ["X9"], ["X9"], []], got
     assert not (tmp_path / "none.db").exists()
 
 
