@@ -1044,10 +1044,12 @@ WHOLE = (
     ("stats agents", ["stats", "agents"], None),
     ("stats queues", ["stats", "queues"], None),
     ("export FILE", ["export", "--force", "{bundle}"], None),
+    ("export --pretty FILE", ["export", "--pretty", "--force", "{pretty}"], None),
     ("snapshot save", ["snapshot", "save", "s1"], None),
     ("snapshot list", ["snapshot", "list"], "saved"),
     ("snapshot restore", ["snapshot", "restore", "s1"], "saved"),
     ("import FILE (into an empty database)", ["import", "{bundle}"], "bundle"),
+    ("import --pretty's FILE (into an empty database)", ["import", "{pretty}"], "bundle"),
     ("timeline", ["timeline"], None),
     ("timeline -o FILE.svg", ["timeline", "-o", "{svg}", "--force"], None),
     ("timeline --agent agent-7 -o FILE.html", ["timeline", "--agent", "agent-7", "-o", "{html}", "--force"], None),
@@ -1101,6 +1103,7 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
         events = fill_history(db, n, START_MS)["events"]
         runner.cm(db, "chat", "list")  # checkpoints the fill into the file
         bundle = runner.tmp / f"whole-{n}.json"
+        pretty = runner.tmp / f"whole-{n}-pretty.json"
         empty = runner.tmp / f"whole-{n}-import.db"
         picture = runner.tmp / f"whole-{n}-timeline"
         # Two hours back: fill_history's chats (one every 30 s) end an hour before the clock, so
@@ -1113,7 +1116,7 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
         snapshot_mb = None
         for _ in range(plan.whole_rounds):
             for label, args, _needs in WHOLE:
-                argv = [runner.chatemu, *(a.format(bundle=bundle, svg=picture.with_suffix(".svg"),
+                argv = [runner.chatemu, *(a.format(bundle=bundle, pretty=pretty, svg=picture.with_suffix(".svg"),
                                                    html=picture.with_suffix(".html"), from_=from_) for a in args)]
                 target = db
                 if label.startswith("import"):
@@ -1126,11 +1129,12 @@ def bench_whole(runner: Runner, plan: Plan, report: Report) -> None:
             found.setdefault("clock (baseline)", []).append(run_measured(runner, [runner.chatemu, "clock"], db))
         rows[n] = {
             "chats": n, "events": events, "db_mb": size_before, "bundle_mb": bundle.stat().st_size / 1e6,
+            "pretty_bundle_mb": pretty.stat().st_size / 1e6,
             "snapshot_adds_mb": snapshot_mb,
             "commands": {label: {"seconds": min(t for t, _ in v), "peak_kb": max(k for _, k in v)}
                          for label, v in found.items()},
         }
-        for p in [bundle, *runner.tmp.glob(db.name + "*"), *runner.tmp.glob(empty.name + "*"),
+        for p in [bundle, pretty, *runner.tmp.glob(db.name + "*"), *runner.tmp.glob(empty.name + "*"),
                   *runner.tmp.glob(picture.name + ".*")]:
             p.unlink()
     small, big = (rows[n] for n in (plan.whole_sizes[0], plan.whole_sizes[-1]))
@@ -1334,7 +1338,8 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
             cells = [f"{mb(r['commands'][label]['peak_kb'])}, {r['commands'][label]['seconds']:.2f} s" for r in sizes]
             growth = sizes[-1]["commands"][label].get("growth")
             add(f"| `chatemu {label}` | " + " | ".join(cells) + f" | {'' if growth is None else f'{growth:.2f}'} |")
-        add("\nBundle: " + ", ".join(f"{r['bundle_mb']:.0f} MB" for r in sizes) + "; one snapshot adds "
+        add("\nBundle: " + ", ".join(f"{r['bundle_mb']:.0f} MB" for r in sizes) + " (--pretty: "
+            + ", ".join(f"{r['pretty_bundle_mb']:.0f} MB" for r in sizes) + "); one snapshot adds "
             + ", ".join(f"{r['snapshot_adds_mb']:.1f} MB" for r in sizes) + " to the database file.")
 
     sc = report.sections.get("scale")

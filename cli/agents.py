@@ -4,10 +4,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import JsonOpt, changed_agent, engine, show
+from .common import JsonOpt, changed_agent, engine, show, with_examples
 from . import render
 
-agent_app = typer.Typer(help="The agent: login and logout, status, presence and breaks, its queues.", no_args_is_help=True)
+agent_app = typer.Typer(help=with_examples("The agent: login and logout, status, presence and breaks, its queues.",
+                                             "chatemu agent status", "chatemu --agent agent-2 agent login",
+                                             "chatemu agent break --reason lunch", "chatemu agent queues set sales support"), no_args_is_help=True)
 
 
 @agent_app.command("status")
@@ -16,19 +18,37 @@ def agent_status(
     agent_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Another agent [default: --agent].")] = None,
     json: JsonOpt = False,
 ) -> None:
-    """The agent's presence, derived status, call and active chat."""
+    """The agent's presence, derived status, call and active chat.
+
+    \b
+    Examples:
+      chatemu agent status
+      chatemu agent status agent-2 --json
+    """
     show(ctx, engine(ctx).agent_status(agent_id), json, lambda r: print(render.agent_summary(r.value)))
 
 
 @agent_app.command("list")
 def agent_list(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Every agent in the database."""
+    """Every agent in the database.
+
+    \b
+    Examples:
+      chatemu agent list
+      chatemu agent list --json
+    """
     show(ctx, engine(ctx).agent_list(), json, lambda r: render.agent_list(r.value))
 
 
 @agent_app.command("available")
 def agent_available(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Set presence to available: queued chats may be presented."""
+    """Set presence to available: queued chats may be presented.
+
+    \b
+    Examples:
+      chatemu agent available
+      chatemu --agent agent-2 agent available
+    """
     changed_agent(ctx, engine(ctx).agent_presence("available"), json)
 
 
@@ -40,7 +60,11 @@ def agent_break(
 ) -> None:
     """Set presence to break: nothing is presented.
 
-    Example: `chatemu agent break --reason lunch`."""
+    \b
+    Examples:
+      chatemu agent break
+      chatemu agent break --reason lunch
+    """
     changed_agent(ctx, engine(ctx).agent_presence("break", reason), json)
 
 
@@ -48,7 +72,11 @@ def agent_break(
 def agent_login(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Log the agent in (creating it if new): available, queued chats may be presented.
 
-    Example: `chatemu --agent agent-2 agent login`."""
+    \b
+    Examples:
+      chatemu agent login
+      chatemu --agent agent-2 agent login
+    """
     changed_agent(ctx, engine(ctx).agent_login(), json)
 
 
@@ -58,12 +86,20 @@ def agent_logout(
     return_chats: Annotated[bool, typer.Option("--return", help="First return the agent's new, active and parked chats to their queues.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Log the agent out; refused on a call or with open chats (see --return)."""
+    """Log the agent out; refused on a call or with open chats (see --return).
+
+    \b
+    Examples:
+      chatemu agent logout
+      chatemu --agent agent-2 agent logout --return
+    """
     changed_agent(ctx, engine(ctx).agent_logout(return_chats), json)
 
 
 queues_app = typer.Typer(
-    help="The agent's queues, in its order: `agent queues` shows them; set, on, off and clear change them.",
+    help=with_examples("The agent's queues, in its order: `agent queues` shows them; set, on, off and clear change them.",
+                       "chatemu agent queues", "chatemu agent queues set sales support", "chatemu agent queues off support",
+                       "chatemu --agent agent-2 agent queues --json"),
     invoke_without_command=True,
 )
 agent_app.add_typer(queues_app, name="queues")
@@ -84,14 +120,23 @@ def agent_queues_set(
 ) -> None:
     """Assign the agent to exactly these queues, in this order.
 
-    Example: `chatemu --agent agent-2 agent queues set sales support`."""
+    \b
+    Examples:
+      chatemu agent queues set sales
+      chatemu --agent agent-2 agent queues set sales support
+    """
     show(ctx, engine(ctx).agent_queues_set(queues), json,
          lambda r: render.changed(render.agent_queues(r.value), r.events))
 
 
 @queues_app.command("clear")
 def agent_queues_clear(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Assign the agent to no queue: it serves every queue."""
+    """Assign the agent to no queue: it serves every queue.
+
+    \b
+    Examples:
+      chatemu agent queues clear
+    """
     show(ctx, engine(ctx).agent_queues_clear(), json,
          lambda r: render.changed(render.agent_queues(r.value), r.events))
 
@@ -102,7 +147,12 @@ def agent_queues_on(
     queue: Annotated[str, typer.Argument(metavar="Q", help="One of the agent's queues.")],
     json: JsonOpt = False,
 ) -> None:
-    """Switch one of the agent's queues on: chats from it are presented again."""
+    """Switch one of the agent's queues on: chats from it are presented again.
+
+    \b
+    Examples:
+      chatemu agent queues on sales
+    """
     show(ctx, engine(ctx).agent_queues_switch(queue, True), json,
          lambda r: render.changed(render.agent_queues(r.value), r.events))
 
@@ -113,17 +163,29 @@ def agent_queues_off(
     queue: Annotated[str, typer.Argument(metavar="Q", help="One of the agent's queues.")],
     json: JsonOpt = False,
 ) -> None:
-    """Switch one of the agent's queues off: it stays assigned but receives nothing from it."""
+    """Switch one of the agent's queues off: it stays assigned but receives nothing from it.
+
+    \b
+    Examples:
+      chatemu agent queues off sales
+    """
     show(ctx, engine(ctx).agent_queues_switch(queue, False), json,
          lambda r: render.changed(render.agent_queues(r.value), r.events))
 
 
-break_reason_app = typer.Typer(help="The reasons an agent may give for a break.", no_args_is_help=True)
+break_reason_app = typer.Typer(help=with_examples("The reasons an agent may give for a break.",
+                                                    "chatemu break-reason list", "chatemu break-reason add coaching"), no_args_is_help=True)
 
 
 @break_reason_app.command("list")
 def break_reason_list(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """The break reasons, in order."""
+    """The break reasons, in order.
+
+    \b
+    Examples:
+      chatemu break-reason list
+      chatemu break-reason list --json
+    """
     show(ctx, engine(ctx).break_reason_list(), json, lambda r: print("\n".join(r.value) or "(no break reasons)"))
 
 
@@ -133,7 +195,12 @@ def break_reason_add(
     reason: Annotated[str, typer.Argument(metavar="R", help="A name (letters, digits and . _ : @ + -).")],
     json: JsonOpt = False,
 ) -> None:
-    """Add a break reason (at the end of the list)."""
+    """Add a break reason (at the end of the list).
+
+    \b
+    Examples:
+      chatemu break-reason add coaching
+    """
     show(ctx, engine(ctx).break_reason_add(reason), json, lambda r: print(", ".join(r.value)))
 
 
@@ -143,5 +210,10 @@ def break_reason_remove(
     reason: Annotated[str, typer.Argument(metavar="R", help="A break reason.")],
     json: JsonOpt = False,
 ) -> None:
-    """Remove a break reason (an agent on a break for it stays on its break)."""
+    """Remove a break reason (an agent on a break for it stays on its break).
+
+    \b
+    Examples:
+      chatemu break-reason remove comfort
+    """
     show(ctx, engine(ctx).break_reason_remove(reason), json, lambda r: print(", ".join(r.value) or "(no break reasons)"))

@@ -27,6 +27,14 @@ HELP = """Emulate a contact-centre agent's webchat inbox from the shell.
 All state (chats, agents, calls, the clock, timers) lives in one SQLite file;
 every command is one transaction on it.  Exit codes: 0 done, 1 a check did not
 hold, 2 usage, 3 refused by the model, 4 unknown chat, 5 database problem.
+
+\b
+Examples:
+  chatemu clock set 2026-01-05T09:00:00Z
+  chatemu chat new --customer Ann
+  chatemu --db demo.db chat list --all
+  chatemu --agent agent-2 agent status --json
+  chatemu run --fresh scenario.chatemu
 """
 
 _SETTINGS = dict(
@@ -59,10 +67,11 @@ _COMMANDS = {
     "export": ("qa", "export", {}),
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
+    "completion": ("completion", "completion", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
          "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
-         "import", "reset", "db")
+         "import", "reset", "db", "completion")
 
 
 def version_callback(value: bool) -> None:

@@ -6,14 +6,16 @@ import typer
 
 from chatemu.store.validate import DEFAULT_QUEUE
 
-from .common import ChatId, JsonOpt, changed_agent, changed_chat, engine, show
+from .common import ChatId, JsonOpt, changed_agent, changed_chat, engine, show, with_examples
 from . import render
 
 chat_app = typer.Typer(
-    help="Chats: create, take, activate, park, end, wrap up; messages, return, transfer, classify; calls.",
+    help=with_examples("Chats: create, take, activate, park, end, wrap up; messages, return, transfer, classify; calls.",
+                      "chatemu chat new --customer Ann", "chatemu chat list", "chatemu chat activate C1",
+                      "chatemu chat show C1 --json"),
     no_args_is_help=True,
 )
-contact_app = typer.Typer(help="Contacts: the history of a customer's chats.", no_args_is_help=True)
+contact_app = typer.Typer(help=with_examples("Contacts: the history of a customer's chats.", "chatemu contact history 'Ann Lee'"), no_args_is_help=True)
 
 
 @chat_app.command("new")
@@ -28,31 +30,61 @@ def chat_new(
 ) -> None:
     """A customer starts a chat: it is queued (or new in the inbox with --inbox).
 
-    --customer also links the chat to the contact of that name (created if new)."""
+    --customer also links the chat to the contact of that name (created if new).
+
+    \b
+    Examples:
+      chatemu chat new --customer Ann
+      chatemu chat new --customer Bob --queue sales --priority 2
+      chatemu chat new --id VIP-1 --inbox --json
+    """
     changed_chat(ctx, engine(ctx).chat_new(customer, queue, priority, chat_id, inbox), json)
 
 
 @chat_app.command("take")
 def chat_take(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
-    """The agent picks a queued chat into the inbox (refused at capacity)."""
+    """The agent picks a queued chat into the inbox (refused at capacity).
+
+    \b
+    Examples:
+      chatemu chat take C2
+      chatemu --agent agent-2 chat take C3 --json
+    """
     changed_chat(ctx, engine(ctx).chat_take(chat_id), json)
 
 
 @chat_app.command("activate")
 def chat_activate(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
-    """Make a chat the active item (parking the one that was); resumes a paused wrap-up."""
+    """Make a chat the active item (parking the one that was); resumes a paused wrap-up.
+
+    \b
+    Examples:
+      chatemu chat activate C1
+      chatemu --agent agent-2 chat activate C3
+    """
     changed_chat(ctx, engine(ctx).chat_activate(chat_id), json)
 
 
 @chat_app.command("park")
 def chat_park(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
-    """Park the active chat; in wrap-up its timer pauses."""
+    """Park the active chat; in wrap-up its timer pauses.
+
+    \b
+    Examples:
+      chatemu chat park C1
+    """
     changed_chat(ctx, engine(ctx).chat_park(chat_id), json)
 
 
 @chat_app.command("end")
 def chat_end(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
-    """The customer ends the chat: wrap-up starts (paused unless it is active)."""
+    """The customer ends the chat: wrap-up starts (paused unless it is active).
+
+    \b
+    Examples:
+      chatemu chat end C1
+      chatemu chat end C1 --json
+    """
     changed_chat(ctx, engine(ctx).chat_end(chat_id), json)
 
 
@@ -64,7 +96,14 @@ def chat_wrapup(
     finish: Annotated[bool, typer.Option("--finish", help="End wrap-up now; the chat closes.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """The agent ends the conversation (wrap-up starts), or extends or finishes wrap-up."""
+    """The agent ends the conversation (wrap-up starts), or extends or finishes wrap-up.
+
+    \b
+    Examples:
+      chatemu chat wrapup C1
+      chatemu chat wrapup C1 --extend
+      chatemu chat wrapup C1 --finish
+    """
     changed_chat(ctx, engine(ctx).chat_wrapup(chat_id, extend, finish), json)
 
 
@@ -81,7 +120,7 @@ def chat_send(
     A template's {customer}, {agent}, {queue} and {chat} are filled in.
 
     \b
-    Example:
+    Examples:
       chatemu chat send C1 'Hello, how can I help?'
       chatemu chat send C1 --template greeting
     """
@@ -98,7 +137,7 @@ def chat_receive(
     """A customer message arrives (unread unless the chat is active).
 
     \b
-    Example:
+    Examples:
       chatemu chat receive C1 'Where is my parcel?'
     """
     show(ctx, engine(ctx).chat_receive(chat_id, text), json, lambda r: print(render.message_line(r.value)))
@@ -109,7 +148,7 @@ def chat_transcript(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) 
     """The chat's messages in order: seq, time, who, text.
 
     \b
-    Example:
+    Examples:
       chatemu chat transcript C1 --json
     """
     show(ctx, engine(ctx).chat_transcript(chat_id), json, lambda r: render.transcript(chat_id, r.value))
@@ -122,7 +161,7 @@ def chat_return(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> N
     It keeps its messages and its place (its arrival time) in the queue.
 
     \b
-    Example:
+    Examples:
       chatemu chat return C1
     """
     changed_chat(ctx, engine(ctx).chat_return(chat_id), json)
@@ -139,7 +178,7 @@ def chat_transfer(
     """Transfer the active chat to another queue or to another agent.
 
     \b
-    Example:
+    Examples:
       chatemu chat transfer C1 --queue billing
       chatemu chat transfer C1 --agent agent-2
     """
@@ -157,7 +196,7 @@ def chat_classify(
     """Classify the chat, during the conversation or its wrap-up (again: replaces it).
 
     \b
-    Example:
+    Examples:
       chatemu chat classify C1 refund --note 'parcel lost'
     """
     changed_chat(ctx, engine(ctx).chat_classify(chat_id, code, note), json)
@@ -168,7 +207,7 @@ def chat_flag_abusive(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False
     """Flag the chat as abusive, during the conversation or its wrap-up.
 
     \b
-    Example:
+    Examples:
       chatemu chat flag-abusive C1
     """
     changed_chat(ctx, engine(ctx).chat_flag_abusive(chat_id), json)
@@ -184,7 +223,7 @@ def chat_contact(
     """Assign the chat to a contact (created if new).
 
     \b
-    Example:
+    Examples:
       chatemu chat contact C1 'Ann Lee'
     """
     changed_chat(ctx, engine(ctx).chat_contact(chat_id, name), json)
@@ -192,13 +231,24 @@ def chat_contact(
 
 @chat_app.command("call-start")
 def call_start(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """A phone call reaches the agent: the active item is parked."""
+    """A phone call reaches the agent: the active item is parked.
+
+    \b
+    Examples:
+      chatemu chat call-start
+      chatemu --agent agent-2 chat call-start --json
+    """
     changed_agent(ctx, engine(ctx).call_start(), json)
 
 
 @chat_app.command("call-end")
 def call_end(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """The call is over: a chat the customer ended meanwhile resumes its wrap-up."""
+    """The call is over: a chat the customer ended meanwhile resumes its wrap-up.
+
+    \b
+    Examples:
+      chatemu chat call-end
+    """
     changed_agent(ctx, engine(ctx).call_end(), json)
 
 
@@ -206,19 +256,43 @@ def call_end(ctx: typer.Context, json: JsonOpt = False) -> None:
 def chat_list(
     ctx: typer.Context,
     all_chats: Annotated[bool, typer.Option("--all", help="Every chat in the database, in id order.")] = False,
-    state: Annotated[Optional[str], typer.Option(metavar="S", help="Only chats in this state.")] = None,
+    state: Annotated[Optional[str], typer.Option(metavar="S", help="Only chats in this state (queued or closed: every chat in it, as no inbox holds one).")] = None,
     queue: Annotated[Optional[str], typer.Option(metavar="Q", help="Only chats of this queue.")] = None,
+    ids: Annotated[bool, typer.Option("--ids", help="Print only the chats' ids, one per line (with --json: one array).")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """The agent's inbox (or every chat with --all)."""
+    """The agent's inbox (or every chat with --all).
+
+    A queued or closed chat is in no inbox: --state queued or --state closed
+    lists every chat in that state, as with --all.
+
+    \b
+    Examples:
+      chatemu chat list
+      chatemu chat list --all --queue sales
+      chatemu chat list --state queued --json
+      chatemu chat list --all --ids
+    """
+    from chatemu.store.chats import every_chat
+
     eng = engine(ctx)
-    title = "all chats" if all_chats else f"inbox of {eng.agent}"
-    show(ctx, eng.chat_list(all_chats, state, queue), json, lambda r: render.chat_list(r.value, all_chats, title))
+    if ids:
+        show(ctx, eng.chat_ids(all_chats, state, queue), json, lambda r: print("\n".join(r.value)) if r.value else None)
+        return
+    everywhere = every_chat(all_chats, state)
+    title = "all chats" if all_chats else f"all {state} chats (no inbox holds one)" if everywhere else f"inbox of {eng.agent}"
+    show(ctx, eng.chat_list(all_chats, state, queue), json, lambda r: render.chat_list(r.value, everywhere, title))
 
 
 @chat_app.command("show")
 def chat_show(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
-    """Everything about one chat."""
+    """Everything about one chat.
+
+    \b
+    Examples:
+      chatemu chat show C1
+      chatemu chat show C1 --json
+    """
     show(ctx, engine(ctx).chat_show(chat_id), json, lambda r: render.chat_show(r.value))
 
 
@@ -231,7 +305,7 @@ def contact_history(
     """A contact's chats, oldest first: queue, agents, times, state, classification, notes.
 
     \b
-    Example:
+    Examples:
       chatemu contact history 'Ann Lee' --json
     """
     show(ctx, engine(ctx).contact_history(name), json, lambda r: render.contact_history(r.value))

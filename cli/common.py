@@ -17,11 +17,23 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 ChatId = Annotated[str, typer.Argument(metavar="ID", help="The chat's id, e.g. C1.", show_default=False)]
 
 
+def with_examples(text: str, *examples: str) -> str:
+    """A group's help: ``text``, then its Examples section (click keeps a ``\\b`` paragraph's lines as they are)."""
+    return text + "\n\n\b\nExamples:\n" + "".join(f"  {line}\n" for line in examples)
+
+
 def default_db() -> str:
-    """The default database; its folder is made by the first command that changes something."""
+    """The default database; its folder is made by the first command that changes something.
+
+    An empty or relative ``XDG_CONFIG_HOME`` is ignored, as the XDG base directory
+    specification says (``~/.config`` is used): the default is never relative to the
+    current folder."""
     import os
 
-    return os.path.join(typer.get_app_dir("chatemu"), "chatemu.db")
+    folder = typer.get_app_dir("chatemu")
+    if not os.path.isabs(folder):
+        folder = os.path.join(os.path.expanduser("~"), ".config", "chatemu")
+    return os.path.join(folder, "chatemu.db")
 
 
 class Session:

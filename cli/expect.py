@@ -14,7 +14,12 @@ DURATIONS = {"wrapup_remaining", "active_seconds", "parked_seconds", "wrapup_sec
 TIMES = {"created_at", "closed_at", "wrapup_ends_at", "now"}
 
 
-def _shown(value) -> str:
+def _shown(value, field: str = "") -> str:
+    """A field's value in a message for people: a duration as the duration text (``40s``)."""
+    if field in DURATIONS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        from .render import duration
+
+        return duration(value)
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -69,7 +74,7 @@ def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
             raise UsageError(f"unknown field {field!r} of {kind} (fields: {', '.join(value)})")
         report.append({"field": field, "expected": expected, "got": value[field], "ok": matches(field, expected, value[field])})
     return _conclude(ctx, subject, report, as_json, lambda: [
-        f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'])}" for c in report if not c["ok"]])
+        f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'], c['field'])}" for c in report if not c["ok"]])
 
 
 def _item(kind: str, word: str) -> tuple[str, str | None]:

@@ -11,18 +11,28 @@ from chatemu.store.engine import Result
 from chatemu.store.errors import UsageError
 
 from . import render
-from .common import ChatId, JsonOpt, engine, session, show
+from .common import ChatId, JsonOpt, engine, session, show, with_examples
 
 def events(
     ctx: typer.Context,
     chat: Annotated[Optional[str], typer.Option("--chat", metavar="ID", help="Only this chat's events.")] = None,
     agent_id: Annotated[Optional[str], typer.Option("--agent", metavar="ID", help="Only this agent's events.")] = None,
-    since: Annotated[int, typer.Option("--since", metavar="SEQ", min=0, max=2**63 - 1, help="Only events after this seq.")] = 0,
+    since: Annotated[int, typer.Option("--since", metavar="SEQ", help="Only events after this seq (0 or more).")] = 0,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
     json: JsonOpt = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
 ) -> None:
-    """The event log: every change, in order."""
+    """The event log: every change, in order.
+
+    \b
+    Examples:
+      chatemu events
+      chatemu events --chat C1 --json
+      chatemu events --agent agent-2 --since 40
+      chatemu events --follow --jsonl
+    """
+    if not 0 <= since < 2**63:
+        raise UsageError(f"bad --since {since}: " + ("use a seq, 0 or more" if since < 0 else "no event has a seq that large"))
     if json and (jsonl or follow):
         raise UsageError("--json prints one array: use --jsonl with --follow")
     if follow and session(ctx).in_run:
@@ -84,7 +94,16 @@ def expect(
     Lists: 'inbox [ID[:STATE]...]' (the acting agent's open chats, in order),
     'queue NAME [ID[:STATE]...]' (its waiting chats, in the order they would be
     presented), 'events-since SEQ N' (N events after seq SEQ; in a scenario SEQ
-    may name a 'mark NAME' line).  Changes nothing."""
+    may name a 'mark NAME' line).  Changes nothing.
+
+    \b
+    Examples:
+      chatemu expect chat C1 state=active-wrapup wrapup_remaining=40s
+      chatemu expect agent agent-1 status=wrap-up
+      chatemu expect clock now=2026-01-05T09:01:00Z
+      chatemu expect inbox C1:parked C2:new
+      chatemu expect queue sales C3 C4
+    """
     from .expect import run_expect
 
     code = run_expect(ctx, kind, checks, json)
@@ -93,7 +112,13 @@ def expect(
 
 
 def explain(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
-    """Why a chat is in its state, and what would move it next."""
+    """Why a chat is in its state, and what would move it next.
+
+    \b
+    Examples:
+      chatemu explain C1
+      chatemu explain C1 --json
+    """
     show(ctx, engine(ctx).explain(chat_id), json, lambda r: render.explain(r.value))
 
 
@@ -110,7 +135,15 @@ def run_file(
         Optional[str], typer.Option("--keep", metavar="PATH", help="Run on a new database kept at PATH (which must not exist yet); implies --fresh.")
     ] = None,
 ) -> None:
-    """Run a scenario file in one process: each line its own transaction."""
+    """Run a scenario file in one process: each line its own transaction.
+
+    \b
+    Examples:
+      chatemu run scenario.chatemu
+      chatemu run --fresh --quiet scenario.chatemu
+      chatemu run --keep case.db scenario.chatemu
+      chatemu run - < scenario.chatemu
+    """
     from .scenario import fresh_database, run_scenario
 
     if session(ctx).in_run:
@@ -126,13 +159,19 @@ def run_file(
         raise typer.Exit(code)
 
 
-snapshot_app = typer.Typer(help="Whole-state copies inside the database.", no_args_is_help=True)
+snapshot_app = typer.Typer(help=with_examples("Whole-state copies inside the database.", "chatemu snapshot save before-call",
+                                                          "chatemu snapshot list", "chatemu snapshot restore before-call"), no_args_is_help=True)
 SnapName = Annotated[str, typer.Argument(metavar="NAME", help="The snapshot's name.", show_default=False)]
 
 
 @snapshot_app.command("save")
 def snapshot_save(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
-    """Save the whole state (clock, config, agents, chats, timers, events) as NAME."""
+    """Save the whole state (clock, config, agents, chats, timers, events) as NAME.
+
+    \b
+    Examples:
+      chatemu snapshot save before-call
+    """
     result = engine(ctx).snapshot_save(name)
     verb = "replaced" if result.value["replaced"] else "saved"
     show(ctx, result, json, lambda r: print(f"snapshot {name} {verb} at {r.value['created_at']}"))
@@ -140,20 +179,36 @@ def snapshot_save(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> 
 
 @snapshot_app.command("restore")
 def snapshot_restore(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
-    """Return the whole state to snapshot NAME (the clock included)."""
+    """Return the whole state to snapshot NAME (the clock included).
+
+    \b
+    Examples:
+      chatemu snapshot restore before-call
+    """
     show(ctx, engine(ctx).snapshot_restore(name), json,
          lambda r: print(f"restored snapshot {name} (saved {r.value['created_at']}); now {r.value['now']}"))
 
 
 @snapshot_app.command("list")
 def snapshot_list(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """The snapshots in this database."""
+    """The snapshots in this database.
+
+    \b
+    Examples:
+      chatemu snapshot list
+      chatemu snapshot list --json
+    """
     show(ctx, engine(ctx).snapshot_list(), json, lambda r: render.snapshots(r.value))
 
 
 @snapshot_app.command("delete")
 def snapshot_delete(ctx: typer.Context, name: SnapName, json: JsonOpt = False) -> None:
-    """Delete snapshot NAME."""
+    """Delete snapshot NAME.
+
+    \b
+    Examples:
+      chatemu snapshot delete before-call
+    """
     show(ctx, engine(ctx).snapshot_delete(name), json, lambda r: print(f"deleted snapshot {name}"))
 
 
@@ -161,17 +216,29 @@ def export(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE|-", help="Where to write the bundle; - for stdout.")],
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+    pretty: Annotated[bool, typer.Option("--pretty", help="Indented, with an ISO time beside each time in milliseconds (import reads both forms).")] = False,
 ) -> None:
-    """Write the whole database as one JSON bundle (a bug report in one file)."""
+    """Write the whole database as one JSON bundle (a bug report in one file).
+
+    Canonical JSON: keys sorted, rows in key order, so exporting what was imported
+    gives the same bytes.  The default is compact; --pretty indents it for reading
+    and adds each time as ISO 8601 (created_at_iso beside created_at_ms).
+
+    \b
+    Examples:
+      chatemu export bug.json
+      chatemu export --pretty bug.json
+      chatemu export - | gzip > bug.json.gz
+    """
     eng = engine(ctx)
     if file == "-":
-        eng.export(sys.stdout.write)
+        eng.export(sys.stdout.write, pretty)
         return
     from .files import check_target, writing
 
     check_target(file, force, eng.path)  # refused before the database is even opened
     with writing(file, force, eng.path) as write:
-        eng.export(write)
+        eng.export(write, pretty)
 
 
 def import_(
@@ -186,7 +253,14 @@ def import_(
     """Load a bundle into an empty database (or replace the state with --replace).
 
     The bundle's snapshots are added to the database's; one with the name of a
-    snapshot already there replaces it."""
+    snapshot already there replaces it.
+
+    \b
+    Examples:
+      chatemu --db replay.db import bug.json
+      chatemu import --replace bug.json
+      gunzip -c bug.json.gz | chatemu import --replace -
+    """
     from .files import reading
 
     with reading(file) as (source, where):
@@ -211,7 +285,13 @@ def reset(
     keep_snapshots: Annotated[bool, typer.Option("--keep-snapshots", help="Keep the snapshots.")] = False,
     json: JsonOpt = False,
 ) -> None:
-    """Empty the database: a new virtual clock, no agents, chats or events."""
+    """Empty the database: a new virtual clock, no agents, chats or events.
+
+    \b
+    Examples:
+      chatemu reset
+      chatemu reset --yes --keep-snapshots
+    """
     eng = engine(ctx)
     if not yes:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
@@ -222,14 +302,21 @@ def reset(
     show(ctx, eng.reset(keep_snapshots), json, lambda r: print(f"reset {eng.path}; clock {r.value['now']} (virtual)"))
 
 
-db_app = typer.Typer(help="The database file: check its invariants, show its path.", no_args_is_help=True)
+db_app = typer.Typer(help=with_examples("The database file: check its invariants, show its path.", "chatemu db path",
+                                                  "chatemu db check"), no_args_is_help=True)
 
 
 @db_app.command("check")
 def db_check(ctx: typer.Context, json: JsonOpt = False) -> None:
     """Check every invariant; print each violation. Exit 0 clean, 1 violations, 5 not chatemu's.
 
-    Reads the file as the next command would read it; never creates it."""
+    Reads the file as the next command would read it; never creates it.
+
+    \b
+    Examples:
+      chatemu db check
+      chatemu --db bug.db db check --json
+    """
     from chatemu.store.check import check_path
 
     path = engine(ctx).path
@@ -242,6 +329,12 @@ def db_check(ctx: typer.Context, json: JsonOpt = False) -> None:
 
 @db_app.command("path")
 def db_path(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Show which database file commands use (--db, CHATEMU_DB or the default)."""
+    """Show which database file commands use (--db, CHATEMU_DB or the default).
+
+    \b
+    Examples:
+      chatemu db path
+      CHATEMU_DB=demo.db chatemu db path
+    """
     path = engine(ctx).path
     show(ctx, Result({"db": path}), json, lambda r: print(path))

@@ -5,9 +5,10 @@ from typing import Annotated
 import typer
 
 from . import render
-from .common import JsonOpt, engine, show
+from .common import JsonOpt, engine, show, with_examples
 
-queue_app = typer.Typer(help="Queues: what waits in them and who serves them.", no_args_is_help=True)
+queue_app = typer.Typer(help=with_examples("Queues: what waits in them and who serves them.", "chatemu queue add sales", "chatemu queue list",
+                                          "chatemu queue show sales --json"), no_args_is_help=True)
 
 
 @queue_app.command("add")
@@ -18,13 +19,22 @@ def queue_add(
 ) -> None:
     """Add a queue (a queue a chat names comes into being by itself).
 
-    Example: `chatemu queue add sales`."""
+    \b
+    Examples:
+      chatemu queue add sales
+    """
     show(ctx, engine(ctx).queue_add(name), json, lambda r: print(render.queue_summary(r.value)))
 
 
 @queue_app.command("list")
 def queue_list(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Every queue: waiting chats, longest wait, chats in inboxes, agents serving it."""
+    """Every queue: waiting chats, longest wait, chats in inboxes, agents serving it.
+
+    \b
+    Examples:
+      chatemu queue list
+      chatemu queue list --json
+    """
     show(ctx, engine(ctx).queue_list(), json, lambda r: render.queue_list(r.value))
 
 
@@ -34,5 +44,11 @@ def queue_show(
     name: Annotated[str, typer.Argument(metavar="Q", help="A queue.")],
     json: JsonOpt = False,
 ) -> None:
-    """One queue: waiting chats, longest wait, chats in inboxes, assigned agents, available now."""
+    """One queue: waiting chats, longest wait, chats in inboxes, assigned agents, available now.
+
+    \b
+    Examples:
+      chatemu queue show sales
+      chatemu queue show default --json
+    """
     show(ctx, engine(ctx).queue_show(name), json, lambda r: print(render.queue_summary(r.value)))

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-from chatemu.store.timefmt import clock_face
+from chatemu.store.timefmt import format_duration
 
 STATE_STYLES = {
     "queued": "bright_black",
@@ -191,6 +191,18 @@ def _ms(seconds_value) -> int | None:
     return None if seconds_value is None else round(seconds_value * 1000)
 
 
+def duration(seconds_value) -> str:
+    """A duration for people, as every command's text shows one: seconds (as ``--json`` has
+    them) → the duration text chatemu reads back (``40s``, ``1m30s``, ``1h5m``, ``0.25s``);
+    ``-`` for none.  Exact to the millisecond, so it can be pasted into ``expect`` or
+    ``clock advance``."""
+    return "-" if seconds_value is None else format_duration(round(seconds_value * 1000))
+
+
+#: The fields of a chat (``chat show``) that are durations, in seconds.
+DURATION_FIELDS = ("wrapup_remaining", "active_seconds", "parked_seconds", "wrapup_seconds")
+
+
 # -- chats -------------------------------------------------------------------------
 
 
@@ -206,14 +218,14 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
         row = [chat["id"], chat["state"]]
         if with_agent:
             row.append(_text(chat["agent"]))
-        wrapup = clock_face(_ms(chat["wrapup_remaining"]))
-        if wrapup and chat["state"] == "parked-wrapup":
+        wrapup = duration(chat["wrapup_remaining"])
+        if chat["wrapup_remaining"] is not None and chat["state"] == "parked-wrapup":
             wrapup += " paused"
         row += [
             _text(chat["customer"]),
             chat["queue"],
             str(chat["priority"]),
-            wrapup or "-",
+            wrapup,
             _text(chat["extensions_left"]),
             "parked" if chat["parked_by_call"] else "",
         ] + ([str(chat["unread"]) if chat["unread"] else ""] if unread else [])
@@ -228,7 +240,7 @@ CHAT_DROP = ("CUSTOMER", "QUEUE", "PRIO", "EXT", "UNREAD", "CALL")
 
 
 def chat_show(chat: dict) -> None:
-    pairs = [(key, _text(value)) for key, value in chat.items()]
+    pairs = [(key, duration(value) if key in DURATION_FIELDS else _text(value)) for key, value in chat.items()]
     _lines(pairs)
 
 
@@ -238,7 +250,7 @@ def chat_summary(chat: dict) -> str:
         text += f" in {chat['agent']}'s inbox"
     if chat["wrapup_remaining"] is not None:
         paused = ", paused" if chat["state"] == "parked-wrapup" else ""
-        text += f", wrap-up {clock_face(_ms(chat['wrapup_remaining']))} left{paused}"
+        text += f", wrap-up {duration(chat['wrapup_remaining'])} left{paused}"
         text += f", {chat['extensions_left']} extension(s) left"
     if chat["closed_reason"]:
         text += f" ({chat['closed_reason']})"
@@ -247,7 +259,9 @@ def chat_summary(chat: dict) -> str:
 
 def events(items: list[dict]) -> None:
     """The events table for people (a terminal): times without their date when every event is
-    on the same day (the title names it); an agent's own event shows ``-`` under CHAT."""
+    on the same day (the title names it).  CHAT holds chats only, AGENT agents only: an
+    agent's own event (login, status) shows ``-`` under CHAT, a chat's event with no agent
+    (queued by the customer) ``-`` under AGENT."""
     arrow = "→" if use_rich() else "->"
     if not items:
         print("no events")
@@ -258,7 +272,7 @@ def events(items: list[dict]) -> None:
     for event in items:
         at = event["at"][11:23] if one_day else event["at"]
         change = f"{event['from'] or '(none)'} {arrow} {event['to']}"
-        rows.append([str(event["seq"]), at, event["chat"] or "-", change, event["cause"], event["agent"] or ""])
+        rows.append([str(event["seq"]), at, event["chat"] or "-", change, event["cause"], event["agent"] or "-"])
     title = f"events of {next(iter(days))} (UTC)" if one_day else None
     _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows, title=title, keep=EVENT_KEEP, drop=EVENT_DROP,
            narrow={"AT": lambda at: at.replace("T", " ", 1)})
@@ -305,14 +319,14 @@ def event_stream(found, as_json: bool, jsonl: bool) -> None:
         print("no events")
         return
     headers = ["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"]
-    sizes = [widths["seq"], widths["at"], widths["subject"], widths["change"] + len(" -> "), widths["cause"],
+    sizes = [widths["seq"], widths["at"], widths["chat"], widths["change"] + len(" -> "), widths["cause"],
              widths["agent"]]
     # The plain table of ``_table``, a line at a time: each cell padded to its column's width.
     line = "  ".join(f"{{:<{max(len(h), size)}}}" for h, size in zip(headers, sizes)).format
     lines = [line(*headers).rstrip()]
     for seq, at, agent, chat, from_state, to_state, cause in found.rows():
-        lines.append(line(str(seq), at, chat or agent or "", f"{from_state or '(none)'} -> {to_state}", cause,
-                          agent if chat and agent else "").rstrip())
+        lines.append(line(str(seq), at, chat or "-", f"{from_state or '(none)'} -> {to_state}", cause,
+                          agent or "-").rstrip())
         if len(lines) == 1000:
             write("\n".join(lines) + "\n")
             lines.clear()
@@ -363,15 +377,29 @@ def clock(value: dict) -> str:
     return f"{value['now']} ({value['mode']})"
 
 
+def _config_shown(name: str, stored) -> str:
+    """A config value as ``--json`` has it → as people read it (``1m30s``, ``on``, ``lunch, training``)."""
+    from chatemu.store import config as cfg
+
+    key = cfg.KEYS[name]
+    if key.kind == "duration":
+        return cfg.show(key, _ms(stored))
+    return cfg.show(key, stored)
+
+
+def config_value(value: dict, name: str, queue: str | None = None, agent: str | None = None) -> str:
+    """The value ``config set`` stored, from the whole configuration it returns (``value``)."""
+    if queue:
+        return _config_shown(name, value["queues"][queue][name])
+    if agent:
+        return _config_shown(name, value["agents"][agent][name])
+    return _config_shown(name, value[name])
+
+
 def config(value: dict) -> None:
     from chatemu.store import config as cfg
 
-    def shown(name, stored):
-        key = cfg.KEYS[name]
-        if key.kind == "duration":
-            return cfg.show(key, _ms(stored))
-        return cfg.show(key, stored)
-
+    shown = _config_shown
     rows = [[name, shown(name, value[name]), "", cfg.KEYS[name].help] for name in cfg.KEYS]
     for queue, overrides in value["queues"].items():
         rows += [[name, shown(name, stored), queue, ""] for name, stored in overrides.items()]
@@ -388,7 +416,7 @@ def agent_queues(value: dict) -> str:
 
 
 def queue_summary(q: dict) -> str:
-    wait = "" if q["longest_wait_seconds"] is None else f", longest wait {_seconds_text(q['longest_wait_seconds'])}"
+    wait = "" if q["longest_wait_seconds"] is None else f", longest wait {duration(q['longest_wait_seconds'])}"
     agents = ", ".join(q["serving"]) or "none"
     return (f"queue {q['name']}: {q['waiting']} waiting{wait}, {q['in_inboxes']} in inboxes;"
             f" served by {agents} ({q['available']} available now)")
@@ -399,24 +427,12 @@ def queue_list(queues: list[dict]) -> None:
         print("no queues")
         return
     rows = [[q["name"], str(q["waiting"]),
-             "-" if q["longest_wait_seconds"] is None else _seconds_text(q["longest_wait_seconds"]),
+             duration(q["longest_wait_seconds"]),
              str(q["in_inboxes"]), ", ".join(q["serving"]) or "-", str(q["available"])] for q in queues]
     _table(["QUEUE", "WAITING", "LONGEST WAIT", "IN INBOXES", "SERVED BY", "AVAILABLE"], rows)
 
 
-def _seconds_text(value) -> str:
-    ms = round(value * 1000)
-    return clock_face(ms)
-
-
 # -- stats -------------------------------------------------------------------------
-
-
-def _duration(value) -> str:
-    """Seconds (as JSON has them) → the duration text chatemu reads (``1m30.5s``); ``-`` for none."""
-    from chatemu.store.timefmt import format_duration
-
-    return "-" if value is None else format_duration(round(value * 1000))
 
 
 def _window_title(value: dict, what: str) -> str:
@@ -432,8 +448,8 @@ def stats_agents(value: dict) -> None:
     statuses = list(value["agents"][0]["status_seconds"])
     headers = ["AGENT", *(s.upper() for s in statuses), "HANDLED", "AVG HANDLE", "AVG WRAP-UP", "EXTENSIONS",
                "TRANSFERS", "RETURNS"]
-    rows = [[a["agent"], *(_duration(a["status_seconds"][s]) for s in statuses), str(a["handled"]),
-             _duration(a["average_handle_seconds"]), _duration(a["average_wrapup_seconds"]), str(a["extensions"]),
+    rows = [[a["agent"], *(duration(a["status_seconds"][s]) for s in statuses), str(a["handled"]),
+             duration(a["average_handle_seconds"]), duration(a["average_wrapup_seconds"]), str(a["extensions"]),
              str(a["transfers"]), str(a["returns"])] for a in value["agents"]]
     _table(headers, rows, title=title)
 
@@ -447,9 +463,9 @@ def stats_queues(value: dict) -> None:
     for q in value["queues"]:
         level = "-" if q["service_level"] is None else f"{q['service_level'] * 100:.1f}%"
         rows.append([q["queue"], str(q["offered"]), str(q["presented_or_taken"]), str(q["abandoned"]),
-                     _duration(q["average_wait_seconds"]), _duration(q["longest_wait_seconds"]),
+                     duration(q["average_wait_seconds"]), duration(q["longest_wait_seconds"]),
                      f"{level} ({q['within_service_level']}/{q['waits_ended']} within "
-                     f"{_duration(q['service_level_seconds'])})"])
+                     f"{duration(q['service_level_seconds'])})"])
     _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"], rows,
            title=title)
 

@@ -5,10 +5,11 @@ from typing import Annotated, Optional
 import typer
 
 from . import render
-from .common import JsonOpt, engine, show
+from .common import JsonOpt, engine, show, with_examples
 
 stats_app = typer.Typer(
-    help="Figures per agent and per queue over a time window, computed from the event log alone.",
+    help=with_examples("Figures per agent and per queue over a time window, computed from the event log alone.",
+                       "chatemu stats agents", "chatemu stats queues --since 2026-01-05T09:00:00Z --json"),
     no_args_is_help=True,
 )
 
@@ -39,7 +40,11 @@ def stats_agents(ctx: typer.Context, since: SinceOpt = None, until: UntilOpt = N
     Extensions, transfers and returns count the events in the window, for the agent
     whose inbox the chat was in.  An event counts when since <= its time < until.
 
-    Example: `chatemu stats agents --since 2026-01-05T09:00:00Z --until 2026-01-05T17:00:00Z`."""
+    \b
+    Examples:
+      chatemu stats agents
+      chatemu stats agents --since 2026-01-05T09:00:00Z --until 2026-01-05T17:00:00Z
+    """
     since_ms, until_ms = _window(since, until)
     show(ctx, engine(ctx).stats_agents(since_ms, until_ms), json, lambda r: render.stats_agents(r.value))
 
@@ -55,6 +60,10 @@ def stats_queues(ctx: typer.Context, since: SinceOpt = None, until: UntilOpt = N
     the share of those waits that ended by a presentation or take within the queue's
     `service-level` (config, default 20s).  An event counts when since <= its time < until.
 
-    Example: `chatemu stats queues --since 2026-01-05T09:00:00Z --json`."""
+    \b
+    Examples:
+      chatemu stats queues
+      chatemu stats queues --since 2026-01-05T09:00:00Z --json
+    """
     since_ms, until_ms = _window(since, until)
     show(ctx, engine(ctx).stats_queues(since_ms, until_ms), json, lambda r: render.stats_queues(r.value))

@@ -5,10 +5,12 @@ from typing import Annotated, Optional
 import typer
 
 from . import render
-from .common import JsonOpt, engine, show
+from .common import JsonOpt, engine, show, with_examples
 
-template_app = typer.Typer(help="Message templates, global or per queue.", no_args_is_help=True)
-classification_app = typer.Typer(help="Classification codes, global or per queue.", no_args_is_help=True)
+template_app = typer.Typer(help=with_examples("Message templates, global or per queue.", "chatemu template add greeting 'Hello {customer}.'",
+                                                                "chatemu template list --queue billing"), no_args_is_help=True)
+classification_app = typer.Typer(help=with_examples("Classification codes, global or per queue.", "chatemu classification add refund",
+                                                                      "chatemu classification list --queue billing"), no_args_is_help=True)
 
 QueueOpt = Annotated[Optional[str], typer.Option("--queue", metavar="Q", help="For queue Q only [default: every queue].")]
 
@@ -24,7 +26,7 @@ def template_add(
     """Add a template (or replace the one of that name); a queue's own shadows a global one.
 
     \b
-    Example:
+    Examples:
       chatemu template add greeting 'Hello {customer}, I am {agent}.'
       chatemu template add greeting 'Billing here, {customer}.' --queue billing
     """
@@ -38,7 +40,7 @@ def template_list(ctx: typer.Context, queue: Annotated[Optional[str], typer.Opti
     """The templates (with --queue: those a chat of that queue uses).
 
     \b
-    Example:
+    Examples:
       chatemu template list --queue billing
     """
     show(ctx, engine(ctx).template_list(queue), json, lambda r: render.templates(r.value))
@@ -54,7 +56,7 @@ def template_remove(
     """Remove a template (the global one, or with --queue the queue's own).
 
     \b
-    Example:
+    Examples:
       chatemu template remove greeting --queue billing
     """
     show(ctx, engine(ctx).template_remove(name, queue), json, lambda r: print(f"template {name} removed"))
@@ -68,7 +70,7 @@ def classification_add(ctx: typer.Context, code: CodeArg, queue: QueueOpt = None
     """Add a code to the list (used where config classification = list).
 
     \b
-    Example:
+    Examples:
       chatemu classification add refund --queue billing
       chatemu config set classification list --queue billing
     """
@@ -82,7 +84,7 @@ def classification_list(ctx: typer.Context, queue: Annotated[Optional[str], type
     """The codes (with --queue: the global ones and the queue's own).
 
     \b
-    Example:
+    Examples:
       chatemu classification list --queue billing
     """
     show(ctx, engine(ctx).classification_list(queue), json, lambda r: render.codes(r.value))
@@ -93,7 +95,7 @@ def classification_remove(ctx: typer.Context, code: CodeArg, queue: QueueOpt = N
     """Remove a code from the list (the global one, or with --queue the queue's own).
 
     \b
-    Example:
+    Examples:
       chatemu classification remove refund --queue billing
     """
     show(ctx, engine(ctx).classification_remove(code, queue), json, lambda r: print(f"classification {code} removed"))

@@ -94,7 +94,7 @@ def timeline(
     ] = None,
     end: Annotated[Optional[str], typer.Option("--to", metavar="TIME", help="End here [default: now].", show_default=False)] = None,
     limit: Annotated[
-        int, typer.Option("--limit", metavar="N", min=1, help="At most N chats, the latest, and N agents (those named are always shown).")
+        int, typer.Option("--limit", metavar="N", help="At most N chats, the latest, and N agents (those named are always shown); 1 or more.")
     ] = 50,
     output: Annotated[
         Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write an SVG picture (.svg) or an HTML page (.html).")
@@ -104,7 +104,17 @@ def timeline(
     """A picture of how time was spent: a lane per chat and per agent, coloured by state.
 
     With neither --chat nor --agent: the latest chats (--limit) and every agent's status.
-    Without -o, printed as text as wide as the terminal."""
+    Without -o, printed as text as wide as the terminal.
+
+    \b
+    Examples:
+      chatemu timeline
+      chatemu timeline --chat C1 --chat C2 -o chats.svg
+      chatemu timeline --agent agent-2 --from 2026-01-05T09:00:00Z -o agent-2.html
+      chatemu timeline --limit 10 --to 2026-01-05T10:00:00Z
+    """
+    if limit < 1:
+        raise UsageError(f"bad --limit {limit}: use 1 or more")
     eng = engine(ctx)
     fmt = None
     if output is not None:

@@ -40,7 +40,7 @@ from typing import Callable, Iterable, Iterator
 from . import schema
 from .clock import MODES
 from .errors import DatabaseError, UsageError
-from .timefmt import MAX_MS, MIN_MS
+from .timefmt import MAX_MS, MIN_MS, format_time
 from .validate import is_name, shown
 
 FORMAT = "chatemu-bundle"
@@ -75,6 +75,20 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",
 #: The same output for dicts whose keys are in sorted order already (rows read with their
 #: columns selected in that order), without sorting each one.
 _SORTED = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: A JSON string, as ``json.dumps(..., ensure_ascii=False)`` writes it.
+_STRING = json.encoder.encode_basestring
+#: Columns that hold an instant (epoch milliseconds).  ``export --pretty`` writes each one's ISO
+#: 8601 time beside it, under its name with ``_iso`` for ``_ms`` (``created_at_iso``); import
+#: checks that the two agree and stores the milliseconds.
+INSTANTS = {"meta": ("now_ms",),
+            "agents": ("created_at_ms", "last_activity_ms", "status_since_ms", "queues_since_ms"),
+            "chats": ("created_at_ms", "closed_at_ms", "wrapup_deadline_ms", "state_since_ms"),
+            "events": ("at_ms",), "contacts": ("created_at_ms",), "messages": ("at_ms",), "queues": ("created_at_ms",)}
+#: Columns that hold a duration in milliseconds: written as they are, in a pretty bundle too.
+DURATIONS = {"meta": ("offset_ms",),
+             "chats": ("wrapup_remaining_ms", "extension_ms", "active_ms", "parked_ms", "wrapup_ms")}
+#: Each table's ``_iso`` key → the instant column it shows.
+_ISO = {table: {name[:-3] + "_iso": name for name in names} for table, names in INSTANTS.items()}
 
 
 def columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[str, bool]]:
@@ -99,6 +113,14 @@ def is_text(value: str) -> bool:
 
 def dumps(document) -> str:
     return _CANONICAL.encode(document) + "\n"
+
+
+def iso(ms) -> str | None:
+    """An instant column's ISO 8601 time, as a pretty bundle writes it beside the milliseconds
+    (None for null, or for a value that is not a time)."""
+    if type(ms) is int and MIN_MS <= ms <= MAX_MS:
+        return format_time(ms)
+    return None
 
 
 def upgraded_chat(row: dict) -> dict:
@@ -382,6 +404,85 @@ def write_bundle(conn: sqlite3.Connection, write: Callable[[str], None]) -> None
     write("}\n")
 
 
+def _value(value) -> str:
+    """A row's value as JSON (rows hold null, integers and strings)."""
+    if value is None:
+        return "null"
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is str:
+        return _STRING(value)
+    return _CANONICAL.encode(value)
+
+
+def pretty_row(table: str, row: dict, pad: str) -> str:
+    """One row as ``json.dumps(row, indent=2, sort_keys=True)`` writes it at indentation
+    ``pad``, with the ISO time of each of its instants beside the milliseconds."""
+    items = list(row.items())
+    for key, column in _ISO.get(table, {}).items():
+        if column in row:
+            items.append((key, iso(row[column])))
+    if not items:
+        return "{}"
+    items.sort(key=lambda item: item[0])
+    inner = pad + "  "
+    return "{\n" + ",\n".join(f"{inner}{_STRING(key)}: {_value(value)}" for key, value in items) + "\n" + pad + "}"
+
+
+def _pretty_rows(table: str, batches: Iterable[list[dict]], pad: str, write: Callable[[str], None]) -> None:
+    """A table's rows as an indented JSON array whose key is at indentation ``pad``."""
+    first = True
+    inner = pad + "  "
+    for batch in batches:
+        if batch:
+            write(("[\n" if first else ",\n") + ",\n".join(inner + pretty_row(table, row, inner) for row in batch))
+            first = False
+    write("[]" if first else "\n" + pad + "]")
+
+
+def _pretty_state(keys: list[str], rows: Callable[[str], Iterable[list[dict]]], seq: int, pad: str,
+                  write: Callable[[str], None]) -> None:
+    inner = pad + "  "
+    for index, key in enumerate(keys):
+        write(("{\n" if index == 0 else ",\n") + f"{inner}{_STRING(key)}: ")
+        if key == "events_seq":
+            write(str(seq))
+        else:
+            _pretty_rows(key, rows(key), inner, write)
+    write("\n" + pad + "}")
+
+
+def _live_rows(conn: sqlite3.Connection, table: str) -> Iterator[list[dict]]:
+    cur = conn.cursor()
+    cur.row_factory = None
+    names = tuple(sorted(columns(conn, table)))
+    cur.execute(f"SELECT {', '.join(names)} FROM {table} ORDER BY {_ORDER[table]}")
+    while True:
+        batch = cur.fetchmany(BATCH)
+        if not batch:
+            return
+        yield [dict(zip(names, row)) for row in batch]
+
+
+def write_pretty_bundle(conn: sqlite3.Connection, write: Callable[[str], None]) -> None:
+    """The bundle ``write_bundle`` writes, indented as ``json.dumps(bundle, indent=2,
+    sort_keys=True, ensure_ascii=False)`` would write it, with each instant's ISO time beside
+    its milliseconds (``created_at_iso`` beside ``created_at_ms``); streamed the same way."""
+    write(f'{{\n  "format": "{FORMAT}",\n  "format_version": {FORMAT_VERSION},\n'
+          f'  "schema_version": {schema.SCHEMA_VERSION},\n  "snapshots": ')
+    snapshots = conn.execute("SELECT name, created_at_ms, events_seq FROM snapshots ORDER BY name").fetchall()
+    for index, (name, created, seq) in enumerate(snapshots):
+        write(("[\n" if index == 0 else ",\n") + f'    {{\n      "created_at_iso": {_value(iso(created))},\n'
+              f'      "created_at_ms": {created},\n      "name": {_STRING(name)},\n      "state": ')
+        parts = Parts(conn, "snapshot_parts", "snapshot", name)
+        _pretty_state(sorted(parts.names() | {"events_seq"}), parts.rows, seq, "      ", write)
+        write("\n    }")
+    write('\n  ],\n  "state": ' if snapshots else '[],\n  "state": ')
+    _pretty_state(sorted((*STATE_TABLES, "events_seq")), lambda table: _live_rows(conn, table), events_seq(conn),
+                  "  ", write)
+    write("\n}\n")
+
+
 # -- reading a bundle ------------------------------------------------------------------------
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -564,6 +665,8 @@ def parse_snapshots(reader: Reader, bundle: "BundleCheck") -> None:
 _SOUND: dict[tuple, tuple[int, ...]] = {}
 #: Rows' keys → whether they are in sorted order.
 _IN_ORDER: dict[tuple, bool] = {}
+#: A table and its rows' keys → those keys that are an instant's ISO time (a pretty bundle's).
+_ISO_KEYS: dict[tuple, tuple[str, ...]] = {}
 
 
 class StateCheck:
@@ -635,6 +738,20 @@ class StateCheck:
                 self.chats_all_objects = False
             return
         keys = tuple(row)
+        isos = _ISO_KEYS.get((table, keys))
+        if isos is None:
+            isos = tuple(key for key in keys if key in _ISO.get(table, ()))
+            if len(_ISO_KEYS) < 1024:
+                _ISO_KEYS[table, keys] = isos
+        if isos:
+            # A pretty bundle's ISO times: each must say what its milliseconds say; stored are the ms.
+            for key in isos:
+                column = _ISO[table][key]
+                if row[key] != iso(row.get(column)):
+                    self._error(table, index, f"{table}[{index}].{key} does not agree with {column}"
+                                f" ({_value(iso(row.get(column)))})")
+            row = {key: value for key, value in row.items() if key not in isos}
+            keys = tuple(row)
         in_order = _IN_ORDER.get(keys)
         if in_order is None:
             in_order = list(keys) == sorted(keys)
@@ -798,13 +915,17 @@ class BundleCheck:
             raise UsageError(f"{where}: snapshots is not a list")
         names: set[str] = set()
         for index, snap in enumerate(snapshots):
-            if not isinstance(snap, dict) or set(snap) != {"name", "created_at_ms", "state"}:
+            if not isinstance(snap, dict) or not (
+                    {"name", "created_at_ms", "state"} <= set(snap) <= {"name", "created_at_ms", "created_at_iso", "state"}):
                 raise UsageError(f"{where}: snapshots[{index}] is not a snapshot")
             if not is_name(snap["name"]):
                 raise UsageError(f"{where}: snapshots[{index}] has a bad name {shown(snap['name'])}")
             created = snap["created_at_ms"]
             if not isinstance(created, int) or isinstance(created, bool) or not MIN_MS <= created <= MAX_MS:
                 raise UsageError(f"{where}: snapshot {snap['name']!r} has a bad time (created_at_ms)")
+            if "created_at_iso" in snap and snap["created_at_iso"] != iso(created):
+                raise UsageError(f"{where}: snapshot {snap['name']!r}'s created_at_iso does not agree with created_at_ms"
+                                 f" ({_value(iso(created))})")
             if snap["name"] in names:
                 raise UsageError(f"{where}: snapshots has name {snap['name']} twice")
             names.add(snap["name"])

@@ -299,23 +299,41 @@ def view(tx, chat_id):
     return lambda: show(tx, chat_id)
 
 
-def list_(tx, all_chats, state, queue):
+#: States no inbox holds: ``chat list --state`` with one of them lists every chat in it, as ``--all`` does.
+NOT_IN_INBOX = tuple(state for state in core.STATES if state not in core.OPEN_STATES)
+
+
+def every_chat(all_chats: bool, state: str | None) -> bool:
+    """Whether ``chat list`` looks at every chat: ``--all``, or a state no inbox holds."""
+    return all_chats or state in NOT_IN_INBOX
+
+
+def _listed(tx, all_chats, state, queue) -> tuple[str, list]:
+    """The WHERE clause (and its parameters) of the chats ``chat list`` shows."""
     where, params = [], []
-    if not all_chats:
+    if state is not None and state not in core.STATES:
+        raise UsageError(f"unknown state {shown(state)} (states: {', '.join(core.STATES)})")
+    if not every_chat(all_chats, state):
         where.append(f"agent = ? AND state IN {OPEN}")
         params.append(tx.agent)
     if state is not None:
-        if state not in core.STATES:
-            raise UsageError(f"unknown state {shown(state)} (states: {', '.join(core.STATES)})")
         where.append("state = ?")
         params.append(state)
     if queue is not None:
         where.append("queue = ?")
         params.append(queue)
-    sql = f"SELECT {COLUMNS} FROM chats"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return [chat_object(tx, found) for found in tx.records(sql + " ORDER BY number", *params)]
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def list_(tx, all_chats, state, queue):
+    where, params = _listed(tx, all_chats, state, queue)
+    return [chat_object(tx, found) for found in tx.records(f"SELECT {COLUMNS} FROM chats{where} ORDER BY number", *params)]
+
+
+def ids(tx, all_chats, state, queue):
+    """Only the ids of the chats ``list_`` lists (``chat list --ids``: shell completion, scripts)."""
+    where, params = _listed(tx, all_chats, state, queue)
+    return [row[0] for row in tx.q(f"SELECT id FROM chats{where} ORDER BY number", *params)]
 
 
 def chat_object(tx, chat: dict) -> dict:

@@ -318,7 +318,12 @@ class Engine:
         return self._read(chats.show, chat_id)
 
     def chat_list(self, all_chats=False, state=None, queue=None) -> Result:
+        """The acting agent's inbox, or every chat (``all_chats``, or a ``state`` no inbox holds)."""
         return self._read(chats.list_, all_chats, state, queue)
+
+    def chat_ids(self, all_chats=False, state=None, queue=None) -> Result:
+        """The ids of the chats ``chat_list`` lists, in the same order."""
+        return self._read(chats.ids, all_chats, state, queue)
 
     # -- agents ---------------------------------------------------------------
 
@@ -593,16 +598,17 @@ class Engine:
 
         return self._read(snapshots.list_)
 
-    def export(self, write: Callable[[str], None] | None = None) -> str | None:
+    def export(self, write: Callable[[str], None] | None = None, pretty: bool = False) -> str | None:
         """The whole database as one canonical JSON bundle, handed to ``write`` a piece at a
-        time as it is read (without ``write``: returned as one string)."""
+        time as it is read (without ``write``: returned as one string).  ``pretty``: indented,
+        with each instant's ISO time beside its milliseconds (docs/bundle.md)."""
         from . import snapshots
 
         if write is not None:
-            self._read(snapshots.export, write)
+            self._read(snapshots.export, write, pretty)
             return None
         pieces: list[str] = []
-        self._read(snapshots.export, pieces.append)
+        self._read(snapshots.export, pieces.append, pretty)
         return "".join(pieces)
 
     def import_(self, source, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:

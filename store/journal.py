@@ -69,10 +69,10 @@ class Events:
         NUL: a text holding one is measured in Python instead)."""
         row = self.tx.q(
             "SELECT count(*), max(length(seq)), min(at_ms), max(at_ms),"
-            " max(length(coalesce(nullif(chat, ''), nullif(agent, ''), ''))),"
+            " max(length(coalesce(chat, '-'))),"
             " max(length(coalesce(nullif(from_state, ''), '(none)')) + length(coalesce(to_state, 'None'))),"
             " max(length(cause)),"
-            " max(CASE WHEN chat <> '' AND agent <> '' THEN length(agent) ELSE 0 END),"
+            " max(length(coalesce(agent, '-'))),"
             " max(instr(coalesce(chat, '') || coalesce(agent, '') || coalesce(from_state, '')"
             "  || coalesce(to_state, '') || cause, char(0)))"
             f" FROM {f'(SELECT * FROM events WHERE {self.where} ORDER BY seq{self.limit})' if self.limit else ''}"
@@ -83,18 +83,18 @@ class Events:
             return None
         if row[8]:
             return self._measured()
-        return {"seq": row[1], "at": max(len(format_time(row[2])), len(format_time(row[3]))), "subject": row[4],
+        return {"seq": row[1], "at": max(len(format_time(row[2])), len(format_time(row[3]))), "chat": row[4],
                 "change": row[5], "cause": row[6], "agent": row[7]}
 
     def _measured(self) -> dict:
-        found = {"seq": 0, "at": 0, "subject": 0, "change": 0, "cause": 0, "agent": 0}
+        found = {"seq": 0, "at": 0, "chat": 0, "change": 0, "cause": 0, "agent": 0}
         for e in self:
             found["seq"] = max(found["seq"], len(str(e["seq"])))
             found["at"] = max(found["at"], len(e["at"]))
-            found["subject"] = max(found["subject"], len(e["chat"] or e["agent"] or ""))
+            found["chat"] = max(found["chat"], len(e["chat"] or "-"))
             found["change"] = max(found["change"], len(e["from"] or "(none)") + len(f"{e['to']}"))
             found["cause"] = max(found["cause"], len(e["cause"]))
-            found["agent"] = max(found["agent"], len(e["agent"]) if e["chat"] and e["agent"] else 0)
+            found["agent"] = max(found["agent"], len(e["agent"] or "-"))
         return found
 
 
@@ -148,6 +148,8 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
     from . import timeline as tl
     from .errors import UnknownChat, UsageError
     from .validate import shown
+
+    limit = min(limit, 2**62)  # more than any table holds: no limit (and within SQLite's integers, as limit + 1)
 
     defaulted_end = end is None
     end = tx.now if end is None else end

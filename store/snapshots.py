@@ -81,9 +81,10 @@ def list_(tx):
     ]
 
 
-def export(tx, write):
-    """Write the whole database as one canonical JSON bundle, a piece at a time."""
-    bundle.write_bundle(tx.conn, write)
+def export(tx, write, pretty=False):
+    """Write the whole database as one canonical JSON bundle, a piece at a time (``pretty``:
+    indented, with ISO times beside the milliseconds)."""
+    (bundle.write_pretty_bundle if pretty else bundle.write_bundle)(tx.conn, write)
 
 
 def import_(tx, source, where, replace, replace_snapshots=False):

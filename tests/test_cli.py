@@ -834,7 +834,7 @@ def test_plain_output_when_not_a_terminal(cm):
     header = next(line for line in lines if line.startswith("ID"))
     assert header.split()[:2] == ["ID", "STATE"] and "WRAP-UP" in header
     row = next(line for line in lines if line.startswith("C1 "))
-    assert "active-wrapup" in row and "Ada" in row and "0:45" in row
+    assert "active-wrapup" in row and "Ada" in row and "45s" in row
     for args in (["events"], ["chat", "show", "C1"], ["config", "show"]):
         assert "\x1b" not in cm.ok(*args).out, args
 

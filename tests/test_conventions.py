@@ -146,7 +146,7 @@ def test_tables_never_cut_ids_states_or_times(cm):
         listed = _on_terminal(cm, columns, "chat", "list", "--all")
         assert "…" not in listed, listed
         assert max(len(line) for line in listed.splitlines()) <= columns, listed
-        for word in ("C1", "C2", "parked-wrapup", "new", "agent-1", "0:40"):
+        for word in ("C1", "C2", "parked-wrapup", "new", "agent-1", "40s"):
             assert word in listed, (columns, listed)
         shown = _on_terminal(cm, columns, "events")
         assert "…" not in shown, shown

@@ -69,7 +69,7 @@ def test_expect_exits_1_with_one_line_per_differing_field(qa):
     assert done.out == "", done
     assert done.err.splitlines() == [
         "C4.state: expected parked-wrapup, got active-wrapup",
-        "C4.wrapup_remaining: expected 40s, got 60",
+        "C4.wrapup_remaining: expected 40s, got 1m",
         "C4.agent: expected null, got agent-1",
     ], done
 
@@ -82,7 +82,7 @@ def test_expect_durations_compare_to_the_millisecond(qa):
     qa.ok("clock", "advance", "0.001s")  # C4 runs: 59.999s left
     assert qa.run("expect", "chat", "C4", "wrapup_remaining=59.999s").code == 0
     done = qa.run("expect", "chat", "C4", "wrapup_remaining=1m")
-    assert (done.code, done.err) == (1, "C4.wrapup_remaining: expected 1m, got 59.999\n"), done
+    assert (done.code, done.err) == (1, "C4.wrapup_remaining: expected 1m, got 59.999s\n"), done
     assert qa.run("expect", "chat", "C4", "wrapup_remaining=59.998s").code == 1
     assert qa.run("expect", "chat", "C4", "wrapup_seconds=1ms", "active_seconds=0").code == 0
 

@@ -71,7 +71,7 @@ def finish(child: pexpect.spawn) -> str:
 
 @pytest.fixture
 def inbox(cm):
-    """agent-1's inbox: C1 active-wrapup with 0:45 left, C2 parked-wrapup (1:00, paused),
+    """agent-1's inbox: C1 active-wrapup with 45s left, C2 parked-wrapup (1m, paused),
     C3 active; C4 in another agent's inbox and C5 queued are not in it."""
     cm.ok("config", "set", "auto-present", "off")
     cm.ok("chat", "new", "--inbox", "--customer", "Alice")
@@ -90,8 +90,8 @@ def test_chat_list_in_a_terminal_is_a_rich_table(inbox):
     child = spawn(inbox, "chat", "list")
     expect(child, r"inbox of agent-1", "the table's title")
     expect(child, row("ID", "STATE", "CUSTOMER", "QUEUE", "PRIO", "WRAP-UP"), "the header row")
-    first = expect(child, row("C1", "active-wrapup", "Alice", "default", "0", "0:45"), "C1's row")
-    second = expect(child, row("C2", "parked-wrapup", "Bob", "sales", "0", "1:00"), "C2's row")
+    first = expect(child, row("C1", "active-wrapup", "Alice", "default", "0", "45s"), "C1's row")
+    second = expect(child, row("C2", "parked-wrapup", "Bob", "sales", "0", "1m"), "C2's row")
     everything = plain(finish(child))
 
     assert "paused" in plain(second.group(0))  # a paused wrap-up says so
@@ -107,14 +107,14 @@ def test_chat_list_in_a_terminal_is_a_rich_table(inbox):
 def test_chat_list_wrapup_countdown_follows_the_clock(inbox):
     inbox.ok("clock", "advance", "40s")
     child = spawn(inbox, "chat", "list")
-    expect(child, row("C1", "active-wrapup", "Alice", "default", "0", "0:05"), "C1 with 0:05 left")
-    expect(child, row("C2", "parked-wrapup", "Bob", "sales", "0", "1:00"), "C2 still paused at 1:00")
+    expect(child, row("C1", "active-wrapup", "Alice", "default", "0", "5s"), "C1 with 5s left")
+    expect(child, row("C2", "parked-wrapup", "Bob", "sales", "0", "1m"), "C2 still paused at 1m")
     finish(child)
 
 
 def test_no_color_in_a_terminal_gives_plain_text(inbox):
     child = spawn(inbox, "chat", "list", no_color=True)
-    expect(child, row("C1", "active-wrapup", "Alice", "default", "0", "0:45"), "C1's row")
+    expect(child, row("C1", "active-wrapup", "Alice", "default", "0", "45s"), "C1's row")
     out = finish(child)
     assert "\x1b[" not in out, repr(out)
     assert "│" not in out and "┃" not in out
