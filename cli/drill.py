@@ -50,9 +50,12 @@ def drill(
     'chatemu refusals').  Exit 0 when every step was done, 1 when a --strict
     step missed its deadline or --timeout passed.
 
-    Examples: `chatemu drill examples/drills/park-and-resume-wrapup.drill`,
-    `CHATEMU_DB=class.db chatemu drill examples/drills/three-chats-at-capacity.drill --timeout 30m`,
-    `chatemu drill my.drill --json > report.json`."""
+    \b
+    Examples:
+      chatemu drill examples/drills/park-and-resume-wrapup.drill
+      CHATEMU_DB=class.db chatemu drill examples/drills/three-chats-at-capacity.drill --timeout 30m
+      chatemu drill my.drill --json > report.json
+    """
     from .common import session
 
     if session(ctx).in_run:

@@ -58,7 +58,7 @@ def events(
 def refusals(
     ctx: typer.Context,
     agent_id: Annotated[Optional[str], typer.Option("--agent", metavar="ID", help="Only this agent's refusals.")] = None,
-    since: Annotated[int, typer.Option("--since", metavar="SEQ", min=0, max=2**63 - 1, help="Only refusals after this seq.")] = 0,
+    since: Annotated[int, typer.Option("--since", metavar="SEQ", help="Only refusals after this seq (0 or more).")] = 0,
     json: JsonOpt = False,
 ) -> None:
     """The journal of refusals: each command that would have changed something and was refused.
@@ -68,7 +68,14 @@ def refusals(
     message are kept here, oldest first.  Read-only commands and usage errors are
     not journaled.  Changes nothing.
 
-    Examples: `chatemu refusals`, `chatemu refusals --agent agent-2`, `chatemu refusals --since 12 --json`."""
+    \b
+    Examples:
+      chatemu refusals
+      chatemu refusals --agent agent-2
+      chatemu refusals --since 12 --json
+    """
+    if not 0 <= since < 2**63:
+        raise UsageError(f"bad --since {since}: " + ("use a seq, 0 or more" if since < 0 else "no refusal has a seq that large"))
     show(ctx, engine(ctx).refusals(agent_id, since), json, lambda r: render.refusals(r.value))
 
 

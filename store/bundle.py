@@ -83,7 +83,8 @@ _STRING = json.encoder.encode_basestring
 INSTANTS = {"meta": ("now_ms",),
             "agents": ("created_at_ms", "last_activity_ms", "status_since_ms", "queues_since_ms"),
             "chats": ("created_at_ms", "closed_at_ms", "wrapup_deadline_ms", "state_since_ms"),
-            "events": ("at_ms",), "contacts": ("created_at_ms",), "messages": ("at_ms",), "queues": ("created_at_ms",)}
+            "events": ("at_ms",), "contacts": ("created_at_ms",), "messages": ("at_ms",), "queues": ("created_at_ms",),
+            "refusals": ("at_ms",)}
 #: Columns that hold a duration in milliseconds: written as they are, in a pretty bundle too.
 DURATIONS = {"meta": ("offset_ms",),
              "chats": ("wrapup_remaining_ms", "extension_ms", "active_ms", "parked_ms", "wrapup_ms")}

@@ -126,8 +126,13 @@ def serve(path: str) -> None:
         listener.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        while not data.endswith(b"\n"):
-            data += conn.recv(1 << 20)
+        while data and not data.endswith(b"\n"):
+            more = conn.recv(1 << 20)
+            if not more:
+                break
+            data += more
+        if not data.endswith(b"\n") or len(fds) != 3:
+            os._exit(1)  # the client went away before asking for anything
         request = json.loads(data)
         pid = os.fork()
         if pid == 0:

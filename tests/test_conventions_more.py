@@ -266,6 +266,7 @@ chat receive C1 'Where is my "parcel"? ünï\\code'
 chat classify C1 refund --note 'parcel lost'
 snapshot save mid
 chat end C1
+!3 chat activate C1
 clock advance 30s
 chat new --customer Bob
 --agent agent-2 agent login
@@ -415,7 +416,7 @@ def chats(cm, tmp_path) -> Chatemu:
 #: (the words after `chatemu`, the last one being typed) → what completes it.
 CASES = [
     (["ch"], ["chat"]),
-    (["c"], ["chat", "clock", "config", "classification", "contact", "completion"]),
+    (["c"], ["chat", "clock", "config", "classification", "contact", "console", "completion"]),
     (["chat", "ac"], ["activate"]),
     (["chat", "activate", ""], ["C1", "C2", "VIP-1"]),
     (["chat", "activate", "V"], ["VIP-1"]),

@@ -39,7 +39,7 @@ SABOTAGES = {
     ),
     "call-customer-ends.sh": (
         '"clock set "*', '"$REAL" config set wrapup 80s --queue default >/dev/null',  # a queue's own wrap-up wins
-        "C1.wrapup_remaining: expected 90s, got 80",
+        "C1.wrapup_remaining: expected 90s, got 1m20s",
     ),
     "extend-and-finish.sh": (
         '"config set wrapup-extensions 2 --queue sales"', "set -- config set wrapup-extensions 3 --queue sales",
