@@ -1,4 +1,4 @@
-"""The benchmark script still runs: `benchmarks/bench.py --quick` completes and prints its table.
+"""The benchmark script still runs: each section of `benchmarks/bench.py --quick` completes and reports.
 
 A smoke test only: timings are never asserted here (the script's own `--check`
 does that, on purpose, outside the test suite).
@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "bench.py"
 
 
@@ -22,22 +24,28 @@ def run_bench(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+HEAVY = bool(os.environ.get("CHATEMU_HEAVY"))  # as in test_check.py: set and non-empty
+
+
 def test_quick_run_prints_the_table():
-    done = run_bench()
+    """The start-up section as a table (every section at once with ``CHATEMU_HEAVY``)."""
+    done = run_bench() if HEAVY else run_bench("--only", "startup")
     assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
     out = done.stdout
     assert "| check | chatemu | baseline | ratio / value | target | result |" in out
-    for row in ("start-up:", "batch:", "scale:", "memory:"):
+    for row in ("start-up:", "batch:", "scale:", "memory:") if HEAVY else ("start-up:",):
         assert f"| {row}" in out, f"no {row} row in:\n{out}"
     assert "**error**" not in out
     # The import check is reported either way (a regression shows as a WARNING line).
     assert "NOT imported by `chatemu chat park`" in out or "WARNING: `chatemu chat park` imports" in out, out
 
 
-def test_quick_json_has_every_section():
-    done = run_bench("--json", "--only", "batch")
+@pytest.mark.parametrize("section", ["batch", "scale", "queue", "memory", "whole"])
+def test_each_section_runs_and_reports_json(section):
+    done = run_bench("--json", "--only", section)
     assert done.returncode == 0, f"exit {done.returncode}\nstderr:\n{done.stderr[-3000:]}"
     doc = json.loads(done.stdout)
     assert doc["errors"] == []
-    assert "batch" in doc["sections"]
+    assert list(doc["sections"]) == [section] and doc["sections"][section]
     assert all({"check", "value", "target", "ok"} <= set(t) for t in doc["targets"])
+    assert doc["targets"] or section == "memory"  # its target compares with the scale section's runs

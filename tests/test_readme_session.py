@@ -35,7 +35,9 @@ def play(db: Path) -> list[tuple[str, str]]:
     played = []
     for command, _ in session():
         if command.startswith("export CHATEMU_DB="):
-            played.append((command, ""))  # the session's own database: here, a fresh one per play
+            # The session's own database, new at every run (as a reader's run gets): here, ``db``.
+            assert "$(mktemp -d)" in command, command
+            played.append((command, ""))
             continue
         done = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0 and done.stderr == "", (command, done)

@@ -384,7 +384,7 @@ def test_a_scenario_line_can_draw(history, tmp_path):
 def test_readme_picture_is_what_the_tool_draws_from_its_scenario(tmp_path):
     readme = (ROOT / "README.md").read_text()
     assert "![chatemu timeline of examples/scenarios/call-during-wrapup.chatemu](docs/timeline.svg)" in readme
-    assert "$ chatemu run examples/scenarios/call-during-wrapup.chatemu" in readme
+    assert '$ export CHATEMU_DB="$(mktemp -d)/picture.db"\n$ chatemu run examples/scenarios/call-during-wrapup.chatemu' in readme
     command = "chatemu timeline --to 2026-01-05T09:07:00Z -o docs/timeline.svg"
     assert f"$ {command}" in readme
     cm = Chatemu(tmp_path / "readme.db")
