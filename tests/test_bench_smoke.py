@@ -40,7 +40,11 @@ def test_quick_run_prints_the_table():
     assert "NOT imported by `chatemu chat park`" in out or "WARNING: `chatemu chat park` imports" in out, out
 
 
-@pytest.mark.parametrize("section", ["batch", "scale", "queue", "memory", "whole"])
+#: The lightest sections by default; every one with ``CHATEMU_HEAVY`` (the suite stays fast).
+SECTIONS = ["batch", "scale", "queue", "memory", "whole"] if HEAVY else ["queue", "memory"]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
 def test_each_section_runs_and_reports_json(section):
     done = run_bench("--json", "--only", section)
     assert done.returncode == 0, f"exit {done.returncode}\nstderr:\n{done.stderr[-3000:]}"
