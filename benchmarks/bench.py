@@ -480,7 +480,7 @@ def bench_startup(runner: Runner, plan: Plan, report: Report) -> None:
     min_ratio = cand["min"] / base["min"]
     report.target(
         "start-up: `chatemu chat park`/`activate` vs minimal Typer + sqlite3 app",
-        ms_pair(cand), ms_pair(base), med_ratio, "<=", 1.25, ratio_text(med_ratio, min_ratio), "≤ 1.25",
+        ms_pair(cand), ms_pair(base), med_ratio, "<=", 1.15, ratio_text(med_ratio, min_ratio), "≤ 1.15",
     )
 
     # What `chatemu chat park` imports, and what the baseline does not.

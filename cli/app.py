@@ -106,8 +106,9 @@ def root(
 # -- building the click commands -------------------------------------------------------
 
 
-def _typer(names) -> typer.Typer:
-    """A Typer app with the root options and the named groups and commands."""
+def _typer(names, sub: Optional[str] = None) -> typer.Typer:
+    """A Typer app with the root options and the named groups and commands; with ``sub``, the
+    one group named holds only its command or subgroup of that name (when it has one)."""
     from importlib import import_module
 
     built = typer.Typer(**_SETTINGS)
@@ -115,7 +116,8 @@ def _typer(names) -> typer.Typer:
     for name in names:
         if name in _GROUPS:
             module, attr = _GROUPS[name]
-            built.add_typer(getattr(import_module(f".{module}", __package__), attr), name=name)
+            group = getattr(import_module(f".{module}", __package__), attr)
+            built.add_typer(group if sub is None else _only(group, sub), name=name)
         else:
             module, attr, settings = _COMMANDS[name]
             built.command(name, **settings)(getattr(import_module(f".{module}", __package__), attr))
@@ -140,12 +142,28 @@ def root_command():
     return typer.main.get_command(full_app())
 
 
+def _only(group: typer.Typer, sub: str) -> typer.Typer:
+    """``group`` with only its command or subgroup named ``sub``; the whole group when it has
+    none of that name (its help and its "no such command" need every command)."""
+    import copy
+
+    commands = [c for c in group.registered_commands
+                if (c.name or typer.main.get_command_name(c.callback.__name__)) == sub]
+    groups = [g for g in group.registered_groups if g.name == sub]
+    if not commands and not groups:
+        return group
+    slim = copy.copy(group)
+    slim.registered_commands, slim.registered_groups = commands, groups
+    return slim
+
+
 @lru_cache(maxsize=None)
-def _slim_command(word: str):
-    """Only the root options and the group or command ``word`` names: what one command line needs."""
+def _slim_command(word: str, sub: Optional[str] = None):
+    """Only the root options and the group or command ``word`` names (and of a group, only
+    its command ``sub``): what one command line needs."""
     if word not in ORDER:
         return root_command()
-    return typer.main.get_command(_typer([word]))
+    return typer.main.get_command(_typer([word], sub if word in _GROUPS else None))
 
 
 def command_for(argv: list[str]):
@@ -160,7 +178,8 @@ def command_for(argv: list[str]):
         elif word.startswith(("--db=", "--agent=")):
             continue
         else:
-            return _slim_command(word)
+            sub = next(words, None)
+            return _slim_command(word, None if sub is None or sub.startswith("-") else sub)
     return root_command()
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import UsageError
 from .timefmt import format_duration, parse_duration
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):  # a NamedTuple: cheaper to define than a dataclass at every start
     name: str
     kind: str  # "duration" (stored in ms), "count", "switch", "choice" or "list" (names, comma-separated)
     default: int | bool | str | tuple

@@ -73,6 +73,8 @@ facts = st.builds(
     open_chats=st.integers(0, 4),
     max_chats=st.integers(1, 4),
     last_activity_ms=st.integers(0, 5),
+    queues=st.none(),  # every queue (queue membership has its own tests)
+    assigned=st.none(),
 )
 waits = st.builds(
     Waiting,
