@@ -178,7 +178,7 @@ def command_for(argv: list[str]):
         elif word.startswith(("--db=", "--agent=")):
             continue
         else:
-            sub = next(words, None)
+            sub = next(words, None) if word in _GROUPS else None
             return _slim_command(word, None if sub is None or sub.startswith("-") else sub)
     return root_command()
 
@@ -320,6 +320,12 @@ class OutputClosed(BaseException):
     """
 
 
+class OutputFailed(BaseException):
+    """stdout cannot be written (a full disk, an I/O error): a ``BaseException`` for the same
+    reason as ``OutputClosed``; ``main`` says so in one line and exits 1.  What the command did
+    stays done."""
+
+
 class _Stdout(io.FileIO):
     """stdout's file descriptor, raising ``OutputClosed`` when the reader has gone
     and discarding anything written after that."""
@@ -334,6 +340,9 @@ class _Stdout(io.FileIO):
         except BrokenPipeError:
             self.closed_by_reader = True
             raise OutputClosed() from None
+        except OSError as exc:
+            self.closed_by_reader = True  # nothing more is tried, at exit either
+            raise OutputFailed(exc.strerror or str(exc)) from None
 
 
 def _guard_stdout() -> None:
@@ -363,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
+    except OutputFailed as exc:
+        print(f"error: cannot write the output: {exc}", file=sys.stderr)
+        return 1
     except (BrokenPipeError, OutputClosed):
         # The reader went away (e.g. `| head`): not our error.
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -373,5 +385,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """The console script."""
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:  # closed by the caller (`chatemu chat new >&-`): nowhere, quietly
+            fd = os.open(os.devnull, os.O_RDONLY if mode == "r" else os.O_WRONLY)
+            setattr(sys, name, open(fd, mode, closefd=False))  # kept open while the process lives
     _guard_stdout()
     sys.exit(main())

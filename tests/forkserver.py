@@ -26,6 +26,8 @@ convention: negative for a signal).
 
 from __future__ import annotations
 
+import atexit
+import io
 import json
 import os
 import select
@@ -92,11 +94,23 @@ def _become(request: dict, fds: list[int]) -> None:
     os.environ.clear()
     os.environ.update(request["env"])
     time.tzset()
+    tempfile.tempdir = None  # found again from TMPDIR, as a new interpreter finds it
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the dispositions an interpreter starts with
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", closefd=False)
-    sys.stderr = open(2, "w", errors="backslashreplace", closefd=False)
+    # The standard streams as an interpreter makes them: the server's encoding and error
+    # handlers (they follow the locale, which a forked command line cannot change), stderr
+    # line-buffered, stdout line-buffered on a terminal, both unbuffered with PYTHONUNBUFFERED.
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    streams = []
+    for fd, model in ((0, sys.stdin), (1, sys.stdout), (2, sys.stderr)):
+        mode = "r" if fd == 0 else "w"
+        raw = io.FileIO(fd, mode, closefd=False)
+        buffered = io.BufferedReader(raw) if fd == 0 else io.BufferedWriter(raw)
+        streams.append(io.TextIOWrapper(
+            buffered, encoding=model.encoding, errors=model.errors,
+            line_buffering=fd == 2 or (fd == 1 and raw.isatty()), write_through=fd > 0 and unbuffered,
+        ))
+    sys.stdin, sys.stdout, sys.stderr = streams
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr
     sys.argv = request["argv"]
 
@@ -158,6 +172,12 @@ def answers(conn: socket.socket, timeout: float | None, argv) -> tuple[int, int]
         except socket.timeout:
             if pid is not None:
                 os.kill(pid, signal.SIGKILL)
+                conn.settimeout(10)
+                try:
+                    while data.count(b"\n") < 2 and (chunk := conn.recv(64)):  # its status: it is gone
+                        data += chunk
+                except OSError:
+                    pass
             raise subprocess.TimeoutExpired(argv, timeout) from None
         if not chunk:
             raise RuntimeError(f"the fork server hung up on {argv}")
@@ -200,6 +220,7 @@ class Server:
         if self.proc.stdout.readline() != b"ready\n":
             raise RuntimeError("the fork server did not start")
         self.startup_env = {k: v for k, v in os.environ.items() if k.startswith(STARTUP_PREFIXES)}
+        atexit.register(self.close)
         self.shim_folder = os.path.join(self.folder, "bin")
         os.mkdir(self.shim_folder)
         shim = os.path.join(self.shim_folder, "chatemu")
@@ -209,6 +230,12 @@ class Server:
             real = shutil.which("chatemu", path=os.path.dirname(sys.executable))
             f.write(f"\n\nmain({real!r}, {self.startup_env!r})\n")
         os.chmod(shim, 0o755)
+
+    def close(self) -> None:
+        """Stop the server and remove its folder (commands still running finish on their own)."""
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def can_run(self, env: dict) -> bool:
         return {k: v for k, v in env.items() if k.startswith(STARTUP_PREFIXES)} == self.startup_env

@@ -1,26 +1,46 @@
 """A ``chatemu`` for shell scripts under test: runs the command line on the test process's fork
-server (tests/forkserver.py) with this process's stdio, argv, environment and folder, and exits
-as the command did.  The server writes it out with a call of ``main`` appended."""
+server (tests/forkserver.py) with this process's stdio, argv, environment, folder and umask, passes
+on the signals a shell sends it (Ctrl-C, ``timeout``, ``kill``), and exits as the command did.
+The server writes it out with a call of ``main`` appended."""
 
 import json
 import os
+import signal
 import socket
 import sys
 
 STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG")
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def main(real: str, startup: dict) -> None:
-    """``real``: the installed chatemu, exec'd when the server cannot run this command line
-    (no server, or an environment that changes how an interpreter starts)."""
+    """``real``: the installed chatemu, exec'd when the server cannot run this command line (no
+    server, an environment that changes how an interpreter starts, a closed standard stream)."""
     path = os.environ.get("CHATEMU_TEST_FORKSERVER")
-    if path is None or {k: v for k, v in os.environ.items() if k.startswith(STARTUP_PREFIXES)} != startup:
+    usable = path is not None and {k: v for k, v in os.environ.items() if k.startswith(STARTUP_PREFIXES)} == startup
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            usable = False  # closed by the script (`>&-`): the real program meets that itself
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) if usable else None
+    try:
+        if conn is not None:
+            conn.connect(path)
+    except OSError:
+        conn = None
+    if conn is None:
         os.execv(real, [real, *sys.argv[1:]])
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(path)
-    request = {"argv": [real, *sys.argv[1:]], "env": dict(os.environ), "cwd": os.getcwd()}
+    mask = os.umask(0)
+    os.umask(mask)
+    request = {"argv": [real, *sys.argv[1:]], "env": dict(os.environ), "cwd": os.getcwd(), "umask": mask}
     socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
     data = b""
+    while b"\n" not in data:
+        data += conn.recv(64) or sys.exit(70)
+    pid = int(data.split(b"\n")[0])
+    for sig in FORWARDED:
+        signal.signal(sig, lambda number, frame: os.kill(pid, number))
     while data.count(b"\n") < 2:
         chunk = conn.recv(64)
         if not chunk:
@@ -28,5 +48,6 @@ def main(real: str, startup: dict) -> None:
         data += chunk
     code = int(data.split(b"\n")[1])
     if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     sys.exit(code)

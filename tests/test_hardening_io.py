@@ -378,3 +378,23 @@ def test_a_huge_scenario_line_is_echoed_cut_short(cm, tmp_path, line):
     errors = proc.stderr.splitlines()
     assert len(errors) == 1 and errors[0].startswith(f"error: {scenario}:2: "), proc.stderr[:300]
     assert len(errors[0]) < 1500 and "…" in errors[0], errors[0][:300]
+
+
+@pytest.mark.parametrize("args", [["chat", "list", "--all"], ["events", "--json"], ["export", "-"]], ids=" ".join)
+def test_output_that_cannot_be_written_is_one_error_line_and_exit_1(cm, args):
+    """A full disk under stdout: one line saying so, exit 1, no traceback (exec'd: the real stdout)."""
+    cm.ok("chat", "new")
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([CHATEMU, *args], stdout=full, stderr=subprocess.PIPE, text=True, env=cm.env, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == ["error: cannot write the output: No space left on device"], proc.stderr
+
+
+def test_a_closed_stdout_or_stderr_is_nowhere_and_the_command_still_acts(cm):
+    """`chatemu chat new >&-`: the chat is made, exit 0; a closed stderr hides an error, not its exit code."""
+    script = f'"{CHATEMU}" chat new --customer Ann >&- || exit 9; "{CHATEMU}" chat show C9 2>&-; echo "exit $?"'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=cm.env, timeout=60)
+    assert (proc.stdout, proc.stderr) == ("exit 4\n", ""), proc
+    assert cm.chat("C1")["customer"] == "Ann"
