@@ -202,9 +202,19 @@ def journaled_only(before: tuple | None, after: tuple | None, code: int) -> bool
             and len(journal_after) == len(journal) + 1 and journal_after[-1][4] == code)
 
 
-@pytest.fixture
-def cm(tmp_path) -> Chatemu:
-    """A fresh database whose virtual clock starts at 2026-01-05T09:00:00Z."""
-    c = Chatemu(tmp_path / "chatemu.db")
+@pytest.fixture(scope="session")
+def started_db(tmp_path_factory) -> Path:
+    """What ``chatemu clock set START`` makes of a new database: made once per test process."""
+    c = Chatemu(tmp_path_factory.mktemp("started") / "chatemu.db")
     c.ok("clock", "set", START)
+    assert not Path(f"{c.db}-wal").exists()  # the whole state is in the file: a copy is the same database
+    return c.db
+
+
+@pytest.fixture
+def cm(tmp_path, started_db) -> Chatemu:
+    """A fresh database whose virtual clock starts at 2026-01-05T09:00:00Z (a copy of what
+    ``clock set`` made of a new database: the same bytes, without a process per test)."""
+    c = Chatemu(tmp_path / "chatemu.db")
+    shutil.copyfile(started_db, c.db)
     return c
