@@ -34,6 +34,16 @@ from .tx import Tx
 from .validate import DEFAULT_AGENT, DEFAULT_QUEUE, check_name
 
 
+def _release(conn: sqlite3.Connection | None, close: list[sqlite3.Connection]) -> None:
+    """After a command: roll back what it left open, then close the connections it made."""
+    try:
+        if conn is not None and conn.in_transaction:
+            conn.execute("ROLLBACK")
+    finally:
+        for each in close:
+            each.close()
+
+
 class Result:
     """What a command returns: its value (a JSON-ready object) and the events it appended.
     (A plain class: a dataclass costs every start a millisecond to define.)"""
@@ -184,12 +194,7 @@ class Engine:
         except sqlite3.Error as exc:
             raise schema.database_error(self.path, exc) from None
         finally:
-            try:
-                if conn is not None and conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            finally:
-                for each in close:
-                    each.close()
+            _release(conn, close)
 
     def _connect(self) -> tuple[sqlite3.Connection, str, bool]:
         """A connection for a command that changes something: the kept one, or a new one
@@ -466,12 +471,7 @@ class Engine:
         except sqlite3.Error as exc:
             raise schema.database_error(self.path, exc) from None
         finally:
-            try:
-                if conn is not None and conn.in_transaction:
-                    conn.execute("ROLLBACK")
-            finally:
-                for each in close:
-                    each.close()
+            _release(conn, close)
 
     # -- templates, classification codes, contacts -------------------------------
 
