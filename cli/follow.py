@@ -37,13 +37,19 @@ def follow_events(engine: Engine, chat: str | None, agent: str | None, since: in
                     # A restore, reset or import replaced the log: sequence numbers start again.
                     print(REPLACED, file=sys.stderr, flush=True)
                     last = 0
-                for event in poll["events"]:
-                    if jsonl:
-                        render.emit_json(event)
-                    else:
-                        print(render.event_line(event))
-                    last = event["seq"]
-                sys.stdout.flush()
+                # Ctrl-C waits until the batch is written: an interrupt between a write reaching
+                # the terminal and the buffer knowing it would print the batch again at exit.
+                held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+                try:
+                    for event in poll["events"]:
+                        if jsonl:
+                            render.emit_json(event)
+                        else:
+                            print(render.event_line(event))
+                        last = event["seq"]
+                    sys.stdout.flush()
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, held)
                 mark, real = poll["mark"], poll["mode"] == "real"
                 time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
