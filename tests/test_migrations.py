@@ -206,6 +206,14 @@ def test_newer_schema_is_refused_unchanged(tmp_path, version):
     assert rows(db)["user_version"] == version
 
 
+def reimported(tmp_path: Path, text: str) -> Chatemu:
+    """A new database importing the bundle ``text``; exporting it gives ``text`` back, byte for byte."""
+    again = Chatemu(tmp_path / "again.db")
+    again.ok("import", "-", stdin=text)
+    assert again.run("export", "-").out == text
+    return again
+
+
 # == schema version 2 (before messages, contacts, templates and classification) ==================
 
 FIXTURE_V2 = Path(__file__).parent / "fixtures" / "schema-v2.db"
@@ -286,9 +294,7 @@ def test_a_v2_bundle_imports_upgraded_and_round_trips(v2, tmp_path):
     assert imported.js("events") == cm.js("events")
     text = imported.run("export", "-").out
     assert json.loads(text)["schema_version"] == schema.SCHEMA_VERSION
-    again = Chatemu(tmp_path / "again.db")
-    again.ok("import", "-", stdin=text)
-    assert again.run("export", "-").out == text
+    reimported(tmp_path, text)
     imported.ok("snapshot", "restore", "mid")
     assert imported.run("db", "check").code == 0
 
@@ -420,9 +426,7 @@ def test_a_v3_bundle_imports_and_round_trips_byte_for_byte(tmp_path):
     imported.ok("import", str(BUNDLE_V3))
     text = imported.run("export", "-").out
     assert as_schema_3(text) == as_schema_3(v3_bundle_as_now())
-    again = Chatemu(tmp_path / "again.db")
-    again.ok("import", "-", stdin=text)
-    assert again.run("export", "-").out == text
+    reimported(tmp_path, text)
 
 
 # == schema version 4 (before agents and queues) ==================================================
@@ -478,9 +482,7 @@ def test_a_v4_bundle_imports_upgraded_and_round_trips(tmp_path):
     assert imported.run("db", "check").code == 0
     text = imported.run("export", "-").out
     assert as_schema_3(text)["state"]["chats"] == as_schema_3(BUNDLE_V4.read_text())["state"]["chats"]
-    again = Chatemu(tmp_path / "again.db")
-    again.ok("import", "-", stdin=text)
-    assert again.run("export", "-").out == text
+    again = reimported(tmp_path, text)
     again.ok("snapshot", "restore", "mid")
     assert again.run("db", "check").code == 0
 
