@@ -183,6 +183,17 @@ def command_for(argv: list[str]):
     return root_command()
 
 
+def _root_options(argv: list[str]) -> list[tuple[int, int]]:
+    """Where the root options (``--db``, ``--agent``, with their values) that start ``argv`` stand:
+    one (start, stop) span each."""
+    spans, at = [], 0
+    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
+        stop = at + (1 if "=" in argv[at] else 2)
+        spans.append((at, stop))
+        at = stop
+    return spans
+
+
 def lift_root_options(argv: list[str], command) -> list[str]:
     """``argv`` with a ``--db PATH`` (or ``--db=PATH``) given after the command moved before it,
     as if given there: ``chatemu chat list --db x.db`` is ``chatemu --db x.db chat list``
@@ -192,10 +203,9 @@ def lift_root_options(argv: list[str], command) -> list[str]:
     moves, and a command with an option of that name keeps it."""
     if not any(word == "--db" or word.startswith("--db=") for word in argv):
         return argv
-    at = 0
-    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
-        at += 1 if "=" in argv[at] else 2
-    root_end, node = at, command
+    spans = _root_options(argv)
+    at = root_end = spans[-1][1] if spans else 0
+    node = command
     while at < len(argv) and hasattr(node, "commands") and argv[at] in node.commands:
         node, at = node.commands[argv[at]], at + 1
     if hasattr(node, "commands") or at == root_end:
@@ -268,7 +278,7 @@ def translate(run, argv: list[str], typed: Optional[list[str]] = None,
         return exc.exit_code, []
     except ChatemuError as exc:
         journal = getattr(exc, "journal", None)
-        if journal is not None and exc.exit_code in (3, 4):
+        if journal is not None:  # which exit codes are journaled is the journal's to say
             seq = journal.journal_refusal(command_line(argv if typed is None else typed), exc.exit_code, exc.message)
             if seq is not None and session is not None and session.refused is not None:
                 session.refused.append(seq)
@@ -292,13 +302,9 @@ def command_line(argv: list[str]) -> str:
     them back (quoted only where needed), without the root ``--db`` options."""
     import shlex
 
-    words, at = [], 0
-    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
-        step = 1 if "=" in argv[at] else 2
-        if not argv[at].startswith("--db"):
-            words += argv[at:at + step]
-        at += step
-    return shlex.join(words + argv[at:])
+    spans = _root_options(argv)
+    words = [word for start, stop in spans if not argv[start].startswith("--db") for word in argv[start:stop]]
+    return shlex.join(words + argv[spans[-1][1] if spans else 0:])
 
 
 def _escaped_bytes(word: str) -> bool:

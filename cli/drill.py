@@ -324,7 +324,7 @@ def wait(step: Step, dispatch, clock: Clock, show, stop_at: float | None, timeou
             "done": done, "late": late, "hint_shown": hint_shown})
 
     while True:
-        if clock.mode == "real" and engine.due():
+        if clock.mode == "real" and engine.pending():
             engine.settle()  # the clock passed a deadline by itself: apply it, as any command would
         version = _data_version(dispatch.session, engine)
         if version is None or version != seen or clock.mode == "real":

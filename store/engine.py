@@ -459,7 +459,7 @@ class Engine:
     def pending(self) -> bool:
         """Whether ``settle`` would change anything now: a wrap-up timer due, or a queued chat an
         agent is free to be presented (``Tx.pending``).  A plain read: never takes the write lock
-        nor writes (``chatemu watch`` settles on a real clock only then)."""
+        nor writes (``chatemu watch`` and ``drill`` settle on a real clock only then)."""
         close: list[sqlite3.Connection] = []
         conn = None
         try:
@@ -566,25 +566,6 @@ class Engine:
         from . import refusals
 
         return self._read(refusals.last_seq)
-
-    def due(self) -> bool:
-        """Whether something is due now (a wrap-up timer run out, a queued chat to present
-        to a free agent), judged by a plain read: no write lock (``settle`` applies it)."""
-        close: list[sqlite3.Connection] = []
-        try:
-            conn, status, _ = self._connect_read(close)
-            if conn is None or status != schema.CURRENT:
-                return False
-            conn.execute("BEGIN")
-            try:
-                return Tx(conn, self.wall(), self.agent).pending()
-            finally:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            raise schema.database_error(self.path, exc) from None
-        finally:
-            for each in close:
-                each.close()
 
     def snapshot_save(self, name: str) -> Result:
         from . import snapshots
