@@ -20,7 +20,7 @@ import typer
 from chatemu.store.errors import ChatemuError, UsageError
 from chatemu.store.validate import DEFAULT_AGENT
 
-from .common import Session
+from .common import Session, root_options
 
 HELP = """Emulate a contact-centre agent's webchat inbox from the shell.
 
@@ -183,17 +183,6 @@ def command_for(argv: list[str]):
     return root_command()
 
 
-def _root_options(argv: list[str]) -> list[tuple[int, int]]:
-    """Where the root options (``--db``, ``--agent``, with their values) that start ``argv`` stand:
-    one (start, stop) span each."""
-    spans, at = [], 0
-    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
-        stop = at + (1 if "=" in argv[at] else 2)
-        spans.append((at, stop))
-        at = stop
-    return spans
-
-
 def lift_root_options(argv: list[str], command) -> list[str]:
     """``argv`` with a ``--db PATH`` (or ``--db=PATH``) given after the command moved before it,
     as if given there: ``chatemu chat list --db x.db`` is ``chatemu --db x.db chat list``
@@ -203,7 +192,7 @@ def lift_root_options(argv: list[str], command) -> list[str]:
     moves, and a command with an option of that name keeps it."""
     if not any(word == "--db" or word.startswith("--db=") for word in argv):
         return argv
-    spans = _root_options(argv)
+    spans = root_options(argv)
     at = root_end = spans[-1][1] if spans else 0
     node = command
     while at < len(argv) and hasattr(node, "commands") and argv[at] in node.commands:
@@ -302,7 +291,7 @@ def command_line(argv: list[str]) -> str:
     them back (quoted only where needed), without the root ``--db`` options."""
     import shlex
 
-    spans = _root_options(argv)
+    spans = root_options(argv)
     words = [word for start, stop in spans if not argv[start].startswith("--db") for word in argv[start:stop]]
     return shlex.join(words + argv[spans[-1][1] if spans else 0:])
 

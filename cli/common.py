@@ -22,6 +22,17 @@ def with_examples(text: str, *examples: str) -> str:
     return text + "\n\n\b\nExamples:\n" + "".join(f"  {line}\n" for line in examples)
 
 
+def root_options(argv: list[str]) -> list[tuple[int, int]]:
+    """Where the root options (``--db``, ``--agent``, with their values) that start ``argv`` stand:
+    one (start, stop) span each (the last may reach past the end: an option missing its value)."""
+    spans, at = [], 0
+    while at < len(argv) and (argv[at] in ("--db", "--agent") or argv[at].startswith(("--db=", "--agent="))):
+        stop = at + (1 if "=" in argv[at] else 2)
+        spans.append((at, stop))
+        at = stop
+    return spans
+
+
 def default_db() -> str:
     """The default database; its folder is made by the first command that changes something.
 

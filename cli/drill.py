@@ -89,21 +89,9 @@ class Step:
         self.strict = False
 
 
-def _root_prefix(words: list[str]) -> int:
-    """How many words at the start are root options (``--agent ID``, ``--db PATH``)."""
-    at = 0
-    while at < len(words):
-        if words[at] in ("--agent", "--db") and at + 1 < len(words):
-            at += 2
-        elif words[at].startswith(("--agent=", "--db=")):
-            at += 1
-        else:
-            break
-    return at
-
-
 def parse_drill(text: str, where: str) -> list[Step]:
     """Every step of a drill file; ``UsageError`` naming the first bad line."""
+    from .common import root_options
     from .scenario import clip, parse_lines, split_lines
 
     steps = []
@@ -118,7 +106,8 @@ def parse_drill(text: str, where: str) -> list[Step]:
         for _, shown, words, want in parse_lines(line, where):
             if isinstance(words, str):
                 raise UsageError(f"{where}:{number}: {clip(shown)}: {words.removeprefix('error: ')}")
-            at = _root_prefix(words)
+            spans = root_options(words)  # the root options that may start a line (--agent ID, --db PATH)
+            at = min(spans[-1][1], len(words)) if spans else 0
             keyword = words[at] if at < len(words) else None
             if keyword == "say":
                 raise UsageError(f"{where}:{number}: say starts its line: say TEXT")
