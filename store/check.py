@@ -73,6 +73,7 @@ from . import config as cfg
 from . import core, schema
 from .clock import MODES
 from .errors import ChatemuError, DatabaseError
+from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
 from .validate import PRIORITY_RANGE, customer_problem, is_name, text_problem
 
@@ -530,7 +531,7 @@ class _Checker:
         self.report(
             "SELECT seq FROM refusals WHERE NOT (typeof(seq) = 'integer' AND seq >= 1)"
             f" OR NOT (typeof(at_ms) = 'integer' AND at_ms BETWEEN {MIN_MS} AND {MAX_MS})"
-            " OR chatemu_bad_name(agent) OR exit_code IS NOT 3 AND exit_code IS NOT 4"
+            f" OR chatemu_bad_name(agent) OR ifnull(exit_code, 0) NOT IN ({', '.join(map(str, JOURNALED))})"
             " OR typeof(command) != 'text' OR command = '' OR typeof(message) != 'text' OR message = ''"
             " ORDER BY seq",
             lambda seq: f"refusal {seq}: a bad time, agent, exit code (3 or 4), command or message",
