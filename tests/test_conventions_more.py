@@ -242,6 +242,8 @@ def test_every_help_page_has_examples_and_no_machine_limits(capsys, monkeypatch)
 def test_limits_are_said_in_words_when_a_number_is_out_of_range(cm):
     for args, message in ((["events", "--since", "-1"], "bad --since -1: use a seq, 0 or more"),
                           (["events", "--since", str(2**63)], "no event has a seq that large"),
+                          (["refusals", "--since", "-1"], "bad --since -1: use a seq, 0 or more"),
+                          (["refusals", "--since", str(2**63)], "no refusal has a seq that large"),
                           (["timeline", "--limit", "0"], "bad --limit 0: use 1 or more")):
         done = cm.fails(2, *args)
         assert message in done.err and "<=" not in done.err and "x>=" not in done.err, done
