@@ -23,10 +23,14 @@ def test_python_m_chatemu_is_the_command(tmp_path):
     assert done.returncode == 0 and "Usage: chatemu" in done.stdout, done
 
 
-def test_chatemu_stays_a_namespace_package():
-    import chatemu
-
-    assert getattr(chatemu, "__file__", None) is None  # no chatemu/__init__.py: cli and store are its parts
+def test_the_chatemu_package_costs_a_command_line_nothing():
+    """``chatemu`` is a regular package whose Python API names are imported on first use: the
+    command line imports ``chatemu`` on its way to ``chatemu.cli.app``, and nothing more of it."""
+    code = ("import sys, chatemu.cli.app, chatemu; before = set(sys.modules); "
+            "from chatemu import Emulator; print(chatemu.__file__ is not None, "
+            "'chatemu.cli.api' in before, 'chatemu.cli.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "True"], out
 
 
 def test_version_names_schema_and_bundle_format(cm):
