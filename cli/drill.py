@@ -480,13 +480,13 @@ class Show:
                 outcome = ("done" + (" late" if r["late"] else "")) if r["done"] else ("missed" if r["late"] else "not done")
             rows.append([str(r["line"]), what, outcome, _took(r) if r["kind"] == "wait" and r["done"] else "-",
                          "shown" if r.get("hint_shown") else "-"])
-        render._table(["LINE", "STEP", "OUTCOME", "TOOK", "HINT"], rows)
+        render._table(["LINE", "STEP", "OUTCOME", "TOOK", "HINT"], rows, wrap=("STEP",))
         if mistakes:
             self._print("")
             self._print("mistakes (refused commands):", "bold")
             render._table(["AT", "AGENT", "COMMAND", "MESSAGE"],
                           [[m["at"], m["agent"], render.one_line(clip(m["command"])), render.one_line(m["message"])]
-                           for m in mistakes])
+                           for m in mistakes], wrap=("COMMAND", "MESSAGE"))
         else:
             self._print("no mistakes")
 

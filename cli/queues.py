@@ -23,7 +23,7 @@ def queue_add(
     Examples:
       chatemu queue add sales
     """
-    show(ctx, engine(ctx).queue_add(name), json, lambda r: print(render.queue_summary(r.value)))
+    show(ctx, engine(ctx).queue_add(name), json, lambda r: render.sentence(render.queue_summary(r.value)))
 
 
 @queue_app.command("list")
@@ -51,4 +51,4 @@ def queue_show(
       chatemu queue show sales
       chatemu queue show default --json
     """
-    show(ctx, engine(ctx).queue_show(name), json, lambda r: print(render.queue_summary(r.value)))
+    show(ctx, engine(ctx).queue_show(name), json, lambda r: render.sentence(render.queue_summary(r.value)))

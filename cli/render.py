@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import NamedTuple
 
 from chatemu.store.timefmt import format_duration
 
@@ -88,37 +89,34 @@ def emit_json(value) -> None:
 
 
 def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str]] | None = None, title=None,
-           keep: tuple[str, ...] = (), drop: tuple[str, ...] = (), narrow: dict | None = None) -> None:
-    """A table: rich on a terminal, plain aligned text otherwise.
-
-    On a terminal too narrow for the whole table (``_fit``): the ``keep`` columns (ids,
-    states, times) are never cut, at most wrapped between words; the others wrap, and the
-    ``drop`` columns are left out, first to last, until the table fits (a caption names them).
-    ``narrow``: header -> a function giving a column's cells a shorter or wrappable form,
-    used only when the table does not fit as it is."""
+           wrap: tuple[str, ...] = ()) -> None:
+    """A table: rich on a terminal, fitted to its width (``fit``); plain aligned text otherwise,
+    every column whatever its width.  ``wrap``: the columns of free text (a message, a list of
+    names), which may wrap between words; every other cell is one value, never wrapped or cut."""
     if use_rich():
         from rich.table import Table
         from rich.text import Text
 
         out = console()
-        columns = list(range(len(headers)))
-        widths: dict[int, int] = {}
-        left_out: list[str] = []
-        if keep and rows:
-            fitted = _fit(headers, rows, out.width, keep, drop, narrow or {})
-            if fitted is not None:
-                rows, columns, widths, left_out = fitted
-        caption = f"not shown, the terminal is too narrow: {', '.join(left_out)}" if left_out else None
-        table = Table(title=title, title_justify="left", header_style="bold", caption=caption, caption_justify="left")
-        for col in columns:
-            if col in widths:
-                table.add_column(headers[col], width=widths[col], overflow="fold")
-            else:
-                table.add_column(headers[col])
-        for index, row in enumerate(rows):
-            style = styles[index] if styles else {}
-            table.add_row(*(Text(row[col], style=style.get(col, "")) for col in columns))
-        out.print(table)
+        layout = fit(headers, rows, out.width, wrap)
+        if title:
+            out.print(Text(title, style="table.title"))
+        if layout.records:
+            _records(out, headers, rows, styles, layout.columns)
+        else:
+            table = Table(header_style="bold")
+            for col in layout.columns:
+                if headers[col] in wrap:
+                    table.add_column(headers[col], width=layout.widths[col], overflow="fold")
+                else:
+                    table.add_column(headers[col], width=layout.widths[col], no_wrap=True)
+            for index, row in enumerate(rows):
+                style = styles[index] if styles else {}
+                table.add_row(*(Text(row[col], style=style.get(col, "")) for col in layout.columns))
+            out.print(table)
+        if layout.left_out:
+            out.print(Text(f"left out: {', '.join(headers[col] for col in layout.left_out)} (empty)",
+                           style="table.caption"))
         return
     if title:
         print(title)
@@ -127,41 +125,81 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
 
 
-def _fit(headers, rows, width, keep, drop, narrow):
-    """How a rich table fits ``width`` columns: None when it fits as it is, else its rows,
-    the columns shown, each one's width, and the headers left out.  No column is narrower
-    than its longest word, so an id, a state or a time is never cut."""
+#: Cells that hold nothing: a column of only these is the first to go on a narrow terminal.
+EMPTY_CELLS = frozenset({"", "-", "0", "0s"})
+
+#: The least width a column of free text is narrowed to before the table turns into records.
+TEXT_WIDTH = 12
+
+
+class Layout(NamedTuple):
+    """How a table fits a terminal: the columns shown (indexes), each one's width, the empty
+    columns left out, and whether it is drawn a record per row rather than as a table."""
+
+    columns: list[int]
+    widths: dict[int, int]
+    left_out: list[int]
+    records: bool
+
+
+def fit(headers: list[str], rows: list[list[str]], width: int, wrap: tuple[str, ...] = ()) -> Layout:
+    """Fit a table to ``width`` terminal cells, never cutting a header or a value.
+
+    As it is when it fits.  Otherwise the columns holding nothing (every cell empty, ``-``,
+    ``0`` or ``0s``) are left out first; then the ``wrap`` columns (free text) are narrowed,
+    wrapping between words, down to ``TEXT_WIDTH`` or their longest word; when the table still
+    does not fit, it is drawn a record per row (a line per column), as ``psql \\x`` does."""
     from rich.cells import cell_len
 
-    def natural(col: int, cells) -> int:
-        return max(cell_len(headers[col]), *(cell_len(row[col]) for row in cells))
+    every = list(range(len(headers)))
+    natural = {col: max(cell_len(headers[col]), *(cell_len(row[col]) for row in rows)) for col in every}
 
     def frame(cols) -> int:  # rich's box: a border before each column and after the last, a space each side
         return 3 * len(cols) + 1
 
-    every = list(range(len(headers)))
-    if sum(natural(col, rows) for col in every) + frame(every) <= width:
-        return None
-    if narrow:
-        rows = [[narrow[headers[col]](row[col]) if headers[col] in narrow else row[col] for col in every] for row in rows]
-    longest_word = [max(cell_len(word) for text in [headers[col], *(row[col] for row in rows)]
-                        for word in (text.split() or [""])) for col in every]
-    least = longest_word  # no cell is broken inside a word (a customer's one long word may still fold)
-    shown = every
-    for name in drop:
-        if sum(least[col] for col in shown) + frame(shown) <= width:
-            break
-        shown = [col for col in shown if headers[col] != name]
-    left_out = [headers[col] for col in every if col not in shown]
-    sizes = {col: natural(col, rows) for col in shown}
+    if sum(natural.values()) + frame(every) <= width:
+        return Layout(every, natural, [], False)
+    left_out = [col for col in every if all(row[col] in EMPTY_CELLS for row in rows)]
+    shown = [col for col in every if col not in left_out] or every[:1]
+    left_out = [col for col in every if col not in shown]
+    least = {}
+    for col in shown:
+        if headers[col] in wrap:
+            longest_word = max(cell_len(word) for text in [headers[col], *(row[col] for row in rows)]
+                               for word in (text.split() or [""]))
+            least[col] = max(longest_word, min(natural[col], TEXT_WIDTH))
+        else:
+            least[col] = natural[col]
     room = width - frame(shown)
-    while sum(sizes.values()) > room:
-        # Narrow the widest column that can still wrap between words.
-        pool = [col for col in shown if sizes[col] > least[col]]
-        if not pool:
-            break
-        sizes[max(pool, key=lambda col: sizes[col])] -= 1
-    return rows, shown, sizes, left_out
+    if sum(least.values()) > room:
+        return Layout(shown, natural, left_out, True)
+    widths = {col: natural[col] for col in shown}
+    while sum(widths.values()) > room:  # narrow the widest text column that may narrow
+        col = max((col for col in shown if widths[col] > least[col]), key=lambda col: widths[col])
+        widths[col] -= 1
+    return Layout(shown, widths, left_out, False)
+
+
+def _records(out, headers, rows, styles, columns) -> None:
+    """A table a record per row: a numbered rule, then a line per column, its header then its
+    value (a long value wraps between words, under the values)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from rich.cells import cell_len
+
+    key_width = max(cell_len(headers[col]) for col in columns)
+    rule_width = min(out.width, key_width + 2 + max(cell_len(row[col]) for row in rows for col in columns))
+    for index, row in enumerate(rows):
+        style = styles[index] if styles else {}
+        label = f"─[ RECORD {index + 1} ]"
+        out.print(Text(label + "─" * max(0, rule_width - len(label)), style="dim"))
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(width=key_width, no_wrap=True, style="bold")
+        grid.add_column(overflow="fold")
+        for col in columns:
+            grid.add_row(headers[col], Text(row[col], style=style.get(col, "")))
+        out.print(grid)
 
 
 def _lines(pairs: list[tuple[str, str]]) -> None:
@@ -231,12 +269,7 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
         ] + ([str(chat["unread"]) if chat["unread"] else ""] if unread else [])
         rows.append(row)
         styles.append({1: STATE_STYLES.get(chat["state"], "")})
-    _table(headers, rows, styles, title=title, keep=CHAT_KEEP, drop=CHAT_DROP)
-
-
-#: ``chat list`` on a narrow terminal: these columns are never cut; these are left out first.
-CHAT_KEEP = ("ID", "STATE", "AGENT", "WRAP-UP")
-CHAT_DROP = ("CUSTOMER", "QUEUE", "PRIO", "EXT", "UNREAD", "CALL")
+    _table(headers, rows, styles, title=title)
 
 
 def chat_show(chat: dict) -> None:
@@ -274,13 +307,7 @@ def events(items: list[dict]) -> None:
         change = f"{event['from'] or '(none)'} {arrow} {event['to']}"
         rows.append([str(event["seq"]), at, event["chat"] or "-", change, event["cause"], event["agent"] or "-"])
     title = f"events of {next(iter(days))} (UTC)" if one_day else None
-    _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows, title=title, keep=EVENT_KEEP, drop=EVENT_DROP,
-           narrow={"AT": lambda at: at.replace("T", " ", 1)})
-
-
-#: ``events`` on a narrow terminal: these columns are never cut; CAUSE is left out first.
-EVENT_KEEP = ("SEQ", "AT", "CHAT", "CHANGE", "AGENT")
-EVENT_DROP = ("CAUSE",)
+    _table(["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"], rows, title=title, wrap=("CHANGE",))
 
 
 def event_stream(found, as_json: bool, jsonl: bool) -> None:
@@ -405,7 +432,7 @@ def config(value: dict) -> None:
         rows += [[name, shown(name, stored), queue, ""] for name, stored in overrides.items()]
     for agent, overrides in value.get("agents", {}).items():
         rows += [[name, shown(name, stored), f"agent {agent}", ""] for name, stored in overrides.items()]
-    _table(["KEY", "VALUE", "QUEUE", "MEANING"], rows)
+    _table(["KEY", "VALUE", "QUEUE", "MEANING"], rows, wrap=("MEANING",))
 
 
 def agent_queues(value: dict) -> str:
@@ -422,6 +449,17 @@ def queue_summary(q: dict) -> str:
             f" served by {agents} ({q['available']} available now)")
 
 
+def sentence(text: str) -> None:
+    """A line of prose: on a terminal wrapped between words to its width (a name or a time is
+    never split at the terminal's edge); as it is otherwise."""
+    if use_rich():
+        from rich.text import Text
+
+        console(highlight=False).print(Text(text))
+        return
+    print(text)
+
+
 def queue_list(queues: list[dict]) -> None:
     if not queues:
         print("no queues")
@@ -429,7 +467,7 @@ def queue_list(queues: list[dict]) -> None:
     rows = [[q["name"], str(q["waiting"]),
              duration(q["longest_wait_seconds"]),
              str(q["in_inboxes"]), ", ".join(q["serving"]) or "-", str(q["available"])] for q in queues]
-    _table(["QUEUE", "WAITING", "LONGEST WAIT", "IN INBOXES", "SERVED BY", "AVAILABLE"], rows)
+    _table(["QUEUE", "WAITING", "LONGEST WAIT", "IN INBOXES", "SERVED BY", "AVAILABLE"], rows, wrap=("SERVED BY",))
 
 
 # -- stats -------------------------------------------------------------------------
@@ -495,7 +533,7 @@ def refusals(items: list[dict]) -> None:
         return
     rows = [[str(r["seq"]), r["at"], r["agent"], str(r["exit"]), one_line(r["command"]), one_line(r["message"])]
             for r in items]
-    _table(["SEQ", "AT", "AGENT", "EXIT", "COMMAND", "MESSAGE"], rows, keep=("SEQ", "AT", "AGENT", "EXIT"))
+    _table(["SEQ", "AT", "AGENT", "EXIT", "COMMAND", "MESSAGE"], rows, wrap=("COMMAND", "MESSAGE"))
 
 
 #: Characters that end a line for ``str.splitlines`` (and for some terminals).
@@ -535,7 +573,8 @@ def templates(items: list[dict]) -> None:
     if not items:
         print("no templates")
         return
-    _table(["NAME", "QUEUE", "TEXT"], [[t["name"], t["queue"] or "(all)", t["text"]] for t in items])
+    _table(["NAME", "QUEUE", "TEXT"], [[t["name"], t["queue"] or "(all)", t["text"]] for t in items],
+           wrap=("TEXT",))
 
 
 def codes(items: list[dict]) -> None:
@@ -561,4 +600,5 @@ def contact_history(value: dict) -> None:
             chat["state"] + (f" ({chat['closed_reason']})" if chat["closed_reason"] else ""),
             classification, "; ".join(chat["notes"]), str(chat["messages"]),
         ])
-    _table(["ID", "QUEUE", "AGENTS", "STARTED", "CLOSED", "STATE", "CLASSIFICATION", "NOTES", "MSGS"], rows, title=title)
+    _table(["ID", "QUEUE", "AGENTS", "STARTED", "CLOSED", "STATE", "CLASSIFICATION", "NOTES", "MSGS"], rows, title=title,
+           wrap=("AGENTS", "CLASSIFICATION", "NOTES"))

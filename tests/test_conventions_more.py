@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CHATEMU, START, Chatemu
+from test_narrow_tables import screen_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,13 +139,12 @@ def test_events_on_a_terminal_keep_agents_out_of_the_chat_column(cm, tmp_path, c
     assert max(len(line) for line in shown.splitlines()) <= columns, shown
     events = {str(e["seq"]): e for e in cm.js("events")}
     seen = set()
-    for line in shown.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("│").split("│")]
-        if len(cells) > 3 and cells[0] in events:  # a row's first line (a wrapped cell goes on below)
-            seen.add(cells[0])
-            event = events[cells[0]]
-            assert cells[2] == (event["chat"] or "-"), (columns, line)
-            assert cells[-1] == (event["agent"] or "-"), (columns, line)
+    _, rows, _ = screen_rows(shown, ["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"])  # a table or records
+    for row in rows:
+        seen.add(row["SEQ"])
+        event = events[row["SEQ"]]
+        assert row["CHAT"] == (event["chat"] or "-"), (columns, row)
+        assert row["AGENT"] == (event["agent"] or "-"), (columns, row)
     assert seen == set(events), shown
 
 
