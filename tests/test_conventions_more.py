@@ -139,7 +139,7 @@ def test_events_on_a_terminal_keep_agents_out_of_the_chat_column(cm, tmp_path, c
     assert max(len(line) for line in shown.splitlines()) <= columns, shown
     events = {str(e["seq"]): e for e in cm.js("events")}
     seen = set()
-    _, rows, _ = screen_rows(shown, ["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"])  # a table or records
+    _, rows = screen_rows(shown, ["SEQ", "AT", "CHAT", "CHANGE", "CAUSE", "AGENT"])  # a table or records
     for row in rows:
         seen.add(row["SEQ"])
         event = events[row["SEQ"]]

@@ -150,12 +150,12 @@ def plain_rows(text: str, titled: bool) -> tuple[list[str], list[dict[str, str]]
     return headers, rows
 
 
-def screen_rows(screen: str, headers: list[str]) -> tuple[list[str], list[dict[str, str]], bool]:
+def screen_rows(screen: str, headers: list[str]) -> tuple[list[str], list[dict[str, str]]]:
     """The columns and rows the terminal shows, read back from a table or from records.  A
     cell's lines are joined by a space; a line going on a value that is not free text fails."""
     lines = [line.rstrip() for line in screen.splitlines()]
     if any(line.startswith("─[ RECORD ") for line in lines):
-        rows, shown, last = [], None, None
+        rows, last = [], None
         for line in lines:
             if line.startswith("─[ RECORD "):
                 rows.append({})
@@ -169,10 +169,10 @@ def screen_rows(screen: str, headers: list[str]) -> tuple[list[str], list[dict[s
             last = next((h for h in sorted(headers, key=len, reverse=True)
                          if line == h or line.startswith(h + "  ")), None)
             assert last, f"not a header and its value: {line!r}\n{screen}"
-            rows[-1][last] = line[len(h := last):].strip()
+            rows[-1][last] = line[len(last):].strip()
         shown = list(rows[0])
         assert all(list(row) == shown for row in rows), screen
-        return shown, rows, True
+        return shown, rows
     shown = [cell.strip() for cell in next(line for line in lines if line.startswith("┃")).strip("┃").split("┃")]
     rows = []
     for line in lines:
@@ -186,7 +186,7 @@ def screen_rows(screen: str, headers: list[str]) -> tuple[list[str], list[dict[s
             if cell:
                 assert header in FREE_TEXT, f"{header} goes on over another line:\n{screen}"
                 rows[-1][header] += " " + cell
-    return shown, rows, False
+    return shown, rows
 
 
 @pytest.mark.parametrize("columns", WIDTHS)
@@ -205,7 +205,7 @@ def test_every_table_fits_the_terminal_without_cutting_a_value(data, table, colu
     body, _, footer = screen.partition("left out: ")  # the last line(s), naming the columns left out
     assert footer == "" or footer.rstrip().endswith(" (empty)"), where
     left_out = " ".join(footer.split()).removesuffix(" (empty)").split(", ") if footer else []
-    shown, rows, _ = screen_rows(body, headers)
+    shown, rows = screen_rows(body, headers)
     assert shown == [h for h in headers if h not in left_out], where  # every header whole, in order
     assert len(rows) == len(expected) == len(items), where
     one_day = re.search(r"^events of (\d{4}-\d\d-\d\d) \(UTC\)$", screen, re.M)
@@ -259,3 +259,30 @@ def test_wide_tables_turn_into_records_and_say_what_was_left_out(data):
     # a table that fits as it is keeps its empty columns and names nothing
     roomy = on_terminal(cm, 120, "agent", "list")
     assert "ACTIVE" in roomy and "left out" not in roomy, roomy
+
+
+# -- the rule itself, in-process ---------------------------------------------------------
+
+
+def test_fit_leaves_out_empty_columns_first_then_turns_to_records():
+    from chatemu.cli.render import fit
+
+    headers = ["ID", "CUSTOMER", "PRIO", "CALL", "TEXT"]
+    rows = [["C1", "Annabelle Fitzgerald-Smythe", "0", "", "a long message of many short words"],
+            ["C2", "Bob Ray", "0", "-", "ok"]]
+    roomy = fit(headers, rows, 120, wrap=("TEXT",))
+    assert (roomy.columns, roomy.left_out, roomy.records) == ([0, 1, 2, 3, 4], [], False)
+    assert roomy.widths == {0: 2, 1: 27, 2: 4, 3: 4, 4: 34}
+    # 85 cells as it is; without PRIO and CALL (all 0, all empty) 76 fit at 80
+    snug = fit(headers, rows, 80, wrap=("TEXT",))
+    assert (snug.columns, snug.left_out, snug.records) == ([0, 1, 4], [2, 3], False)
+    assert snug.widths == {0: 2, 1: 27, 4: 34}
+    # the text wraps between words to fit 60: the name stays whole
+    wrapped = fit(headers, rows, 60, wrap=("TEXT",))
+    assert (wrapped.columns, wrapped.records) == ([0, 1, 4], False)
+    assert wrapped.widths[1] == 27 and wrapped.widths[4] == 60 - 10 - 2 - 27
+    # too narrow for the name and the text at its least (12): a record per row
+    records = fit(headers, rows, 50, wrap=("TEXT",))
+    assert (records.columns, records.left_out, records.records) == ([0, 1, 4], [2, 3], True)
+    # a column of a value (not free text) never narrows: records rather than a cut name
+    assert fit(headers, rows, 60).records is True
