@@ -157,10 +157,10 @@ def fit(headers: list[str], rows: list[list[str]], width: int, wrap: tuple[str, 
     def frame(cols) -> int:  # rich's box: a border before each column and after the last, a space each side
         return 3 * len(cols) + 1
 
-    if sum(natural.values()) + frame(every) <= width:
+    if not rows or sum(natural.values()) + frame(every) <= width:
         return Layout(every, natural, [], False)
-    left_out = [col for col in every if all(row[col] in EMPTY_CELLS for row in rows)]
-    shown = [col for col in every if col not in left_out] or every[:1]
+    empty = [col for col in every if all(row[col] in EMPTY_CELLS for row in rows)]
+    shown = [col for col in every if col not in empty] or every[:1]
     left_out = [col for col in every if col not in shown]
     least = {}
     for col in shown:
@@ -183,10 +183,9 @@ def fit(headers: list[str], rows: list[list[str]], width: int, wrap: tuple[str, 
 def _records(out, headers, rows, styles, columns) -> None:
     """A table a record per row: a numbered rule, then a line per column, its header then its
     value (a long value wraps between words, under the values)."""
+    from rich.cells import cell_len
     from rich.table import Table
     from rich.text import Text
-
-    from rich.cells import cell_len
 
     key_width = max(cell_len(headers[col]) for col in columns)
     rule_width = min(out.width, key_width + 2 + max(cell_len(row[col]) for row in rows for col in columns))
