@@ -504,14 +504,14 @@ class ChatemuScreen(App):
             pages["output"] = "output"
         return pages
 
-    def on_resize(self) -> None:
-        self.lay_out()
+    def on_resize(self, event) -> None:
+        self.lay_out(event.size)  # before ``self.size`` is the new size
 
-    def lay_out(self) -> None:
+    def lay_out(self, size=None) -> None:
         """Every panel; or, narrower or shorter than ``SMALL_BELOW``, the inbox and one panel."""
         if self.main is None:
             return
-        width, height = self.size
+        width, height = size or self.size
         self.small = width < SMALL_BELOW[0] or height < SMALL_BELOW[1]
         for name in self.pages():
             self.main.set_class(self.small and name == self.page, f"page-{name}")
