@@ -419,7 +419,9 @@ class ChatemuScreen(App):
     .page-people #side > * { width: 1fr; height: auto; max-height: 12; }
     .page-people #lower { height: 1fr; }
     .page-people #chat, .page-people #events { display: none; }
-    .page-people #right { display: block; width: 1fr; height: auto; }
+    .page-people #right { display: block; width: 1fr; height: 1fr; }
+    .page-people #right > #agents { max-height: 100%; }
+    .page-people #inbox { max-height: 7; }
     """
 
     def __init__(self, engine: Engine, agent: str | None, watch: bool, base: list[str], cli):
