@@ -57,7 +57,9 @@ class Session:
     (``call``, ``translate``, ``root_command``), set by ``app.call``, so that
     ``run`` runs its lines without importing ``app``.  ``refused``: when a list, the
     journal's seq of each refusal of this session's lines is appended to it (``drill``
-    tells its own refusals from the trainee's).
+    tells its own refusals from the trainee's).  ``renderers``: when a list, each result
+    collected in ``sink`` is appended to it with the function that prints it for people
+    (the console shows a read as the command prints it in a shell, unless --json asks for JSON).
     """
 
     def __init__(self, sink: Optional[list] = None, connections: Optional[Connections] = None, in_run: bool = False):
@@ -69,6 +71,7 @@ class Session:
         self.in_run = in_run
         self.marks: dict[str, int] = {}  # a scenario's ``mark NAME`` lines: the last event's seq then
         self.refused: Optional[list[int]] = None  # when a list: the journal seqs of this session's refusals
+        self.renderers: Optional[list] = None  # when a list: (result, how it prints) of each result in sink
         self._engine: Optional[tuple] = None
 
     def engine(self) -> Engine:
@@ -92,9 +95,11 @@ def engine(ctx: typer.Context) -> Engine:
 
 
 def show(ctx: typer.Context, result: Result, as_json: bool, human: Optional[Callable] = None) -> None:
-    sink = session(ctx).sink
-    if sink is not None:
-        sink.append(result)
+    own = session(ctx)
+    if own.sink is not None:
+        own.sink.append(result)
+        if own.renderers is not None and human is not None and not as_json:
+            own.renderers.append((result, human))
     elif as_json:
         render.emit_json(result.value)
     else:

@@ -32,7 +32,9 @@ def console(ctx: typer.Context, agent: AgentOpt = None) -> None:
 
     Each key runs a chatemu command line, exactly as typed in a shell: a refused action shows
     its one-line reason and changes nothing.  ':' opens a command line for any command.
-    Changes made by other processes appear within half a second.  q quits.
+    Changes made by other processes appear within half a second.  ? lists every key;
+    q quits.  On a small terminal (80x24, say) the panels below the inbox show one at
+    a time: v brings the next forward.
 
     \b
     Examples:
@@ -47,7 +49,7 @@ def watch(ctx: typer.Context, agent: WatchAgentOpt = None) -> None:
     """The console's screen, read-only, for a projector: every agent, every queue, the open
     chats, the events, the countdowns.  No action keys, no command line; it never writes
     to the database (on a real clock it applies due wrap-up timers, as 'events --follow'
-    does).  q quits.
+    does).  ? lists the keys; q quits; on a small terminal v shows the next panel.
 
     \b
     Examples:

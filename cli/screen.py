@@ -21,8 +21,9 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import DataTable, Footer, Input, Label, RichLog, Static
+from textual.widgets import DataTable, Input, Label, RichLog, Static
 
 from chatemu.store import schema
 from chatemu.store.engine import Connections, Engine
@@ -40,6 +41,9 @@ OUTPUT_SHOWN = 500  # the output panel keeps this many lines
 HISTORY_KEPT = 200  # command lines remembered (this run only)
 LIST_SHOWN = 50  # the output panel shows this many items of a list
 OPEN_STATES = ("new", "active", "parked", "active-wrapup", "parked-wrapup")
+#: Narrower or shorter than this (columns, lines), the screen shows one panel at a time below
+#: the inbox, and ``v`` brings the next one forward.
+SMALL_BELOW = (115, 32)
 #: Commands the command line does not run: they take over the terminal or never end.
 INTERACTIVE = {"run": "it runs a scenario file: use 'chatemu run' in a shell",
                "console": "the console is running already", "watch": "watch runs in a terminal of its own"}
@@ -262,16 +266,25 @@ def message_text(message: dict, customer: str | None) -> Text:
     return Text.assemble((message["at"][11:19], "dim"), " ", (who, style), ": ", message["text"])
 
 
-def result_lines(results: list, shown_as: Callable) -> list[Text]:
-    """What a command line's results say, as ``run`` prints them: each change, then the result;
-    the items of a list (events and chats in a line each, anything else as JSON)."""
+def result_lines(results: list, shown_as: Callable, printers: dict | None = None) -> tuple[list[Text], str]:
+    """What a command line's results say, and the last one in a line: as ``run`` prints them,
+    each change, then the result; a read that has nothing to say in a line (a list, figures)
+    as the command prints it in a shell, when ``printers`` has how (id of the result ->
+    function), else the items of a list (events and chats in a line each, anything else as
+    JSON)."""
     from .render import chat_summary, message_line
 
-    lines = []
+    lines: list[Text] = []
+    said = "done"
     for result in results:
         for event in result.events:
             lines.append(Text("  ") + event_text(event, True))
         value = result.value
+        printer = (printers or {}).get(id(result))
+        if printer is not None and (isinstance(value, list) or (shown_as(result) == "done" and not _is_message(value))):
+            lines += printed_lines(printer, result)
+            said = shown_as(result)
+            continue
         if _is_message(value):
             lines.append(Text(message_line(value)))
         else:
@@ -290,6 +303,21 @@ def result_lines(results: list, shown_as: Callable) -> list[Text]:
                 lines.append(Text(f"  … {len(value) - LIST_SHOWN} more"))
         elif isinstance(value, dict) and shown_as(result) == "done" and not _is_message(value):
             lines.append(Text("  " + json.dumps(value, ensure_ascii=False)))
+        said = lines[-1].plain
+    return lines, said
+
+
+def printed_lines(printer: Callable, result) -> list[Text]:
+    """What ``printer`` prints of ``result`` (a command's output for people, plain as in a pipe),
+    a line each, never wrapped: a table's rows stay rows (the output panel scrolls sideways)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        printer(result)
+    lines = []
+    for line in out.getvalue().splitlines()[:OUTPUT_SHOWN]:
+        text = Text.from_ansi(line)
+        text.no_wrap = True
+        lines.append(text)
     return lines
 
 
@@ -355,13 +383,14 @@ class ChatemuScreen(App):
     #me { height: auto; border: round $primary; }
     #queues { height: auto; max-height: 9; border: round $primary; }
     #agents { height: auto; max-height: 8; border: round $primary; }
+    #me, #queues, #agents { text-wrap: nowrap; text-overflow: ellipsis; }
     #agents.tall { height: 1fr; max-height: 100%; }
     #right { width: 1fr; }
     #chat { width: 1fr; border: round $primary; }
     #details { height: auto; }
     #messages { height: 1fr; }
     #events { height: 1fr; border: round $primary; }
-    #output { height: 6; border: round $primary; }
+    #output { height: 6; border: round $primary; overflow-x: auto; }
     RichLog { overflow-y: auto; overflow-x: hidden; }
     #status { height: 1; padding: 0 1; }
     #status.refused { color: $error; text-style: bold; }
@@ -371,6 +400,28 @@ class ChatemuScreen(App):
     #line { width: 1fr; border: none; height: 1; padding: 0; }
     #hint { height: 1; padding: 0 1; color: $text-muted; display: none; }
     #hint.open { display: block; }
+    #keys { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    #pages { height: 1; padding: 0 1; display: none; text-wrap: nowrap; text-overflow: ellipsis; }
+    /* The small layout: the inbox, then one panel at a time (the screen's page-* class). */
+    .small #pages { display: block; }
+    .small #upper { height: auto; max-height: 50%; }
+    .small #inbox { width: 1fr; height: auto; max-height: 10; }
+    .small #side, .small #right, .small #output { display: none; }
+    .small #lower { height: 1fr; }
+    .small #chat { width: 1fr; }
+    .page-events #chat { display: none; }
+    .page-events #right { display: block; width: 1fr; }
+    .page-events #right > #agents { display: none; }
+    .page-output #lower { display: none; }
+    .page-output #output { display: block; height: 1fr; }
+    .page-people #upper { layout: vertical; height: auto; max-height: 100%; }
+    .page-people #side { display: block; layout: horizontal; width: 1fr; height: auto; }
+    .page-people #side > * { width: 1fr; height: auto; max-height: 12; }
+    .page-people #lower { height: 1fr; }
+    .page-people #chat, .page-people #events { display: none; }
+    .page-people #right { display: block; width: 1fr; height: 1fr; }
+    .page-people #right > #agents { max-height: 100%; }
+    .page-people #inbox { max-height: 7; }
     """
 
     def __init__(self, engine: Engine, agent: str | None, watch: bool, base: list[str], cli):
@@ -396,6 +447,9 @@ class ChatemuScreen(App):
         self._names = None
         self._headers: list[str] | None = None
         self.shown: dict = {}  # what each panel shows now (``put``)
+        self.main = None  # the screen the panels are on (``lay_out``)
+        self.small = False  # the small layout: one panel at a time below the inbox
+        self.page = "chat"  # the panel it shows
         self.reads = 0  # how many times the state was read (the tests count them)
 
     # -- layout ------------------------------------------------------------------------------
@@ -404,6 +458,7 @@ class ChatemuScreen(App):
         with Horizontal(id="bar"):
             yield Label(self._title(), id="title")
             yield Label("", id="clock")
+        yield Label("", id="pages")
         with Horizontal(id="upper"):
             # No padding but a space after each cell: one column between columns, so that every
             # agent's chats fit 120 columns.
@@ -430,7 +485,7 @@ class ChatemuScreen(App):
             yield Label(":", id="prompt-label")
             yield CommandLine(id="line", suggester=Completions(self), compact=True)
         yield Label("", id="hint")
-        yield Footer(compact=True)
+        yield Label("", id="keys")
 
     def _title(self) -> str:
         import os
@@ -440,6 +495,49 @@ class ChatemuScreen(App):
             who = f"following {self.agent}" if self.agent else "every agent"
             return f"chatemu watch · {who} · {name}"
         return f"chatemu console · {self.agent} · {name}"
+
+    # -- the layout: every panel, or one at a time on a small terminal ---------------------------
+
+    def pages(self) -> dict[str, str]:
+        """The panels the small layout shows one at a time below the inbox: name -> title."""
+        pages = {"chat": "chat", "people": ("agent · " if self.agent is not None else "") + "queues · agents",
+                 "events": "events"}
+        if not self.watch:
+            pages["output"] = "output"
+        return pages
+
+    def on_resize(self, event) -> None:
+        self.lay_out(event.size)  # before ``self.size`` is the new size
+
+    def lay_out(self, size=None) -> None:
+        """Every panel; or, narrower or shorter than ``SMALL_BELOW``, the inbox and one panel."""
+        if self.main is None:
+            return
+        width, height = size or self.size
+        self.small = width < SMALL_BELOW[0] or height < SMALL_BELOW[1]
+        for name in self.pages():
+            self.main.set_class(self.small and name == self.page, f"page-{name}")
+        self.main.set_class(self.small, "small")
+        self.put("#pages", pages_line(self.pages(), self.page))
+        self.put("#keys", keys_line(self.keys(), width))
+        self.refresh_bindings()
+
+    def keys(self) -> list[Binding]:
+        """The screen's keys as they work now (``v`` only in the small layout)."""
+        return [b for b in self.BINDINGS if b.action != "next_page" or self.small]
+
+    def action_next_page(self, page: str | None = None) -> None:
+        names = list(self.pages())
+        self.page = page or names[(names.index(self.page) + 1) % len(names)]
+        self.lay_out()
+
+    def action_keys(self) -> None:
+        self.push_screen(KeysHelp(keys_help(self.keys())))
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if isinstance(self.screen, KeysHelp):
+            return action == "quit"  # the list of keys is open: only q still acts
+        return action != "next_page" or self.small
 
     def on_mount(self) -> None:
         table = self.query_one("#inbox", DataTable)
@@ -453,6 +551,8 @@ class ChatemuScreen(App):
         events.border_title = f"events of {self.agent}" if self.agent else "events"
         if not self.watch:
             self.query_one("#output").border_title = "output"
+        self.main = self.screen
+        self.lay_out()
         table.focus()
         if self.engine.connections is None:
             self.engine.connections = self.reader = Connections()  # the reads' one connection, kept
@@ -627,7 +727,7 @@ class ChatemuScreen(App):
             return
         out = self.query_one("#output", RichLog)
         for line in lines:
-            out.write(line)
+            out.write(line, shrink=not line.no_wrap)
 
     # -- acting: every action is a chatemu command line ------------------------------------------
 
@@ -637,6 +737,7 @@ class ChatemuScreen(App):
         sink: list = []
         printed = io.StringIO()
         session = Session(sink=sink, connections=self.writer, in_run=True)
+        session.renderers = []
         with contextlib.redirect_stdout(printed):
             code, errors = self.cli.call([*self.base, "--agent", self.agent, *words], session)
         from .scenario import summary
@@ -645,9 +746,10 @@ class ChatemuScreen(App):
         self.say([Text.assemble(("› ", "dim"), (text, "bold"))])
         extra = [Text(line) for line in printed.getvalue().splitlines()[:OUTPUT_SHOWN]]
         if code == 0:
-            lines = result_lines(sink, summary)
+            lines, last = result_lines(sink, summary, {id(result): human for result, human in session.renderers})
             self.say(lines + extra)
-            last = lines[-1].plain if lines else (extra[-1].plain if extra else "done")
+            if not sink:
+                last = extra[-1].plain if extra else "done"
             self.set_status(f"{text}: {last}")
         else:
             message = "; ".join(e.removeprefix("error: ") for e in errors) or f"exit {code}"
@@ -756,6 +858,8 @@ class ChatemuScreen(App):
         if why is not None:
             self.set_status(f"{command} cannot run here: {why}", refused=True)
             return
+        if self.small:
+            self.action_next_page("output")  # what the line says comes forward
         steps = parse_lines(text, "console")
         if not steps:
             return
@@ -906,23 +1010,109 @@ class ChatemuScreen(App):
         return stem + options[0] + " "
 
 
+# -- the keys ------------------------------------------------------------------------------------
+
+
 def console_bindings() -> list[Binding]:
+    """The console's keys, in the order the footer and ``?`` list them; the tooltip says what
+    each one runs."""
     return [
-        Binding("a", "act('activate')", "activate"),
-        Binding("p", "act('park')", "park"),
-        Binding("w", "act('wrapup')", "wrap up"),
-        Binding("x", "act('extend')", "extend"),
-        Binding("f", "act('finish')", "finish"),
-        Binding("s", "send", "send"),
-        Binding("t", "take", "take"),
-        Binding("r", "act('return')", "return"),
-        Binding("c", "call", "call"),
-        Binding("b", "presence", "break"),
-        Binding("right_square_bracket", "advance('10s')", "+10s"),
-        Binding("right_curly_bracket", "advance('1m')", "+1m"),
-        Binding("colon", "command", "command"),
-        Binding("q", "quit", "quit"),
+        Binding("a", "act('activate')", "activate", tooltip="chat activate ID: the selected chat"),
+        Binding("p", "act('park')", "park", tooltip="chat park ID"),
+        Binding("w", "act('wrapup')", "wrap up", tooltip="chat wrapup ID: wrap-up starts"),
+        Binding("x", "act('extend')", "extend", tooltip="chat wrapup ID --extend"),
+        Binding("f", "act('finish')", "finish", tooltip="chat wrapup ID --finish"),
+        Binding("s", "send", "send", tooltip="chat send ID TEXT: type it at the bottom, Enter sends"),
+        Binding("t", "take", "take", tooltip="chat take ID: the queued chat presented next"),
+        Binding("r", "act('return')", "return", tooltip="chat return ID"),
+        Binding("c", "call", "call", tooltip="chat call-start, or call-end on a call"),
+        Binding("b", "presence", "break", tooltip="agent break, or agent available on a break"),
+        Binding("right_square_bracket", "advance('10s')", "+10s", key_display="]", tooltip="clock advance 10s"),
+        Binding("right_curly_bracket", "advance('1m')", "+1m", key_display="}", tooltip="clock advance 1m"),
+        Binding("colon", "command", "command", key_display=":", tooltip="any chatemu command line"),
+        *common_bindings(),
     ]
+
+
+def common_bindings() -> list[Binding]:
+    """The keys of console and watch alike."""
+    return [
+        Binding("v", "next_page", "next panel", tooltip="on a small terminal: the next panel below the inbox"),
+        Binding("question_mark", "keys", "keys", key_display="?", tooltip="this list of keys"),
+        Binding("q", "quit", "quit", tooltip="quit (Ctrl-Q too)"),
+    ]
+
+
+#: Always at the end of the footer, however narrow the screen.
+FOOTER_KEPT = ("keys", "quit")
+
+
+def keys_line(keys: list[Binding], width: int) -> Text:
+    """The footer: each key and what it does, all when they fit in ``width`` (if need be
+    without ``?``: there is nothing more to list); else as many as fit, then ``…``, ``?`` and
+    ``q``."""
+
+    def item(binding: Binding) -> Text:
+        return Text.assemble((binding.key_display or binding.key, "bold #ffa62b"), " ", binding.description)
+
+    def joined(items: list[Text]) -> Text:
+        return Text(" ").join(items)
+
+    for every in ([item(b) for b in keys], [item(b) for b in keys if b.action != "keys"]):
+        if joined(every).cell_len <= width:
+            return joined(every)
+    kept = [item(b) for b in keys if b.action in FOOTER_KEPT]
+    head = [item(b) for b in keys if b.action not in FOOTER_KEPT]
+    shown: list[Text] = []
+    for one in head:
+        if joined([*shown, one, Text("…"), *kept]).cell_len > width:
+            break
+        shown.append(one)
+    return joined([*shown, Text("…", style="dim"), *kept])
+
+
+def keys_help(keys: list[Binding]) -> Text:
+    """What ``?`` shows: every key, what the footer calls it and what it runs."""
+    rows = [[Text(b.key_display or b.key, style="bold #ffa62b"), Text(b.description), Text(b.tooltip, style="dim")]
+            for b in keys]
+    rows.append([Text("↑ ↓", style="bold #ffa62b"), Text("select"), Text("a chat of the inbox", style="dim")])
+    out = _columns(rows, ["KEY", "", "WHAT IT DOES"])
+    out.append("\n\nEsc or ? closes this list", style="italic")
+    return out
+
+
+def pages_line(pages: dict[str, str], page: str) -> Text:
+    """The small layout's tab line: its panels, the one shown highlighted, and the key."""
+    out = Text()
+    for name, title in pages.items():
+        out.append(f" {title} ", "bold reverse" if name == page else "dim")
+        out.append(" ")
+    out.append(" v", "bold #ffa62b")
+    out.append(" next panel")
+    return out
+
+
+class KeysHelp(ModalScreen):
+    """The list of keys (``?``): Esc or ``?`` closes it."""
+
+    DEFAULT_CSS = """
+    KeysHelp { align: center middle; }
+    #help { width: auto; max-width: 100%; height: auto; max-height: 100%; border: round $accent;
+            background: $panel; padding: 0 1; overflow-y: auto; }
+    """
+    BINDINGS = [Binding("escape", "close", "close"), Binding("question_mark", "close", "close")]
+
+    def __init__(self, text: Text):
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        help = Static(self.text, id="help")
+        help.border_title = "keys"
+        yield help
+
+    def action_close(self) -> None:
+        self.dismiss()
 
 
 class Console(ChatemuScreen):
@@ -930,7 +1120,7 @@ class Console(ChatemuScreen):
 
 
 class Watch(ChatemuScreen):
-    BINDINGS = [Binding("q", "quit", "quit")]
+    BINDINGS = common_bindings()
 
 
 def make_screen(engine: Engine, agent: str | None, watch: bool, base: list[str], cli) -> ChatemuScreen:

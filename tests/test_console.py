@@ -266,9 +266,15 @@ def test_the_command_line_runs_any_command_with_completion_and_history(chatemu):
         await pilot.press("enter")
         assert chatemu.agent("agent-2")["presence"] == "break"
         assert "agent-2" in text(app, "#agents") and "break" in text(app, "#agents")
-        # A read shows its result in the output panel; --help its text.
+        # A read shows its result in the output panel as it prints in a shell (--json: as JSON);
+        # --help its text.
         await pilot.press("colon")
         await fill(pilot, "queue list")
+        await pilot.press("enter")
+        assert re.search(r"^QUEUE +WAITING +LONGEST WAIT .*\n+default +0 ", text(app, "#output"), re.M)
+        assert text(app, "#status") == "queue list: 1 item(s)"
+        await pilot.press("colon")
+        await fill(pilot, "queue list --json")
         await pilot.press("enter")
         assert '"name": "default"' in text(app, "#output")
         await pilot.press("colon")
@@ -490,5 +496,4 @@ def test_the_keys_documented_are_the_keys_bound():
     doc = (ROOT / "docs" / "console.md").read_text()
     table = doc.split("## The keys", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([^`]+)` \|", table, re.M)
-    shown = {"right_square_bracket": "]", "right_curly_bracket": "}", "colon": ":"}
-    assert documented == [shown.get(b.key, b.key) for b in console_bindings()]
+    assert documented == [b.key_display or b.key for b in console_bindings()]
