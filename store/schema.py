@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 
 from .errors import DatabaseError, UsageError
 
@@ -167,15 +168,31 @@ def _open_read_only(path: str, real: str, immutable: bool, last_try: bool = Fals
 
 
 def _check_place(path: str, folder_may_be_missing: bool = False) -> str | None:
-    """The folder ``path`` is in; ``DatabaseError`` if ``path`` is a folder or its folder is missing."""
+    """The folder ``path`` is in; ``DatabaseError`` if ``path`` is a folder or anything else that
+    is not a regular file (a device, a FIFO: nothing is created beside it) or its folder is missing."""
     if os.path.isdir(path):
         raise DatabaseError(f"cannot open database {path}: it is a folder")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there yet (or a dangling symlink: SQLite says what is wrong)
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device, a FIFO, a socket: SQLite would write a -journal beside it before failing.
+        raise DatabaseError(f"cannot open database {path}: it is not a regular file ({_kind(mode)})")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         if folder_may_be_missing:
             return None
         raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
     return parent
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a file"
 
 
 def _identify(conn: sqlite3.Connection, path: str) -> str:
