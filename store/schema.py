@@ -233,21 +233,36 @@ def blank(now_ms: int) -> sqlite3.Connection:
     return conn
 
 
-def use_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode (it persists in the file), best effort; only
-    commands that change something do (a read leaves the file as it is).
+def use_wal(conn: sqlite3.Connection, path: str) -> None:
+    """Put the database file ``path`` in WAL mode (it persists in the file), best effort:
+    only after a command that changed something has committed (a read leaves the file as
+    it is), and only when it can complete.
 
-    A new database is created in the rollback-journal mode, inside the first
-    command's transaction, so a refused first command leaves the file as it
-    was (empty); it switches to WAL once that transaction has committed.  If
-    the switch cannot happen now (another process has the file open, or it is
-    read-only), a later command makes it.
+    A new database is created in the rollback-journal mode, inside the first command's
+    transaction, so a refused first command leaves the file as it was (empty); an older
+    one in that mode stays in it for the whole command, so a command that fails (a full
+    disk) leaves its bytes as they were.  The switch rewrites the file's header and makes
+    the ``-wal`` and ``-shm`` files: it is not tried where the folder has less room than
+    ``WAL_ROOM`` bytes, and undone if it fails.  If the switch cannot happen now (another
+    process has the file open, a full disk), a later command makes it.
     """
     try:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.Error:
-        pass
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        room = os.statvfs(os.path.dirname(os.path.realpath(path)) or os.curdir)
+        if room.f_bavail * room.f_frsize < WAL_ROOM + 4 * page:
+            return
+        conn.execute("PRAGMA journal_mode=WAL")
+    except (sqlite3.Error, OSError):
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+        except sqlite3.Error:
+            pass
+
+
+#: The room (bytes) a switch to WAL needs beside a few pages: the ``-shm`` index (32 KiB) and more.
+WAL_ROOM = 128 * 1024
 
 
 def database_error(path: str, exc: sqlite3.Error) -> DatabaseError:

@@ -195,3 +195,57 @@ def test_a_db_that_is_not_a_regular_file_is_refused_and_nothing_is_created(tmp_p
     lines = done.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "not a regular file" in lines[0], done
     assert sorted(p.name for p in folder.iterdir()) == before
+
+
+# == a full disk: a failed command leaves an older database's bytes as they were ==================
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs mounted inside ``tmp_path`` (root only), unmounted afterwards."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)],
+                                 capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        mounted = False
+    if not mounted:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("free_kib", [0, 8, 16, 32, 48, 64, 96, 160, 400])
+def test_a_command_failing_on_a_full_disk_leaves_a_rollback_journal_database_as_it_was(cm, small_disk, free_kib):
+    """A database in the rollback-journal mode (an older chatemu's, or one a switch never
+    reached) on a disk with only ``free_kib`` KiB left: ``chat new`` either works (and the file
+    may have switched to WAL: then whole, with nothing half-done) or fails with exit 5, the file's
+    bytes as they were and nothing beside it."""
+    for _ in range(3):
+        cm.ok("chat", "new")
+    conn = sqlite3.connect(cm.db)
+    assert conn.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    conn.close()
+    db = small_disk / "old.db"
+    db.write_bytes(cm.db.read_bytes())
+    room = os.statvfs(small_disk)
+    fill = room.f_bavail * room.f_frsize - free_kib * 1024
+    if fill < 0:
+        pytest.skip("the disk is smaller than this test expects")
+    (small_disk / "fill").write_bytes(b"\0" * fill)
+    before = db.read_bytes()
+    done = Chatemu(db).run("chat", "new", "--json")
+    assert sorted(p.name for p in small_disk.iterdir()) == ["fill", "old.db"]  # no -journal, -wal, -shm
+    if done.code != 0:
+        assert done.code == 5 and done.err.startswith("error: "), done
+        assert db.read_bytes() == before
+        return
+    assert done.json["id"] == "C4"
+    (small_disk / "fill").unlink()
+    assert Chatemu(db).js("chat", "show", "C4")["id"] == "C4"
+    check = sqlite3.connect(db)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    check.close()
