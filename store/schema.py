@@ -247,16 +247,20 @@ def use_wal(conn: sqlite3.Connection, path: str) -> None:
     process has the file open, a full disk), a later command makes it.
     """
     try:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode == "wal":
             return
         page = conn.execute("PRAGMA page_size").fetchone()[0]
         room = os.statvfs(os.path.dirname(os.path.realpath(path)) or os.curdir)
-        if room.f_bavail * room.f_frsize < WAL_ROOM + 4 * page:
-            return
-        conn.execute("PRAGMA journal_mode=WAL")
     except (sqlite3.Error, OSError):
+        return
+    if room.f_bavail * room.f_frsize < WAL_ROOM + 4 * page:
+        return
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
         try:
-            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute(f"PRAGMA journal_mode={mode}")  # as it was (the header says so again)
         except sqlite3.Error:
             pass
 
