@@ -106,34 +106,195 @@ def reading(path: str) -> Iterator[tuple[_Text, str]]:
 
 @contextmanager
 def writing(path: str, force: bool = False, protect: str | None = None) -> Iterator[Callable[[str], None]]:
-    """A function that writes text to the file, a piece at a time, atomically: the file
-    is whole once the block ends, or untouched if anything in it fails (``check_target``
-    first).  An existing file (``force``) keeps its mode; a new one gets ``0666`` less
-    the umask, as a shell's ``>`` gives."""
+    """A function that writes text to the file, a piece at a time (``check_target`` first).
+
+    A regular file (or a new one) is written atomically: whole once the block ends, or
+    untouched if anything in it fails.  The text goes to a temporary file beside it,
+    renamed over it at the end: an unnamed one where the system has them (``O_TMPFILE``),
+    so a killed process leaves nothing; otherwise ``.chatemu-*.tmp``, locked while
+    written, which a later write into the same folder removes once its writer is gone.
+    An existing file (``force``) keeps its mode; a new one gets ``0666`` less the umask,
+    as a shell's ``>`` gives.  Anything else (a FIFO, a device, a socket, ``/dev/stdout``
+    or ``/dev/fd/N``) is written into as a shell's ``>`` does, never replaced."""
     check_target(path, force, protect)
+    fd = _stream(path)
+    if fd is not None:
+        out = _Writer(fd, path)
+        try:
+            yield out.write
+            out.flush()
+        finally:
+            out.close()
+        return
     target = os.path.realpath(path) if os.path.islink(path) else path  # write through a symlink
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask()
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     folder = os.path.dirname(os.path.abspath(target))
+    _sweep(folder)
+    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chatemu-", suffix=".tmp")
+        fd, tmp = _temporary(folder)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    out = _Writer(fd, path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            def write(text: str) -> None:
-                try:
-                    handle.write(text)
-                except OSError as exc:
-                    raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-            yield write
-        os.chmod(tmp, mode)
+        yield out.write
+        out.flush()
+        os.fchmod(fd, mode)
+        if tmp is None:  # unnamed until now: named (still locked), then renamed
+            tmp = _link(fd, folder)
         os.replace(tmp, target)
+        tmp = None
     except BaseException as exc:
-        os.unlink(tmp)
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
         if isinstance(exc, OSError):
             raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
+    finally:
+        out.close()
+
+
+class _Writer:
+    """Text written onto the descriptor ``fd``, which it closes; errors as usage errors."""
+
+    def __init__(self, fd: int, path: str):
+        try:
+            self.handle = os.fdopen(fd, "w", encoding="utf-8")
+        except BaseException:
+            os.close(fd)
+            raise
+        self.path = path
+
+    def write(self, text: str) -> None:
+        try:
+            self.handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def flush(self) -> None:
+        try:
+            self.handle.flush()
+        except OSError as exc:
+            raise UsageError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def close(self) -> None:
+        try:
+            self.handle.close()
+        except OSError:
+            pass  # what failed was said by ``flush``, or the block failed before
+
+
+#: How the temporary files ``writing`` names look, and how long one may go unwritten before a
+#: later write may remove it (if no process holds its lock).
+TEMP_PREFIX, TEMP_SUFFIX, TEMP_STALE_S = ".chatemu-", ".tmp", 30.0
+
+
+def _stream(path: str) -> int | None:
+    """A descriptor to write ``path`` into as a shell's ``>`` does, when it is not a regular
+    file to replace: one of this process's descriptors (``/dev/stdout``, ``/dev/fd/N``:
+    the stream itself, wherever it leads), or an existing FIFO, device or socket, opened
+    (a FIFO waits for its reader).  None: a regular file, or nothing there yet."""
+    number = _own_descriptor(path)
+    try:
+        if number is not None:
+            return os.dup(number)
+        try:
+            if stat.S_ISREG(os.stat(path).st_mode):
+                return None
+        except FileNotFoundError:
+            return None
+        return os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOCTTY)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _own_descriptor(path: str) -> int | None:
+    """The number N when ``path`` leads, through symlinks, to ``/proc/<this process>/fd/N``
+    (``/dev/stdout``, ``/dev/fd/1``, ``/proc/self/fd/1``), whatever N is open on."""
+    import re
+
+    own = re.compile(rf"/proc/{os.getpid()}(/task/[0-9]+)?/fd")
+    name = os.path.abspath(path)
+    for _ in range(40):  # as many symlinks as the system follows
+        folder, base = os.path.split(name)
+        if base.isdigit() and base.isascii() and own.fullmatch(os.path.realpath(folder)):
+            return int(base)
+        try:
+            name = os.path.normpath(os.path.join(folder, os.readlink(name)))
+        except OSError:  # not a symlink (or not there)
+            return None
+    return None
+
+
+def _temporary(folder: str) -> tuple[int, str | None]:
+    """A new file in ``folder`` to write, locked: unnamed (``O_TMPFILE``) where the system has
+    it, then (its name None) or else a named ``.chatemu-*.tmp``."""
+    import fcntl
+
+    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+        try:
+            fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
+        except OSError as exc:
+            import errno
+
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                raise
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return fd, None
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd, tmp
+
+
+def _link(fd: int, folder: str) -> str:
+    """Give the unnamed file ``fd`` a new ``.chatemu-*.tmp`` name in ``folder`` (``linkat``
+    following ``/proc/self/fd/N``: a folder's descriptor makes ``os.link`` call it)."""
+    where = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            name = f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}"
+            try:
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=where, follow_symlinks=True)
+                return os.path.join(folder, name)
+            except FileExistsError:
+                continue
+    finally:
+        os.close(where)
+
+
+def _sweep(folder: str) -> None:
+    """Remove the ``.chatemu-*.tmp`` files a killed process left in ``folder``: this user's,
+    unwritten for ``TEMP_STALE_S`` seconds, and locked by no process.  Best effort."""
+    import fcntl
+    import time
+
+    try:
+        names = [name for name in os.listdir(folder) if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+        except OSError:
+            continue
+        try:
+            found = os.fstat(fd)
+            if (not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid()
+                    or found.st_mtime > time.time() - TEMP_STALE_S):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: its writer still runs
+            now = os.lstat(path)
+            if (now.st_dev, now.st_ino) == (found.st_dev, found.st_ino):
+                os.unlink(path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)

@@ -53,9 +53,10 @@ The invariants:
 - every chat's contact exists;
 - the journal of refusals (schema 6 on): each row has a time within 0001-01-01 …
   9999-12-31, a valid agent id, exit code 3 or 4, and a command line and a
-  message that are not empty (its times are not held to the clock: a real
-  clock's refusal is dated on the wall clock, which is stored only by a
-  command that changes something);
+  message that are not empty, of any length (the journal keeps a long one
+  bounded, ``refusals.bounded``; an older chatemu kept it whole); its times
+  are not held to the clock (a real clock's refusal is dated on the wall
+  clock, which is stored only by a command that changes something);
 - every stored value obeys the rules the command line enforces, whatever way
   it came in: names and ids (chats, agents, queues, snapshots, templates),
   customer and contact names, message texts, priorities, times within

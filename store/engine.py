@@ -134,8 +134,6 @@ class Engine:
         conn, status, pooled = self._connect()
         try:
             try:
-                if status != schema.NEW and not (pooled and self.key in self.connections.wal):
-                    schema.use_wal(conn)
                 tx = self._start(conn, status, acting)
                 yield tx
                 tx.finish()
@@ -144,8 +142,8 @@ class Engine:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            if status == schema.NEW:
-                schema.use_wal(conn)
+            if not (pooled and self.key in self.connections.wal):
+                schema.use_wal(conn, self.path)  # once the command has committed: see use_wal
             if self.connections is not None:
                 self.connections.open[self.key] = (conn, schema.CURRENT)  # created or migrated now
                 self.connections.wal.add(self.key)

@@ -21,6 +21,17 @@ from .timefmt import format_time
 
 #: The exit codes journaled: refused by the model, or something unknown.
 JOURNALED = (3, 4)
+#: How many characters of a command line (and of its message) the journal keeps.
+KEPT = 1000
+
+
+def bounded(text: str) -> str:
+    """``text`` as the journal keeps it: whole up to ``KEPT`` characters, else its first
+    ``KEPT`` and how long it was (``…`` then `` [N characters]``): a refused 10 MB line
+    costs the database a kilobyte or two, not twice its size."""
+    if len(text) <= KEPT:
+        return text
+    return f"{text[:KEPT]}… [{len(text)} characters]"
 
 
 def record(engine, command: str, exit_code: int, message: str) -> int | None:
@@ -53,7 +64,7 @@ def record(engine, command: str, exit_code: int, message: str) -> int | None:
         at = clock_now(mode, now_ms, offset, engine.wall())
         seq = conn.execute(
             "INSERT INTO refusals (at_ms, agent, command, exit_code, message) VALUES (?, ?, ?, ?, ?)",
-            (at, engine.agent, command, exit_code, message),
+            (at, engine.agent, bounded(command), exit_code, bounded(message)),
         ).lastrowid
         conn.execute("COMMIT")
         return seq

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 
 from .errors import DatabaseError, UsageError
 
@@ -167,15 +168,31 @@ def _open_read_only(path: str, real: str, immutable: bool, last_try: bool = Fals
 
 
 def _check_place(path: str, folder_may_be_missing: bool = False) -> str | None:
-    """The folder ``path`` is in; ``DatabaseError`` if ``path`` is a folder or its folder is missing."""
+    """The folder ``path`` is in; ``DatabaseError`` if ``path`` is a folder or anything else that
+    is not a regular file (a device, a FIFO: nothing is created beside it) or its folder is missing."""
     if os.path.isdir(path):
         raise DatabaseError(f"cannot open database {path}: it is a folder")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # nothing there yet (or a dangling symlink: SQLite says what is wrong)
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device, a FIFO, a socket: SQLite would write a -journal beside it before failing.
+        raise DatabaseError(f"cannot open database {path}: it is not a regular file ({_kind(mode)})")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         if folder_may_be_missing:
             return None
         raise DatabaseError(f"cannot open database {path}: folder {parent} does not exist")
     return parent
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a file"
 
 
 def _identify(conn: sqlite3.Connection, path: str) -> str:
@@ -216,21 +233,40 @@ def blank(now_ms: int) -> sqlite3.Connection:
     return conn
 
 
-def use_wal(conn: sqlite3.Connection) -> None:
-    """Put the file in WAL mode (it persists in the file), best effort; only
-    commands that change something do (a read leaves the file as it is).
+def use_wal(conn: sqlite3.Connection, path: str) -> None:
+    """Put the database file ``path`` in WAL mode (it persists in the file), best effort:
+    only after a command that changed something has committed (a read leaves the file as
+    it is), and only when it can complete.
 
-    A new database is created in the rollback-journal mode, inside the first
-    command's transaction, so a refused first command leaves the file as it
-    was (empty); it switches to WAL once that transaction has committed.  If
-    the switch cannot happen now (another process has the file open, or it is
-    read-only), a later command makes it.
+    A new database is created in the rollback-journal mode, inside the first command's
+    transaction, so a refused first command leaves the file as it was (empty); an older
+    one in that mode stays in it for the whole command, so a command that fails (a full
+    disk) leaves its bytes as they were.  The switch rewrites the file's header and makes
+    the ``-wal`` and ``-shm`` files: it is not tried where the folder has less room than
+    ``WAL_ROOM`` bytes, and undone if it fails.  If the switch cannot happen now (another
+    process has the file open, a full disk), a later command makes it.
     """
     try:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode == "wal":
+            return
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        room = os.statvfs(os.path.dirname(os.path.realpath(path)) or os.curdir)
+    except (sqlite3.Error, OSError):
+        return
+    if room.f_bavail * room.f_frsize < WAL_ROOM + 4 * page:
+        return
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error:
-        pass
+        try:
+            conn.execute(f"PRAGMA journal_mode={mode}")  # as it was (the header says so again)
+        except sqlite3.Error:
+            pass
+
+
+#: The room (bytes) a switch to WAL needs beside a few pages: the ``-shm`` index (32 KiB) and more.
+WAL_ROOM = 128 * 1024
 
 
 def database_error(path: str, exc: sqlite3.Error) -> DatabaseError:
