@@ -44,6 +44,16 @@ def fresh_database(keep: str | None):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
+def start_fresh(path: str) -> None:
+    """Make the new database at ``path`` with its virtual clock at ``FRESH_START``, so that a
+    fresh run prints the same on every run, with or without a ``clock set`` of its own."""
+    from chatemu.store.clock import FRESH_START
+    from chatemu.store.engine import Engine
+    from chatemu.store.timefmt import parse_time
+
+    Engine(path).clock_set(parse_time(FRESH_START))
+
+
 #: A line shlex would split exactly as ``str.split()`` does: printable ASCII, spaces and tabs,
 #: no quote, backslash or comment.  Anything else (``\x1c``, U+2028 …) is shlex's to split.
 _PLAIN = re.compile(r"[ \t!$%&(-\[\]-~]*")

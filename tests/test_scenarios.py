@@ -544,3 +544,30 @@ def test_every_event_a_line_causes_is_shown_by_single_commands_run_and_run_json_
     counted.write_text(f"clock set {START}\nchat new\nchat activate C1\nchat end C1\nmark m\nclock advance 2m\n"
                        f"expect events-since m {len(per_line[10])}\n", encoding="utf-8")
     assert fresh(tmp_path, "counted.db").run("run", str(counted)).code == 0
+
+
+NO_CLOCK_SET = """clock
+chat new --customer Ann
+chat activate C1
+chat end C1
+clock advance 90s
+events
+timeline
+"""
+
+
+def test_a_fresh_run_without_clock_set_prints_the_same_bytes_every_time(tmp_path, cm):
+    file = tmp_path / "s.chatemu"
+    file.write_text(NO_CLOCK_SET, encoding="utf-8")
+    first, second = (cm.run("run", "--fresh", str(file)) for _ in range(2))
+    assert first.code == 0 and first.out == second.out, (first, second)
+    assert f"{file}:1: clock  -> 2026-01-05T09:00:00.000Z (virtual)" in first.out  # the documented start
+    as_json = [cm.run("run", "--fresh", "--json", str(file)).out for _ in range(2)]
+    assert as_json[0] == as_json[1] and json.loads(as_json[0].splitlines()[0])["result"]["now"] == "2026-01-05T09:00:00.000Z"
+    kept = tmp_path / "kept.db"
+    assert cm.run("run", "--keep", str(kept), str(file)).code == 0
+    assert Chatemu(kept).js("clock")["now"] == "2026-01-05T09:01:30.000Z"
+    # a clock set line still starts the story where it says, earlier or later
+    file.write_text("clock set 2025-03-01T12:00:00Z\nchat new\n", encoding="utf-8")
+    assert "C1 new" in cm.ok("run", "--fresh", str(file)).out
+    assert cm.ok("run", "--fresh", "--json", str(file)).out.count("2025-03-01T12:00:00.000Z") >= 2
