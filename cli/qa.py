@@ -151,7 +151,7 @@ def run_file(
       chatemu run --keep case.db scenario.chatemu
       chatemu run - < scenario.chatemu
     """
-    from .scenario import fresh_database, run_scenario, start_fresh
+    from .scenario import fresh_database, run_scenario
 
     if session(ctx).in_run:
         raise UsageError("a scenario cannot run another scenario")
@@ -159,8 +159,7 @@ def run_file(
     if fresh or keep is not None:
         with fresh_database(keep) as path:
             root.params["db"] = session(ctx).db = path
-            start_fresh(path)
-            code = run_scenario(root, file, keep_going, quiet, json)
+            code = run_scenario(root, file, keep_going, quiet, json, fresh=path)
     else:
         code = run_scenario(root, file, keep_going, quiet, json)
     if code:

@@ -485,9 +485,13 @@ def play(dispatch: Dispatcher, words: list[str] | str, want: Want | None, result
     return code, errors, refusal, refused_with
 
 
-def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
+def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool, fresh: str | None = None) -> int:
+    """Run the scenario ``file``; ``fresh``: the path of a new database to make first
+    (``start_fresh``), once the file has been read."""
     text, where = read_file(file)
     steps = parse_lines(text, where)
+    if fresh is not None:
+        start_fresh(fresh)
     dispatch = Dispatcher(root_ctx)
     progress = None
     if not quiet and not as_json and render.use_rich() and sys.stdout.isatty() and len(steps) > 50:

@@ -567,6 +567,9 @@ def test_a_fresh_run_without_clock_set_prints_the_same_bytes_every_time(tmp_path
     kept = tmp_path / "kept.db"
     assert cm.run("run", "--keep", str(kept), str(file)).code == 0
     assert Chatemu(kept).js("clock")["now"] == "2026-01-05T09:01:30.000Z"
+    unread = tmp_path / "unread.db"  # a file that cannot be read: no new database either
+    assert cm.run("run", "--keep", str(unread), str(tmp_path / "missing.chatemu")).code == 2
+    assert not unread.exists()
     # a clock set line still starts the story where it says, earlier or later
     file.write_text("clock set 2025-03-01T12:00:00Z\nchat new\n", encoding="utf-8")
     assert "C1 new" in cm.ok("run", "--fresh", str(file)).out
