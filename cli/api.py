@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 
+from chatemu.store.clock import FRESH_START
 from chatemu.store.engine import Engine
 from chatemu.store.errors import (
     ChatemuError,
@@ -43,8 +44,8 @@ __all__ = [
     "DatabaseError", "ScenarioFailure", "error_for",
 ]
 
-#: Where the ``chatemu`` fixture's virtual clock starts.
-START = "2026-01-05T09:00:00Z"
+#: Where the ``chatemu`` fixture's virtual clock starts (as ``run --fresh``'s does).
+START = FRESH_START
 
 
 def error_for(exit_code: int, message: str) -> ChatemuError:

@@ -209,18 +209,21 @@ def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int
         started_at = None  # the clock when the first say or wait begins (set-up lines come before)
         try:
             for step in steps:
-                if started_at is None and step.kind != "line":
-                    started_at = clock.now()
+                if stop_at is not None and time.monotonic() > stop_at:  # before every line, say lines too
+                    raise Failed(1, step, f"--timeout {_duration(timeout_ms)} passed (wall clock)")
                 if step.kind == "say":
-                    at = clock.now()
+                    at = clock.known()  # no database read: the clock as last read
+                    started_at = at if started_at is None else started_at
                     records.append(_record(step, at, at, 0.0, {"text": step.text}))
                     show.say(step)
-                elif step.kind == "wait":
+                    continue
+                if started_at is None and step.kind != "line":
+                    started_at = clock.now()
+                if step.kind == "wait":
                     records.append(wait(step, dispatch, clock, show, stop_at, timeout_ms))
                 else:
-                    if stop_at is not None and time.monotonic() > stop_at:
-                        raise Failed(1, step, f"--timeout {_duration(timeout_ms)} passed (wall clock)")
                     _act(step, dispatch, show)
+                    clock.moved()
         except Failed as exc:
             failure = exc
             if exc.record is not None:
@@ -273,18 +276,36 @@ def _duration(ms: int | None) -> str:
 
 
 class Clock:
-    """The database's clock as the drill reads it (a plain read), and its mode."""
+    """The database's clock as the drill reads it (a plain read), and its mode.
+
+    ``known()`` is the clock as last read, without reading it again (a ``say`` line costs no
+    database read): on a real clock moved on by the wall clock's time since that read."""
 
     def __init__(self, engine):
         self.engine = engine
         self.mode = "virtual"
+        self.last: tuple[int, float] | None = None  # the clock when last read, and the monotonic time then
 
     def now(self) -> int:
         from chatemu.store.timefmt import parse_time
 
         value = self.engine.clock_show().value
         self.mode = value["mode"]
-        return parse_time(value["now"])
+        at = parse_time(value["now"])
+        self.last = (at, time.monotonic())
+        return at
+
+    def moved(self) -> None:
+        """The drill's own line may have moved the clock: read it again when next needed."""
+        self.last = None
+
+    def known(self) -> int:
+        if self.last is None:
+            return self.now()
+        at, read = self.last
+        if self.mode == "real":
+            return at + int((time.monotonic() - read) * 1000)
+        return at
 
 
 def _act(step: Step, dispatch, show) -> None:
@@ -368,9 +389,13 @@ class Show:
     with ``--json``.  rich is imported only on a terminal."""
 
     def __init__(self, where: str, as_json: bool):
+        import os
+
         from . import render
 
         self.where, self.as_json = where, as_json
+        # A step's line names the file without its folder (the report's heading names it whole).
+        self.name = os.path.basename(where) or where
         self.rich = not as_json and render.use_rich()
         self.console = render.console(highlight=False) if self.rich else None
         self.status = None
@@ -407,8 +432,10 @@ class Show:
             outcome = f"refused as expected (exit {refused_with}): {clip(refusal, MESSAGE_ECHO)}"
         else:
             outcome = summary(results[-1]) if results else "done"
-        arrow = "→" if self.rich else "->"
-        self._print(f"{self.where}:{step.number}: {clip(step.shown)}  {arrow} {outcome}", "dim")
+        if self.rich:  # as the trainee's other lines there: no file, no line number
+            self._print(f"{clip(step.shown)}  → {outcome}", "dim")
+        else:
+            self._print(f"{self.name}:{step.number}: {clip(step.shown)}  -> {outcome}")
         for result in results:
             for event in result.events:
                 self._print("  " + render.change_line(event), "dim")
@@ -425,14 +452,14 @@ class Show:
             self.status = self.console.status(Text(f"waiting: {clip(step.text)}{within}"))
             self.status.start()
         else:
-            self._print(f"{self.where}:{step.number}: waiting: {clip(step.text)}{within}")
+            self._print(f"{self.name}:{step.number}: waiting: {clip(step.text)}{within}")
 
     def hint(self, step: Step) -> None:
         if self.as_json:
             return
         from .scenario import clip
 
-        self._print(f"{self.where}:{step.number}: hint: {clip(step.hint)}" if not self.rich
+        self._print(f"{self.name}:{step.number}: hint: {clip(step.hint)}" if not self.rich
                     else f"hint: {clip(step.hint)}", "bold yellow")
 
     def done(self, step: Step, found: dict) -> None:
@@ -445,7 +472,7 @@ class Show:
         if self.rich:
             self._print(f"✓ {clip(step.text)}  ({took})", "green")
         else:
-            self._print(f"{self.where}:{step.number}: done: {clip(step.text)} ({took})")
+            self._print(f"{self.name}:{step.number}: done: {clip(step.text)} ({took})")
 
     def stop(self) -> None:
         if self.status is not None:

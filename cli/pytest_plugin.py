@@ -46,7 +46,8 @@ def chatemu_scenario(chatemu, request):
             failure = getattr(error, "scenario", None)
             if failure is None:
                 raise
-            failure.path = shown
-            pytest.fail(f"{failure} (exit {failure.exit_code})", pytrace=False)
+        # Failed outside the except block: the message once, not chained to the error it came from.
+        failure.path = shown
+        pytest.fail(f"{failure} (exit {failure.exit_code})", pytrace=False)
 
     return run

@@ -136,7 +136,7 @@ def run_file(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json: Annotated[bool, typer.Option("--json", help="One JSON object per line run.")] = False,
     fresh: Annotated[
-        bool, typer.Option("--fresh", help="Run on a new temporary database, discarded at the end; the default or named one is not touched.")
+        bool, typer.Option("--fresh", help="Run on a new temporary database, its virtual clock at 2026-01-05T09:00:00Z, discarded at the end; the default or named one is not touched.")
     ] = False,
     keep: Annotated[
         Optional[str], typer.Option("--keep", metavar="PATH", help="Run on a new database kept at PATH (which must not exist yet); implies --fresh.")
@@ -159,7 +159,7 @@ def run_file(
     if fresh or keep is not None:
         with fresh_database(keep) as path:
             root.params["db"] = session(ctx).db = path
-            code = run_scenario(root, file, keep_going, quiet, json)
+            code = run_scenario(root, file, keep_going, quiet, json, fresh=path)
     else:
         code = run_scenario(root, file, keep_going, quiet, json)
     if code:

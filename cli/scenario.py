@@ -44,6 +44,16 @@ def fresh_database(keep: str | None):
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
+def start_fresh(path: str) -> None:
+    """Make the new database at ``path`` with its virtual clock at ``FRESH_START``, so that a
+    fresh run prints the same on every run, with or without a ``clock set`` of its own."""
+    from chatemu.store.clock import FRESH_START
+    from chatemu.store.engine import Engine
+    from chatemu.store.timefmt import parse_time
+
+    Engine(path).clock_set(parse_time(FRESH_START))
+
+
 #: A line shlex would split exactly as ``str.split()`` does: printable ASCII, spaces and tabs,
 #: no quote, backslash or comment.  Anything else (``\x1c``, U+2028 …) is shlex's to split.
 _PLAIN = re.compile(r"[ \t!$%&(-\[\]-~]*")
@@ -475,9 +485,13 @@ def play(dispatch: Dispatcher, words: list[str] | str, want: Want | None, result
     return code, errors, refusal, refused_with
 
 
-def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
+def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bool, fresh: str | None = None) -> int:
+    """Run the scenario ``file``; ``fresh``: the path of a new database to make first
+    (``start_fresh``), once the file has been read."""
     text, where = read_file(file)
     steps = parse_lines(text, where)
+    if fresh is not None:
+        start_fresh(fresh)
     dispatch = Dispatcher(root_ctx)
     progress = None
     if not quiet and not as_json and render.use_rich() and sys.stdout.isatty() and len(steps) > 50:

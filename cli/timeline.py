@@ -92,7 +92,7 @@ def timeline(
     start: Annotated[
         Optional[str], typer.Option("--from", metavar="TIME", help="Start here [default: the first change shown].", show_default=False)
     ] = None,
-    end: Annotated[Optional[str], typer.Option("--to", metavar="TIME", help="End here [default: now].", show_default=False)] = None,
+    end: Annotated[Optional[str], typer.Option("--to", metavar="TIME", help="End here [default: a tenth of the story after the last change shown, at most now].", show_default=False)] = None,
     limit: Annotated[
         int, typer.Option("--limit", metavar="N", help="At most N chats, the latest, and N agents (those named are always shown); 1 or more.")
     ] = 50,

@@ -32,7 +32,7 @@ def ensure(tx, agent: str, acting=AGENT) -> None:
     create(tx, agent)
 
 
-def create(tx, agent: str, echo: bool = False) -> None:
+def create(tx, agent: str) -> None:
     tx.q(
         "INSERT INTO agents (id, presence, on_call, last_activity_ms, created_at_ms, status, status_since_ms)"
         " VALUES (?, 'available', 0, ?, ?, 'available', ?)",
@@ -40,7 +40,7 @@ def create(tx, agent: str, echo: bool = False) -> None:
     )
     if agent == tx.agent:
         tx.agent_exists = True
-    tx.event(agent, None, None, core.AVAILABLE, "login", echo=echo)
+    tx.event(agent, None, None, core.AVAILABLE, "login")
     tx.touch(agent)
 
 
@@ -131,7 +131,7 @@ def login(tx):
     """Create the agent if new; make it available."""
     found = tx.q("SELECT presence FROM agents WHERE id = ?", tx.agent).fetchone()
     if found is None:
-        create(tx, tx.agent, echo=True)
+        create(tx, tx.agent)
     elif found["presence"] != core.AVAILABLE:
         _presence(tx, tx.agent, core.AVAILABLE, "login")
     return view(tx)

@@ -25,6 +25,9 @@ from .validate import shown
 VIRTUAL = "virtual"
 REAL = "real"
 MODES = (VIRTUAL, REAL)
+#: Where a fresh database's virtual clock starts for ``run --fresh`` and the pytest fixture
+#: (any other new database starts at the wall clock's instant).
+FRESH_START = "2026-01-05T09:00:00Z"
 
 
 def system_wall_ms() -> int:

@@ -139,7 +139,8 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
     of the latest ``limit`` chats whose lives reach into the window and of every agent (at
     most ``limit``, by id).  An agent's chats are limited to its latest ``limit`` too.
 
-    The window ends at ``end`` (default: now).  It starts at ``start``; by default at the
+    The window ends at ``end`` (default: ``timeline.default_end``, just after the last change
+    shown, at most now).  It starts at ``start``; by default at the
     first event shown, except when chats were left out by ``limit``: then at the first event
     of the oldest chat shown (an agent's status before then is not read, however long its
     history).  Each lane is read through the ``(chat, seq)`` or ``(agent, seq)`` index, as a
@@ -199,7 +200,10 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
         else:
             agent_rows += cur.execute(f"{_ROW} WHERE agent = ? AND chat IS NULL AND seq <= ? ORDER BY seq",
                                       (agent_id, last)).fetchall()
-    return tl.build(agent_rows + chat_rows, end, start)
+    rows = agent_rows + chat_rows
+    if defaulted_end:
+        end = tl.default_end(rows, start, end)
+    return tl.build(rows, end, start)
 
 
 def last_seq_at(tx, at_ms: int) -> int:

@@ -99,6 +99,28 @@ class Timeline:
         }
 
 
+#: The least time a default window goes on after its last change (``default_end``).
+LEAST_TAIL_MS = 1000
+
+
+def default_end(rows: Iterable[tuple], start: int | None, now: int) -> int:
+    """Where a window with no ``--to`` ends: a tenth of the story after the last change the
+    rows make (the time from the window's start, by default the first change, to the last
+    change; at least ``LEAST_TAIL_MS``), so the states held at the end show too, but never
+    after ``now``.  With no change at or after ``start`` (no rows; a window that starts after
+    the last change, showing the states in force then): ``now``."""
+    first = last = None
+    for row in rows:
+        at = row[1]
+        if at <= now:
+            first = at if first is None else min(first, at)
+            last = at if last is None else max(last, at)
+    if last is None or (start is not None and start > last):
+        return now
+    begin = first if start is None else start
+    return min(now, last + max((last - begin) // 10, LEAST_TAIL_MS))
+
+
 def build(rows: Iterable[tuple], end: int, start: int | None = None) -> Timeline:
     """The lanes the rows make, for the window ``[start, end]``.
 

@@ -144,10 +144,9 @@ class Tx:
         self._no_due_before = False
         self.next_chat = None
 
-    def event(self, agent, chat, from_state, to_state, cause, echo: bool = True, queue: str | None = None) -> None:
-        """Log a change.  ``echo``: the command shows it (an agent's status change that
-        follows from a chat's move is logged but not shown: the chat's move says it).  ``queue``:
-        a chat's queue after the change."""
+    def event(self, agent, chat, from_state, to_state, cause, queue: str | None = None) -> None:
+        """Log a change, and add it to what the command shows (``appended``: every event the
+        command caused, a chat's or an agent's).  ``queue``: a chat's queue after the change."""
         at = self.at
         if self._events is None:
             seq = self.q(_INSERT_EVENT, at, agent, chat, from_state, to_state, cause, queue).lastrowid
@@ -160,11 +159,10 @@ class Tx:
             seq = self._next_seq
             self._next_seq += 1
             self._events.append((seq, at, agent, chat, from_state, to_state, cause, queue))
-        if echo:
-            self.appended.append(
-                {"seq": seq, "at": format_time(at), "agent": agent, "chat": chat, "from": from_state,
-                 "to": to_state, "cause": cause}
-            )
+        self.appended.append(
+            {"seq": seq, "at": format_time(at), "agent": agent, "chat": chat, "from": from_state,
+             "to": to_state, "cause": cause}
+        )
         if agent is not None:
             self.active(agent)
         if to_state == core.QUEUED:
@@ -173,13 +171,13 @@ class Tx:
         elif agent is not None and self.touched is not None:
             self.touched.add(agent)
 
-    def status_event(self, agent: str, after: str, cause: str, echo: bool = True) -> None:
+    def status_event(self, agent: str, after: str, cause: str) -> None:
         """The agent's derived status is now ``after`` (a presence change or a call, logged even
         when the status stays): stored, and logged as an agent event from the last one logged."""
         self._status_pending.pop(agent, None)  # this event says where the agent is now
         before = self.q("SELECT status FROM agents WHERE id = ?", agent).fetchone()[0]
         self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", after, self.at, agent)
-        self.event(agent, None, before, after, cause, echo)
+        self.event(agent, None, before, after, cause)
 
     def status_changed(self, agent: str, cause: str) -> None:
         """A chat's move may have changed the agent's status: logged (``flush_status``) once
@@ -192,7 +190,7 @@ class Tx:
             self.status_check(agent, cause)
 
     def status_check(self, agent: str, cause: str) -> None:
-        """Log the agent's derived status if a chat's move changed it (not shown)."""
+        """Log the agent's derived status if a chat's move changed it."""
         found = self._plain.execute(
             "SELECT a.presence, a.on_call, a.status, (SELECT c.state FROM chats c WHERE c.agent = a.id"
             " AND c.state IN ('active', 'active-wrapup') LIMIT 1) FROM agents a WHERE a.id = ?", (agent,)
@@ -203,7 +201,7 @@ class Tx:
         derived = core.agent_status(presence, bool(on_call), active)
         if derived != stored:
             self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
-            self.event(agent, None, stored, derived, cause, echo=False)
+            self.event(agent, None, stored, derived, cause)
 
     def active(self, agent: str) -> None:
         """The agent acted (or was acted for) now: it is no longer idle since ``at``."""

@@ -310,11 +310,13 @@ def test_every_status_change_is_an_agent_event_at_its_instant(cm):
     assert cm.run("db", "check").code == 0
 
 
-def test_a_status_change_caused_by_a_chat_is_logged_but_the_chats_move_is_what_is_shown(cm):
+def test_a_status_change_caused_by_a_chat_is_logged_and_shown_after_the_chats_move(cm):
     login(cm, "agent-1")
     cm.ok("chat", "new", "--inbox")
     done = cm.ok("chat", "activate", "C1")
-    assert done.out.splitlines() == [f"{at(0)}  C1: new -> active (activate)", "C1 active in agent-1's inbox"]
+    assert done.out.splitlines() == [f"{at(0)}  C1: new -> active (activate)",
+                                     f"{at(0)}  agent-1: available -> handling-chat (activate)",
+                                     "C1 active in agent-1's inbox"]
     assert status_events(cm, "agent-1")[-1] == (at(0), "available", "handling-chat", "activate")
 
 

@@ -95,7 +95,7 @@ def test_a_missed_deadline_shows_the_hint_once_and_keeps_waiting(cm, tmp_path, d
     drill = drills(cm, write(tmp_path, ACTIVATE.format(options='--within 30s --hint "Type: chatemu chat activate C1"')))
     assert drill.until(": waiting: ").endswith("waiting: chat C1 state=active (within 30s)\n")
     cm.ok("clock", "advance", "40s")  # the trainer moves the virtual clock past the deadline
-    assert drill.until(": hint: ").endswith("/t.drill:5: hint: Type: chatemu chat activate C1\n")
+    assert drill.until(": hint: ") == "t.drill:5: hint: Type: chatemu chat activate C1\n"
     cm.ok("run", "-", stdin="clock advance 10s\nchat activate C1\n")
     code, out, err = drill.finish()
     assert (code, err) == (0, ""), out + err
@@ -227,3 +227,65 @@ def test_each_shipped_drill_can_be_done(tmp_path, name, drills):
     assert f"{waits} of {waits} wait(s) done, 0 hint(s) shown, 0 mistake(s)" in out and "\nno mistakes\n" in out
     assert out.count(": waiting: ") == len(parts)  # each part answered a wait that needed the trainee
     assert cm.run("db", "check").code == 0
+
+
+# -- say lines: cheap, and within --timeout -----------------------------------------------------
+
+
+def test_timeout_is_checked_between_say_lines_too(cm, tmp_path):
+    path = write(tmp_path, "say Read this.\n" * 5000 + "say The end.\n")
+    started = time.monotonic()
+    done = subprocess.run([CHATEMU, "drill", str(path), "--timeout", "1ms", "--json"], capture_output=True,
+                          text=True, env=cm.env, timeout=120)
+    assert done.returncode == 1, done
+    assert time.monotonic() - started < 20  # ended by the timeout, not after reading every line out
+    report = json.loads(done.stdout)
+    assert report["failed"]["command"] in ("say Read this.", "say The end.")
+    assert report["failed"]["error"] == "--timeout 0.001s passed (wall clock)"
+    assert len(report["steps"]) < 5001
+    assert done.stderr.startswith(f"error: {path}:") and done.stderr.endswith(": --timeout 0.001s passed (wall clock)\n")
+
+
+def test_a_say_line_reads_nothing_from_the_database(cm, tmp_path, monkeypatch, capsys):
+    """In-process: the database transactions a drill makes do not grow with its say lines."""
+    from chatemu.cli import app as cli
+    from chatemu.store.engine import Engine
+
+    opened = []
+    transaction = Engine.transaction
+
+    def counted(self, *args, **kw):
+        opened.append(kw.get("write", args[1] if len(args) > 1 else True))
+        return transaction(self, *args, **kw)
+
+    monkeypatch.setattr(Engine, "transaction", counted)
+
+    def transactions(says: int) -> int:
+        db = tmp_path / f"says-{says}.db"
+        text = (f"clock set {START}\nsay First.\n" + "say More.\n" * says + "do chat new\n" + "say Then.\n" * says
+                + "wait chat C1 state=new\n" + "say Last.\n" * says)
+        path = write(tmp_path, text, f"says-{says}.drill")
+        opened.clear()
+        code, errors = cli.call(["--db", str(db), "drill", str(path), "--json"])
+        assert (code, errors) == (0, [])
+        report = json.loads(capsys.readouterr().out)
+        assert report["ok"] and len(report["steps"]) == 3 * says + 2
+        return len(opened)
+
+    few, many = transactions(1), transactions(300)
+    assert few > 0 and many == few
+
+
+def test_a_do_line_names_the_file_without_its_folder(cm, tmp_path):
+    folder = tmp_path / "a" / "long" / "folder"
+    folder.mkdir(parents=True)
+    path = write(folder, "do chat new --customer Ann\ndo chat new --customer Bob\nwait chat C1 state=new\n")
+    done = cm.run("drill", str(path))
+    assert done.code == 0, done
+    assert "t.drill:1: do chat new --customer Ann  -> C1 new in agent-1's inbox\n" in done.out
+    assert "t.drill:2: do chat new --customer Bob  -> C2 queued\n" in done.out
+    assert done.out.count(str(folder)) == 1  # once, in the report's heading
+    assert f"\ndrill {path}: 1 of 1 wait(s) done" in done.out
+    rich = cm.run("drill", str(path), env={"FORCE_COLOR": "1", "NO_COLOR": "", "COLUMNS": "200"})
+    assert rich.code == 0 and str(folder) not in rich.out.split("drill ")[0], rich
+    assert "do chat new --customer Ann  → C3 queued" in rich.out  # the same database again: C3

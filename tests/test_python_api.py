@@ -248,6 +248,12 @@ def test_the_scenario_fixture_fails_the_test_at_the_failing_line(pytester):
         "*scenarios/refused.chatemu:2: chat take C1: cannot take C1: * (exit 3)",
     ])
     assert "Traceback" not in result.stdout.str()
+    # each failure's message once, on its own (no chained exception printed before it)
+    out = result.stdout.str()
+    assert "During handling of the above exception" not in out
+    failures = out.split("short test summary info")[0]
+    assert failures.count("C1.state: expected parked, got active") == 1
+    assert failures.count("cannot take C1") == 1
 
 
 def test_the_scenario_fixture_reads_paths_from_the_test_files_folder(pytester):

@@ -258,17 +258,20 @@ def test_run_shows_each_steps_events_as_a_single_command_would(cm, tmp_path):
     assert done.code == 0, done
     lines = done.out.splitlines()
     file = tmp_path / "s.chatemu"
-    assert lines[lines.index(f"{file}:2: chat new  -> C1 new in agent-1's inbox") + 1:][:2] == [
+    assert lines[lines.index(f"{file}:2: chat new  -> C1 new in agent-1's inbox") + 1:][:3] == [
+        f"  {START[:-1]}.000Z  agent-1: (none) -> available (login)",
         f"  {START[:-1]}.000Z  C1: (none) -> queued (customer)",
         f"  {START[:-1]}.000Z  C1: queued -> new (presentation)",
     ]
-    assert lines[-1] == "  2026-01-05T09:01:00.000Z  C1: active-wrapup -> closed (timer)"  # a timer that ran out
+    assert lines[-2:] == ["  2026-01-05T09:01:00.000Z  C1: active-wrapup -> closed (timer)",  # a timer that ran out
+                          "  2026-01-05T09:01:00.000Z  agent-1: wrap-up -> available (timer)"]
     # the same lines a separate command prints above its result
     separate = cm.run("chat", "new").out.splitlines()[:-1]
-    assert separate == ["2026-01-05T09:00:00.000Z  C1: (none) -> queued (customer)",
+    assert separate == ["2026-01-05T09:00:00.000Z  agent-1: (none) -> available (login)",
+                        "2026-01-05T09:00:00.000Z  C1: (none) -> queued (customer)",
                         "2026-01-05T09:00:00.000Z  C1: queued -> new (presentation)"]
     records = [json.loads(line) for line in cm.run("run", "--fresh", "--json", str(file)).out.splitlines()]
-    assert [len(r["events"]) for r in records] == [0, 2, 1, 1, 1]
+    assert [len(r["events"]) for r in records] == [0, 3, 2, 2, 2]
     assert records[4]["events"][0]["cause"] == "timer" and records[4]["events"][0]["to"] == "closed"
     assert set(records[1]) == {"line", "command", "exit", "result", "events"}
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from pathlib import Path
@@ -455,3 +456,121 @@ def test_refusals_at_the_edges_of_the_scenarios(cm, tmp_path: Path, case: str):
     setup, command, code, match = REFUSALS[case]
     cm.ok("run", "--quiet", str(write(tmp_path, setup)))
     cm.fails(code, *command, match=match)  # exit code, one error line, nothing changed
+
+
+# -- every event a line causes, chat and agent, is shown and counted alike ---------------------
+
+#: A scenario whose lines cause every kind of agent event a command line can.
+EVERY_CAUSE = f"""clock set {START}
+chat new
+chat activate C1
+chat park C1
+chat activate C1
+chat end C1
+chat wrapup C1 --finish
+chat new
+chat activate C2
+chat wrapup C2
+clock advance 2m
+chat new
+chat activate C3
+chat call-start
+chat call-end
+chat activate C3
+chat return C3
+agent break
+agent available
+--agent agent-2 agent login
+chat activate C3
+chat transfer C3 --agent agent-2
+agent logout
+"""
+
+
+def change_line(event: dict) -> str:
+    """An event as a command line prints it, from ``events --json``'s fields."""
+    return (f"{event['at']}  {event['chat'] or event['agent']}: {event['from'] or '(none)'}"
+            f" -> {event['to']} ({event['cause']})")
+
+
+def documented_agent_causes() -> set[str]:
+    """The agent event causes docs/json.md names, between "Agent events" and "A command shows"."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "json.md").read_text(encoding="utf-8")
+    section = text[text.index("Agent events have"):text.index("A command shows every event")]
+    return set(re.findall(r"`([a-z-]+)`", section)) - {"chat", "from", "cause", "chat end"}
+
+
+def test_every_event_a_line_causes_is_shown_by_single_commands_run_and_run_json_and_counted(tmp_path):
+    file = tmp_path / "s.chatemu"
+    file.write_text(EVERY_CAUSE, encoding="utf-8")
+    lines = scenario_lines(file)
+
+    # One process per line: what each printed above its result is what `events` says it appended.
+    single = fresh(tmp_path, "single.db")
+    per_line: list[list[dict]] = []
+    for _, words in lines:
+        before = single.js("events")
+        done = single.run(*words)
+        assert done.code == 0, done
+        caused = single.js("events", "--since", str(before[-1]["seq"] if before else 0))
+        per_line.append(caused)
+        assert done.out.splitlines()[:len(caused)] == [change_line(e) for e in caused], words
+        assert not any(" -> " in line and line.endswith(")") for line in done.out.splitlines()[len(caused):])
+        if caused:  # expect events-since counts exactly those
+            mark = str(caused[0]["seq"] - 1)
+            assert single.run("expect", "events-since", mark, str(len(caused))).code == 0
+    every = single.js("events")
+    agent_causes = {e["cause"] for e in every if e["chat"] is None}
+    assert agent_causes == documented_agent_causes() - {"upgrade"}  # docs/json.md names each one
+    assert {"customer", "timer", "login", "park", "transfer", "activate"} <= agent_causes
+
+    # `run`: under each line, that line's events, as a single command printed them.
+    ran = fresh(tmp_path, "run.db")
+    done = ran.run("run", str(file))
+    assert done.code == 0, done
+    out = done.out.splitlines()
+    heads = [next(at for at, line in enumerate(out) if line.startswith(f"{file}:{number}: {' '.join(words)}  -> "))
+             for number, words in lines]
+    for at, following, caused in zip(heads, heads[1:] + [len(out)], per_line):
+        assert out[at + 1:following] == ["  " + change_line(e) for e in caused]
+    assert ran.js("events") == every
+
+    # `run --json`: each record's events are that line's, as `events --json` lists them.
+    records = [json.loads(line) for line in fresh(tmp_path, "json.db").run("run", "--json", str(file)).out.splitlines()]
+    assert [r["events"] for r in records] == per_line
+
+    # Marks count what the run printed: one line's events after a mark.
+    counted = tmp_path / "counted.chatemu"
+    counted.write_text(f"clock set {START}\nchat new\nchat activate C1\nchat end C1\nmark m\nclock advance 2m\n"
+                       f"expect events-since m {len(per_line[10])}\n", encoding="utf-8")
+    assert fresh(tmp_path, "counted.db").run("run", str(counted)).code == 0
+
+
+NO_CLOCK_SET = """clock
+chat new --customer Ann
+chat activate C1
+chat end C1
+clock advance 90s
+events
+timeline
+"""
+
+
+def test_a_fresh_run_without_clock_set_prints_the_same_bytes_every_time(tmp_path, cm):
+    file = tmp_path / "s.chatemu"
+    file.write_text(NO_CLOCK_SET, encoding="utf-8")
+    first, second = (cm.run("run", "--fresh", str(file)) for _ in range(2))
+    assert first.code == 0 and first.out == second.out, (first, second)
+    assert f"{file}:1: clock  -> 2026-01-05T09:00:00.000Z (virtual)" in first.out  # the documented start
+    as_json = [cm.run("run", "--fresh", "--json", str(file)).out for _ in range(2)]
+    assert as_json[0] == as_json[1] and json.loads(as_json[0].splitlines()[0])["result"]["now"] == "2026-01-05T09:00:00.000Z"
+    kept = tmp_path / "kept.db"
+    assert cm.run("run", "--keep", str(kept), str(file)).code == 0
+    assert Chatemu(kept).js("clock")["now"] == "2026-01-05T09:01:30.000Z"
+    unread = tmp_path / "unread.db"  # a file that cannot be read: no new database either
+    assert cm.run("run", "--keep", str(unread), str(tmp_path / "missing.chatemu")).code == 2
+    assert not unread.exists()
+    # a clock set line still starts the story where it says, earlier or later
+    file.write_text("clock set 2025-03-01T12:00:00Z\nchat new\n", encoding="utf-8")
+    assert "C1 new" in cm.ok("run", "--fresh", str(file)).out
+    assert cm.ok("run", "--fresh", "--json", str(file)).out.count("2025-03-01T12:00:00.000Z") >= 2

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatemu.cli.timeline import svg, xml
-from chatemu.store.timeline import AGENT, CHAT, Interval, build
+from chatemu.store.timeline import AGENT, CHAT, Interval, build, default_end
 
 from conftest import Chatemu
 
@@ -315,10 +315,10 @@ def test_by_default_every_agent_and_the_latest_chats_from_the_oldest_ones_creati
     assert picture(history).keys() == [("agent", "agent-1"), ("agent", "agent-2"), ("chat", "C1"), ("chat", "C2")]
     pic = picture(history, "--limit", "1")  # one chat, one agent
     assert pic.keys() == [("agent", "agent-1"), ("chat", "C2")]
-    scale = (pic.right - pic.left) / 130  # from C2's creation at 40 s to now, 2m50s
+    scale = (pic.right - pic.left) / 121  # from C2's creation at 40 s to a tenth after the last change shown
     rects = pic.intervals(pic.lane("agent-1"))
     assert [r.get("data-state") for r in rects] == ["on-call", "wrap-up", "available"]
-    assert [round(float(r.get("width")) / scale, 2) for r in rects] == [60, 50, 20]
+    assert [round(float(r.get("width")) / scale, 2) for r in rects] == [60, 50, 11]
     assert picture(history, "--agent", "agent-1", "--limit", "1").keys() == [("agent", "agent-1"), ("chat", "C2")]
 
 
@@ -398,3 +398,47 @@ def test_readme_picture_is_what_the_tool_draws_from_its_scenario(tmp_path):
     again = tmp_path / "again.svg"
     cm.ok(*command.split()[1:-1], str(again))
     assert again.read_bytes() == out.read_bytes()
+
+
+# == where a window with no --to ends ==========================================================
+
+
+def test_a_default_window_ends_a_tenth_of_the_story_after_its_last_change_at_most_now():
+    rows = [ev(1, 0, "available"), ev(2, 10, "queued", chat="C1"), ev(3, 100, "new", chat="C1")]
+    now = T0 + 3600 * S
+    assert default_end(rows, None, now) == T0 + 110 * S  # 0 to 100 s: 10 s more
+    assert default_end(rows, T0 + 50 * S, now) == T0 + 105 * S  # from --from: 50 s, 5 s more
+    assert default_end(rows, None, T0 + 104 * S) == T0 + 104 * S  # never after now
+    assert default_end([ev(1, 0, "available")], None, now) == T0 + 1 * S  # one instant: a second more
+    assert default_end(rows, T0 + 200 * S, now) == now  # nothing changes in the window: until now
+    assert default_end([], None, now) == now  # nothing to show
+    assert default_end(rows + [ev(4, 4000, "closed", chat="C1")], None, now) == T0 + 110 * S  # rows after now: not yet
+
+
+SHORT_STORY_LONG_WAIT = """\
+chat new --customer Ann
+clock advance 20s
+chat activate C1
+clock advance 1m
+chat end C1
+clock advance 1h
+"""
+
+
+def test_timeline_without_to_draws_the_story_not_the_wait_after_it(cm):
+    cm.ok("run", "-q", "-", stdin=SHORT_STORY_LONG_WAIT)
+    # the last change: C1 closed when its wrap-up ran out at 2m20s; a tenth more is 14 s
+    assert cm.ok("timeline").out.splitlines()[0] == (
+        "chatemu timeline, 2026-01-05T09:00:00.000Z to 2026-01-05T09:02:34.000Z (2m34s)")
+    result = json.loads(cm.ok("run", "--json", "-", stdin="timeline\n").out)["result"]
+    assert (result["from"], result["to"]) == ("2026-01-05T09:00:00.000Z", "2026-01-05T09:02:34.000Z")
+    agent = next(lane for lane in result["lanes"] if lane["id"] == "agent-1")
+    assert agent["intervals"][-1] == {"state": "available", "start": "2026-01-05T09:02:20.000Z",
+                                      "end": "2026-01-05T09:02:34.000Z", "seconds": 14, "cause": "timer"}
+    pic = picture(cm)  # the picture's axis spans the same window
+    scale = (pic.right - pic.left) / 154
+    widths = [round(float(r.get("width")) / scale, 2) for r in pic.intervals(pic.lane("C1"))]
+    assert widths == [20, 60, 60]  # new, active, active-wrapup: the whole width, no hour of nothing
+    # --to still ends where it says; a --from after the last change shows the states in force until now
+    assert "to 2026-01-05T10:01:20.000Z" in cm.ok("timeline", "--to", "2026-01-05T10:01:20Z").out.splitlines()[0]
+    assert "to 2026-01-05T10:01:20.000Z" in cm.ok("timeline", "--from", "2026-01-05T09:30:00Z").out.splitlines()[0]
