@@ -3,7 +3,9 @@
 Fixtures:
 
 - ``chatemu``: a fresh ``chatemu.cli.api.Emulator`` on a database of its own, its
-  virtual clock at 2026-01-05T09:00:00Z, acting as ``agent-1``;
+  virtual clock at 2026-01-05T09:00:00Z, acting as ``agent-1``; a test marked
+  ``@pytest.mark.chatemu(clock=ISO, config={KEY: VALUE})`` starts it at that time with that
+  configuration;
 - ``chatemu_scenario``: a function that runs a scenario file (``chatemu run`` syntax) on
   that same database and fails the test at the first failing line, naming FILE:LINE,
   the command and what happened.
@@ -17,14 +19,30 @@ import pytest
 
 # Imported with the plugin, not by the first test: pytest's ``pytester`` forgets the modules a
 # run in the same process imported, and a second copy of sqlite3 would not accept the first's.
-from chatemu.cli.api import START, ChatemuError, Emulator
+from chatemu.cli.api import START, ChatemuError, Emulator, UsageError
+
+
+MARKER = "chatemu(clock=ISO, config={KEY: VALUE}): start the chatemu fixture's virtual clock at ISO and set these configuration keys"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", MARKER)
 
 
 @pytest.fixture
-def chatemu(tmp_path_factory):
-    """A fresh chatemu on a temporary database, its clock virtual at 2026-01-05T09:00:00Z."""
+def chatemu(tmp_path_factory, request):
+    """A fresh chatemu on a temporary database, its clock virtual at 2026-01-05T09:00:00Z (or the
+    ``chatemu`` marker's ``clock``), with the marker's ``config``."""
+    marker = request.node.get_closest_marker("chatemu")
+    preset = {"clock": START, "config": None}
+    if marker is not None:
+        unknown = set(marker.kwargs) - set(preset)
+        if marker.args or unknown:
+            raise UsageError(f"@pytest.mark.chatemu takes clock= and config= only, not "
+                             f"{', '.join([repr(a) for a in marker.args] + sorted(unknown))}")
+        preset.update(marker.kwargs)
     emulator = Emulator(tmp_path_factory.mktemp("chatemu") / "chatemu.db")
-    emulator.set_clock(START)
+    emulator.preset(**preset)
     return emulator
 
 
