@@ -151,8 +151,9 @@ _RULES = {
 
 
 def _strict(method):
-    """Check every argument by its annotation before the method runs: anything wrong (a missing
-    or unexpected argument too) is a ``UsageError``, exit code 2, and nothing is run."""
+    """Check every argument by its annotation before the method runs (a path is passed on as its
+    ``str``): anything wrong (a missing or unexpected argument too) is a ``UsageError``, exit
+    code 2, and nothing is run."""
     signature = inspect.signature(method)
     rules = {name: _RULES[param.annotation] for name, param in signature.parameters.items() if name != "self"}
 
@@ -166,11 +167,10 @@ def _strict(method):
             if name == "self":
                 continue
             if signature.parameters[name].kind is inspect.Parameter.VAR_POSITIONAL:
-                for item in value:
-                    rules[name](name, item)
+                bound.arguments[name] = tuple(rules[name](name, item) for item in value)
             else:
-                rules[name](name, value)
-        return method(self, *args, **kwargs)
+                bound.arguments[name] = rules[name](name, value)
+        return method(*bound.args, **bound.kwargs)
 
     return checked
 

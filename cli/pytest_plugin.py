@@ -19,7 +19,7 @@ import pytest
 
 # Imported with the plugin, not by the first test: pytest's ``pytester`` forgets the modules a
 # run in the same process imported, and a second copy of sqlite3 would not accept the first's.
-from chatemu.cli.api import START, ChatemuError, Emulator, UsageError
+from chatemu.cli.api import START, ChatemuError, Emulator
 
 
 MARKER = "chatemu(clock=ISO, config={KEY: VALUE}): start the chatemu fixture's virtual clock at ISO and set these configuration keys"
@@ -36,14 +36,18 @@ def chatemu(tmp_path_factory, request):
     marker = request.node.get_closest_marker("chatemu")
     preset = {"clock": START, "config": None}
     if marker is not None:
-        unknown = set(marker.kwargs) - set(preset)
-        if marker.args or unknown:
-            raise UsageError(f"@pytest.mark.chatemu takes clock= and config= only, not "
-                             f"{', '.join([repr(a) for a in marker.args] + sorted(unknown))}")
+        unknown = [repr(arg) for arg in marker.args] + sorted(set(marker.kwargs) - set(preset))
+        if unknown:
+            pytest.fail(f"@pytest.mark.chatemu takes clock= and config= only, not {', '.join(unknown)}", pytrace=False)
         preset.update(marker.kwargs)
     emulator = Emulator(tmp_path_factory.mktemp("chatemu") / "chatemu.db")
-    emulator.preset(**preset)
-    return emulator
+    try:
+        emulator.preset(**preset)
+    except ChatemuError as error:
+        problem = error.message
+    else:
+        return emulator
+    pytest.fail(f"@pytest.mark.chatemu: {problem}", pytrace=False)
 
 
 @pytest.fixture
