@@ -435,7 +435,7 @@ def doc_blocks(kind: str, doc: str = DOC) -> list[str]:
 
 def test_the_documented_examples_pass_as_written(pytester):
     tests = [block for block in doc_blocks("python") + doc_blocks("python", README) if "def test_" in block]
-    assert len(tests) == 5
+    assert len(tests) == 8
     (scenario,) = [block for block in doc_blocks("") if block.startswith("# scenarios/")]
     pytester.mkdir("scenarios")
     (pytester.path / "scenarios" / "wrapup.chatemu").write_text(scenario)
@@ -457,8 +457,20 @@ def test_the_documented_failure_is_what_a_failing_line_shows(pytester):
     result.stdout.fnmatch_lines(["*" + shown.strip()])
 
 
-def test_the_documented_program_outside_pytest(tmp_path):
-    (program,) = [block for block in doc_blocks("python") if "Emulator(" in block]
-    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "'id': 'C1'" in done.stdout and (tmp_path / "inbox.db").exists()
+def test_the_documented_programs_outside_pytest(tmp_path):
+    import os
+
+    programs = [block for block in doc_blocks("python") if "def test_" not in block]
+    assert len(programs) == 2
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("CHATEMU_DB", None)
+    outputs = []
+    for number, program in enumerate(programs):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        done = subprocess.run([sys.executable, "-c", program], cwd=folder, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "'id': 'C1'" in outputs[0] and (tmp_path / "0" / "inbox.db").exists()
+    assert re.search(r"\bC1\b.*\bnew\b", outputs[1]) and "Ann" in outputs[1]
+    assert list((tmp_path / "1").iterdir()) == []  # the block's database is gone with its folder
