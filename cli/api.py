@@ -8,8 +8,8 @@ with its ``exit_code`` and its one-line ``message``:
 ==========================  =========  ==============================================
 class                       exit_code  when
 ==========================  =========  ==============================================
-``ExpectationFailed``       1          an ``expect`` line of a scenario did not hold
-``UsageError``              2          a bad value: a duration, a time, a config value
+``ExpectationFailed``       1          ``expect``, or an ``expect`` line of a scenario, did not hold
+``UsageError``              2          a bad value or an argument of the wrong type
 ``Refused``                 3          the model does not allow it now (nothing changed)
 ``UnknownChat``             4          an unknown chat, or an agent that does not exist
 ``DatabaseError``           5          not a chatemu database, locked, unreadable
@@ -195,9 +195,10 @@ class Emulator:
         emu.advance("20s")
     """
 
+    @_strict
     def __init__(self, path: Path, agent: str = DEFAULT_AGENT):
-        self.path = _path("database path", path)
-        self.engine = Engine(self.path, _text("agent id", agent))
+        self.path = path
+        self.engine = Engine(path, agent)
 
     @property
     def agent_id(self) -> str:
@@ -618,12 +619,11 @@ class emulated(contextlib.ContextDecorator):
             emu.new()
     """
 
-    def __init__(self, clock: str = START, config: dict | None = None, agent: str = DEFAULT_AGENT):
-        self.clock, self.config, self.agent = clock, config, agent
-        _text("clock", clock)
-        _text("agent id", agent)
+    @_strict
+    def __init__(self, clock: str = START, config: Any = None, agent: str = DEFAULT_AGENT):
         if config is not None and not isinstance(config, dict):
             raise UsageError(f"bad config {config!r}: use a dict of key: value")
+        self.clock, self.config, self.agent = clock, config, agent
         self._entered: list[tuple[str, str | None]] = []
 
     def __enter__(self) -> Emulator:

@@ -84,6 +84,10 @@ def rows(emu: Emulator) -> tuple:
     lambda emu: Emulator("/tmp/x\0.db"),
     lambda emu: Emulator(""),
     lambda emu: Emulator("x.db", agent=5),
+    lambda emu: Emulator("x.db", colour="red"),
+    lambda emu: __import__("chatemu").emulated(clock=5),
+    lambda emu: __import__("chatemu").emulated(config="wrapup=30s"),
+    lambda emu: __import__("chatemu").emulated(colour="red"),
 ], ids=lambda call: inspect.getsource(call).strip().removeprefix("lambda emu: ").rstrip(","))
 def test_a_wrong_argument_is_a_usage_error_and_changes_nothing(emu, call):
     before = rows(emu)
