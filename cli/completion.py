@@ -368,7 +368,11 @@ _chatemu() {
       shown+=("$line")
     fi
   done
-  compadd -l -d shown -- "${names[@]}"
+  if [[ ${found[*]} == *$'\t'* ]]; then
+    compadd -l -d shown -- "${names[@]}"  # options, one a line, each with its description
+  else
+    compadd -- "${names[@]}"
+  fi
 }
 
 if (( $+functions[compdef] )); then
