@@ -433,6 +433,16 @@ def doc_blocks(kind: str, doc: str = DOC) -> list[str]:
     return [text for lang, text in re.findall(r"^```(\w*)\n(.*?)^```$", doc, re.S | re.M) if lang == kind]
 
 
+def test_every_method_is_documented():
+    import inspect
+
+    from chatemu import Emulator
+
+    methods = [name for name, _ in inspect.getmembers(Emulator, inspect.isfunction) if not name.startswith("_")]
+    assert len(methods) > 60
+    assert [name for name in methods if f"`{name}(" not in DOC] == []
+
+
 def test_the_documented_examples_pass_as_written(pytester):
     tests = [block for block in doc_blocks("python") + doc_blocks("python", README) if "def test_" in block]
     assert len(tests) == 8
