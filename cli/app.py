@@ -17,8 +17,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from chatemu.store.errors import ChatemuError, UsageError
-from chatemu.store.validate import DEFAULT_AGENT
+from chatemu.store.errors import ChatemuError
+from chatemu.store.validate import DEFAULT_AGENT, check_word
 
 from .common import Session, root_options
 
@@ -254,13 +254,7 @@ def translate(run, argv: list[str], typed: Optional[list[str]] = None,
     """
     try:
         for word in argv:
-            if "\0" in word:
-                raise UsageError(f"argument {word!r} holds a NUL character")
-            try:
-                word.encode("utf-8")
-            except UnicodeEncodeError:
-                shown = word.encode("utf-8", "surrogateescape" if _escaped_bytes(word) else "backslashreplace")
-                raise UsageError(f"argument {shown!r} is not UTF-8 text") from None
+            check_word(word)
         returned = run()
         return (returned if isinstance(returned, int) else 0), []
     except typer.Exit as exc:
@@ -294,11 +288,6 @@ def command_line(argv: list[str]) -> str:
     spans = root_options(argv)
     words = [word for start, stop in spans if not argv[start].startswith("--db") for word in argv[start:stop]]
     return shlex.join(words + argv[spans[-1][1] if spans else 0:])
-
-
-def _escaped_bytes(word: str) -> bool:
-    """Whether the word's surrogates all stand for undecodable bytes (as a process's argv has them)."""
-    return all(not 0xD800 <= ord(ch) <= 0xDFFF or 0xDC80 <= ord(ch) <= 0xDCFF for ch in word)
 
 
 def _usage_hint(exc) -> str:

@@ -46,13 +46,20 @@ def matches(field: str, expected: str, actual) -> bool:
 
 
 def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
-    from .common import engine
+    from .common import engine, session
 
+    subject, report, failures = evaluate(engine(ctx), kind, words, session(ctx).marks)
+    return _conclude(ctx, subject, report, as_json, failures)
+
+
+def evaluate(eng, kind: str, words: list[str], marks: dict[str, int] | None = None) -> tuple:
+    """Compare what ``expect KIND WORDS…`` names: its subject, the report (one item per check,
+    as ``--json`` prints them) and a function giving the lines that say what did not hold."""
     if kind not in KINDS:
         raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID], clock, inbox, queue NAME or events-since SEQ N)")
     words = list(words or ())
     if kind in LISTS:
-        return run_list_expect(ctx, kind, words, as_json)
+        return _evaluate_list(eng, kind, words, marks or {})
     ident = None
     if kind == "chat" or (kind == "agent" and words and "=" not in words[0]):
         if not words or "=" in words[0]:
@@ -66,15 +73,15 @@ def run_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
         if not sep or not field:
             raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
         checks.append((field, expected))
-    value = engine(ctx).peek(kind, ident).value
+    value = eng.peek(kind, ident).value
     subject = value.get("id", "clock")
     report = []
     for field, expected in checks:
         if field not in value:
             raise UsageError(f"unknown field {field!r} of {kind} (fields: {', '.join(value)})")
         report.append({"field": field, "expected": expected, "got": value[field], "ok": matches(field, expected, value[field])})
-    return _conclude(ctx, subject, report, as_json, lambda: [
-        f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'], c['field'])}" for c in report if not c["ok"]])
+    return subject, report, lambda: [
+        f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'], c['field'])}" for c in report if not c["ok"]]
 
 
 def _item(kind: str, word: str) -> tuple[str, str | None]:
@@ -84,16 +91,12 @@ def _item(kind: str, word: str) -> tuple[str, str | None]:
     return ident, state or None
 
 
-def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
+def _evaluate_list(eng, kind: str, words: list[str], marks: dict[str, int]) -> tuple:
     """``expect inbox [ID[:STATE]…]``, ``expect queue NAME [ID[:STATE]…]``, ``expect events-since SEQ|MARK N``."""
-    from .common import engine, session
-
-    eng = engine(ctx)
     if kind == "events-since":
         if len(words) != 2:
             raise UsageError("expect events-since needs two words: SEQ (or a scenario's mark) and N, the count")
         since, count = words
-        marks = session(ctx).marks
         if since.isdigit():
             seq = int(since)
         elif since in marks:
@@ -122,8 +125,7 @@ def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:
         ok = len(items) == len(chats) and all(
             ident == chat["id"] and state in (None, chat["state"]) for (ident, state), chat in zip(items, chats))
         failure = f"{subject}: expected {expected or '(none)'}, got {' '.join(got) or '(none)'}"
-    return _conclude(ctx, subject, [{"field": field, "expected": expected, "got": got, "ok": ok}], as_json,
-                     lambda: [failure])
+    return subject, [{"field": field, "expected": expected, "got": got, "ok": ok}], lambda: [failure]
 
 
 def _conclude(ctx, subject: str, report: list[dict], as_json: bool, failures) -> int:

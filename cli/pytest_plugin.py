@@ -3,7 +3,9 @@
 Fixtures:
 
 - ``chatemu``: a fresh ``chatemu.cli.api.Emulator`` on a database of its own, its
-  virtual clock at 2026-01-05T09:00:00Z, acting as ``agent-1``;
+  virtual clock at 2026-01-05T09:00:00Z, acting as ``agent-1``; a test marked
+  ``@pytest.mark.chatemu(clock=ISO, config={KEY: VALUE})`` starts it at that time with that
+  configuration;
 - ``chatemu_scenario``: a function that runs a scenario file (``chatemu run`` syntax) on
   that same database and fails the test at the first failing line, naming FILE:LINE,
   the command and what happened.
@@ -20,12 +22,32 @@ import pytest
 from chatemu.cli.api import START, ChatemuError, Emulator
 
 
+MARKER = "chatemu(clock=ISO, config={KEY: VALUE}): start the chatemu fixture's virtual clock at ISO and set these configuration keys"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", MARKER)
+
+
 @pytest.fixture
-def chatemu(tmp_path_factory):
-    """A fresh chatemu on a temporary database, its clock virtual at 2026-01-05T09:00:00Z."""
+def chatemu(tmp_path_factory, request):
+    """A fresh chatemu on a temporary database, its clock virtual at 2026-01-05T09:00:00Z (or the
+    ``chatemu`` marker's ``clock``), with the marker's ``config``."""
+    marker = request.node.get_closest_marker("chatemu")
+    preset = {"clock": START, "config": None}
+    if marker is not None:
+        unknown = [repr(arg) for arg in marker.args] + sorted(set(marker.kwargs) - set(preset))
+        if unknown:
+            pytest.fail(f"@pytest.mark.chatemu takes clock= and config= only, not {', '.join(unknown)}", pytrace=False)
+        preset.update(marker.kwargs)
     emulator = Emulator(tmp_path_factory.mktemp("chatemu") / "chatemu.db")
-    emulator.set_clock(START)
-    return emulator
+    try:
+        emulator.preset(**preset)
+    except ChatemuError as error:
+        problem = error.message
+    else:
+        return emulator
+    pytest.fail(f"@pytest.mark.chatemu: {problem}", pytrace=False)
 
 
 @pytest.fixture

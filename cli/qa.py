@@ -9,6 +9,7 @@ import typer
 
 from chatemu.store.engine import Result
 from chatemu.store.errors import UsageError
+from chatemu.store.validate import check_seq
 
 from . import render
 from .common import ChatId, JsonOpt, engine, session, show, with_examples
@@ -31,8 +32,7 @@ def events(
       chatemu events --agent agent-2 --since 40
       chatemu events --follow --jsonl
     """
-    if not 0 <= since < 2**63:
-        raise UsageError(f"bad --since {since}: " + ("use a seq, 0 or more" if since < 0 else "no event has a seq that large"))
+    check_seq("event", since)
     if json and (jsonl or follow):
         raise UsageError("--json prints one array: use --jsonl with --follow")
     if follow and session(ctx).in_run:
@@ -74,8 +74,7 @@ def refusals(
       chatemu refusals --agent agent-2
       chatemu refusals --since 12 --json
     """
-    if not 0 <= since < 2**63:
-        raise UsageError(f"bad --since {since}: " + ("use a seq, 0 or more" if since < 0 else "no refusal has a seq that large"))
+    check_seq("refusal", since)
     show(ctx, engine(ctx).refusals(agent_id, since), json, lambda r: render.refusals(r.value))
 
 

@@ -3,7 +3,7 @@
 The Python API's public names are here, imported on first use so that ``import chatemu`` (which
 every ``chatemu`` command line does on its way to ``chatemu.cli``) costs nothing::
 
-    from chatemu import Emulator, Refused, UnknownChat, UsageError, ChatemuError
+    from chatemu import Emulator, Refused, UnknownChat, UsageError, ChatemuError, emulated
 
 They are the same objects as ``chatemu.cli.api``'s (docs/python-api.md). The command line is
 ``chatemu.cli``, the engine ``chatemu.store``.
@@ -11,7 +11,7 @@ They are the same objects as ``chatemu.cli.api``'s (docs/python-api.md). The com
 
 __all__ = [
     "Emulator", "ChatemuError", "ExpectationFailed", "UsageError", "Refused", "UnknownChat",
-    "DatabaseError", "ScenarioFailure",
+    "DatabaseError", "ScenarioFailure", "emulated",
 ]
 
 

@@ -48,8 +48,48 @@ def check_customer(customer: str) -> str:
     return customer
 
 
+def check_word(word: str) -> str:
+    """A word of a command line (or a text argument from Python): text that a command line could
+    carry, with no NUL character and no lone surrogate (UTF-8 text)."""
+    if not isinstance(word, str):
+        raise UsageError(f"argument {word!r} is not text")
+    if "\0" in word:
+        raise UsageError(f"argument {word!r} holds a NUL character")
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        escaped = all(not 0xD800 <= ord(ch) <= 0xDFFF or 0xDC80 <= ord(ch) <= 0xDCFF for ch in word)
+        shown_ = word.encode("utf-8", "surrogateescape" if escaped else "backslashreplace")  # argv's undecodable bytes
+        raise UsageError(f"argument {shown_!r} is not UTF-8 text") from None
+    return word
+
+
+def check_bool(kind: str, value) -> bool:
+    """A flag: ``True`` or ``False`` only (not 1, not "no")."""
+    if not isinstance(value, bool):
+        raise UsageError(f"bad {kind} {value!r}: use True or False")
+    return value
+
+
+def check_int(kind: str, value) -> int:
+    """A whole number: an ``int``, never a bool or a float."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"bad {kind} {value!r}: use a whole number")
+    return value
+
+
+def check_seq(kind: str, since) -> int:
+    """``--since SEQ`` of ``events`` (``kind`` "event") and ``refusals`` ("refusal"): 0 or more,
+    and no larger than a stored seq can be."""
+    check_int("--since", since)
+    if not 0 <= since < 2**63:
+        raise UsageError(f"bad --since {since}: " + ("use a seq, 0 or more" if since < 0 else f"no {kind} has a seq that large"))
+    return since
+
+
 def check_priority(priority: int) -> int:
     low, high = PRIORITY_RANGE
+    check_int("priority", priority)
     if not low <= priority <= high:
         raise UsageError(f"bad priority {priority}: use {low} to {high}")
     return priority

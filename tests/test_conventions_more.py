@@ -411,7 +411,11 @@ def test_the_completion_tree_is_the_live_command_tree():
 
 @pytest.fixture
 def chats(cm, tmp_path) -> Chatemu:
-    scenario(cm, tmp_path, "chat new --customer Ann\nchat new --customer Bob\nchat new --id VIP-1 --customer Cat\n")
+    scenario(cm, tmp_path, "chat new --customer Ann\nchat new --customer Bob\nchat new --id VIP-1 --customer Cat\n"
+                           "queue add sales\nqueue add billing\ntemplate add greet 'Hello {customer}'\n"
+                           "template add bye Bye --queue sales\nclassification add refund\n"
+                           "classification add upsell --queue sales\nconfig set break-reasons lunch,coffee\n"
+                           "snapshot save before\n")
     return cm
 
 
@@ -430,7 +434,27 @@ CASES = [
     (["events", "--chat", ""], ["C1", "C2", "VIP-1"]),
     (["expect", "e"], ["events-since"]),
     (["expect", "chat", ""], ["C1", "C2", "VIP-1"]),
-    (["expect", "agent", ""], []),
+    (["expect", "agent", ""], ["agent-1"]),
+    (["expect", "queue", ""], ["billing", "default", "sales"]),
+    (["chat", "new", "--queue", ""], ["billing", "default", "sales"]),
+    (["chat", "new", "--queue", "s"], ["sales"]),
+    (["chat", "transfer", "C1", "--queue", "b"], ["billing"]),
+    (["chat", "transfer", "C1", "--agent", ""], ["agent-1"]),
+    (["--agent", ""], ["agent-1"]),
+    (["events", "--agent", "a"], ["agent-1"]),
+    (["agent", "status", ""], ["agent-1"]),
+    (["agent", "queues", "on", ""], ["billing", "default", "sales"]),
+    (["queue", "show", "d"], ["default"]),
+    (["queue", "add", ""], []),
+    (["agent", "break", "--reason", ""], ["lunch", "coffee"]),
+    (["break-reason", "remove", "c"], ["coffee"]),
+    (["chat", "send", "C1", "--template", ""], ["bye", "greet"]),
+    (["template", "remove", "g"], ["greet"]),
+    (["template", "list", "--queue", "s"], ["sales"]),
+    (["chat", "classify", "C1", ""], ["refund", "upsell"]),
+    (["classification", "remove", "r"], ["refund"]),
+    (["snapshot", "restore", ""], ["before"]),
+    (["snapshot", "save", ""], []),
     (["config", "set", "wrapup-e"], ["wrapup-extension", "wrapup-extensions"]),
     (["agent", "queues", "o"], ["on", "off"]),
     (["completion", ""], ["bash", "zsh", "fish"]),
@@ -461,10 +485,24 @@ def test_bash_completes_commands_options_and_chat_ids(chats, tmp_path):
     cases = [(["export", str(tmp_path / "bund")], None), (["--db", str(other.db), "chat", "show", ""], None),
              (["chat", "show", "--db", str(other.db), ""], None), ([f"--db={other.db}", "explain", ""], None),
              (["--db", "=", str(other.db), "explain", ""], None),  # how bash splits --db=FILE
-             (["--db", str(tmp_path / "none.db"), "chat", "show", ""], None)]
+             (["--db", str(tmp_path / "none.db"), "chat", "show", ""], None),
+             (["--db", str(tmp_path / "none.db"), "chat", "new", "--queue", ""], None),
+             (["--db", str(other.db), "chat", "new", "--queue", ""], None)]
     got = _bash_cases(cases, chats.env)
-    assert got == [[str(tmp_path / "bundle.json")], ["X9"], ["X9"], ["X9"], ["X9"], []], got
+    assert got == [[str(tmp_path / "bundle.json")], ["X9"], ["X9"], ["X9"], ["X9"], [], [], ["default"]], got
     assert not (tmp_path / "none.db").exists()
+    # an option's description is zsh's and fish's, never a bash word
+    assert _bash_cases([(["chat", "new", "--q"], None)], chats.env) == [["--queue"]]
+
+
+def test_names_for_completion_read_the_database_and_create_nothing(chats, tmp_path):
+    assert chats.ok("completion", "--names", "queue").out.split() == ["billing", "default", "sales"]
+    assert chats.ok("completion", "--names", "code").out.split() == ["refund", "upsell"]
+    assert chats.ok("completion", "--names", "chat").out.split() == ["C1", "C2", "VIP-1"]
+    missing = tmp_path / "none.db"
+    assert chats.ok("--db", str(missing), "completion", "--names", "agent").out == ""
+    assert not missing.exists()
+    chats.fails(2, "completion", "--names", "everything", match="--names takes one of chat, queue")
 
 
 def test_completion_refuses_an_unknown_shell(cm):
@@ -477,16 +515,21 @@ def test_zsh_completion_is_valid_and_completes(chats, tmp_path):
     script.write_text(chats.ok("completion", "zsh").out)
     assert subprocess.run(["zsh", "-n", str(script)], capture_output=True, timeout=60).returncode == 0
     lines = [f"source {shlex.quote(str(script))}",
-             'compadd() { [[ $1 == -- ]] && shift; print -r -- "${(j:,:)@}"; }', '_files() { print -r -- FILES; }']
+             'compadd() { local -a d; while [[ $1 != -- ]]; do [[ $1 == -d ]] && { d=("${(@P)2}"); shift; }; shift; done;'
+             ' shift; print -r -- "${(j:,:)@}"; described+=("${(j:,:)d}"); }', '_files() { print -r -- FILES; }',
+             'typeset -ga described']
     for words, _ in CASES:
         lines.append(f"words=({' '.join(shlex.quote(w) for w in ['chatemu', *words])}); CURRENT=$#words; _chatemu"
                      " || print")
+    lines.append("words=(chatemu chat new --q); CURRENT=$#words; _chatemu")
+    lines.append('print -r -- "${described[-1]}"')
     lines.append("print -r -- $PATH")
     done = subprocess.run(["zsh", "-f", "-c", "\n".join(lines)], capture_output=True, text=True, env=chats.env,
                           timeout=60)
     assert done.returncode == 0 and done.stderr == "", done
     out = done.stdout.splitlines()
     assert out[-1] == chats.env["PATH"]  # the script leaves the shell's variables alone
+    assert "--queue  -- The queue the chat waits in" in out[-2].split(","), out[-2]  # descriptions shown
     for (words, expected), line in zip(CASES, out):
         prefix = words[-1]
         assert sorted(w for w in line.split(",") if w.startswith(prefix) and w) == sorted(expected), (words, line)
@@ -500,12 +543,14 @@ def test_fish_completion_is_valid_and_completes(chats, tmp_path):
     lines = [f"source {shlex.quote(str(script))}"]
     for words, _ in CASES:
         line = " ".join(["chatemu", *words])
-        lines.append(f"echo (complete -C {shlex.quote(line)} | string join ,)")
+        lines.append(f"echo (complete -C {shlex.quote(line)} | string join \\x1f)")
+    lines.append("echo (complete -C 'chatemu chat new --q' | string join \\x1f)")
     done = subprocess.run(["fish", "--no-config", "-c", "\n".join(lines)], capture_output=True, text=True,
                           env=chats.env, timeout=60)
     assert done.returncode == 0, done
     out = done.stdout.split("\n")
-    assert len(out) == len(CASES) + 1, done.stdout
+    assert len(out) == len(CASES) + 2, done.stdout
+    assert out[-2] == "--queue\tThe queue the chat waits in", out[-2]  # descriptions shown
     for (words, expected), line in zip(CASES, out):
-        found = [word.split("\t")[0] for word in line.split(",") if word]
+        found = [word.split("\t")[0] for word in line.split("\x1f") if word]
         assert sorted(found) == sorted(expected), (words, line)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+
+import pytest
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -85,6 +87,169 @@ def test_methods_return_what_the_cli_prints_with_json(cm):
     ]
     for call, args in steps:
         assert call() == cm.js(*args), args
+
+
+def test_the_qa_methods_return_what_the_cli_prints_with_json(cm, tmp_path):
+    """Snapshots, lists, stats, expect, reset: the same steps through the API and as processes."""
+    from chatemu.cli.api import Emulator
+
+    emu = Emulator(tmp_path / "api.db")
+    emu.set_clock(START)
+    steps = [
+        (lambda: emu.new(customer="Ann", queue="sales"), ["chat", "new", "--customer", "Ann", "--queue", "sales"]),
+        (lambda: emu.activate("C1"), ["chat", "activate", "C1"]),
+        (lambda: emu.snapshot_save("s1"), ["snapshot", "save", "s1"]),
+        (lambda: emu.snapshot_save("s1"), ["snapshot", "save", "s1"]),
+        (lambda: emu.template_add("greet", "Hello {customer}"), ["template", "add", "greet", "Hello {customer}"]),
+        (lambda: emu.template_add("greet", "Sales here", queue="sales"), ["template", "add", "greet", "Sales here", "--queue", "sales"]),
+        (lambda: emu.templates(), ["template", "list"]),
+        (lambda: emu.templates(queue="sales"), ["template", "list", "--queue", "sales"]),
+        (lambda: emu.classification_add("refund", queue="sales"), ["classification", "add", "refund", "--queue", "sales"]),
+        (lambda: emu.classifications(), ["classification", "list"]),
+        (lambda: emu.classifications(queue="sales"), ["classification", "list", "--queue", "sales"]),
+        (lambda: emu.advance("90s"), ["clock", "advance", "90s"]),
+        (lambda: emu.end("C1"), ["chat", "end", "C1"]),
+        (lambda: emu.snapshots(), ["snapshot", "list"]),
+        (lambda: emu.stats_agents(), ["stats", "agents"]),
+        (lambda: emu.stats_queues(since=START, until="2026-01-05T09:01:00Z"),
+         ["stats", "queues", "--since", START, "--until", "2026-01-05T09:01:00Z"]),
+        (lambda: emu.expect("chat", "C1", "state=active-wrapup", "wrapup_remaining=1m"),
+         ["expect", "chat", "C1", "state=active-wrapup", "wrapup_remaining=1m"]),
+        (lambda: emu.expect("inbox", "C1:active-wrapup"), ["expect", "inbox", "C1:active-wrapup"]),
+        (lambda: emu.expect("clock", "mode=virtual"), ["expect", "clock", "mode=virtual"]),
+        (lambda: emu.template_remove("greet", queue="sales"), ["template", "remove", "greet", "--queue", "sales"]),
+        (lambda: emu.classification_remove("refund", queue="sales"), ["classification", "remove", "refund", "--queue", "sales"]),
+        (lambda: emu.snapshot_restore("s1"), ["snapshot", "restore", "s1"]),
+        (lambda: emu.chat("C1"), ["chat", "show", "C1"]),
+        (lambda: emu.break_reason_remove("lunch"), ["break-reason", "remove", "lunch"]),
+        (lambda: emu.snapshot_delete("s1"), ["snapshot", "delete", "s1"]),
+        (lambda: emu.snapshots(), ["snapshot", "list"]),
+        (lambda: emu.snapshot_save("s2"), ["snapshot", "save", "s2"]),
+        (lambda: emu.clock_real()["mode"], None),
+        (lambda: emu.clock_virtual()["mode"], None),
+    ]
+    for call, args in steps:
+        got = call()
+        if args is None:
+            cm.ok("clock", got)
+        else:
+            assert got == cm.js(*args), args
+    assert emu.snapshots() == cm.js("snapshot", "list") != []
+    reset, shown = emu.reset(keep_snapshots=True), cm.js("reset", "--yes", "--keep-snapshots")
+    assert reset.pop("now") and shown.pop("now") and reset == shown  # the new clock is the wall clock's
+    assert emu.chats(all=True) == [] and emu.snapshots() == cm.js("snapshot", "list")
+
+
+def test_refusals_export_and_import_are_the_cli_s(cm, tmp_path):
+    from chatemu.cli.api import Emulator, ExpectationFailed, UsageError
+
+    cm.ok("chat", "new", "--customer", "Ann")
+    cm.fails(3, "chat", "park", "C1")
+    cm.fails(4, "chat", "take", "C9", agent="agent-1")
+    emu = Emulator(cm.db)
+    assert emu.refusals() == cm.js("refusals") and len(emu.refusals()) == 2
+    assert emu.refusals(agent="agent-1", since=1) == cm.js("refusals", "--agent", "agent-1", "--since", "1")
+    with pytest.raises(ExpectationFailed) as failed:
+        emu.expect("chat", "C1", "state=active", "customer=Ann")
+    assert failed.value.exit_code == 1 and failed.value.message == "C1.state: expected active, got new"
+    done = cm.run("expect", "chat", "C1", "state=active", "customer=Ann", "--json")
+    assert (done.code, failed.value.report) == (1, done.json)
+
+    assert emu.export() == cm.ok("export", "-").out
+    assert emu.export(pretty=True) == cm.ok("export", "--pretty", "-").out
+    assert emu.export(tmp_path / "api.json") is None
+    cm.ok("export", str(tmp_path / "cli.json"))
+    assert (tmp_path / "api.json").read_bytes() == (tmp_path / "cli.json").read_bytes()
+    with pytest.raises(UsageError, match="exists"):
+        emu.export(tmp_path / "api.json")
+    with pytest.raises(UsageError, match="it is the database"):
+        emu.export(cm.db, force=True)
+    emu.export(str(tmp_path / "api.json"), force=True, pretty=True)
+
+    copy = Emulator(tmp_path / "copy.db")
+    imported = copy.import_(tmp_path / "api.json")
+    assert imported == cm.js("import", str(tmp_path / "api.json"), env={"CHATEMU_DB": str(tmp_path / "cli-copy.db")})
+    assert copy.chats(all=True) == emu.chats(all=True) and copy.refusals() == emu.refusals()
+    assert copy.import_(str(tmp_path / "cli.json"), replace=True, replace_snapshots=True)["replaced"]["chats"] == 1
+    with pytest.raises(UsageError, match="cannot read"):
+        copy.import_(tmp_path / "missing.json")
+
+
+def test_the_marker_presets_the_fixture_s_clock_and_configuration(pytester):
+    result = passes(pytester, """
+        import pytest
+        from chatemu import UsageError
+
+        @pytest.mark.chatemu(clock="2026-03-02T08:00:00Z", config={"max-chats": 1, "wrapup": "30s", "auto-present": False})
+        def test_marked(chatemu):
+            assert chatemu.clock() == {"now": "2026-03-02T08:00:00.000Z", "mode": "virtual"}
+            settings = chatemu.settings()
+            assert (settings["max-chats"], settings["wrapup"], settings["auto-present"]) == (1, 30, False)
+            assert chatemu.events() == []
+
+        @pytest.mark.chatemu(config={"break-reasons": ["lunch", "coffee"]})
+        def test_config_only(chatemu):
+            assert chatemu.clock()["now"] == "2026-01-05T09:00:00.000Z"
+            assert chatemu.break_reasons() == ["lunch", "coffee"]
+
+        @pytest.mark.chatemu(clock="2026-03-02T08:00:00Z")
+        class TestAClass:
+            def test_in_the_class(self, chatemu):
+                assert chatemu.clock()["now"] == "2026-03-02T08:00:00.000Z"
+
+        def test_unmarked(chatemu):
+            assert chatemu.clock()["now"] == "2026-01-05T09:00:00.000Z"
+    """, 4)
+    assert "PytestUnknownMarkWarning" not in result.stdout.str()
+    pytester.makepyfile(test_user="""
+        import pytest
+
+        @pytest.mark.chatemu(config={"wrapup": "long"})
+        def test_bad_value(chatemu):
+            pass
+
+        @pytest.mark.chatemu(colour="red")
+        def test_bad_argument(chatemu):
+            pass
+    """)
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(errors=2)
+    assert "During handling" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*@pytest.mark.chatemu: bad duration 'long'*", "*@pytest.mark.chatemu takes clock= and config= only, not colour"])
+    assert "chatemu" in pytester.runpytest("--markers").stdout.str()
+
+
+def test_emulated_gives_a_fresh_database_for_a_block(tmp_path, monkeypatch):
+    import os
+
+    from chatemu import Refused, emulated
+
+    monkeypatch.setenv("CHATEMU_DB", str(tmp_path / "mine.db"))
+    with emulated(clock="2026-03-02T08:00:00Z", config={"max-chats": 1}) as emu:
+        assert os.environ["CHATEMU_DB"] == emu.path and os.path.exists(emu.path)
+        assert emu.clock()["now"] == "2026-03-02T08:00:00.000Z" and emu.settings()["max-chats"] == 1
+        emu.new()
+        done = subprocess.run([sys.executable, "-m", "chatemu", "chat", "list", "--json"], capture_output=True, text=True)
+        assert [c["id"] for c in __import__("json").loads(done.stdout)] == ["C1"]
+        with emulated() as inner:
+            assert inner.chats(all=True) == [] and os.environ["CHATEMU_DB"] == inner.path
+        assert os.environ["CHATEMU_DB"] == emu.path and not os.path.exists(inner.path)
+        with pytest.raises(Refused):
+            emu.park("C1")
+    assert os.environ["CHATEMU_DB"] == str(tmp_path / "mine.db")
+    assert not os.path.exists(os.path.dirname(emu.path))
+
+    seen = []
+
+    @emulated(agent="agent-7")
+    def decorated():
+        from chatemu import Emulator
+
+        seen.append(Emulator(os.environ["CHATEMU_DB"]).new(inbox=True)["agent"])
+
+    decorated()
+    decorated()
+    assert seen == ["agent-1", "agent-1"]
 
 
 def test_errors_carry_the_exit_code_and_the_one_line_message(pytester):
@@ -274,9 +439,19 @@ def doc_blocks(kind: str, doc: str = DOC) -> list[str]:
     return [text for lang, text in re.findall(r"^```(\w*)\n(.*?)^```$", doc, re.S | re.M) if lang == kind]
 
 
+def test_every_method_is_documented():
+    import inspect
+
+    from chatemu import Emulator
+
+    methods = [name for name, _ in inspect.getmembers(Emulator, inspect.isfunction) if not name.startswith("_")]
+    assert len(methods) > 60
+    assert [name for name in methods if f"`{name}(" not in DOC] == []
+
+
 def test_the_documented_examples_pass_as_written(pytester):
     tests = [block for block in doc_blocks("python") + doc_blocks("python", README) if "def test_" in block]
-    assert len(tests) == 5
+    assert len(tests) == 8
     (scenario,) = [block for block in doc_blocks("") if block.startswith("# scenarios/")]
     pytester.mkdir("scenarios")
     (pytester.path / "scenarios" / "wrapup.chatemu").write_text(scenario)
@@ -298,8 +473,20 @@ def test_the_documented_failure_is_what_a_failing_line_shows(pytester):
     result.stdout.fnmatch_lines(["*" + shown.strip()])
 
 
-def test_the_documented_program_outside_pytest(tmp_path):
-    (program,) = [block for block in doc_blocks("python") if "Emulator(" in block]
-    done = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "'id': 'C1'" in done.stdout and (tmp_path / "inbox.db").exists()
+def test_the_documented_programs_outside_pytest(tmp_path):
+    import os
+
+    programs = [block for block in doc_blocks("python") if "def test_" not in block]
+    assert len(programs) == 2
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("CHATEMU_DB", None)
+    outputs = []
+    for number, program in enumerate(programs):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        done = subprocess.run([sys.executable, "-c", program], cwd=folder, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert "'id': 'C1'" in outputs[0] and (tmp_path / "0" / "inbox.db").exists()
+    assert re.search(r"\bC1\b.*\bnew\b", outputs[1]) and "Ann" in outputs[1]
+    assert list((tmp_path / "1").iterdir()) == []  # the block's database is gone with its folder
