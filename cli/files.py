@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import stat
 import sys
-import tempfile
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
+from chatemu.store import staging
 from chatemu.store.errors import UsageError
 
 
@@ -46,12 +46,6 @@ def write_file(path: str, text: str, force: bool = False, protect: str | None = 
     """Write atomically: the file is whole or untouched (``check_target`` first)."""
     with writing(path, force, protect) as write:
         write(text)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _is_database_file(path: str, db: str) -> bool:
@@ -128,11 +122,11 @@ def writing(path: str, force: bool = False, protect: str | None = None) -> Itera
         return
     target = os.path.realpath(path) if os.path.islink(path) else path  # write through a symlink
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~_umask()
+        mode = stat.S_IMODE(os.stat(target).st_mode) if os.path.exists(target) else 0o666 & ~staging.umask()
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
     folder = os.path.dirname(os.path.abspath(target))
-    _sweep(folder)
+    staging.sweep(folder)
     tmp = None
     try:
         fd, tmp = _temporary(folder)
@@ -190,11 +184,6 @@ class _Writer:
             pass  # what failed was said by ``flush``, or the block failed before
 
 
-#: How the temporary files ``writing`` names look, and how long one may go unwritten before a
-#: later write may remove it (if no process holds its lock).
-TEMP_PREFIX, TEMP_SUFFIX, TEMP_STALE_S = ".chatemu-", ".tmp", 30.0
-
-
 def _stream(path: str) -> int | None:
     """A descriptor to write ``path`` into as a shell's ``>`` does, when it is not a regular
     file to replace: one of this process's descriptors (``/dev/stdout``, ``/dev/fd/N``:
@@ -235,8 +224,6 @@ def _own_descriptor(path: str) -> int | None:
 def _temporary(folder: str) -> tuple[int, str | None]:
     """A new file in ``folder`` to write, locked: unnamed (``O_TMPFILE``) where the system has
     it, then (its name None) or else a named ``.chatemu-*.tmp``."""
-    import fcntl
-
     if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
         try:
             fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600)
@@ -246,11 +233,9 @@ def _temporary(folder: str) -> tuple[int, str | None]:
             if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
                 raise
         else:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            staging.lock(fd)
             return fd, None
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    return fd, tmp
+    return staging.create(folder, staging.TEMP_PREFIX, staging.TEMP_SUFFIX)
 
 
 def _link(fd: int, folder: str) -> str:
@@ -259,7 +244,7 @@ def _link(fd: int, folder: str) -> str:
     where = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         while True:
-            name = f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}"
+            name = f"{staging.TEMP_PREFIX}{os.urandom(6).hex()}{staging.TEMP_SUFFIX}"
             try:
                 os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=where, follow_symlinks=True)
                 return os.path.join(folder, name)
@@ -267,34 +252,3 @@ def _link(fd: int, folder: str) -> str:
                 continue
     finally:
         os.close(where)
-
-
-def _sweep(folder: str) -> None:
-    """Remove the ``.chatemu-*.tmp`` files a killed process left in ``folder``: this user's,
-    unwritten for ``TEMP_STALE_S`` seconds, and locked by no process.  Best effort."""
-    import fcntl
-    import time
-
-    try:
-        names = [name for name in os.listdir(folder) if name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)]
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(folder, name)
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
-        except OSError:
-            continue
-        try:
-            found = os.fstat(fd)
-            if (not stat.S_ISREG(found.st_mode) or found.st_uid != os.geteuid()
-                    or found.st_mtime > time.time() - TEMP_STALE_S):
-                continue
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: its writer still runs
-            now = os.lstat(path)
-            if (now.st_dev, now.st_ino) == (found.st_dev, found.st_ino):
-                os.unlink(path)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)

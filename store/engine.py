@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import tempfile
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -599,19 +598,23 @@ class Engine:
         return "".join(pieces)
 
     def import_(self, source, where: str, replace: bool = False, replace_snapshots: bool = False) -> Result:
-        """Load a bundle: ``source`` is its text, or a text stream read a piece at a time."""
-        from . import snapshots
+        """Load a bundle: ``source`` is its text, or a text stream read a piece at a time.
+        First removes what a killed import (or export) left in the database's folder."""
+        from . import snapshots, staging
 
         if isinstance(source, str):
             source = io.StringIO(source)
+        staging.sweep(os.path.dirname(self.key))
         if self._no_file_yet():
             return self._import_new(source, where, replace, replace_snapshots)
         return self._run(snapshots.import_, source, where, replace, replace_snapshots, acting=False)
 
     def _import_new(self, source, where: str, replace: bool, replace_snapshots: bool) -> Result:
         """Import into a database not created yet: into a new file beside it, which becomes the
-        database once the import has committed (a refused bundle leaves no file behind)."""
-        from . import snapshots
+        database once the import has committed (a refused bundle leaves no file behind).  The
+        file is locked while it is written, so that a killed import's is removed by a later
+        import or export into the folder (``staging.sweep``), never a live one's."""
+        from . import snapshots, staging
 
         folder = os.path.dirname(os.path.abspath(self.path))
         if self.make_folder:
@@ -622,14 +625,13 @@ class Engine:
                     f"cannot create the default database folder {folder}: {exc.strerror or exc}"
                     " (name a database with --db or CHATEMU_DB)") from None
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".chatemu-import-", suffix=".db")
+            # SQLite makes a new database 0644 less the umask
+            fd, tmp = staging.create(folder, staging.IMPORT_PREFIX, staging.IMPORT_SUFFIX, 0o644 & ~staging.umask())
         except OSError as exc:
             raise DatabaseError(f"cannot create database {self.path}: {exc.strerror or exc}") from None
-        os.close(fd)
-        os.unlink(tmp)  # SQLite makes it
-        staging = Engine(tmp, self.agent, self.wall)
-        try:
-            result = staging._once(snapshots.import_, (source, where, replace, replace_snapshots), False, True)
+        try:  # SQLite makes a database of the empty file
+            staging_engine = Engine(tmp, self.agent, self.wall)
+            result = staging_engine._once(snapshots.import_, (source, where, replace, replace_snapshots), False, True)
             try:
                 os.link(tmp, self.path)  # never over a database another process made meanwhile
             except FileExistsError:
@@ -639,11 +641,10 @@ class Engine:
                 raise DatabaseError(f"cannot create database {self.path}: {exc.strerror or exc}") from None
             return result
         finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                try:
-                    os.unlink(tmp + suffix)
-                except FileNotFoundError:
-                    pass
+            try:
+                staging.remove(tmp)
+            finally:
+                os.close(fd)  # the lock is held until the file is gone
 
     def reset(self, keep_snapshots: bool = False) -> Result:
         from . import snapshots

@@ -1,6 +1,7 @@
 """The files chatemu writes and opens, at their edges: ``--force`` writes into what is not a
 regular file (a FIFO, a device, ``/dev/stdout``) as a shell's ``>`` does and replaces only regular
-files; a killed ``export`` leaves no temporary file behind (or the next write removes it); a
+files; a killed ``export`` leaves no temporary file behind (or the next write removes it), nor does
+a killed ``import`` (the next import or export there removes it, never a live writer's); a
 ``--db`` that is not a regular file is refused with nothing created beside it; a command that fails
 on a full disk leaves an older database's bytes as they were; the journal of refusals keeps a
 bounded copy of what was typed.
@@ -98,11 +99,13 @@ def test_export_force_to_dev_stdout_writes_the_stream(cm, tmp_path):
 
 
 def many_messages(cm: Chatemu, count: int = 20_000, size: int = 2_000) -> None:
-    """A database whose export takes a while: one chat with ``count`` long messages."""
+    """A database whose export (and the import of that) takes a while: one chat with ``count``
+    long messages."""
     cm.ok("chat", "new", "--customer", "Ann")
     conn = sqlite3.connect(cm.db, isolation_level=None)
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO messages (chat, seq, at_ms, sender, text) VALUES ('C1', ?, 0, 'customer', ?)",
+    conn.executemany("INSERT INTO messages (chat, seq, at_ms, sender, text)"
+                     " SELECT 'C1', ?, created_at_ms, 'customer', ? FROM chats WHERE id = 'C1'",
                      ((n, f"{n:08d}" + "x" * size) for n in range(1, count + 1)))
     conn.execute("COMMIT")
     conn.close()
@@ -119,23 +122,26 @@ def open_in(pid: int, folder: Path) -> bool:
     return False
 
 
+def kill_mid_way(argv: list[str], env: dict, folder: Path, into: float) -> None:
+    """Run ``argv`` and kill -9 it ``into`` seconds after it has opened a file in ``folder``."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not open_in(proc.pid, folder):
+            assert proc.poll() is None and time.monotonic() < deadline, f"{argv[1:]} ended before it was killed"
+            time.sleep(0.005)
+        time.sleep(into)
+        assert proc.poll() is None, f"{argv[1:]} ended before it was killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+
+
 def test_export_killed_mid_write_leaves_no_temporary_file(cm, tmp_path):
     many_messages(cm)
     out = tmp_path / "out"
     out.mkdir()
-    target = out / "bundle.json"
-    proc = subprocess.Popen([CHATEMU, "export", str(target)], env=cm.env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while not open_in(proc.pid, out):
-            assert proc.poll() is None and time.monotonic() < deadline, "export ended before it was killed"
-            time.sleep(0.005)
-        time.sleep(0.2)  # well into the writing
-        assert proc.poll() is None, "export ended before it was killed"
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(30)
+    kill_mid_way([CHATEMU, "export", str(out / "bundle.json")], cm.env, out, 0.2)  # well into the writing
     assert sorted(p.name for p in out.iterdir()) == []
 
 
@@ -171,6 +177,99 @@ def test_a_killed_writers_named_temporary_file_is_removed_by_the_next_write(cm, 
     cm.ok("export", "--force", str(target))
     assert temp_files(tmp_path) == [fresh.name]
     assert json.loads(target.read_text())["format"] == "chatemu-bundle"
+
+
+# == a killed import leaves nothing that the next import or export there does not remove ==========
+
+
+def names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def age(folder: Path, files: list[str]) -> None:
+    """Make ``files`` look unwritten for two minutes."""
+    old = time.time() - 120
+    for name in files:
+        os.utime(folder / name, (old, old))
+
+
+@pytest.fixture(scope="module")
+def big_bundle(tmp_path_factory) -> Path:
+    """A bundle whose import takes seconds (``many_messages``)."""
+    folder = tmp_path_factory.mktemp("big")
+    maker = Chatemu(folder / "big.db")
+    many_messages(maker)
+    maker.ok("export", str(folder / "big.json"))
+    return folder / "big.json"
+
+
+@pytest.mark.parametrize("replace, then", [([], "import"), (["--replace"], "export")],
+                         ids=["import-then-import", "import-replace-then-export"])
+def test_an_import_into_a_new_database_killed_mid_way_leaves_what_the_next_write_there_removes(
+        cm, tmp_path, big_bundle, replace, then):
+    """The import writes a new database under a temporary name beside it (``.chatemu-import-*.db``,
+    SQLite's ``-journal`` beside it), locked: killed, it leaves those, and the next import or
+    export into the folder removes them once they have not been written for a while."""
+    small = tmp_path / "small.json"
+    cm.ok("export", str(small))
+    new = tmp_path / "new"
+    new.mkdir()
+    kill_mid_way([CHATEMU, "--db", str(new / "new.db"), "import", *replace, str(big_bundle)], cm.env, new, 1.0)
+    left = names(new)
+    assert left and all(name.startswith(".chatemu-import-") for name in left), left  # no new.db
+    cm.ok("export", "--force", str(new / "out.json"))  # just written: perhaps by an import still running
+    assert names(new) == sorted(left + ["out.json"])
+    age(new, left)
+    if then == "import":
+        cm.ok("--db", str(new / "other.db"), "import", str(small))
+    else:
+        cm.ok("export", "--force", str(new / "out.json"))
+    assert names(new) == (["other.db", "out.json"] if then == "import" else ["out.json"])
+
+
+def test_an_import_whose_writer_is_alive_keeps_its_file_however_old_it_looks(cm, tmp_path):
+    """An import reading its bundle from a pipe still open: its file stays through the next
+    import and export into the folder; then the import ends whole and leaves only the database."""
+    cm.ok("chat", "new", "--customer", "Ann")
+    text = cm.ok("export", "-").out
+    new = tmp_path / "new"
+    new.mkdir()
+    proc = subprocess.Popen([CHATEMU, "--db", str(new / "live.db"), "import", "-"], env=cm.env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not temp_files(new):
+            assert proc.poll() is None and time.monotonic() < deadline, "the import ended before its bundle"
+            time.sleep(0.005)
+        proc.stdin.write(text[: len(text) // 2])
+        proc.stdin.flush()
+        for then in (["--db", str(new / "other.db"), "import", "-"], ["export", str(new / "out.json")]):
+            left = temp_files(new)  # the file, and SQLite's beside it once it writes
+            assert any(name.endswith(".db") for name in left), left
+            age(new, left)
+            cm.ok(*then, stdin=text)
+            assert set(left) <= set(temp_files(new)), (left, then)
+        out, err = proc.communicate(text[len(text) // 2:], timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    assert proc.returncode == 0, err
+    assert names(new) == ["live.db", "other.db", "out.json"]
+    assert cm.ok("--db", str(new / "live.db"), "export", "-").out == text
+
+
+def test_an_import_replace_into_a_database_killed_mid_way_leaves_it_as_it_was(cm, tmp_path, big_bundle):
+    """``import --replace`` into a database is one transaction in it: killed, it leaves only the
+    database's own files, which the next command (even a read) folds back, the state untouched."""
+    folder = tmp_path / "here"
+    folder.mkdir()
+    db = Chatemu(folder / "kept.db")
+    db.ok("chat", "new", "--customer", "Bob")
+    before = db.ok("export", "-").out
+    kill_mid_way([CHATEMU, "--db", str(db.db), "import", "--replace", str(big_bundle)], cm.env, folder, 1.0)
+    assert db.ok("export", "-").out == before
+    assert names(folder) == ["kept.db"]
 
 
 # == a --db that is not a regular file: refused, nothing created ===================================

@@ -102,6 +102,19 @@ def test_export_creates_files_with_the_umask_and_keeps_an_overwritten_files_mode
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".chatemu-")]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_import_makes_a_new_database_with_the_permissions_any_command_gives_it(cm, tmp_path, umask):
+    """``import`` builds a new database under a temporary name, then names it: it gets the
+    permissions SQLite gives a database that any other command creates (``0644`` less the umask)."""
+    bundle = tmp_path / "bundle.json"
+    cm.ok("export", str(bundle))
+    for name, args in (("made.db", ["chat", "new"]), ("imported.db", ["import", str(bundle)])):
+        proc = run_in(cm, tmp_path, "--db", name, *args, umask=umask)
+        assert proc.returncode == 0, proc.stderr
+    assert stat.S_IMODE((tmp_path / "imported.db").stat().st_mode) == 0o644 & ~umask
+    assert stat.S_IMODE((tmp_path / "made.db").stat().st_mode) == 0o644 & ~umask
+
+
 # == 2. import --replace keeps the database's snapshots ========================================
 
 
