@@ -115,8 +115,8 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
                 table.add_row(*(Text(row[col], style=style.get(col, "")) for col in layout.columns))
             out.print(table)
         if layout.left_out:
-            out.print(Text(f"left out: {', '.join(headers[col] for col in layout.left_out)} (empty)",
-                           style="table.caption"))
+            for line in _name_lines("left out: ", [headers[col] for col in layout.left_out], " (empty)", out.width):
+                out.print(Text(line, style="table.caption"), no_wrap=True, crop=False)
         return
     if title:
         print(title)
@@ -446,6 +446,19 @@ def queue_summary(q: dict) -> str:
     agents = ", ".join(q["serving"]) or "none"
     return (f"queue {q['name']}: {q['waiting']} waiting{wait}, {q['in_inboxes']} in inboxes;"
             f" served by {agents} ({q['available']} available now)")
+
+
+def _name_lines(head: str, names: list[str], tail: str, width: int) -> list[str]:
+    """``head`` + the names joined by ", " + ``tail``, broken between names (never inside one,
+    such as ``AVG WRAP-UP``) to fit ``width``."""
+    lines, line = [], head
+    for index, name in enumerate(names):
+        piece = name + (", " if index < len(names) - 1 else tail)
+        if line.strip() and len(line) + len(piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    return [*lines, line]
 
 
 def sentence(text: str) -> None:

@@ -286,3 +286,16 @@ def test_fit_leaves_out_empty_columns_first_then_turns_to_records():
     assert (records.columns, records.left_out, records.records) == ([0, 1, 4], [2, 3], True)
     # a column of a value (not free text) never narrows: records rather than a cut name
     assert fit(headers, rows, 60).records is True
+
+
+def test_the_left_out_line_breaks_between_column_names_never_inside_one():
+    from chatemu.cli.render import _name_lines
+
+    names = ["AVAILABLE", "ON-CALL", "BREAK", "LOGGED-OUT", "HANDLED", "AVG HANDLE", "AVG WRAP-UP", "EXTENSIONS"]
+    for width in range(20, 100):
+        lines = _name_lines("left out: ", names, " (empty)", width)
+        assert " ".join(lines) == "left out: " + ", ".join(names) + " (empty)", width
+        assert all(len(line) <= width for line in lines), (width, lines)
+        for line in lines:
+            body = line.removeprefix("left out: ").removesuffix(" (empty)")
+            assert all(piece in names for piece in body.rstrip(",").split(", ")), (width, line)
