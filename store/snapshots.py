@@ -32,9 +32,12 @@ def save(tx, name):
 
 
 def _row(tx, name):
+    check_name("snapshot name", name)
     row = tx.q("SELECT name, created_at_ms, events_seq FROM snapshots WHERE name = ?", name).fetchone()
     if row is None:
-        raise Refused(f"no snapshot named {shown(name)}")
+        from .errors import unknown
+
+        raise unknown("snapshot", name)
     return row
 
 

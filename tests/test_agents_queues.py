@@ -125,7 +125,8 @@ def test_break_reasons_come_from_a_configurable_list(cm):
     agent = cm.js("agent", "break", "--reason", "lunch")
     assert (agent["presence"], agent["break_reason"]) == ("break", "lunch")
     assert "presence break (lunch)" in cm.ok("agent", "status").out
-    cm.fails(2, "agent", "break", "--reason", "nap", match="unknown break reason nap (reasons: lunch, training")
+    cm.fails(4, "agent", "break", "--reason", "nap", match="unknown break reason nap (reasons: lunch, training")
+    cm.fails(2, "agent", "break", "--reason", "a nap", match="bad break reason")
     cm.fails(2, "agent", "available", "--reason", "lunch")  # no such option
     cm.ok("break-reason", "add", "nap")
     assert cm.js("agent", "break", "--reason", "nap")["break_reason"] == "nap"
@@ -158,8 +159,8 @@ def test_queues_come_into_being_and_show_what_waits_and_who_serves(cm):
     login(cm, "agent-1", "agent-2")
     cm.ok("agent", "break")
     cm.ok("agent", "break", agent="agent-2")
+    cm.ok("chat", "new", "--queue", "support")  # C1: support comes into being (no queue added yet)
     cm.ok("queue", "add", "sales")
-    cm.ok("chat", "new", "--queue", "support")  # C1: support comes into being
     cm.ok("clock", "advance", "30s")
     cm.ok("chat", "new", "--queue", "support")  # C2
     cm.ok("agent", "queues", "set", "sales", agent="agent-2")
