@@ -384,7 +384,7 @@ def test_snapshot_save_list_restore_delete(cm):
     assert [s["name"] for s in cm.js("snapshot", "list")] == ["base", "later"]
     assert cm.js("snapshot", "delete", "later")["deleted"] is True
     assert [s["name"] for s in cm.js("snapshot", "list")] == ["base"]
-    cm.fails(3, "snapshot", "restore", "later", match="later")
+    cm.fails(4, "snapshot", "restore", "later", match="unknown snapshot later")
 
 
 def test_snapshot_save_under_an_existing_name_replaces_it(cm):
@@ -399,8 +399,9 @@ def test_snapshot_save_under_an_existing_name_replaces_it(cm):
 
 def test_snapshot_unknown_or_bad_names(cm):
     setup(cm, "chat new\nsnapshot save keep\n")
-    cm.fails(3, "snapshot", "restore", "nope", match="nope")
-    cm.fails(3, "snapshot", "delete", "nope", match="nope")
+    cm.fails(4, "snapshot", "restore", "nope", match="unknown snapshot nope")
+    cm.fails(4, "snapshot", "delete", "nope", match="unknown snapshot nope")
+    cm.fails(2, "snapshot", "restore", "has space", match="bad snapshot name")
     cm.fails(2, "snapshot", "save", "has space")
     cm.fails(2, "snapshot", "save", "")
 
