@@ -492,6 +492,8 @@ def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_
       "UPDATE agent_queues SET queue = 'other' WHERE agent = 'agent-2'"], "presented to agent-2 from queue sales, which it does not serve"),
     (["UPDATE events SET from_state = 'break' WHERE seq = (SELECT max(seq) FROM events WHERE chat IS NULL AND agent = 'agent-1')"],
      "but its last status event left it"),
+    (["UPDATE config SET value = 'off' WHERE key = 'queues-added'"], "config: queues-added holds 'off', not a valid value"),
+    (["UPDATE config SET queue = 'sales' WHERE key = 'queues-added'"], "config: queues-added for queue sales holds 'on'"),
 ])
 def test_db_check_finds_each_broken_agent_or_queue_invariant(checked, statements, message):
     found = corrupt(checked, *statements)
