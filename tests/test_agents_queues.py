@@ -498,3 +498,14 @@ def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_
 def test_db_check_finds_each_broken_agent_or_queue_invariant(checked, statements, message):
     found = corrupt(checked, *statements)
     assert any(message in line for line in found), found
+
+
+def test_a_database_where_only_queues_were_added_takes_a_bundle_without_replace(cm, tmp_path):
+    cm.ok("chat", "new", "--queue", "other")
+    bundle = tmp_path / "open.json"
+    cm.ok("export", str(bundle))
+    fresh = Chatemu(tmp_path / "fresh.db")
+    fresh.ok("queue", "add", "sales")
+    fresh.ok("import", str(bundle))  # the bundle's state, saved before any queue add, replaces it
+    assert fresh.js("chat", "new", "--queue", "whatever")["queue"] == "whatever"
+    assert [q["name"] for q in fresh.js("queue", "list")] == ["other", "whatever"]
