@@ -26,7 +26,9 @@ HELP = """Emulate a contact-centre agent's webchat inbox from the shell.
 
 All state (chats, agents, calls, the clock, timers) lives in one SQLite file;
 every command is one transaction on it.  Exit codes: 0 done, 1 a check did not
-hold, 2 usage, 3 refused by the model, 4 unknown chat, 5 database problem.
+hold, 2 usage, 3 refused by the model, 4 unknown (an agent, chat, queue,
+template, code, contact, snapshot or break reason that does not exist), 5
+database problem, 70 internal error (a bug), 130 interrupted.
 
 \b
 Examples:

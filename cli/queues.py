@@ -17,7 +17,9 @@ def queue_add(
     name: Annotated[str, typer.Argument(metavar="Q", help="A name (letters, digits and . _ : @ + -).")],
     json: JsonOpt = False,
 ) -> None:
-    """Add a queue (a queue a chat names comes into being by itself).
+    """Add a queue.  From the first queue added on, a queue that does not exist is
+    unknown wherever it is named (exit 4); before, a queue a chat names comes into
+    being by itself, as `default` always does.
 
     \b
     Examples:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 from . import chats, core
-from .errors import Refused, UnknownChat, UsageError
+from .errors import Refused, UsageError, unknown
 from .validate import check_name, shown
 
 #: How a command acts as its agent (``Engine._run``'s ``acting``).
@@ -28,8 +28,20 @@ def ensure(tx, agent: str, acting=AGENT) -> None:
     if tx.exists("SELECT 1 FROM agents"):
         if acting == CUSTOMER:
             return
-        raise UnknownChat(f"unknown agent {shown(agent)} (log it in first: chatemu --agent {agent} agent login)")
+        raise unknown_acting(agent)
     create(tx, agent)
+
+
+def unknown_acting(agent: str):
+    return unknown("agent", agent, hint=f"log it in first: chatemu --agent {agent} agent login")
+
+
+def reading_as(tx) -> None:
+    """Before a read of the acting agent's own view (its inbox, status, queues): as a command
+    that changes something, an agent that does not exist is exit 4 once any agent exists (in a
+    database with no agent yet, it reads as the agent would be created)."""
+    if not tx.exists("SELECT 1 FROM agents WHERE id = ?", tx.agent) and tx.exists("SELECT 1 FROM agents"):
+        raise unknown_acting(tx.agent)
 
 
 def create(tx, agent: str) -> None:
@@ -76,7 +88,7 @@ def show(tx, agent_id=None):
     found, item, derived = state(tx, agent)
     if found is None and agent_id is not None and agent_id != tx.agent:
         # Another agent, named explicitly, that never existed: most likely a typo.
-        raise UnknownChat(f"unknown agent {shown(agent_id)}")
+        raise unknown("agent", agent_id)
     from .timefmt import format_time
 
     return {
@@ -114,10 +126,10 @@ def set_presence(tx, new_presence, reason=None):
     if reason is not None:
         if new_presence != core.BREAK:
             raise UsageError("a reason is given with a break only")
+        check_name("break reason", reason)
         reasons = tx.config("break-reasons")
         if reason not in reasons:
-            listed = ", ".join(reasons) or "none: add one with `chatemu break-reason add R`"
-            raise UsageError(f"unknown break reason {shown(reason)} (reasons: {listed})")
+            raise _unknown_reason(reason, reasons)
     found = tx.q("SELECT presence, break_reason FROM agents WHERE id = ?", tx.agent).fetchone()
     if found["presence"] == core.LOGGED_OUT:
         raise Refused(f"cannot {'take a break' if new_presence == core.BREAK else 'be available'}:"
@@ -181,9 +193,14 @@ def break_reason_remove(tx, reason):
     check_name("break reason", reason)
     reasons = tx.config("break-reasons")
     if reason not in reasons:
-        raise UnknownChat(f"unknown break reason {shown(reason)} (reasons: {', '.join(reasons) or 'none'})")
+        raise _unknown_reason(reason, reasons)
     cfg.store(tx, "break-reasons", tuple(r for r in reasons if r != reason))
     return lambda: break_reasons(tx)
+
+
+def _unknown_reason(reason: str, reasons):
+    listed = ", ".join(reasons) or "none: add one with `chatemu break-reason add R`"
+    return unknown("break reason", reason, hint=f"reasons: {listed}")
 
 
 def call_start(tx):

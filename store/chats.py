@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from . import core
-from .errors import Refused, UnknownChat, UsageError
+from .errors import Refused, UsageError, unknown
 from .timefmt import MAX_MS, format_time, seconds
 from .validate import check_customer, check_name, check_priority, shown
 
@@ -29,7 +29,7 @@ BUSY = "('new', 'active', 'active-wrapup')"
 def row(tx, chat_id: str, columns: str = FIELDS) -> dict:
     found = tx.record(f"SELECT {columns} FROM chats WHERE id = ?", chat_id)
     if found is None:
-        raise UnknownChat(f"unknown chat {shown(chat_id)}")
+        raise unknown("chat", chat_id)
     return found
 
 
@@ -122,10 +122,15 @@ def at_capacity(tx, agent: str) -> str | None:
 
 
 def new(tx, customer, queue, priority, chat_id, inbox):
-    queue = check_name("queue", queue)
+    from .queues import ensure as ensure_queue, named
+
+    check_name("queue", queue)
     check_priority(priority)
     if customer is not None:
         check_customer(customer)
+    if chat_id is not None:
+        check_name("chat id", chat_id)
+    named(tx, queue)
     number = tx.next_chat
     if number is None:
         number = tx.q("SELECT next_chat FROM meta WHERE id = 1").fetchone()[0]
@@ -135,7 +140,6 @@ def new(tx, customer, queue, priority, chat_id, inbox):
             number += 1
             chat_id = f"C{number}"
     else:
-        check_name("chat id", chat_id)
         if tx.q("SELECT 1 FROM chats WHERE id = ?", chat_id).fetchone():
             raise Refused(f"cannot create {chat_id}: a chat with that id exists")
     state, agent = core.QUEUED, None
@@ -149,8 +153,6 @@ def new(tx, customer, queue, priority, chat_id, inbox):
         if full:
             raise Refused(f"cannot create {chat_id} in {tx.agent}'s inbox: {full}")
         state, agent = core.NEW, tx.agent
-    from .queues import ensure as ensure_queue
-
     ensure_queue(tx, queue)
     if customer is not None:
         ensure_contact(tx, customer)
@@ -255,8 +257,12 @@ def transfer(tx, chat_id, queue, agent):
         core.step(chat_id, chat["state"], core.TRANSFER_QUEUE)
         if queue == chat["queue"]:
             raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} in that queue already")
-        from .queues import ensure as ensure_queue
+        from .queues import ensure as ensure_queue, named, refuse_transfer
 
+        named(tx, queue)
+        why = refuse_transfer(tx, tx.agent, queue)
+        if why:
+            raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} and {why}")
         ensure_queue(tx, queue)
         tx.q("UPDATE chats SET queue = ? WHERE id = ?", queue, chat_id)
         move(tx, {**chat, "queue": queue}, core.TRANSFER_QUEUE, "transfer")  # logged in the queue it goes to
@@ -266,7 +272,7 @@ def transfer(tx, chat_id, queue, agent):
     core.step(chat_id, chat["state"], core.TRANSFER_AGENT)
     target = tx.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
     if target is None:
-        raise UnknownChat(f"unknown agent {shown(agent)}")
+        raise unknown("agent", agent)
     if agent == tx.agent:
         raise Refused(f"cannot transfer {chat_id} to {agent}: it is {chat['state']} in {agent}'s own inbox")
     why = None
@@ -320,6 +326,9 @@ def _listed(tx, all_chats, state, queue) -> tuple[str, list]:
         where.append("state = ?")
         params.append(state)
     if queue is not None:
+        from .queues import named
+
+        named(tx, queue)
         where.append("queue = ?")
         params.append(queue)
     return (" WHERE " + " AND ".join(where) if where else ""), params

@@ -213,6 +213,10 @@ class _Checker:
                 self.found.append(f"meta: the next chat number {next_chat!r} is not above every chat's (highest {top})")
         for queue, key, value in self.rows("SELECT queue, key, value FROM config ORDER BY queue, key"):
             where = f" for queue {_name(queue)}" if queue else ""
+            if key == cfg.QUEUES_ADDED:
+                if queue or value != "on":
+                    self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
+                continue
             if key not in cfg.KEYS:
                 self.found.append(f"config: unknown key {_name(key)}{where}")
                 continue

@@ -9,8 +9,9 @@ of the queue's list: the global codes and the queue's own).  With
 from __future__ import annotations
 
 from . import chats, core
-from .errors import UnknownChat, UsageError
-from .validate import check_name, check_text, customer_problem, shown
+from .errors import UsageError, unknown
+from .queues import named
+from .validate import check_text, customer_problem
 
 ABUSIVE_NOTE = "This chat was marked as abusive"
 
@@ -38,7 +39,7 @@ def classify(tx, chat_id, code, note):
         allowed = codes(tx, chat["queue"])
         if code not in allowed:
             listed = ", ".join(allowed) if allowed else "none yet: add them with `classification add CODE`"
-            raise UsageError(f"unknown classification {code!r} for queue {chat['queue']} (codes: {listed})")
+            raise unknown("classification code", code, where=chat["queue"], hint=f"codes: {listed}")
     tx.q("UPDATE chats SET classification = ?, classification_note = ? WHERE id = ?", code, note, chat_id)
     return chats.view(tx, chat_id)
 
@@ -56,7 +57,7 @@ def flag_abusive(tx, chat_id):
 def code_add(tx, code, queue):
     check_code(code)
     if queue is not None:
-        check_name("queue", queue)
+        named(tx, queue)
     added = not tx.exists("SELECT 1 FROM classification_codes WHERE queue = ? AND code = ?", queue or "", code)
     tx.q("INSERT OR IGNORE INTO classification_codes (queue, code) VALUES (?, ?)", queue or "", code)
     return {"code": code, "queue": queue, "added": added}
@@ -64,7 +65,7 @@ def code_add(tx, code, queue):
 
 def code_list(tx, queue):
     if queue is not None:
-        check_name("queue", queue)
+        named(tx, queue)
         return [{"code": r["code"], "queue": r["queue"] or None} for r in tx.q(
             "SELECT queue, code FROM classification_codes WHERE queue IN ('', ?) ORDER BY code, queue DESC", queue)]
     return [{"code": r["code"], "queue": r["queue"] or None}
@@ -72,9 +73,11 @@ def code_list(tx, queue):
 
 
 def code_remove(tx, code, queue):
+    check_code(code)
+    if queue is not None:
+        named(tx, queue)
     if not tx.exists("SELECT 1 FROM classification_codes WHERE queue = ? AND code = ?", queue or "", code):
-        where = f" in queue {shown(queue)}" if queue else ""
-        raise UnknownChat(f"unknown classification {code!r}{where}")
+        raise unknown("classification code", code, where=queue)
     tx.q("DELETE FROM classification_codes WHERE queue = ? AND code = ?", queue or "", code)
     return {"code": code, "queue": queue, "removed": True}
 

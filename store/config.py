@@ -40,6 +40,11 @@ KEYS = {
     )
 }
 
+#: Not a setting but a fact kept beside them, so that it travels with the state (snapshots, bundles;
+#: ``reset`` clears it): a queue was added with ``queue add`` (``queues.added``).  Its row is
+#: ``('', 'queues-added', 'on')``; ``config show`` leaves it out and ``config set`` does not know it.
+QUEUES_ADDED = "queues-added"
+
 _SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
 
@@ -47,7 +52,9 @@ def key(name: str) -> Key:
     try:
         return KEYS[name]
     except KeyError:
-        raise UsageError(f"unknown config key {name!r} (keys: {', '.join(KEYS)})") from None
+        from .validate import shown
+
+        raise UsageError(f"unknown config key {shown(name)} (keys: {', '.join(KEYS)})") from None
 
 
 def parse_value(k: Key, text: str) -> int | bool:
@@ -152,8 +159,7 @@ def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):
 
     k = key(name)
     if agent is not None:
-        from .errors import UnknownChat
-        from .validate import shown
+        from .errors import unknown
 
         if queue is not None:
             raise UsageError("use --queue or --agent, not both")
@@ -162,7 +168,7 @@ def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):
         check_name("agent id", agent)
         value = parse_value(k, text)
         if not tx.q("UPDATE agents SET max_chats = ? WHERE id = ?", value, agent).rowcount:
-            raise UnknownChat(f"unknown agent {shown(agent)}")
+            raise unknown("agent", agent)
         tx.touch(agent)
         return lambda: show_all(tx)
     if queue is not None:
@@ -171,6 +177,10 @@ def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):
             per_queue = ", ".join(n for n, other in KEYS.items() if other.per_queue)
             raise UsageError(f"{name} cannot be set per queue (per-queue keys: {per_queue})")
     value = parse_value(k, text)
+    if queue is not None:
+        from .queues import named
+
+        named(tx, queue)
     tx.q(
         "INSERT INTO config (queue, key, value) VALUES (?, ?, ?)"
         " ON CONFLICT (queue, key) DO UPDATE SET value = excluded.value",

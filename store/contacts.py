@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import chats, core
 from .classification import ABUSIVE_NOTE
-from .errors import UnknownChat
+from .errors import unknown
 from .timefmt import format_time
 from .validate import check_customer
 
@@ -20,9 +20,10 @@ def assign(tx, chat_id, name):
 
 
 def history(tx, name):
+    check_customer(name)
     contact = tx.q("SELECT name, created_at_ms FROM contacts WHERE name = ?", name).fetchone()
     if contact is None:
-        raise UnknownChat(f"unknown contact {name!r}")
+        raise unknown("contact", name)
     found = []
     for row in tx.records(f"SELECT {chats.COLUMNS} FROM chats WHERE contact = ? ORDER BY created_at_ms, number", name):
         handled = [r["agent"] for r in tx.q(

@@ -260,6 +260,15 @@ class Engine:
     def _read(self, command: Callable, *args) -> Result:
         return self._run(command, *args, acting=False, write=False)
 
+    def _read_own(self, command: Callable, *args) -> Result:
+        """A read of the acting agent's own view (its inbox, status or queues): as for a command
+        that changes something, an agent that does not exist is exit 4 once any agent exists."""
+        def read(tx, *given):
+            agents.reading_as(tx)
+            return command(tx, *given)
+
+        return self._read(read, *args)
+
     # -- chats ----------------------------------------------------------------
 
     def chat_new(self, customer=None, queue=DEFAULT_QUEUE, priority=0, chat_id=None, inbox=False) -> Result:
@@ -329,16 +338,18 @@ class Engine:
 
     def chat_list(self, all_chats=False, state=None, queue=None) -> Result:
         """The acting agent's inbox, or every chat (``all_chats``, or a ``state`` no inbox holds)."""
-        return self._read(chats.list_, all_chats, state, queue)
+        read = self._read if chats.every_chat(all_chats, state) else self._read_own
+        return read(chats.list_, all_chats, state, queue)
 
     def chat_ids(self, all_chats=False, state=None, queue=None) -> Result:
         """The ids of the chats ``chat_list`` lists, in the same order."""
-        return self._read(chats.ids, all_chats, state, queue)
+        read = self._read if chats.every_chat(all_chats, state) else self._read_own
+        return read(chats.ids, all_chats, state, queue)
 
     # -- agents ---------------------------------------------------------------
 
     def agent_status(self, agent_id: str | None = None) -> Result:
-        return self._read(agents.show, agent_id)
+        return (self._read_own if agent_id in (None, self.agent) else self._read)(agents.show, agent_id)
 
     def agent_list(self) -> Result:
         return self._read(agents.list_)
@@ -355,7 +366,7 @@ class Engine:
     def agent_queues(self, agent_id: str | None = None) -> Result:
         from . import queues
 
-        return self._read(queues.agent_queues, agent_id)
+        return (self._read_own if agent_id in (None, self.agent) else self._read)(queues.agent_queues, agent_id)
 
     def agent_queues_set(self, names: list[str]) -> Result:
         from . import queues
@@ -526,7 +537,7 @@ class Engine:
         if kind == "chat":
             return self._read(chats.show, ident)
         if kind == "agent":
-            return self._read(agents.show, ident)
+            return self.agent_status(ident)
         return self._read(clock.show)
 
     def queue_waiting(self, name: str) -> Result:

@@ -73,30 +73,36 @@ def _queued(tx, row, since, why, nxt, agents) -> str | None:
     why.append(f"{chat_id} is queued{since}, in nobody's inbox")
     if ahead:
         why.append(f"{ahead} queued chat(s) come first (higher priority or older)")
-    auto = tx.config("auto-present")
+    auto, queue = tx.config("auto-present"), row["queue"]
     facts = tx.agent_facts()  # in presentation order: the one idle longest first
+    closing = {r[0] for r in tx.q("SELECT DISTINCT agent FROM chats WHERE state = 'active-wrapup'")}
+    blocked = {}  # why an agent would not receive it even once free (routing.would_not_receive)
     for agent in facts:
-        reasons = routing.not_presentable(agent, auto) + routing.queue_reasons(agent, row["queue"])
+        reasons = routing.not_presentable(agent, auto) + routing.queue_reasons(agent, queue)
         agents.append({"agent": agent.id, "presentable": not reasons, "reasons": reasons})
+        blocked[agent.id] = routing.would_not_receive(agent, queue, agent.id in closing)
     if not facts:
         why.append("there are no agents yet")
-    elif not any(routing.serves(agent, row["queue"]) for agent in facts):
-        why.append(f"no agent serves queue {row['queue']} now")
+    elif not any(routing.serves(agent, queue) for agent in facts):
+        why.append(f"no agent serves queue {queue} now")
     for entry in agents:
         if entry["reasons"]:
             why.append(f"not presented to {entry['agent']}: {'; '.join(entry['reasons'])}")
     ready = [entry["agent"] for entry in agents if entry["presentable"]]
-    first = None
-    if ready or agents:
-        first = ready[0] if ready else agents[0]["agent"]
+    able = [entry["agent"] for entry in agents if not blocked[entry["agent"]]]
+    first = ready[0] if ready else able[0] if able else None
+    if first is not None:
         when = "at the next presentation" if ready else "as soon as it can take one"
         nxt.append(
             f"{first} is first in line (idle longest): it gets the next queued chat {when}"
             + (f", after the {ahead} ahead of this one" if ahead else "")
         )
+    elif facts:
+        nxt.append("no agent can take it now: " + "; ".join(
+            f"{agent}: {', '.join(reasons)}" for agent, reasons in blocked.items()))
     if not auto:
         nxt.append("auto-present is off: nothing is presented until `config set auto-present on`")
-    elif not ready:
+    elif not ready and able:
         nxt.append("an agent can take it when available, not on a call, with no new/active/wrap-up chat "
                    "and under max-chats")
     nxt.append(f"`chat take {chat_id}` picks it now; `chat end {chat_id}` abandons it")
@@ -108,8 +114,17 @@ def _conversation(tx, row) -> list[str]:
     chat_id, state, agent = row["id"], row["state"], row["agent"]
     lines = []
     if state == core.ACTIVE:
-        lines.append(f"`chat send {chat_id} TEXT` answers the customer; `chat transfer {chat_id} --queue Q`"
-                     f" or `--agent B` hands it on; `chat return {chat_id}` sends it back to queue {row['origin_queue']}")
+        from .queues import transfer_targets
+
+        targets = transfer_targets(tx, agent, row["queue"])
+        to_queue = (f"`chat transfer {chat_id} --queue Q`" if targets is None
+                    else f"`chat transfer {chat_id} --queue Q` (Q one of {agent}'s queues: {', '.join(targets)})"
+                    if targets else None)
+        hand_on = f"{to_queue} or `--agent B` hands it on" if to_queue else f"`chat transfer {chat_id} --agent B` hands it on"
+        lines.append(f"`chat send {chat_id} TEXT` answers the customer; {hand_on};"
+                     f" `chat return {chat_id}` sends it back to queue {row['origin_queue']}")
+        if targets is not None and not targets:
+            lines.append(f"transferring it to a queue is refused: {agent} is assigned to no other queue")
     elif state in (core.NEW, core.PARKED):
         on_call = chats.is_on_call(tx, agent)
         lines.append(f"sending and transferring are refused: it is {state}, not active")

@@ -34,6 +34,10 @@ class Events:
             where.append("chat = ?")
             params.append(chat_id)
         if agent_id is not None:
+            if known and not tx.exists("SELECT 1 FROM agents WHERE id = ?", agent_id):
+                from .errors import unknown
+
+                raise unknown("agent", agent_id)
             where.append("agent = ?")
             params.append(agent_id)
         self.tx, self.where, self.params = tx, " AND ".join(where), params
@@ -147,8 +151,7 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
     cursor: a big log costs only the lanes shown.  Unknown chat or agent: exit 4.
     """
     from . import timeline as tl
-    from .errors import UnknownChat, UsageError
-    from .validate import shown
+    from .errors import UsageError, unknown
 
     limit = min(limit, 2**62)  # more than any table holds: no limit (and within SQLite's integers, as limit + 1)
 
@@ -163,7 +166,7 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
     agents = list(dict.fromkeys(agent_ids))
     for agent_id in agents:
         if not tx.exists("SELECT 1 FROM agents WHERE id = ?", agent_id):
-            raise UnknownChat(f"unknown agent {shown(agent_id)}")
+            raise unknown("agent", agent_id)
     last = last_seq_at(tx, end)
     alive = "(c.closed_at_ms IS NULL OR c.closed_at_ms > ?)"
     after = start if start is not None else -(2**63)

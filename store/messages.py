@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from . import chats, core
-from .errors import UnknownChat, UsageError
+from .errors import UsageError, unknown
 from .timefmt import format_time
 from .validate import check_name, check_text, shown
 
@@ -64,11 +64,12 @@ def transcript(tx, chat_id):
 
 def template_text(tx, name: str, queue: str) -> str:
     """The template ``name`` for ``queue``: the queue's own, else the global one."""
+    check_name("template name", name)
     row = tx.q(
         "SELECT text FROM templates WHERE name = ? AND queue IN (?, '') ORDER BY queue = '' LIMIT 1", name, queue
     ).fetchone()
     if row is None:
-        raise UnknownChat(f"unknown template {shown(name)}")
+        raise unknown("template", name)
     return row["text"]
 
 
@@ -88,7 +89,9 @@ def template_add(tx, name, text, queue):
     check_name("template name", name)
     check_text("template text", text)
     if queue is not None:
-        check_name("queue", queue)
+        from .queues import named
+
+        named(tx, queue)
     replaced = tx.exists("SELECT 1 FROM templates WHERE queue = ? AND name = ?", queue or "", name)
     tx.q("INSERT INTO templates (queue, name, text) VALUES (?, ?, ?)"
          " ON CONFLICT (queue, name) DO UPDATE SET text = excluded.text", queue or "", name, text)
@@ -96,6 +99,10 @@ def template_add(tx, name, text, queue):
 
 
 def template_list(tx, queue):
+    if queue is not None:
+        from .queues import named
+
+        named(tx, queue)
     if queue is None:
         rows = tx.q("SELECT * FROM templates ORDER BY name, queue")
     else:
@@ -109,9 +116,13 @@ def template_list(tx, queue):
 
 
 def template_remove(tx, name, queue):
+    check_name("template name", name)
+    if queue is not None:
+        from .queues import named
+
+        named(tx, queue)
     row = tx.q("SELECT * FROM templates WHERE queue = ? AND name = ?", queue or "", name).fetchone()
     if row is None:
-        where = f" of queue {shown(queue)}" if queue else ""
-        raise UnknownChat(f"unknown template {shown(name)}{where}")
+        raise unknown("template", name, where=queue)
     tx.q("DELETE FROM templates WHERE queue = ? AND name = ?", queue or "", name)
     return {**template_object(row), "removed": True}

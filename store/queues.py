@@ -1,27 +1,54 @@
 """Queues: which exist, what waits in them, who serves them and in which order.
 
-A queue comes into being by ``queue add`` or when a chat first names it.  An
-agent assigned to no queue serves every queue; one assigned to some serves
-those, in its order, each switched on or off (``agent queues``).
+A queue comes into being by ``queue add``; until the first ``queue add`` of a database, also
+when a chat first names it.  Once a queue has been added (``added``: a row of ``config`` that
+travels with the state), naming a queue that does not exist is exit 4 everywhere (``named``).
+An agent assigned to no queue serves every queue; one assigned to some serves those, in its
+order, each switched on or off (``agent queues``).
 """
 
 from __future__ import annotations
 
 from . import core
-from .errors import UnknownChat, UsageError
+from .config import QUEUES_ADDED
+from .errors import UsageError, closest, unknown
 from .timefmt import format_time, seconds
-from .validate import check_name, shown
+from .validate import DEFAULT_QUEUE, check_name
 
 
 def ensure(tx, name: str) -> None:
-    """The queue exists (created now if a chat names it first)."""
+    """The queue exists (created now if a chat names it first): call ``named`` first."""
     tx.q("INSERT OR IGNORE INTO queues (name, created_at_ms) VALUES (?, ?)", name, tx.at)
 
 
+def added(tx) -> bool:
+    """Whether a queue was ever added with ``queue add`` (since the database was made or reset,
+    as the state loaded from a snapshot or a bundle says): then only queues that exist may be named."""
+    return tx.exists("SELECT 1 FROM config WHERE queue = '' AND key = ?", QUEUES_ADDED)
+
+
+def _unknown(tx, name: str):
+    names = [r[0] for r in tx.q("SELECT name FROM queues ORDER BY name")]
+    near = closest(name, names)
+    return unknown("queue", name, hint=f"add it first: chatemu queue add {name}"
+                   + (f"; did you mean {near}?" if near else ""))
+
+
 def _known(tx, name: str) -> str:
+    """A queue that exists (whether or not queues were ever added), or exit 4."""
     check_name("queue", name)
     if not tx.exists("SELECT 1 FROM queues WHERE name = ?", name):
-        raise UnknownChat(f"unknown queue {shown(name)} (add it first: chatemu queue add {name})")
+        raise _unknown(tx, name)
+    return name
+
+
+def named(tx, name: str) -> str:
+    """A queue a command names: a valid name, and, once a queue was ever added with ``queue add``,
+    one that exists (exit 4 otherwise).  Before that, a queue a chat names comes into being; and
+    ``default``, the queue of a chat created without ``--queue``, always may."""
+    check_name("queue", name)
+    if name != DEFAULT_QUEUE and added(tx) and not tx.exists("SELECT 1 FROM queues WHERE name = ?", name):
+        raise _unknown(tx, name)
     return name
 
 
@@ -29,6 +56,8 @@ def add(tx, name):
     check_name("queue", name)
     existed = tx.exists("SELECT 1 FROM queues WHERE name = ?", name)
     ensure(tx, name)
+    if not added(tx):
+        tx.q("INSERT INTO config (queue, key, value) VALUES ('', ?, 'on')", QUEUES_ADDED)
     return lambda: {**show(tx, name), "added": not existed}
 
 
@@ -81,6 +110,9 @@ def list_(tx):
 
 def agent_queues(tx, agent_id=None):
     agent = agent_id if agent_id is not None else tx.agent
+    if agent != tx.agent and not tx.exists("SELECT 1 FROM agents WHERE id = ?", agent):
+        check_name("agent id", agent)
+        raise unknown("agent", agent)
     rows = tx.q("SELECT queue, enabled FROM agent_queues WHERE agent = ? ORDER BY position", agent).fetchall()
     return {
         "agent": agent,
@@ -137,6 +169,24 @@ def refuse_take(tx, agent: str, queue: str) -> str | None:
     rows = tx.q("SELECT queue, enabled FROM agent_queues WHERE agent = ? ORDER BY position", agent).fetchall()
     if not rows or any(r["queue"] == queue and r["enabled"] for r in rows):
         return None
-    listed = ", ".join(r["queue"] + ("" if r["enabled"] else " (off)") for r in rows)
     why = "switched off" if any(r["queue"] == queue for r in rows) else "not one of its queues"
-    return f"queue {queue} is {why} for {agent} (its queues: {listed})"
+    return f"queue {queue} is {why} for {agent} (its queues: {_listed(rows)})"
+
+
+def refuse_transfer(tx, agent: str, queue: str) -> str | None:
+    """Why ``agent`` may not transfer a chat to ``queue`` (None: it may).  An agent assigned to
+    queues transfers only to one of them (switched on or off); one assigned to none, anywhere."""
+    rows = tx.q("SELECT queue, enabled FROM agent_queues WHERE agent = ? ORDER BY position", agent).fetchall()
+    if not rows or any(r["queue"] == queue for r in rows):
+        return None
+    return f"queue {queue} is not one of {agent}'s queues (its queues: {_listed(rows)})"
+
+
+def transfer_targets(tx, agent: str, current: str) -> list[str] | None:
+    """The queues ``agent`` may transfer a chat of queue ``current`` to (None: any other queue)."""
+    rows = tx.q("SELECT queue FROM agent_queues WHERE agent = ? ORDER BY position", agent).fetchall()
+    return None if not rows else [r["queue"] for r in rows if r["queue"] != current]
+
+
+def _listed(rows) -> str:
+    return ", ".join(r["queue"] + ("" if r["enabled"] else " (off)") for r in rows)

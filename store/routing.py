@@ -76,19 +76,38 @@ def agent_order(agent: AgentFacts) -> tuple:
     return (agent.last_activity_ms, agent.id)
 
 
+def _away(agent: AgentFacts) -> str:
+    return ("it is on a break" if agent.presence == BREAK
+            else "it is logged out" if agent.presence == LOGGED_OUT else f"it is {agent.presence}")
+
+
 def not_presentable(agent: AgentFacts, auto_present: bool) -> list[str]:
     """Why a queued chat would not be presented to this agent: empty if it would."""
     reasons = []
     if not auto_present:
         reasons.append("auto-present is off")
     if agent.presence != AVAILABLE:
-        reasons.append("it is on a break" if agent.presence == BREAK
-                       else "it is logged out" if agent.presence == LOGGED_OUT else f"it is {agent.presence}")
+        reasons.append(_away(agent))
     if agent.on_call:
         reasons.append("it is on a call")
     if agent.busy_chat is not None:
         reasons.append(f"it has {agent.busy_chat}")
     if agent.open_chats >= agent.max_chats:
+        reasons.append(f"it is at capacity {agent.open_chats}/{agent.max_chats}")
+    return reasons
+
+
+def would_not_receive(agent: AgentFacts, queue: str, closing: bool = False) -> list[str]:
+    """Why the agent would not receive a chat of ``queue`` even once it is free: empty if it would
+    (``explain`` names only such an agent first in line).  It must be logged in and not on a break,
+    serve the queue with it switched on, and have room or be about to (``closing``: one of its
+    chats is in wrap-up with the timer running, so it closes by itself).  What it does itself
+    (an active or new chat, a call) only delays it."""
+    reasons = []
+    if agent.presence != AVAILABLE:
+        reasons.append(_away(agent))
+    reasons += queue_reasons(agent, queue)
+    if agent.open_chats >= agent.max_chats and not closing:
         reasons.append(f"it is at capacity {agent.open_chats}/{agent.max_chats}")
     return reasons
 

@@ -32,9 +32,12 @@ def save(tx, name):
 
 
 def _row(tx, name):
+    check_name("snapshot name", name)
     row = tx.q("SELECT name, created_at_ms, events_seq FROM snapshots WHERE name = ?", name).fetchone()
     if row is None:
-        raise Refused(f"no snapshot named {shown(name)}")
+        from .errors import unknown
+
+        raise unknown("snapshot", name)
     return row
 
 
@@ -100,7 +103,11 @@ def import_(tx, source, where, replace, replace_snapshots=False):
     except bundle.Malformed as exc:
         raise UsageError(f"{where} is not a chatemu bundle: malformed or truncated JSON ({exc})") from None
     found.judge(where)
-    if not replace and not (pristine(tx) and not tx.exists("SELECT 1 FROM config")):
+    from .config import QUEUES_ADDED
+
+    # A database with no chat, agent, event or setting yet takes a bundle without --replace (the
+    # queues an earlier `queue add` made, and that it made them, are replaced with the rest).
+    if not replace and not (pristine(tx) and not tx.exists("SELECT 1 FROM config WHERE key != ?", QUEUES_ADDED)):
         raise Refused("cannot import into a database that is in use: use --replace to replace its state")
     count = lambda table: tx.q(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
     replaced = {"chats": count("chats"), "events": count("events")}

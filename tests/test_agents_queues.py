@@ -125,7 +125,8 @@ def test_break_reasons_come_from_a_configurable_list(cm):
     agent = cm.js("agent", "break", "--reason", "lunch")
     assert (agent["presence"], agent["break_reason"]) == ("break", "lunch")
     assert "presence break (lunch)" in cm.ok("agent", "status").out
-    cm.fails(2, "agent", "break", "--reason", "nap", match="unknown break reason nap (reasons: lunch, training")
+    cm.fails(4, "agent", "break", "--reason", "nap", match="unknown break reason nap (reasons: lunch, training")
+    cm.fails(2, "agent", "break", "--reason", "a nap", match="bad break reason")
     cm.fails(2, "agent", "available", "--reason", "lunch")  # no such option
     cm.ok("break-reason", "add", "nap")
     assert cm.js("agent", "break", "--reason", "nap")["break_reason"] == "nap"
@@ -158,8 +159,8 @@ def test_queues_come_into_being_and_show_what_waits_and_who_serves(cm):
     login(cm, "agent-1", "agent-2")
     cm.ok("agent", "break")
     cm.ok("agent", "break", agent="agent-2")
+    cm.ok("chat", "new", "--queue", "support")  # C1: support comes into being (no queue added yet)
     cm.ok("queue", "add", "sales")
-    cm.ok("chat", "new", "--queue", "support")  # C1: support comes into being
     cm.ok("clock", "advance", "30s")
     cm.ok("chat", "new", "--queue", "support")  # C2
     cm.ok("agent", "queues", "set", "sales", agent="agent-2")
@@ -278,6 +279,114 @@ def test_the_choice_of_agent_stays_idle_longest_first_among_those_serving_the_qu
     assert cm.run("db", "check").code == 0
 
 
+#: Every command that names a queue, with a mistyped one (``slaes``): once a queue was added, each
+#: is exit 4 and changes nothing; C1 is agent-1's active chat of queue sales.
+TYPO_QUEUE = [
+    ["chat", "new", "--queue", "slaes"],
+    ["chat", "new", "--inbox", "--queue", "slaes"],
+    ["chat", "transfer", "C1", "--queue", "slaes"],
+    ["chat", "list", "--queue", "slaes"],
+    ["config", "set", "wrapup", "30s", "--queue", "slaes"],
+    ["template", "add", "hi", "Hello", "--queue", "slaes"],
+    ["template", "list", "--queue", "slaes"],
+    ["template", "remove", "hi", "--queue", "slaes"],
+    ["classification", "add", "refund", "--queue", "slaes"],
+    ["classification", "list", "--queue", "slaes"],
+    ["classification", "remove", "refund", "--queue", "slaes"],
+    ["agent", "queues", "set", "slaes"],
+    ["agent", "queues", "on", "slaes"],
+    ["agent", "queues", "off", "slaes"],
+    ["queue", "show", "slaes"],
+    ["expect", "queue", "slaes", "C1"],
+]
+
+
+@pytest.mark.parametrize("args", TYPO_QUEUE, ids=lambda args: " ".join(args[:2]) + " " + args[2])
+def test_once_a_queue_was_added_a_mistyped_queue_is_exit_4_everywhere(cm, args):
+    login(cm, "agent-1")
+    cm.ok("queue", "add", "sales")
+    cm.ok("chat", "new", "--inbox", "--queue", "sales")
+    cm.ok("chat", "activate", "C1")
+    done = cm.fails(4, *args)
+    assert done.err.strip() == (
+        "error: unknown queue slaes (add it first: chatemu queue add slaes; did you mean sales?)"), done
+    assert [q["name"] for q in cm.js("queue", "list")] == ["sales"]
+
+
+def test_an_unknown_queue_with_nothing_like_it_names_no_closest(cm):
+    cm.ok("queue", "add", "sales")
+    done = cm.fails(4, "chat", "new", "--queue", "billing")
+    assert done.err.strip() == "error: unknown queue billing (add it first: chatemu queue add billing)"
+    cm.fails(2, "chat", "new", "--queue", "bad queue", match="bad queue")  # malformed stays a usage error
+    assert cm.js("chat", "new")["queue"] == "default"  # a chat without --queue: always the default queue
+
+
+def test_before_any_queue_add_a_queue_comes_into_being_when_named(cm):
+    login(cm, "agent-1")
+    cm.ok("config", "set", "wrapup", "30s", "--queue", "vip")
+    cm.ok("template", "add", "hi", "Hello", "--queue", "vip")
+    assert cm.js("chat", "list", "--queue", "nowhere") == []
+    cm.ok("chat", "new", "--inbox", "--queue", "sales")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "transfer", "C1", "--queue", "support")
+    assert [q["name"] for q in cm.js("queue", "list")] == ["sales", "support"]
+    cm.ok("queue", "add", "vip")  # from now on only these three
+    cm.fails(4, "chat", "new", "--queue", "gold", match="unknown queue gold")
+    assert cm.js("chat", "new", "--queue", "support")["queue"] == "support"
+
+
+def test_whether_a_queue_was_added_travels_with_snapshots_and_bundles_and_reset_clears_it(cm, tmp_path):
+    cm.ok("snapshot", "save", "open")
+    cm.ok("queue", "add", "sales")
+    cm.ok("snapshot", "save", "closed")
+    cm.fails(4, "chat", "new", "--queue", "other")
+    bundle = tmp_path / "closed.json"
+    cm.ok("export", str(bundle))
+    cm.ok("snapshot", "restore", "open")
+    assert cm.js("chat", "new", "--queue", "other")["queue"] == "other"
+    cm.ok("snapshot", "restore", "closed")
+    cm.fails(4, "chat", "new", "--queue", "other")
+    cm.ok("reset", "--yes")
+    assert cm.js("chat", "new", "--queue", "other")["queue"] == "other"
+    cm.ok("import", "--replace", str(bundle))
+    cm.fails(4, "chat", "new", "--queue", "other")
+    assert cm.run("db", "check").code == 0
+    assert "queues-added" not in cm.ok("config", "show").out
+    cm.fails(2, "config", "set", "queues-added", "off", match="unknown config key")
+
+
+def test_an_agent_assigned_to_queues_transfers_only_to_one_of_them(cm):
+    login(cm, "agent-1")
+    for queue in ("sales", "support", "billing"):
+        cm.ok("queue", "add", queue)
+    cm.ok("agent", "queues", "set", "sales", "support")
+    cm.ok("agent", "queues", "off", "support")
+    cm.ok("chat", "new", "--inbox", "--queue", "sales")
+    cm.ok("chat", "activate", "C1")
+    assert any("(Q one of agent-1's queues: support)" in line for line in cm.js("explain", "C1")["next"])
+    done = cm.fails(3, "chat", "transfer", "C1", "--queue", "billing")
+    assert done.err.strip() == ("error: cannot transfer C1 to queue billing: it is active and queue billing is not"
+                                " one of agent-1's queues (its queues: sales, support (off))")
+    chat = cm.js("chat", "transfer", "C1", "--queue", "support")  # switched off, still one of its queues
+    assert (chat["state"], chat["queue"], chat["transfers"]) == ("queued", "support", 1)
+    cm.ok("agent", "queues", "clear")  # serving every queue, it transfers anywhere
+    assert cm.chat("C1")["agent"] == "agent-1"
+    cm.ok("chat", "activate", "C1")
+    assert cm.js("chat", "transfer", "C1", "--queue", "billing")["queue"] == "billing"
+
+
+def test_explain_says_an_agent_with_only_the_chats_queue_cannot_transfer_it_to_a_queue(cm):
+    login(cm, "agent-1")
+    cm.ok("queue", "add", "sales")
+    cm.ok("agent", "queues", "set", "sales")
+    cm.ok("chat", "new", "--inbox", "--queue", "sales")
+    cm.ok("chat", "activate", "C1")
+    lines = cm.js("explain", "C1")["next"]
+    assert "transferring it to a queue is refused: agent-1 is assigned to no other queue" in lines, lines
+    assert not any("--queue Q" in line for line in lines), lines
+    cm.fails(3, "chat", "transfer", "C1", "--queue", "default", match="not one of agent-1's queues (its queues: sales)")
+
+
 # == 3. the agent's status history ===================================================================
 
 
@@ -385,7 +494,20 @@ def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_
       "UPDATE agent_queues SET queue = 'other' WHERE agent = 'agent-2'"], "presented to agent-2 from queue sales, which it does not serve"),
     (["UPDATE events SET from_state = 'break' WHERE seq = (SELECT max(seq) FROM events WHERE chat IS NULL AND agent = 'agent-1')"],
      "but its last status event left it"),
+    (["UPDATE config SET value = 'off' WHERE key = 'queues-added'"], "config: queues-added holds 'off', not a valid value"),
+    (["UPDATE config SET queue = 'sales' WHERE key = 'queues-added'"], "config: queues-added for queue sales holds 'on'"),
 ])
 def test_db_check_finds_each_broken_agent_or_queue_invariant(checked, statements, message):
     found = corrupt(checked, *statements)
     assert any(message in line for line in found), found
+
+
+def test_a_database_where_only_queues_were_added_takes_a_bundle_without_replace(cm, tmp_path):
+    cm.ok("chat", "new", "--queue", "other")
+    bundle = tmp_path / "open.json"
+    cm.ok("export", str(bundle))
+    fresh = Chatemu(tmp_path / "fresh.db")
+    fresh.ok("queue", "add", "sales")
+    fresh.ok("import", str(bundle))  # the bundle's state, saved before any queue add, replaces it
+    assert fresh.js("chat", "new", "--queue", "whatever")["queue"] == "whatever"
+    assert [q["name"] for q in fresh.js("queue", "list")] == ["other", "whatever"]

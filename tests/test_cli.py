@@ -499,7 +499,8 @@ def test_agent_from_option_and_environment(cm):
     assert cm.js("agent", "status", env={"CHATEMU_AGENT": "dora"})["id"] == "dora"
     assert inbox_ids(cm, agent="dora") == ["C1"]
     assert inbox_ids(cm, agent="eve") == ["C2"]
-    assert inbox_ids(cm) == []  # the default agent, agent-1
+    # the default agent, agent-1, does not exist: its inbox is unknown, as a write as it would be
+    cm.fails(4, "chat", "list", match="unknown agent agent-1 (log it in first")
     cm.fails(2, "chat", "new", agent="bad agent!")
 
 

@@ -554,3 +554,92 @@ def test_fish_completion_is_valid_and_completes(chats, tmp_path):
     for (words, expected), line in zip(CASES, out):
         found = [word.split("\t")[0] for word in line.split("\x1f") if word]
         assert sorted(found) == sorted(expected), (words, line)
+
+
+# == 8. one exit code and one message shape for every unknown name ===========================
+
+UNKNOWN_SETUP = """agent login
+queue add sales
+config set classification list --queue sales
+chat new --inbox --queue sales
+chat activate C1
+"""
+
+#: (command line, the acting agent or None, kind, the name as the message shows it): every way of
+#: naming something that does not exist, each exit 4 with ``unknown KIND NAME[ of queue Q][ (HINT)]``.
+UNKNOWN = [
+    (["chat", "show", "C9"], None, "chat", "C9"),
+    (["chat", "park", "C9"], None, "chat", "C9"),
+    (["chat", "transcript", "C9"], None, "chat", "C9"),
+    (["explain", "C9"], None, "chat", "C9"),
+    (["events", "--chat", "C9"], None, "chat", "C9"),
+    (["timeline", "--chat", "C9"], None, "chat", "C9"),
+    (["expect", "chat", "C9", "state=new"], None, "chat", "C9"),
+    (["chat", "park", "C1"], "agent-9", "agent", "agent-9"),
+    (["chat", "list"], "agent-9", "agent", "agent-9"),
+    (["agent", "status"], "agent-9", "agent", "agent-9"),
+    (["agent", "queues"], "agent-9", "agent", "agent-9"),
+    (["expect", "agent", "presence=available"], "agent-9", "agent", "agent-9"),
+    (["agent", "status", "agent-9"], None, "agent", "agent-9"),
+    (["expect", "agent", "agent-9", "presence=available"], None, "agent", "agent-9"),
+    (["chat", "transfer", "C1", "--agent", "agent-9"], None, "agent", "agent-9"),
+    (["config", "set", "max-chats", "2", "--agent", "agent-9"], None, "agent", "agent-9"),
+    (["events", "--agent", "agent-9"], None, "agent", "agent-9"),
+    (["timeline", "--agent", "agent-9"], None, "agent", "agent-9"),
+    (["chat", "new", "--queue", "slaes"], None, "queue", "slaes"),
+    (["chat", "transfer", "C1", "--queue", "slaes"], None, "queue", "slaes"),
+    (["queue", "show", "slaes"], None, "queue", "slaes"),
+    (["chat", "send", "C1", "--template", "nope"], None, "template", "nope"),
+    (["template", "remove", "nope"], None, "template", "nope"),
+    (["template", "remove", "nope", "--queue", "sales"], None, "template", "nope"),
+    (["chat", "classify", "C1", "nope"], None, "classification code", "nope"),
+    (["classification", "remove", "nope"], None, "classification code", "nope"),
+    (["classification", "remove", "nope", "--queue", "sales"], None, "classification code", "nope"),
+    (["contact", "history", "Nobody"], None, "contact", "Nobody"),
+    (["contact", "history", "Ann Lee"], None, "contact", "'Ann Lee'"),
+    (["snapshot", "restore", "nope"], None, "snapshot", "nope"),
+    (["snapshot", "delete", "nope"], None, "snapshot", "nope"),
+    (["agent", "break", "--reason", "nap"], None, "break reason", "nap"),
+    (["break-reason", "remove", "nap"], None, "break reason", "nap"),
+]
+
+#: The same commands with a malformed name or value instead: usage errors (exit 2), not unknown.
+MALFORMED = [
+    ["chat", "new", "--queue", "bad queue"],
+    ["chat", "transfer", "C1", "--agent", "bad agent!"],
+    ["template", "remove", "bad name!"],
+    ["classification", "remove", ""],
+    ["contact", "history", ""],
+    ["snapshot", "restore", "has space"],
+    ["agent", "break", "--reason", "a nap"],
+    ["break-reason", "remove", ""],
+    ["clock", "advance", "5 parsecs"],
+]
+
+
+@pytest.mark.parametrize("args, agent, kind, name", UNKNOWN, ids=[" ".join(a[0]) for a in UNKNOWN])
+def test_every_unknown_name_is_exit_4_in_one_shape(cm, tmp_path, args, agent, kind, name):
+    from chatemu.store.errors import UNKNOWN_KINDS
+
+    scenario(cm, tmp_path, UNKNOWN_SETUP)
+    done = cm.fails(4, *args, agent=agent)
+    shape = re.compile(rf"error: unknown ({'|'.join(UNKNOWN_KINDS)}) ('[^']*'|\S+)( of queue \S+)?( \(.+\))?")
+    found = shape.fullmatch(done.err.strip())
+    assert found is not None, done
+    assert (found[1], found[2]) == (kind, name), done
+
+
+@pytest.mark.parametrize("args", MALFORMED, ids=[" ".join(a) for a in MALFORMED])
+def test_a_malformed_name_stays_a_usage_error(cm, tmp_path, args):
+    scenario(cm, tmp_path, UNKNOWN_SETUP)
+    done = cm.fails(2, *args)
+    assert not done.err.startswith("error: unknown "), done
+
+
+def test_the_conventions_page_lists_every_unknown_kind():
+    from chatemu.store.errors import UNKNOWN_KINDS
+
+    page = (ROOT / "docs" / "conventions.md").read_text()
+    section = page.split("## Unknown names", 1)[1].split("\n## ", 1)[0]
+    for kind in UNKNOWN_KINDS:
+        assert f"`unknown {kind} " in section, kind

@@ -57,3 +57,12 @@ def test_exit_codes_documented_match_the_engine():
         table = dict(re.findall(r"^\| (\d+) \| ([^|]+) \|$", doc, re.M))
         for code in EXIT_CODES:
             assert str(code) in table, f"exit code {code} is not in {name}"
+
+
+def test_the_root_help_names_every_exit_code(cm):
+    from chatemu.store.errors import EXIT_CODES
+
+    words = " ".join(cm.ok("--help").out.split())
+    said = words.split("Exit codes:", 1)[1].split("Examples:", 1)[0]
+    for code in EXIT_CODES:
+        assert re.search(rf"(^|, ){code} \w", said.strip()), f"exit code {code} is not in chatemu --help: {said}"

@@ -100,7 +100,9 @@ README should say the same):
   logs nothing);
 - ``agent queues set`` keeps the on/off of a queue the agent was assigned to,
   a new one is on; a queue exists once added or named by a chat (``chat new
-  --queue``, ``chat transfer --queue``);
+  --queue``, ``chat transfer --queue``), but once one was added with ``queue
+  add`` a queue that does not exist (but ``default``) is unknown (4) wherever
+  it is named; an agent assigned to queues transfers only to one of them (3);
 - ``chat return`` and ``chat transfer`` are the sending agent's activity;
   ``--agent B`` is B's too; messages, classification, the abusive flag and the
   contact change no state and are nobody's activity;
@@ -109,8 +111,10 @@ README should say the same):
   and template, ``transfer`` with both or neither of queue and agent), then an
   unknown chat (4), then another agent's chat or a state that does not allow
   it (3), then an unknown template or agent (4), a code not in the queue's
-  list (2), and for ``--agent``: oneself, on a break, logged out, on a call or
-  at capacity (3); an unknown break reason (2) before a logged-out agent (3);
+  list (4), and for ``--agent``: oneself, on a break, logged out, on a call or
+  at capacity (3); for ``--queue``: its own queue (3), then an unknown queue
+  (4), then one not among the agent's queues (3); an unknown break reason (4)
+  before a logged-out agent (3);
   ``agent queues set`` with no queue (2), then an unknown queue (4), then one
   named twice (2); ``agent queues on|off`` of an unknown queue (4), then of
   one the agent is not assigned to (2); ``config set max-chats 0 --agent A``
@@ -254,6 +258,7 @@ class Model:
         self.templates: dict[tuple[str, str], str] = {}  # (queue or "", name) -> text
         self.codes: set[tuple[str, str]] = set()  # (queue or "", code)
         self.queues: set[str] = set()
+        self.queues_added = False  # a ``queue add`` ran: from then on only queues that exist may be named
         self.routing = "longest-wait"
         self.reasons: tuple[str, ...] = REASONS
 
@@ -411,6 +416,11 @@ class Model:
         elif not customer:
             raise Refuse(4, f"unknown agent {me}")
 
+    def named(self, queue) -> None:
+        """A queue a command names: once one was added, it must exist (``default`` always may)."""
+        if queue and queue != "default" and self.queues_added and queue not in self.queues:
+            raise Refuse(4, f"unknown queue {queue}")
+
     def finish(self) -> None:
         self.statuses(self.now)
         self.settle()
@@ -421,6 +431,7 @@ class Model:
     def chat_new(self, me, queue, priority, cid, inbox, customer=None) -> str:
         self.begin(me, customer=not inbox)
         number = self.created + 1
+        self.named(queue)
         if cid is None:
             cid = f"C{number}"
         if cid in self.chats:
@@ -568,7 +579,7 @@ class Model:
         """``agent available`` or ``agent break [--reason R]``."""
         self.begin(me)
         if reason is not None and reason not in self.reasons:
-            raise Refuse(2, f"unknown break reason {reason} (reasons: {self.reasons})")
+            raise Refuse(4, f"unknown break reason {reason} (reasons: {self.reasons})")
         a = self.agents[me]
         if a.presence == "logged-out":
             raise Refuse(3, f"{me} is logged out")
@@ -618,6 +629,7 @@ class Model:
     def queue_add(self, name) -> None:
         self.begin()
         self.queues.add(name)
+        self.queues_added = True
         self.finish()
 
     def queues_set(self, me, names) -> None:
@@ -671,6 +683,10 @@ class Model:
         if queue is not None:
             if queue == c.queue:
                 raise Refuse(3, f"cannot transfer {c.state} to its own queue {queue}")
+            self.named(queue)
+            mine = dict(self.agents[me].queues)
+            if mine and queue not in mine:
+                raise Refuse(3, f"cannot transfer {c.state} to queue {queue}: not one of {me}'s queues")
             self.set_state(c, QUEUED, self.now)
             c.agent, c.queue = None, queue
             self.queues.add(queue)
@@ -731,7 +747,7 @@ class Model:
         if c.state not in (ACTIVE, PARKED, ACTIVE_WRAPUP, PARKED_WRAPUP):
             raise Refuse(3, f"cannot classify {c.state}")
         if self.setting("classification", c.queue) == "list" and not {("", code), (c.queue, code)} & self.codes:
-            raise Refuse(2, f"{code} is not a code of queue {c.queue}")
+            raise Refuse(4, f"{code} is not a code of queue {c.queue}")
         c.classification, c.classification_note = code, note
         self.finish()
 
@@ -753,11 +769,13 @@ class Model:
 
     def template_add(self, name, text, queue) -> None:
         self.begin()
+        self.named(queue)
         self.templates[(queue or "", name)] = text
         self.finish()
 
     def template_remove(self, name, queue) -> None:
         self.begin()
+        self.named(queue)
         if (queue or "", name) not in self.templates:
             raise Refuse(4, f"unknown template {name} of queue {queue}")
         del self.templates[(queue or "", name)]
@@ -765,11 +783,13 @@ class Model:
 
     def code_add(self, code, queue) -> None:
         self.begin()
+        self.named(queue)
         self.codes.add((queue or "", code))
         self.finish()
 
     def code_remove(self, code, queue) -> None:
         self.begin()
+        self.named(queue)
         if (queue or "", code) not in self.codes:
             raise Refuse(4, f"unknown classification {code} of queue {queue}")
         self.codes.remove((queue or "", code))
@@ -791,6 +811,7 @@ class Model:
         elif key == "routing":
             self.routing = value
         else:
+            self.named(queue)
             self.wrap[(queue or "", key)] = value
         self.finish()
 

@@ -231,6 +231,37 @@ def test_explain_says_who_would_get_a_queued_chat_first(cm):
     assert any("agent-2" in line for line in explained["next"]), explained
 
 
+def test_explain_names_first_in_line_only_an_agent_who_would_get_the_chat(cm):
+    # agent-1 is idle longest but on a break; agent-2 is busy with C1 (active), which only delays it.
+    setup(cm, "agent login\n--agent agent-2 agent login\nagent break\n--agent agent-2 chat new --inbox\n"
+              "--agent agent-2 chat activate C1\nchat new\n")
+    explained = cm.js("explain", "C2")
+    assert explained["first"] == "agent-2", explained
+    assert "agent-2 is first in line (idle longest): it gets the next queued chat as soon as it can take one" \
+        in explained["next"], explained
+    assert not any("agent-1 is first" in line for line in explained["next"]), explained
+
+
+def test_explain_says_when_no_agent_can_take_a_queued_chat_and_why_agent_by_agent(cm):
+    setup(cm, "agent login\n--agent agent-2 agent login\n--agent agent-3 agent login\nqueue add sales\n"
+              "queue add vip\n--agent agent-3 agent queues set vip\nagent break --reason lunch\n"
+              "--agent agent-2 agent logout\nchat new --queue sales\n")
+    explained = cm.js("explain", "C1")
+    assert explained["first"] is None, explained
+    assert ("no agent can take it now: agent-1: it is on a break; agent-2: it is logged out;"
+            " agent-3: it is not assigned to queue sales") in explained["next"], explained
+    assert not any("first in line" in line for line in explained["next"]), explained
+    assert "no agent can take it now: agent-1: it is on a break" in cm.ok("explain", "C1").out
+
+
+def test_explain_counts_an_agent_at_capacity_whose_wrapup_closes_by_itself(cm):
+    setup(cm, "agent login\nconfig set max-chats 1\nchat new --inbox\nchat activate C1\nchat new\n")
+    assert cm.js("explain", "C2")["first"] is None  # at capacity 1/1 with C1 active: no room coming
+    cm.ok("chat", "end", "C1")  # wrap-up, the timer running: C1 closes by itself
+    explained = cm.js("explain", "C2")
+    assert explained["first"] == "agent-1", explained
+
+
 def test_explain_a_chat_in_wrapup_says_when_it_closes_and_the_extensions_left(cm):
     setup(cm, "chat new --inbox\nchat activate C1\nchat end C1\nclock advance 20s\nchat wrapup C1 --extend\n")
     explained = cm.js("explain", "C1")
@@ -384,7 +415,7 @@ def test_snapshot_save_list_restore_delete(cm):
     assert [s["name"] for s in cm.js("snapshot", "list")] == ["base", "later"]
     assert cm.js("snapshot", "delete", "later")["deleted"] is True
     assert [s["name"] for s in cm.js("snapshot", "list")] == ["base"]
-    cm.fails(3, "snapshot", "restore", "later", match="later")
+    cm.fails(4, "snapshot", "restore", "later", match="unknown snapshot later")
 
 
 def test_snapshot_save_under_an_existing_name_replaces_it(cm):
@@ -399,8 +430,9 @@ def test_snapshot_save_under_an_existing_name_replaces_it(cm):
 
 def test_snapshot_unknown_or_bad_names(cm):
     setup(cm, "chat new\nsnapshot save keep\n")
-    cm.fails(3, "snapshot", "restore", "nope", match="nope")
-    cm.fails(3, "snapshot", "delete", "nope", match="nope")
+    cm.fails(4, "snapshot", "restore", "nope", match="unknown snapshot nope")
+    cm.fails(4, "snapshot", "delete", "nope", match="unknown snapshot nope")
+    cm.fails(2, "snapshot", "restore", "has space", match="bad snapshot name")
     cm.fails(2, "snapshot", "save", "has space")
     cm.fails(2, "snapshot", "save", "")
 

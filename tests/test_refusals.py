@@ -22,12 +22,12 @@ def test_a_refused_command_is_journaled_as_typed_and_changes_nothing_else(cm):
     cm.fails(3, "chat", "park", "C1", match="cannot park C1")  # the state is unchanged (conftest's fails)
     cm.fails(3, "chat", "send", "C1", "hello there", "--db", str(cm.db))
     cm.fails(4, "chat", "activate", "C9", agent="agent-2")  # an unknown agent
-    cm.fails(3, "snapshot", "restore", "nothing")
+    cm.fails(4, "snapshot", "restore", "nothing")
     assert journal_of(cm) == [
         ("agent-1", "chat park C1", 3, "cannot park C1: it is new"),
         ("agent-1", "chat send C1 'hello there'", 3, cm.journal()[1][5]),  # --db left out, quoted as typed
         ("agent-2", "--agent agent-2 chat activate C9", 4, cm.journal()[2][5]),
-        ("agent-1", "snapshot restore nothing", 3, "no snapshot named nothing"),
+        ("agent-1", "snapshot restore nothing", 4, "unknown snapshot nothing"),
     ]
     assert [row[0] for row in cm.journal()] == [1, 2, 3, 4]
     assert {row[1] for row in cm.journal()} == {1767603600000}  # the database's (virtual) clock: START

@@ -101,3 +101,18 @@ def test_decisions_hold_the_rules(waiting, agents, auto):
     ordered = sorted(waiting, key=lambda w: (-w.priority, w.created_at_ms, w.number))
     assert chosen_chats == [w.id for w in ordered[: len(decisions)]]
     assert chosen_agents == [a.id for a in sorted(free, key=lambda a: (a.last_activity_ms, a.id))][: len(decisions)]
+
+
+def test_who_would_receive_a_chat_once_free():
+    """Only an agent logged in, not on a break, serving the queue with it on and with room (or a
+    chat closing by itself in wrap-up) would receive it; a call or a chat of its own only delays it."""
+    sales = ("sales",)
+    assert routing.would_not_receive(agent("a", on_call=True, busy="C1 active"), "sales") == []
+    assert routing.would_not_receive(agent("a", "break"), "sales") == ["it is on a break"]
+    assert routing.would_not_receive(agent("a", "logged-out"), "sales") == ["it is logged out"]
+    assert routing.would_not_receive(agent("a", open_chats=3, max_chats=3), "sales") == ["it is at capacity 3/3"]
+    assert routing.would_not_receive(agent("a", open_chats=3, max_chats=3), "sales", closing=True) == []
+    served = agent("a")._replace(queues=(), assigned=sales)
+    assert routing.would_not_receive(served, "sales") == ["it has queue sales switched off"]
+    other = agent("a", "break")._replace(queues=sales, assigned=sales)
+    assert routing.would_not_receive(other, "vip") == ["it is on a break", "it is not assigned to queue vip"]

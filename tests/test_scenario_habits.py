@@ -184,7 +184,7 @@ expect queue sales C2
 expect queue default
 expect events-since start 5
 --agent agent-2 expect events-since start 5
---agent agent-2 expect inbox
+!4 --agent agent-2 expect inbox
 expect events-since 0 10
 """
 
@@ -230,7 +230,9 @@ def test_list_checks_on_the_command_line(cm, tmp_path):
     env = {"CHATEMU_DB": str(kept)}
     before = digest(kept)
     assert cm.run("expect", "inbox", "C1:parked", "C3", env=env).code == 0
-    assert cm.run("expect", "inbox", agent="agent-2", env=env).code == 0
+    done = cm.run("expect", "inbox", agent="agent-2", env=env)  # an agent that does not exist: no inbox
+    assert (done.code, done.err) == (4, "error: unknown agent agent-2 (log it in first: chatemu --agent agent-2"
+                                        " agent login)\n"), done
     assert cm.run("expect", "queue", "sales", "C2:queued", env=env).code == 0
     assert cm.run("expect", "events-since", "8", "2", env=env).code == 0
     done = cm.run("expect", "queue", "sales", "C9", env=env)
