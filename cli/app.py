@@ -358,8 +358,9 @@ def _guard_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     from . import render
 
-    if not render.use_rich() and not isinstance(sys.stdout, render.EscapedOutput):
-        sys.stdout = render.EscapedOutput(sys.stdout)  # plain output never carries raw control characters
+    # Nothing written, output or error line, carries a raw control character (rich draws
+    # underneath, its text escaped where it is made).
+    sys.stdout, sys.stderr = render.escaped(sys.stdout), render.escaped(sys.stderr)
     try:
         code, lines = call(sys.argv[1:] if argv is None else argv)
         for line in lines:

@@ -48,6 +48,8 @@ def console(**settings):
     whatever stdout is, ``NO_COLOR`` and ``TERM`` say."""
     from rich.console import Console
 
+    stdout = sys.stdout
+    settings.setdefault("file", stdout.stream if isinstance(stdout, EscapedOutput) else stdout)
     if force_color():
         settings.setdefault("force_terminal", True)
         settings.setdefault("no_color", False)
@@ -56,17 +58,46 @@ def console(**settings):
     return Console(**settings)
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+#: What never reaches a terminal as it is: the C0 controls but newline and tab (ESC, NUL, BEL, CR…),
+#: DEL, the C1 controls (U+0080–U+009F), the bidirectional controls (U+061C, U+200E, U+200F,
+#: U+202A–U+202E, U+2066–U+2069), the line and paragraph separators, and lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+                      "\ud800-\udfff]")
+#: The same characters but C0 (which JSON escapes itself), for JSON text.
+_JSON_CONTROL = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
 
 
-def escape_controls(text: str) -> str:
-    """Control characters (all but newline and tab) as visible escapes: a name or text from a
-    bundle can never move the cursor, retitle or clear the terminal of whoever reads it."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+def _escaped(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text):
+    """Outside text made safe for a terminal: every character of ``_CONTROL`` shown as a visible
+    escape (``\\x1b``, ``\\u202e``), so that a name, a message or a command line from anyone can
+    never move the cursor, retitle or clear the terminal, write its clipboard or reorder what
+    it shows.  The one function every renderer uses: given a rich ``Text``, a ``Text`` with
+    the same styles on the same characters."""
+    if isinstance(text, str):
+        return _CONTROL.sub(_escaped, text)
+    plain = text.plain
+    if not _CONTROL.search(plain):
+        return text
+    where, at = [], 0  # where each character of ``plain`` starts in the escaped text
+    for ch in plain:
+        where.append(at)
+        at += len(_CONTROL.sub(_escaped, ch))
+    where.append(at)
+    safe = text.copy()
+    safe.plain = _CONTROL.sub(_escaped, plain)
+    safe.spans = [span._replace(start=where[span.start], end=where[span.end]) for span in text.spans]
+    return safe
 
 
 class EscapedOutput:
-    """A text stream that escapes control characters in everything written through it (plain output)."""
+    """A text stream that escapes control characters in everything written through it: stdout
+    and stderr, always (``app.main``); rich writes its own colours to the stream underneath
+    (``console``), so what it draws is escaped where its text is made (``_table``, ``_lines``)."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -78,10 +109,21 @@ class EscapedOutput:
         return getattr(self.stream, name)
 
 
-def emit_json(value) -> None:
+def escaped(stream):
+    """``stream`` writing through ``EscapedOutput`` (once)."""
+    return stream if isinstance(stream, EscapedOutput) else EscapedOutput(stream)
+
+
+def json_text(value) -> str:
+    """``value`` as JSON text, exact, with the characters a terminal must not get as they are
+    written as JSON escapes (``\\u202e``): JSON escapes C0 itself."""
     import json
 
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    return _JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+
+
+def emit_json(value) -> None:
+    sys.stdout.write(json_text(value) + "\n")
 
 
 # -- building blocks -------------------------------------------------------------
@@ -96,6 +138,8 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
     ``drop`` columns are left out, first to last, until the table fits (a caption names them).
     ``narrow``: header -> a function giving a column's cells a shorter or wrappable form,
     used only when the table does not fit as it is."""
+    rows = [[escape_controls(cell) for cell in row] for row in rows]  # every cell as drawn, whatever the layout
+    title = escape_controls(title) if title else title
     if use_rich():
         from rich.table import Table
         from rich.text import Text
@@ -165,6 +209,7 @@ def _fit(headers, rows, width, keep, drop, narrow):
 
 
 def _lines(pairs: list[tuple[str, str]]) -> None:
+    pairs = [(escape_controls(key), escape_controls(value)) for key, value in pairs]
     width = max(len(k) for k, _ in pairs)
     if use_rich():
         from rich.text import Text
@@ -286,16 +331,14 @@ EVENT_DROP = ("CAUSE",)
 def event_stream(found, as_json: bool, jsonl: bool) -> None:
     """``events`` printed as the events are read (``journal.Events``), a batch at a time,
     exactly as ``emit_json``, ``--jsonl`` or ``events`` would print the whole list."""
-    import json
-
     write = sys.stdout.write
     batch: list[dict] = []
 
     def flush(first: bool) -> None:
         if jsonl:
-            write("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in batch))
+            write("".join(json_text(item) + "\n" for item in batch))
         elif batch:
-            write(("" if first else ", ") + json.dumps(batch, ensure_ascii=False)[1:-1])
+            write(("" if first else ", ") + json_text(batch)[1:-1])
         batch.clear()
 
     if jsonl or as_json:

@@ -30,7 +30,7 @@ from chatemu.store.errors import ChatemuError
 from chatemu.store.timefmt import clock_face, parse_time
 
 from .common import Session
-from .render import STATE_STYLES
+from .render import STATE_STYLES, escape_controls
 
 POLL_SECONDS = 0.25  # how often data_version is looked at
 TICK_SECONDS = 1.0  # how often a real clock's countdowns are read again
@@ -402,7 +402,7 @@ class ChatemuScreen(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bar"):
-            yield Label(self._title(), id="title")
+            yield Label(escape_controls(self._title()), id="title")
             yield Label("", id="clock")
         with Horizontal(id="upper"):
             # No padding but a space after each cell: one column between columns, so that every
@@ -537,6 +537,7 @@ class ChatemuScreen(App):
     def put(self, selector: str, content) -> None:
         """Show ``content`` in a label or static, only if it is not what it shows already (a
         change of a widget's content lays the screen out again)."""
+        content = escape_controls(content)
         if self.shown.get(selector) != content:
             self.shown[selector] = content
             self.query_one(selector).update(content)
@@ -550,7 +551,7 @@ class ChatemuScreen(App):
             # The chat under the cursor left the list: the one now at its place.
             keep = ids[min(table.cursor_row, len(ids) - 1)] if table.cursor_row >= 0 else ids[0]
         headers = inbox_headers(chats, every_agent=self.agent is None, spare=self.watch)
-        rows = [(chat["id"], [inbox_cells(chat)[header] + " " for header in headers]) for chat in chats]
+        rows = [(chat["id"], [escape_controls(inbox_cells(chat)[header] + " ") for header in headers]) for chat in chats]
         if (headers, rows) != self.shown.get("#inbox"):
             self.shown["#inbox"] = (headers, rows)
             if headers != self._headers:
@@ -593,7 +594,7 @@ class ChatemuScreen(App):
             log.clear()
             log.write(Text("the event log was replaced (snapshot restore, reset or import)", style="yellow"))
         for event in poll["events"]:
-            log.write(event_text(event, self.agent is None))
+            log.write(escape_controls(event_text(event, self.agent is None)))
         # Every event up to the log's last one has been looked at (those of other agents too).
         self.mark = poll["mark"]
         self.since = self.mark["seq"] if self.mark else 0
@@ -610,16 +611,16 @@ class ChatemuScreen(App):
             box.border_title = "chat"
             self.put("#details", Text("no chat selected", style="dim"))
             return
-        box.border_title = f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else "")
+        box.border_title = escape_controls(f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else ""))
         self.put("#details", chat_details(chat))
         if not messages:
             log.write(Text("no messages yet", style="dim"))
         for message in messages:
-            log.write(message_text(message, chat["customer"]))
+            log.write(escape_controls(message_text(message, chat["customer"])))
 
     def set_status(self, text: str, refused: bool = False) -> None:
         status = self.query_one("#status", Label)
-        status.update(text)
+        status.update(escape_controls(text))
         status.set_class(refused, "refused")
 
     def say(self, lines: list) -> None:
@@ -627,7 +628,7 @@ class ChatemuScreen(App):
             return
         out = self.query_one("#output", RichLog)
         for line in lines:
-            out.write(line)
+            out.write(escape_controls(line))
 
     # -- acting: every action is a chatemu command line ------------------------------------------
 
