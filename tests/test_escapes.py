@@ -247,6 +247,25 @@ def test_a_drills_mistakes_are_shown_escaped(cm, tmp_path):
     shows_escaped(out)
 
 
+# -- timeline --------------------------------------------------------------------------------------
+
+
+def test_the_timeline_draws_a_lanes_name_escaped_as_text_svg_and_html(cm, tmp_path):
+    cm.ok("chat", "new")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("clock", "advance", "1m")
+    conn = sqlite3.connect(cm.db)  # an id no command accepts, as a copied database could hold
+    with conn:
+        conn.execute("UPDATE events SET chat = ? WHERE chat = 'C1'", (ARGUMENT,))
+        conn.execute("UPDATE chats SET id = ?", (ARGUMENT,))
+    conn.close()
+    assert "Ann\\u202e" in inert(cm.ok("timeline").out)
+    assert "Ann\\u202e" in on_terminal(cm, "timeline")
+    for name in ("t.svg", "t.html"):
+        cm.ok("timeline", "-o", str(tmp_path / name))
+        shows_escaped(inert((tmp_path / name).read_text()))
+
+
 # -- the pytest plugin and the Python API ------------------------------------------------------------
 
 
