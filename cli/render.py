@@ -63,20 +63,20 @@ def console(**settings):
 #: U+202A–U+202E, U+2066–U+2069), the line and paragraph separators, and lone surrogates.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
                       "\ud800-\udfff]")
-#: The same characters but C0 (which JSON escapes itself), for JSON text.
-_JSON_CONTROL = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
 
 
 def _escaped(match) -> str:
+    """``\\x1b`` for a C0 control, ``\\u202e`` for the others: the escapes JSON reads too, so
+    a JSON text escaped (C0 is JSON's own to escape) is the same JSON."""
     code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
 
 
 def escape_controls(text):
     """Outside text made safe for a terminal: every character of ``_CONTROL`` shown as a visible
-    escape (``\\x1b``, ``\\u202e``), so that a name, a message or a command line from anyone can
-    never move the cursor, retitle or clear the terminal, write its clipboard or reorder what
-    it shows.  The one function every renderer uses: given a rich ``Text``, a ``Text`` with
+    escape (``\\x1b``, ``\\u009b``, ``\\u202e``), so that a name, a message or a command line
+    from anyone can never move the cursor, retitle or clear the terminal, write its clipboard
+    or reorder what it shows.  The one function every renderer uses: given a rich ``Text``, a ``Text`` with
     the same styles on the same characters."""
     if isinstance(text, str):
         return _CONTROL.sub(_escaped, text)
@@ -116,10 +116,10 @@ def escaped(stream):
 
 def json_text(value) -> str:
     """``value`` as JSON text, exact, with the characters a terminal must not get as they are
-    written as JSON escapes (``\\u202e``): JSON escapes C0 itself."""
+    written as JSON escapes (``\\u202e``; JSON escapes C0 itself)."""
     import json
 
-    return _JSON_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
+    return escape_controls(json.dumps(value, ensure_ascii=False))
 
 
 def emit_json(value) -> None:

@@ -169,6 +169,8 @@ def test_json_keeps_outside_text_exact_and_safe(cm):
         assert set(values(done.json)) == {PAYLOAD}, done
         assert set(values(json.loads(on_terminal(cm, *args, "--json")))) == {PAYLOAD}
     inert(cm.ok("events", "--jsonl").out)
+    bundle = json.loads(inert(cm.ok("export", "-").out))  # still JSON, holding the values exactly
+    assert json.dumps(PAYLOAD)[1:-1] in json.dumps(bundle)
 
 
 # -- error lines -----------------------------------------------------------------------------------
