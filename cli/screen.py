@@ -127,6 +127,12 @@ def inbox_headers(chats: list[dict], every_agent: bool, spare: bool) -> list[str
     return headers
 
 
+def safe(text) -> Text:
+    """Outside text as the console draws it: escaped (``render.escape_controls``) and a rich
+    ``Text``, never read as Textual markup (a customer named ``[/x]`` shows as written)."""
+    return Text(escape_controls(text)) if isinstance(text, str) else escape_controls(text)
+
+
 def inbox_cells(chat: dict) -> dict[str, Text]:
     return {
         "ID": Text(" " + chat["id"], style="bold"), "STATE": state_text(chat["state"]), "AGENT": Text(chat["agent"] or "-"),
@@ -402,7 +408,7 @@ class ChatemuScreen(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bar"):
-            yield Label(escape_controls(self._title()), id="title")
+            yield Label(safe(self._title()), id="title")
             yield Label("", id="clock")
         with Horizontal(id="upper"):
             # No padding but a space after each cell: one column between columns, so that every
@@ -537,7 +543,7 @@ class ChatemuScreen(App):
     def put(self, selector: str, content) -> None:
         """Show ``content`` in a label or static, only if it is not what it shows already (a
         change of a widget's content lays the screen out again)."""
-        content = escape_controls(content)
+        content = safe(content)
         if self.shown.get(selector) != content:
             self.shown[selector] = content
             self.query_one(selector).update(content)
@@ -551,7 +557,7 @@ class ChatemuScreen(App):
             # The chat under the cursor left the list: the one now at its place.
             keep = ids[min(table.cursor_row, len(ids) - 1)] if table.cursor_row >= 0 else ids[0]
         headers = inbox_headers(chats, every_agent=self.agent is None, spare=self.watch)
-        rows = [(chat["id"], [escape_controls(inbox_cells(chat)[header] + " ") for header in headers]) for chat in chats]
+        rows = [(chat["id"], [safe(inbox_cells(chat)[header] + " ") for header in headers]) for chat in chats]
         if (headers, rows) != self.shown.get("#inbox"):
             self.shown["#inbox"] = (headers, rows)
             if headers != self._headers:
@@ -594,7 +600,7 @@ class ChatemuScreen(App):
             log.clear()
             log.write(Text("the event log was replaced (snapshot restore, reset or import)", style="yellow"))
         for event in poll["events"]:
-            log.write(escape_controls(event_text(event, self.agent is None)))
+            log.write(safe(event_text(event, self.agent is None)))
         # Every event up to the log's last one has been looked at (those of other agents too).
         self.mark = poll["mark"]
         self.since = self.mark["seq"] if self.mark else 0
@@ -611,16 +617,16 @@ class ChatemuScreen(App):
             box.border_title = "chat"
             self.put("#details", Text("no chat selected", style="dim"))
             return
-        box.border_title = escape_controls(f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else ""))
+        box.border_title = safe(f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else ""))
         self.put("#details", chat_details(chat))
         if not messages:
             log.write(Text("no messages yet", style="dim"))
         for message in messages:
-            log.write(escape_controls(message_text(message, chat["customer"])))
+            log.write(safe(message_text(message, chat["customer"])))
 
     def set_status(self, text: str, refused: bool = False) -> None:
         status = self.query_one("#status", Label)
-        status.update(escape_controls(text))
+        status.update(safe(text))
         status.set_class(refused, "refused")
 
     def say(self, lines: list) -> None:
@@ -628,7 +634,7 @@ class ChatemuScreen(App):
             return
         out = self.query_one("#output", RichLog)
         for line in lines:
-            out.write(escape_controls(line))
+            out.write(safe(line))
 
     # -- acting: every action is a chatemu command line ------------------------------------------
 

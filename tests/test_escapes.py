@@ -317,3 +317,24 @@ def test_the_console_draws_outside_text_escaped(cm):
                 shows_escaped(value)
 
     asyncio.run(go())
+
+
+def test_the_console_shows_brackets_in_outside_text_as_written(cm):
+    from chatemu.cli import app as cli
+    from chatemu.cli.screen import make_screen
+    from chatemu.store.engine import Engine
+
+    cm.ok("chat", "new", "--customer", "[bold red]Ann[/")
+    cm.ok("chat", "activate", "C1")
+    app = make_screen(Engine(str(cm.db), "agent-1"), "agent-1", False, ["--db", str(cm.db)], cli)
+
+    async def go():
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.pause()
+            app.run_line(["chat", "contact", "C1", "[/x]"])  # not Textual markup: no error, shown as is
+            await pilot.pause()
+            assert "'[/x]'" in str(app.query_one("#status").render())
+            assert "[bold red]Ann[/" in str(app.query_one("#details").render())
+
+    asyncio.run(go())
+    assert cm.chat("C1")["contact"] == "[/x]"
