@@ -741,7 +741,7 @@ class ChatemuScreen(App):
         if self.prompting == "command":
             options = self.candidates(event.value)[1]
             self.query_one("#hint", Label).update(
-                "  ".join(options[:30]) if options else "Tab completes · ↑ ↓ history · Enter runs · Esc closes")
+                safe("  ".join(options[:30]) if options else "Tab completes · ↑ ↓ history · Enter runs · Esc closes"))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         mode, text = self.prompting, event.value
