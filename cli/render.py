@@ -76,8 +76,9 @@ def escape_controls(text):
     """Outside text made safe for a terminal: every character of ``_CONTROL`` shown as a visible
     escape (``\\x1b``, ``\\u009b``, ``\\u202e``), so that a name, a message or a command line
     from anyone can never move the cursor, retitle or clear the terminal, write its clipboard
-    or reorder what it shows.  The one function every renderer uses: given a rich ``Text``, a ``Text`` with
-    the same styles on the same characters."""
+    or reorder what it shows.  The one function every renderer uses (stdout and stderr write
+    through it, ``EscapedOutput``); given a rich ``Text``, a ``Text`` with the same styles on
+    the same characters."""
     if isinstance(text, str):
         return _CONTROL.sub(_escaped, text)
     plain = text.plain
@@ -114,16 +115,12 @@ def escaped(stream):
     return stream if isinstance(stream, EscapedOutput) else EscapedOutput(stream)
 
 
-def json_text(value) -> str:
-    """``value`` as JSON text, exact, with the characters a terminal must not get as they are
-    written as JSON escapes (``\\u202e``; JSON escapes C0 itself)."""
+def emit_json(value) -> None:
+    """One JSON document on stdout: exact, and safe on a terminal (``EscapedOutput`` writes the
+    characters of ``_CONTROL`` as JSON escapes; JSON escapes C0 itself)."""
     import json
 
-    return escape_controls(json.dumps(value, ensure_ascii=False))
-
-
-def emit_json(value) -> None:
-    sys.stdout.write(json_text(value) + "\n")
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
 
 
 # -- building blocks -------------------------------------------------------------
@@ -331,14 +328,16 @@ EVENT_DROP = ("CAUSE",)
 def event_stream(found, as_json: bool, jsonl: bool) -> None:
     """``events`` printed as the events are read (``journal.Events``), a batch at a time,
     exactly as ``emit_json``, ``--jsonl`` or ``events`` would print the whole list."""
+    import json
+
     write = sys.stdout.write
     batch: list[dict] = []
 
     def flush(first: bool) -> None:
         if jsonl:
-            write("".join(json_text(item) + "\n" for item in batch))
+            write("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in batch))
         elif batch:
-            write(("" if first else ", ") + json_text(batch)[1:-1])
+            write(("" if first else ", ") + json.dumps(batch, ensure_ascii=False)[1:-1])
         batch.clear()
 
     if jsonl or as_json:
