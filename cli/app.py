@@ -364,12 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code, lines = call(sys.argv[1:] if argv is None else argv)
         for line in lines:
-            print(line, file=sys.stderr)
+            render.error(line)
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
     except OutputFailed as exc:
-        print(f"error: cannot write the output: {exc}", file=sys.stderr)
+        render.error(f"error: cannot write the output: {exc}")
         return 1
     except (BrokenPipeError, OutputClosed):
         # The reader went away (e.g. `| head`): not our error.

@@ -193,13 +193,12 @@ class Failed(Exception):
 
 
 def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int:
-    import sys
-
     from chatemu.store.engine import Connections
     from chatemu.store.timefmt import format_time
 
     from .files import read_file
     from .follow import interruptible
+    from .render import error
     from .scenario import Dispatcher, clip
 
     text, where = read_file(file)
@@ -263,7 +262,7 @@ def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int
     }
     show.report(report)
     if failure is not None:
-        print(f"error: {where}:{failure.step.number}: {clip(failure.step.shown)}: {failure.error}", file=sys.stderr)
+        error(f"error: {where}:{failure.step.number}: {clip(failure.step.shown)}: {failure.error}")
     return code
 
 

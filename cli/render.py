@@ -549,6 +549,13 @@ def one_line(text: str) -> str:
     return text.translate(_BREAKS)
 
 
+def error(line: str) -> None:
+    """Print an ``error:`` line (or an expectation's line) on stderr: the one place they are
+    printed.  One line whatever it echoes (a file name, a scenario line: line breaks shown
+    escaped), its control characters escaped."""
+    print(escape_controls(one_line(line)), file=sys.stderr)
+
+
 def snapshots(items: list[dict]) -> None:
     if not items:
         print("no snapshots")

@@ -524,7 +524,7 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
             if code:
                 for error in errors:
                     message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
-                    print(f"error: {where}:{number}: {clip(line)}: {message}", file=sys.stderr)
+                    render.error(f"error: {where}:{number}: {clip(line)}: {message}")
                 first_failure = first_failure or code
                 if not keep_going:
                     break

@@ -186,6 +186,10 @@ def test_error_lines_escape_file_names_and_lines(cm, tmp_path):
         done = cm.run(*args)
         assert done.code == code, done
         shows_escaped(inert(done.err))
+    for args in (["run", str(tmp_path / "a\nb.chatemu")], ["import", str(tmp_path / "a\rb\u2028c.json")]):
+        done = cm.run(*args)  # a line break in what it echoes: still one line
+        assert done.code == 2 and len(done.err.splitlines()) == 1 and "a\\u000" in done.err, done
+        inert(done.err)
     scenario = tmp_path / (FILE_NAME + ".chatemu")
     scenario.write_text(f"chat new\nchat park '{ARGUMENT}'\n")
     done = cm.run("run", str(scenario))
