@@ -740,8 +740,8 @@ class ChatemuScreen(App):
     def on_input_changed(self, event: Input.Changed) -> None:
         if self.prompting == "command":
             options = self.candidates(event.value)[1]
-            self.query_one("#hint", Label).update(
-                safe("  ".join(options[:30]) if options else "Tab completes · ↑ ↓ history · Enter runs · Esc closes"))
+            hint = "  ".join(options[:30]) if options else "Tab completes · ↑ ↓ history · Enter runs · Esc closes"
+            self.query_one("#hint", Label).update(safe(hint))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         mode, text = self.prompting, event.value

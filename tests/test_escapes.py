@@ -233,7 +233,8 @@ def test_a_say_or_hint_holding_a_control_character_is_a_bad_drill_file(cm, tmp_p
     before = cm.dump()
     done = cm.run("drill", str(drill))
     assert done.code == 2 and done.out == "", done
-    assert re.fullmatch(r"error: .*t\.drill:2: bad (say|--hint) text: it holds the control character .*\n", done.err), done
+    bad = r"error: .*t\.drill:2: bad (say|--hint) text: it holds the control character .*\n"
+    assert re.fullmatch(bad, done.err), done
     inert(done.err)
     assert cm.dump() == before
 
