@@ -81,9 +81,12 @@ class ScenarioFailure:
         self.exit_code, self.message, self.records = exit_code, message, records
 
     def __str__(self) -> str:
+        """For people (a test's failure): control characters shown escaped (``\\x1b``)."""
+        from .render import escape_controls
+
         if not self.line:
-            return f"{self.path}: {self.message}"
-        return f"{self.path}:{self.line}: {self.command}: {self.message}"
+            return escape_controls(f"{self.path}: {self.message}")
+        return escape_controls(f"{self.path}:{self.line}: {self.command}: {self.message}")
 
 
 def _duration_ms(duration) -> int:

@@ -349,17 +349,18 @@ def _guard_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     from . import render
 
-    if not render.use_rich() and not isinstance(sys.stdout, render.EscapedOutput):
-        sys.stdout = render.EscapedOutput(sys.stdout)  # plain output never carries raw control characters
+    # Nothing written, output or error line, carries a raw control character (rich draws
+    # underneath, its text escaped where it is made).
+    sys.stdout, sys.stderr = render.escaped(sys.stdout), render.escaped(sys.stderr)
     try:
         code, lines = call(sys.argv[1:] if argv is None else argv)
         for line in lines:
-            print(line, file=sys.stderr)
+            render.error(line)
         sys.stdout.flush()
     except KeyboardInterrupt:
         return 130
     except OutputFailed as exc:
-        print(f"error: cannot write the output: {exc}", file=sys.stderr)
+        render.error(f"error: cannot write the output: {exc}")
         return 1
     except (BrokenPipeError, OutputClosed):
         # The reader went away (e.g. `| head`): not our error.

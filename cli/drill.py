@@ -101,6 +101,7 @@ def parse_drill(text: str, where: str) -> list[Step]:
             said = stripped[3:].strip()
             if not said:
                 raise UsageError(f"{where}:{number}: say needs a text: say TEXT")
+            _check_text(said, "say", where, number)
             steps.append(Step(number, "say", clip(stripped), text=said))
             continue
         for _, shown, words, want in parse_lines(line, where):
@@ -126,6 +127,16 @@ def parse_drill(text: str, where: str) -> list[Step]:
                     raise UsageError(f"{where}:{number}: a drill cannot run a scenario")
             steps.append(step)
     return steps
+
+
+def _check_text(text: str, what: str, where: str, number: int) -> str:
+    """A ``say`` or ``--hint`` text, shown to the trainee: a message's rules (no control character)."""
+    from chatemu.store.validate import text_problem
+
+    problem = text_problem(text)
+    if problem:
+        raise UsageError(f"{where}:{number}: bad {what} text: {problem}")
+    return text
 
 
 def _wait(number: int, shown: str, root: list[str], words: list[str], where: str) -> Step:
@@ -158,7 +169,7 @@ def _wait(number: int, shown: str, root: list[str], words: list[str], where: str
             except UsageError as exc:
                 raise UsageError(f"{where}:{number}: --within: {exc.message}") from None
         else:
-            step.hint = value
+            step.hint = _check_text(value, "--hint", where, number)
     if not rest or rest[0] not in KINDS:
         raise UsageError(f"{where}:{number}: wait what? use wait chat ID|agent [ID]|clock|inbox|queue NAME|"
                          "events-since SEQ N, then the checks, as expect takes them")
@@ -182,13 +193,12 @@ class Failed(Exception):
 
 
 def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int:
-    import sys
-
     from chatemu.store.engine import Connections
     from chatemu.store.timefmt import format_time
 
     from .files import read_file
     from .follow import interruptible
+    from .render import error
     from .scenario import Dispatcher, clip
 
     text, where = read_file(file)
@@ -255,7 +265,7 @@ def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int
     }
     show.report(report)
     if failure is not None:
-        print(f"error: {where}:{failure.step.number}: {clip(failure.step.shown)}: {failure.error}", file=sys.stderr)
+        error(f"error: {where}:{failure.step.number}: {clip(failure.step.shown)}: {failure.error}")
     return code
 
 
@@ -403,6 +413,9 @@ class Show:
     def _print(self, line: str, style: str = "") -> None:
         import sys
 
+        from .render import escape_controls
+
+        line = escape_controls(line)
         if self.rich:
             from rich.text import Text
 
@@ -418,7 +431,9 @@ class Show:
             from rich.panel import Panel
             from rich.text import Text
 
-            self.console.print(Panel(Text(step.text), border_style="cyan", expand=False))
+            from .render import escape_controls
+
+            self.console.print(Panel(Text(escape_controls(step.text)), border_style="cyan", expand=False))
         else:
             self._print(f"* {step.text}")
 
@@ -449,7 +464,9 @@ class Show:
         if self.rich:
             from rich.text import Text
 
-            self.status = self.console.status(Text(f"waiting: {clip(step.text)}{within}"))
+            from .render import escape_controls
+
+            self.status = self.console.status(Text(escape_controls(f"waiting: {clip(step.text)}{within}")))
             self.status.start()
         else:
             self._print(f"{self.name}:{step.number}: waiting: {clip(step.text)}{within}")

@@ -49,6 +49,8 @@ def console(**settings):
     whatever stdout is, ``NO_COLOR`` and ``TERM`` say."""
     from rich.console import Console
 
+    stdout = sys.stdout
+    settings.setdefault("file", stdout.stream if isinstance(stdout, EscapedOutput) else stdout)
     if force_color():
         settings.setdefault("force_terminal", True)
         settings.setdefault("no_color", False)
@@ -57,17 +59,47 @@ def console(**settings):
     return Console(**settings)
 
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+#: What never reaches a terminal as it is: the C0 controls but newline and tab (ESC, NUL, BEL, CR…),
+#: DEL, the C1 controls (U+0080–U+009F), the bidirectional controls (U+061C, U+200E, U+200F,
+#: U+202A–U+202E, U+2066–U+2069), the line and paragraph separators, and lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+                      "\ud800-\udfff]")
 
 
-def escape_controls(text: str) -> str:
-    """Control characters (all but newline and tab) as visible escapes: a name or text from a
-    bundle can never move the cursor, retitle or clear the terminal of whoever reads it."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text)
+def _escaped(match) -> str:
+    """``\\x1b`` for a C0 control, ``\\u202e`` for the others: the escapes JSON reads too, so
+    a JSON text escaped (C0 is JSON's own to escape) is the same JSON."""
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x20 else f"\\u{code:04x}"
+
+
+def escape_controls(text):
+    """Outside text made safe for a terminal: every character of ``_CONTROL`` shown as a visible
+    escape (``\\x1b``, ``\\u009b``, ``\\u202e``), so that a name, a message or a command line
+    from anyone can never move the cursor, retitle or clear the terminal, write its clipboard
+    or reorder what it shows.  The one function every renderer uses (stdout and stderr write
+    through it, ``EscapedOutput``); given a rich ``Text``, a ``Text`` with the same styles on
+    the same characters."""
+    if isinstance(text, str):
+        return _CONTROL.sub(_escaped, text)
+    plain = text.plain
+    if not _CONTROL.search(plain):
+        return text
+    where, at = [], 0  # where each character of ``plain`` starts in the escaped text
+    for ch in plain:
+        where.append(at)
+        at += len(_CONTROL.sub(_escaped, ch))
+    where.append(at)
+    safe = text.copy()
+    safe.plain = _CONTROL.sub(_escaped, plain)
+    safe.spans = [span._replace(start=where[span.start], end=where[span.end]) for span in text.spans]
+    return safe
 
 
 class EscapedOutput:
-    """A text stream that escapes control characters in everything written through it (plain output)."""
+    """A text stream that escapes control characters in everything written through it: stdout
+    and stderr, always (``app.main``); rich writes its own colours to the stream underneath
+    (``console``), so what it draws is escaped where its text is made (``_table``, ``_lines``)."""
 
     def __init__(self, stream):
         self.stream = stream
@@ -79,7 +111,14 @@ class EscapedOutput:
         return getattr(self.stream, name)
 
 
+def escaped(stream):
+    """``stream`` writing through ``EscapedOutput`` (once)."""
+    return stream if isinstance(stream, EscapedOutput) else EscapedOutput(stream)
+
+
 def emit_json(value) -> None:
+    """One JSON document on stdout: exact, and safe on a terminal (``EscapedOutput`` writes the
+    characters of ``_CONTROL`` as JSON escapes; JSON escapes C0 itself)."""
     import json
 
     sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
@@ -93,6 +132,8 @@ def _table(headers: list[str], rows: list[list[str]], styles: list[dict[int, str
     """A table: rich on a terminal, fitted to its width (``fit``); plain aligned text otherwise,
     every column whatever its width.  ``wrap``: the columns of free text (a message, a list of
     names), which may wrap between words; every other cell is one value, never wrapped or cut."""
+    rows = [[escape_controls(cell) for cell in row] for row in rows]  # every cell as drawn, whatever the layout
+    title = escape_controls(title) if title else title
     if use_rich():
         from rich.table import Table
         from rich.text import Text
@@ -202,6 +243,7 @@ def _records(out, headers, rows, styles, columns) -> None:
 
 
 def _lines(pairs: list[tuple[str, str]]) -> None:
+    pairs = [(escape_controls(key), escape_controls(value)) for key, value in pairs]
     width = max(len(k) for k, _ in pairs)
     if use_rich():
         from rich.text import Text
@@ -555,6 +597,13 @@ _BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u20
 def one_line(text: str) -> str:
     """``text`` kept to one line: its line breaks shown escaped (a command line may hold one)."""
     return text.translate(_BREAKS)
+
+
+def error(line: str) -> None:
+    """Print an ``error:`` line (or an expectation's line) on stderr: the one place they are
+    printed.  One line whatever it echoes (a file name, a scenario line: line breaks shown
+    escaped), its control characters escaped."""
+    print(escape_controls(one_line(line)), file=sys.stderr)
 
 
 def snapshots(items: list[dict]) -> None:

@@ -497,8 +497,8 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
     if not quiet and not as_json and render.use_rich() and sys.stdout.isatty() and len(steps) > 50:
         from rich.progress import Progress
 
-        progress = Progress(transient=True)
-        task = progress.add_task(f"running {where}", total=len(steps))
+        progress = Progress(transient=True, console=render.console())
+        task = progress.add_task(render.escape_controls(f"running {where}"), total=len(steps))
         progress.start()
     first_failure = 0
     ran = held = failed = 0
@@ -538,7 +538,7 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
             if code:
                 for error in errors:
                     message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
-                    print(f"error: {where}:{number}: {clip(line)}: {message}", file=sys.stderr)
+                    render.error(f"error: {where}:{number}: {clip(line)}: {message}")
                 first_failure = first_failure or code
                 if not keep_going:
                     break

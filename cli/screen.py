@@ -31,7 +31,7 @@ from chatemu.store.errors import ChatemuError
 from chatemu.store.timefmt import clock_face, parse_time
 
 from .common import Session
-from .render import STATE_STYLES
+from .render import STATE_STYLES, escape_controls
 
 POLL_SECONDS = 0.25  # how often data_version is looked at
 TICK_SECONDS = 1.0  # how often a real clock's countdowns are read again
@@ -129,6 +129,12 @@ def inbox_headers(chats: list[dict], every_agent: bool, spare: bool) -> list[str
     if not spare or any(chat["parked_by_call"] for chat in chats):
         headers.append("CALL")
     return headers
+
+
+def safe(text) -> Text:
+    """Outside text as the console draws it: escaped (``render.escape_controls``) and a rich
+    ``Text``, never read as Textual markup (a customer named ``[/x]`` shows as written)."""
+    return Text(escape_controls(text)) if isinstance(text, str) else escape_controls(text)
 
 
 def inbox_cells(chat: dict) -> dict[str, Text]:
@@ -456,7 +462,7 @@ class ChatemuScreen(App):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="bar"):
-            yield Label(self._title(), id="title")
+            yield Label(safe(self._title()), id="title")
             yield Label("", id="clock")
         yield Label("", id="pages")
         with Horizontal(id="upper"):
@@ -637,6 +643,7 @@ class ChatemuScreen(App):
     def put(self, selector: str, content) -> None:
         """Show ``content`` in a label or static, only if it is not what it shows already (a
         change of a widget's content lays the screen out again)."""
+        content = safe(content)
         if self.shown.get(selector) != content:
             self.shown[selector] = content
             self.query_one(selector).update(content)
@@ -650,7 +657,7 @@ class ChatemuScreen(App):
             # The chat under the cursor left the list: the one now at its place.
             keep = ids[min(table.cursor_row, len(ids) - 1)] if table.cursor_row >= 0 else ids[0]
         headers = inbox_headers(chats, every_agent=self.agent is None, spare=self.watch)
-        rows = [(chat["id"], [inbox_cells(chat)[header] + " " for header in headers]) for chat in chats]
+        rows = [(chat["id"], [safe(inbox_cells(chat)[header] + " ") for header in headers]) for chat in chats]
         if (headers, rows) != self.shown.get("#inbox"):
             self.shown["#inbox"] = (headers, rows)
             if headers != self._headers:
@@ -693,7 +700,7 @@ class ChatemuScreen(App):
             log.clear()
             log.write(Text("the event log was replaced (snapshot restore, reset or import)", style="yellow"))
         for event in poll["events"]:
-            log.write(event_text(event, self.agent is None))
+            log.write(safe(event_text(event, self.agent is None)))
         # Every event up to the log's last one has been looked at (those of other agents too).
         self.mark = poll["mark"]
         self.since = self.mark["seq"] if self.mark else 0
@@ -710,16 +717,16 @@ class ChatemuScreen(App):
             box.border_title = "chat"
             self.put("#details", Text("no chat selected", style="dim"))
             return
-        box.border_title = f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else "")
+        box.border_title = safe(f"chat {chat['id']}" + (f" · {chat['customer']}" if chat["customer"] else ""))
         self.put("#details", chat_details(chat))
         if not messages:
             log.write(Text("no messages yet", style="dim"))
         for message in messages:
-            log.write(message_text(message, chat["customer"]))
+            log.write(safe(message_text(message, chat["customer"])))
 
     def set_status(self, text: str, refused: bool = False) -> None:
         status = self.query_one("#status", Label)
-        status.update(text)
+        status.update(safe(text))
         status.set_class(refused, "refused")
 
     def say(self, lines: list) -> None:
@@ -727,7 +734,7 @@ class ChatemuScreen(App):
             return
         out = self.query_one("#output", RichLog)
         for line in lines:
-            out.write(line, shrink=not line.no_wrap)
+            out.write(safe(line), shrink=not line.no_wrap)
 
     # -- acting: every action is a chatemu command line ------------------------------------------
 
@@ -835,8 +842,8 @@ class ChatemuScreen(App):
     def on_input_changed(self, event: Input.Changed) -> None:
         if self.prompting == "command":
             options = self.candidates(event.value)[1]
-            self.query_one("#hint", Label).update(
-                "  ".join(options[:30]) if options else "Tab completes · ↑ ↓ history · Enter runs · Esc closes")
+            hint = "  ".join(options[:30]) if options else "Tab completes · ↑ ↓ history · Enter runs · Esc closes"
+            self.query_one("#hint", Label).update(safe(hint))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         mode, text = self.prompting, event.value
