@@ -127,16 +127,28 @@ def test_escape_controls_keeps_a_rich_texts_styles_on_their_characters():
 # -- refused commands: journaled as typed, shown escaped ------------------------------------------
 
 
-@pytest.mark.parametrize("command, code", [(["template", "remove"], 4), (["classification", "remove"], 4),
-                                           (["snapshot", "restore"], 3), (["snapshot", "delete"], 3)])
-def test_a_refused_command_line_is_shown_escaped_everywhere(cm, command, code):
-    done = cm.fails(code, *command, ARGUMENT)
+@pytest.mark.parametrize("command", [["template", "remove"], ["classification", "remove"],
+                                     ["snapshot", "restore"], ["snapshot", "delete"]], ids=" ".join)
+def test_a_name_holding_control_characters_is_a_usage_error_shown_escaped(cm, command):
+    """Names and codes cannot hold these characters: a malformed name, refused before anything is
+    looked up (exit 2, so nothing is journaled), its error line escaped."""
+    done = cm.fails(2, *command, ARGUMENT)
     shows_escaped(inert(done.err))
+    assert cm.js("refusals") == []
+
+
+#: What a message may hold and a refused command may journal as typed: bidi controls.
+BIDI_TEXT = "Ann" + CORPUS["bidi"] + "end"
+
+
+def test_a_refused_command_line_is_shown_escaped_everywhere(cm):
+    done = cm.fails(4, "chat", "send", "C9", BIDI_TEXT)
+    inert(done.err)
     typed = cm.js("refusals")[0]["command"]
-    assert ARGUMENT in typed  # journaled as typed: --json keeps it exact
+    assert BIDI_TEXT in typed  # journaled as typed: --json keeps it exact
     shows_escaped(inert(cm.ok("refusals").out))
     shows_escaped(on_terminal(cm, "refusals"))
-    assert ARGUMENT in json.loads(on_terminal(cm, "refusals", "--json"))[0]["command"]
+    assert BIDI_TEXT in json.loads(on_terminal(cm, "refusals", "--json"))[0]["command"]
 
 
 # -- what the database holds: every table and line -----------------------------------------------
@@ -244,7 +256,7 @@ def test_a_drills_mistakes_are_shown_escaped(cm, tmp_path):
     drill.write_text("chat new\nwait chat C1 state=active\n")
     child = spawn(cm, "drill", str(drill))
     child.expect("waiting")
-    cm.fails(4, "template", "remove", ARGUMENT)
+    cm.fails(4, "chat", "send", "C9", BIDI_TEXT)
     cm.ok("chat", "activate", "C1")
     child.expect(pexpect.EOF)
     child.close()
