@@ -75,7 +75,7 @@ from .clock import MODES
 from .errors import ChatemuError, DatabaseError
 from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
-from .validate import PRIORITY_RANGE, customer_problem, is_name, text_problem
+from .validate import PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem, text_problem
 
 #: Examples reported per invariant before "… and N more".
 DEFAULT_LIMIT = 50
@@ -193,6 +193,8 @@ class _Checker:
         fn("chatemu_bad_name", 1, lambda v: not is_name(v), deterministic=True)
         fn("chatemu_bad_customer", 1, lambda v: v is not None and customer_problem(v) is not None, deterministic=True)
         fn("chatemu_bad_text", 1, lambda v: text_problem(v) is not None, deterministic=True)
+        fn("chatemu_bad_line", 1, lambda v: line_problem(v) is not None, deterministic=True)
+        fn("chatemu_bad_command", 1, lambda v: command_problem(v) is not None, deterministic=True)
         time = f"NOT (typeof({{0}}) = 'integer' AND {{0}} BETWEEN {MIN_MS} AND {MAX_MS})"
         span = f"NOT (typeof({{0}}) = 'integer' AND {{0}} BETWEEN 0 AND {MAX_MS - MIN_MS})"
 
@@ -225,8 +227,9 @@ class _Checker:
                 ok = False
             if not ok:
                 self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
+        agent_times = ["last_activity_ms", "created_at_ms"] + (["queues_since_ms"] if self.version >= 5 else [])
         self.report(
-            f"SELECT id FROM agents WHERE chatemu_bad_name(id) OR {bad_times(['last_activity_ms', 'created_at_ms'])}"
+            f"SELECT id FROM agents WHERE chatemu_bad_name(id) OR {bad_times(agent_times, nullable=('queues_since_ms',))}"
             " ORDER BY id",
             lambda agent: f"agent {_name(agent)}: a bad id or time",
         )
@@ -256,6 +259,33 @@ class _Checker:
             "SELECT DISTINCT agent FROM events WHERE agent IS NOT NULL AND chatemu_bad_name(agent)",
             lambda agent: f"events: agent {_name(agent)} is not a valid agent id",
         )
+        self.report(
+            f"SELECT seq, cause FROM events WHERE cause IS NULL OR cause NOT IN {_in(core.CAUSES)} ORDER BY seq",
+            lambda seq, cause: f"event {seq}: unknown cause {_name(cause)}",
+        )
+        self.report(
+            "SELECT seq FROM events WHERE chat IS NULL AND agent IS NULL ORDER BY seq",
+            lambda seq: f"event {seq}: names neither a chat nor an agent",
+        )
+        # An agent's status event goes from a status (or from nothing: its first) to a status.
+        statuses = _in(core.STATUSES)
+        self.report(
+            f"SELECT seq, agent, from_state FROM events WHERE chat IS NULL AND from_state IS NOT NULL"
+            f" AND from_state NOT IN {statuses} ORDER BY seq",
+            lambda seq, agent, from_state: f"event {seq}: agent {_name(agent)} went from {_name(from_state)},"
+            " not a status",
+        )
+        if self.version >= 5:
+            self.report(
+                "SELECT seq, queue FROM events WHERE queue IS NOT NULL AND chatemu_bad_name(queue) ORDER BY seq",
+                lambda seq, queue: f"event {seq}: queue {_name(queue)} is not a valid queue name",
+            )
+        if self.version >= 4:
+            self.report(
+                "SELECT name FROM snapshots WHERE NOT (typeof(chats) = 'integer' AND chats >= 0)"
+                " OR NOT (typeof(events_seq) = 'integer' AND events_seq >= 0) ORDER BY name",
+                lambda name: f"snapshot {_name(name)}: a bad count of chats or event sequence",
+            )
         if self.version >= 2:
             self.report(
                 f"SELECT name FROM snapshots WHERE chatemu_bad_name(name) OR {time.format('created_at_ms')} ORDER BY name",
@@ -532,8 +562,7 @@ class _Checker:
             "SELECT seq FROM refusals WHERE NOT (typeof(seq) = 'integer' AND seq >= 1)"
             f" OR NOT (typeof(at_ms) = 'integer' AND at_ms BETWEEN {MIN_MS} AND {MAX_MS})"
             f" OR chatemu_bad_name(agent) OR ifnull(exit_code, 0) NOT IN ({', '.join(map(str, JOURNALED))})"
-            " OR typeof(command) != 'text' OR command = '' OR typeof(message) != 'text' OR message = ''"
-            " ORDER BY seq",
+            " OR chatemu_bad_command(command) OR chatemu_bad_line(message) ORDER BY seq",
             lambda seq: f"refusal {seq}: a bad time, agent, exit code (3 or 4), command or message",
         )
 
@@ -599,6 +628,11 @@ class _Checker:
             " WHERE m.sender IS NOT 'customer' AND a.id IS NULL ORDER BY m.chat, m.seq",
             lambda chat, seq, sender: f"message {seq} of chat {_name(chat)}: from {_name(sender)},"
             " neither the customer nor an agent that exists",
+        )
+        self.report(
+            "SELECT chat, seq, at_ms FROM messages WHERE NOT (typeof(seq) = 'integer' AND seq >= 1)"
+            f" OR NOT (typeof(at_ms) = 'integer' AND at_ms BETWEEN {MIN_MS} AND {MAX_MS}) ORDER BY chat, seq",
+            lambda chat, seq, at: f"message {seq!r} of chat {_name(chat)}: a bad number or time ({_time(at)})",
         )
         self.report(
             "SELECT chat, seq, length(text) FROM messages WHERE chatemu_bad_text(text) ORDER BY chat, seq",
