@@ -34,10 +34,14 @@ The invariants:
   AUTOINCREMENT counter; times never go backwards nor past the clock; every
   chat event names a chat that exists and a legal transition (creation as
   ``queued`` or ``new``, or a move of ``core.TRANSITIONS``); agent events
-  (no chat: presence and calls) are only checked for order;
+  (no chat: presence and calls) are checked for order here, for their
+  causes and statuses below;
 - replay: each chat's events, in ``seq`` order, start from nothing and chain
   (each ``from`` is the previous ``to``), and the last ``to`` is the chat's
   state (and, for a closed chat, the last event is at its closing instant);
+- every event has a known cause (``core.CAUSES``), names a chat or an agent, and
+  its queue (schema 5 on) is null or a valid queue name; an agent's status event
+  goes from a status (or from nothing, its first) to a status;
 - messages (schema 3 on): each names a chat that exists, ``seq`` runs 1, 2, 3 …
   within its chat, the sender is ``customer`` or an agent that exists, the
   text is 1 to 10,000 characters, and it is not before the chat's creation nor
@@ -52,14 +56,16 @@ The invariants:
   with a classification;
 - every chat's contact exists;
 - the journal of refusals (schema 6 on): each row has a time within 0001-01-01 …
-  9999-12-31, a valid agent id, exit code 3 or 4, and a command line and a
-  message that are not empty (its times are not held to the clock: a real
+  9999-12-31, a valid agent id, exit code 3 or 4, a command line as typed (not
+  empty, no NUL: ``validate.command_problem``) and a message of one line without
+  control characters (``validate.line_problem``) (its times are not held to the clock: a real
   clock's refusal is dated on the wall clock, which is stored only by a
   command that changes something);
 - every stored value obeys the rules the command line enforces, whatever way
   it came in: names and ids (chats, agents, queues, snapshots, templates),
   customer and contact names, message texts, priorities, times within
-  0001-01-01 … 9999-12-31, durations and counts never negative, known config
+  0001-01-01 … 9999-12-31 (an agent's, a message's too), message numbers from 1,
+  snapshots' counts, durations and counts never negative, known config
   keys with valid values (per queue only where a key may be), a known clock
   mode, and a next chat number above every chat's.
 """
