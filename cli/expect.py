@@ -92,9 +92,10 @@ def whole_number(word: str, what: str, use: str) -> int:
     """A whole number from 0 to ``MAX_WHOLE`` written in ASCII digits; else ``UsageError``."""
     if not (word.isascii() and word.isdigit()):
         raise UsageError(f"bad {what} {clip(word)!r}: {use}")
-    if len(word.lstrip("0")) > len(str(MAX_WHOLE)) or int(word) > MAX_WHOLE:
+    digits = word.lstrip("0") or "0"  # thousands of leading zeros are a small number, not a huge one
+    if len(digits) > len(str(MAX_WHOLE)) or int(digits) > MAX_WHOLE:
         raise UsageError(f"bad {what} {clip(word)!r}: out of range (0 to {MAX_WHOLE})")
-    return int(word)
+    return int(digits)
 
 
 def run_list_expect(ctx, kind: str, words: list[str], as_json: bool) -> int:

@@ -46,7 +46,7 @@ def refused(cm: Chatemu, code: int, *args: str, match: str = "", stdin: str | No
 @pytest.mark.parametrize("since, count, match", [
     (HUGE, "1", "bad SEQ"), ("1", HUGE, "bad count"), ("1", ENDLESS_DIGITS, "bad count"),
     (ENDLESS_DIGITS, "1", "bad SEQ"), ("²", "1", "bad SEQ"), ("1", "²", "bad count"),
-    (str(2**63), "0", "out of range"),
+    (str(2**63), "0", "out of range"), ("0" * 5000 + "1", "1" + "0" * 4400, "bad count"),
 ])
 def test_expect_events_since_refuses_numbers_out_of_range(cm, since, count, match):
     refused(cm, 2, "expect", "events-since", since, count, match=match)
