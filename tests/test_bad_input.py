@@ -6,6 +6,10 @@ The corpus (well over 200 invocations):
 - hand-written cases: unicode and control characters in ids, names, customers, queues, agents and
   snapshot names; SQL-looking names; huge numbers (priority 10**30, durations of 10**30 s, 2**63);
   bad durations and times; bad option values, missing and extra arguments;
+- huge numbers in every numeric argument of every command, scenario line and drill line (past
+  SQLite's integers, past Python's 4300-digit limit, ``1e309``, thousands of leading zeros, digits
+  that are not ASCII), and endless streams (cut to a few megabytes) to ``import -``, ``run -`` and
+  ``drill -``;
 - seeded random command lines (``random.Random(SEED)``: the same corpus on every run): a command
   path, random positional arguments and random option names (real ones, ones of other commands,
   unknown ones), with values from all of the pools above;
@@ -24,7 +28,7 @@ command that failed, and after every read-only command whatever its exit code; b
 would have changed something and was refused (exit 3 or 4) may append its one row to the journal of
 refusals, and change nothing else.
 
-The corpus (about 590 command lines) runs in-process through ``chatemu.cli.app.main(argv)`` with
+The corpus (about 1,400 command lines) runs in-process through ``chatemu.cli.app.main(argv)`` with
 captured stdout and stderr, in a second or two; the ``--db`` cases, a seeded sample of 24 corpus
 lines and the regression cases run as real processes (over 100).
 Every case is run and all failures are reported together at the end.

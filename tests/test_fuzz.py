@@ -1,5 +1,7 @@
-"""Fuzzing every way state gets in: mutated real bundles, mutated real scenario files and random
-command lines, all in-process through ``chatemu.cli.app.main`` (the same code a process runs).
+"""Fuzzing every way state gets in: mutated real bundles, mutated real scenario files, random
+command lines, huge numbers in every numeric argument (of commands, scenario lines and drill lines),
+and every column of every table of a real bundle given each hostile value, all in-process through
+``chatemu.cli.app.main`` (the same code a process runs).
 
 For every case: a documented exit code (never 70), at most one ``error:`` line when it fails (a
 scenario names each failing line; ``expect`` prints its mismatches), the database file unchanged
@@ -182,7 +184,8 @@ WORDS = st.sampled_from(["chat", "new", "take", "activate", "park", "end", "wrap
                          "send", "receive", "return", "transfer", "--queue", "--agent", "classify", "flag-abusive",
                          "contact", "C1", "C2", "C3", "agent-2", "sales", "clock", "advance", "set", "10s", "1m",
                          "expect", "state=closed", "snapshot", "save", "restore", "s", "--inbox", "run", "'",
-                         "events", "--follow", "x" * 70, "\x00", "\ufeff", "\u2028", "#", "\\"])
+                         "events", "--follow", "x" * 70, "\x00", "\ufeff", "\u2028", "#", "\\",
+                         "events-since", "--priority", "99999999999999999999", "9" * 5000, "0" * 5000 + "1"])
 
 
 @st.composite
@@ -228,7 +231,9 @@ def test_mutated_scenarios(work):
 # -- random command lines --------------------------------------------------------------------------
 
 STRINGS = st.one_of(st.text(max_size=12), st.sampled_from(["", "C1", "agent\n1", "x" * 300, "\x1b[2J", "lots",
-                                                         "-5000", "9" * 30, "9" * 5000, "\ud800", "2026-01-05T09:00Z"]))
+                                                         "-5000", "9" * 30, "9" * 5000, "\ud800", "2026-01-05T09:00Z",
+                                                         "-" + "9" * 5000, "0" * 5000 + "1", "1e309", str(2**63),
+                                                         "events-since"]))
 ARGS = st.one_of(WORDS, STRINGS, st.sampled_from([
     "list", "show", "--all", "--json", "--state", "agent", "status", "available", "break", "config", "wrapup",
     "max-chats", "auto-present", "classification", "list", "template", "add", "remove", "contact", "history",
@@ -254,6 +259,66 @@ def test_random_command_lines(template, work):
         assert check_path(db) == []
 
     case()
+
+
+# -- huge numbers in every numeric argument -------------------------------------------------------
+
+#: Numbers around and far past every bound: SQLite's integers, Python's 4300-digit integer-string
+#: limit, floats past their range, leading zeros, digits that are not ASCII.
+HUGE_NUMBERS = st.one_of(
+    st.integers(2**63 - 3, 2**63 + 3).map(str), st.integers(-(2**63) - 3, -(2**63) + 3).map(str),
+    st.text("0123456789", min_size=19, max_size=6000), st.integers(1, 6000).map(lambda n: "0" * n + "1"),
+    st.integers(4290, 4310).map(lambda n: "9" * n), st.sampled_from(["1e309", "-1e309", "١٢", "²", "1" + "0" * 5000]),
+)
+#: Every numeric argument: (argv with ``{}`` where the number goes, stdin with ``{}``, or None).
+NUMERIC = [
+    (["chat", "new", "--priority", "{}"], None), (["events", "--since", "{}"], None),
+    (["refusals", "--since", "{}"], None), (["timeline", "--limit", "{}"], None),
+    (["config", "set", "max-chats", "{}"], None), (["config", "set", "wrapup-extensions", "{}"], None),
+    (["config", "set", "wrapup", "{}"], None), (["config", "set", "service-level", "{}ms"], None),
+    (["clock", "advance", "{}"], None), (["clock", "advance", "{}ms"], None), (["clock", "advance", "{}h"], None),
+    (["expect", "events-since", "{}", "1"], None), (["expect", "events-since", "1", "{}"], None),
+    (["expect", "chat", "C1", "priority={}"], None), (["expect", "chat", "C1", "unread={}"], None),
+    (["drill", "--timeout", "{}", "-"], "say hello\n"),
+    (["run", "-"], "chat new --priority {}\n"), (["run", "-"], "expect events-since {} 1\n"),
+    (["run", "-"], "expect events-since 1 {}\n"), (["run", "-"], "clock advance {}\n"),
+    (["drill", "--timeout", "1s", "-"], "say hello\nwait events-since 1 {} --within 1s\n"),
+    (["drill", "--timeout", "1s", "-"], "say hello\nwait events-since {} 1 --within 1s\n"),
+    (["drill", "--timeout", "1s", "-"], "say hello\nwait clock now=x --within {}s\n"),
+]
+
+
+#: The shapes every slot is given, besides the random ones.
+EVERY = [str(2**63), str(-(2**63) - 1), "9" * 20, "9" * 5000, "-" + "9" * 5000, "0" * 5000 + "1", "1" + "0" * 5000,
+         "1e309", "١٢", "²"]
+
+
+def test_huge_numbers_in_every_numeric_argument(template, work):
+    """Each numeric argument of each command, scenario line and drill line: every shape of EVERY,
+    then random huge numbers.  A documented exit code, never an internal error; a failed command
+    changes nothing."""
+    db_template, _ = template
+
+    def case(slot, number):
+        words, stdin = slot
+        db = work / "numbers.db"
+        shutil.copyfile(db_template, db)
+        for side in ("-wal", "-shm"):
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        before = digest(db)
+        argv = ["--db", str(db), *(word.replace("{}", number) for word in words)]
+        code, out, err = run(argv, stdin=stdin.replace("{}", number) if stdin else "")
+        assert "internal error" not in err, f"{slot}: {err[:300]}"
+        if words[0] in ("run", "drill"):
+            assert code in DOCUMENTED, f"{slot}: exit {code}\n{err[:300]}"
+        else:
+            judge(argv, code, out, err, before, digest(db))
+        assert check_path(db) == []
+
+    for slot in NUMERIC:
+        for number in EVERY:
+            case(slot, number)
+    FUZZ(given(st.sampled_from(NUMERIC), HUGE_NUMBERS)(case))()
 
 
 # -- every column of every table, one hostile value at a time -------------------------------------
