@@ -212,3 +212,7 @@ def test_an_endless_bundle_is_refused_at_flat_memory(cm, shape):
     assert err.startswith("error: <stdin> is not a chatemu bundle: ") and len(err.splitlines()) == 1, err
     assert out == b""
     assert sha(cm.db) == before
+
+
+def test_import_of_dev_zero_is_refused_at_once(cm):
+    refused(cm, 2, "import", "/dev/zero", match="/dev/zero is not a chatemu bundle: malformed or truncated JSON")
