@@ -42,7 +42,7 @@ from . import schema
 from .clock import MODES
 from .errors import DatabaseError, UsageError
 from .timefmt import MAX_MS, MIN_MS, format_time
-from .validate import is_name, shown
+from .validate import MAX_COUNTER, is_name, shown
 
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
@@ -866,11 +866,14 @@ class StateCheck:
             return f"{where}: meta must have exactly one row, with id 1"
         if self.meta[0].get("mode") not in MODES:
             return f"{where}: the clock's mode must be one of {', '.join(MODES)}"
+        next_chat = self.meta[0].get("next_chat")
+        if type(next_chat) is int and next_chat > MAX_COUNTER:
+            return f"{where}: the next chat number is out of range (at most {MAX_COUNTER})"
         seq = self.seq
         if not self.has_seq or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             return f"{where}: events_seq is missing or not a whole number"
-        if seq >= 2**63:
-            return f"{where}: events_seq is out of range"
+        if seq > MAX_COUNTER:
+            return f"{where}: events_seq is out of range (0 to {MAX_COUNTER})"
         return None
 
 

@@ -81,7 +81,7 @@ from .clock import MODES
 from .errors import ChatemuError, DatabaseError
 from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
-from .validate import PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem, text_problem
+from .validate import MAX_STORED_COUNTER, PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem, text_problem
 
 #: Examples reported per invariant before "… and N more".
 DEFAULT_LIMIT = 50
@@ -216,7 +216,7 @@ class _Checker:
             if not isinstance(offset, int) or abs(offset) > MAX_MS - MIN_MS:
                 self.found.append(f"meta: the real-clock offset {offset!r} is not a whole number of milliseconds in range")
             top = self.one("SELECT max(number) FROM chats") or 0
-            if not isinstance(next_chat, int) or next_chat <= top or next_chat > 2**62:
+            if not isinstance(next_chat, int) or next_chat <= top or next_chat > MAX_STORED_COUNTER:
                 self.found.append(f"meta: the next chat number {next_chat!r} is not above every chat's (highest {top})")
         for queue, key, value in self.rows("SELECT queue, key, value FROM config ORDER BY queue, key"):
             where = f" for queue {_name(queue)}" if queue else ""
@@ -437,15 +437,25 @@ class _Checker:
         )
 
     def event_order(self, now: int | None) -> None:
+        counter = self.one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        if counter is not None and not (isinstance(counter, int) and 0 <= counter <= MAX_STORED_COUNTER):
+            self.found.append(f"events: the sequence counter {counter!r} is not a number from 0 to"
+                              f" {MAX_STORED_COUNTER} (no room for more events)")
+            counter = counter if isinstance(counter, int) else None
         count, top, bottom = self.rows("SELECT count(*), max(seq), min(seq) FROM events")[0]
+        if not count and counter:
+            self.found.append(f"events: the sequence counter is {counter!r} but there are no events:"
+                              " the next event would leave a gap")
         if count:
-            counter = self.one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
             if bottom < 1:
                 self.found.append(f"events: seq {bottom} is not a positive number")
             if counter is None or top > counter:
                 self.found.append(
                     f"events: seq {top} is above the AUTOINCREMENT counter {counter}: seq was rewritten, not appended"
                 )
+            elif counter > top:
+                self.found.append(f"events: the sequence counter {counter} is above the last event's seq {top}:"
+                                  " the next event would leave a gap")
             if bottom >= 1 and top != count:
                 self.found.append(
                     f"events: seq runs to {top} but there are {count} events: {top - count} missing (lost or deleted)"

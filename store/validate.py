@@ -15,6 +15,12 @@ MAX_TEXT = 10_000
 #: Longest customer (contact) name, in characters.
 MAX_CUSTOMER = 200
 PRIORITY_RANGE = (-1_000_000, 1_000_000)
+#: The highest next chat number and event sequence a bundle may bring in: far more than any
+#: history holds, leaving room for every chat and event that follows.
+MAX_COUNTER = 2**62
+#: The highest a database's counters may be (``db check``): SQLite's largest integer, less room
+#: for the numbers still to come.
+MAX_STORED_COUNTER = 2**63 - 2**32
 
 
 def shown(name: str) -> str:

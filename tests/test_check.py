@@ -467,6 +467,10 @@ def test_unknown_values(db, sql, fragment):
         ("UPDATE agents SET queues_since_ms = 'soon' WHERE id = 'agent-1'", "agent agent-1: a bad id or time"),
         ("UPDATE messages SET seq = 'x'", "a bad number or time"),
         ("UPDATE snapshots SET chats = -1", "a bad count of chats"),
+        ("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'events'", "the next event would leave a gap"),
+        ("UPDATE sqlite_sequence SET seq = 'many' WHERE name = 'events'", "the sequence counter 'many' is not"),
+        ("UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'events'", "no room for more events"),
+        ("DELETE FROM events", "but there are no events"),
     ],
 )
 def test_every_column_has_its_rule(db, sql, fragment):

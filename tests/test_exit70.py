@@ -216,3 +216,27 @@ def test_an_endless_bundle_is_refused_at_flat_memory(cm, shape):
 
 def test_import_of_dev_zero_is_refused_at_once(cm):
     refused(cm, 2, "import", "/dev/zero", match="/dev/zero is not a chatemu bundle: malformed or truncated JSON")
+
+
+@pytest.mark.parametrize("part, value, ok", [
+    ("events_seq", 2**63 - 1, False), ("events_seq", 2**62 + 1, False), ("events_seq", 2**62, False),
+    ("events_seq", 0, True),
+    ("next_chat", 2**63 - 1, False), ("next_chat", 2**62 + 1, False), ("next_chat", 2**62, True),
+])
+def test_a_bundle_leaves_room_for_the_chats_and_events_to_come(bundle_text, tmp_path, part, value, ok):
+    document = json.loads(bundle_text)
+    if part == "events_seq":
+        value = value or document["state"]["events_seq"]  # 0: as it is
+        document["state"]["events_seq"] = value
+    else:
+        document["state"]["meta"][0]["next_chat"] = value
+    target = Chatemu(tmp_path / "target.db")
+    target.ok("clock", "set", "2026-01-05T09:00:00Z")
+    if not ok:
+        refused(target, 2, "import", "-", stdin=json.dumps(document),
+                match="above the last event's seq" if value == 2**62 else "out of range")
+        return
+    target.ok("import", "-", stdin=json.dumps(document))
+    for _ in range(2):
+        target.ok("chat", "new")
+    target.ok("db", "check")
