@@ -81,7 +81,8 @@ from .clock import MODES
 from .errors import ChatemuError, DatabaseError
 from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
-from .validate import MAX_STORED_COUNTER, PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem, text_problem
+from .validate import (MAX_STORED_COUNTER, PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem,
+                       text_problem)
 
 #: Examples reported per invariant before "… and N more".
 DEFAULT_LIMIT = 50
@@ -235,8 +236,8 @@ class _Checker:
                 self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
         agent_times = ["last_activity_ms", "created_at_ms"] + (["queues_since_ms"] if self.version >= 5 else [])
         self.report(
-            f"SELECT id FROM agents WHERE chatemu_bad_name(id) OR {bad_times(agent_times, nullable=('queues_since_ms',))}"
-            " ORDER BY id",
+            "SELECT id FROM agents WHERE chatemu_bad_name(id) OR "
+            + bad_times(agent_times, nullable=("queues_since_ms",)) + " ORDER BY id",
             lambda agent: f"agent {_name(agent)}: a bad id or time",
         )
         names = ["id", "queue"] + (["origin_queue"] if self.version >= 3 else [])
