@@ -173,6 +173,16 @@ def _wait(number: int, shown: str, root: list[str], words: list[str], where: str
     if not rest or rest[0] not in KINDS:
         raise UsageError(f"{where}:{number}: wait what? use wait chat ID|agent [ID]|clock|inbox|queue NAME|"
                          "events-since SEQ N, then the checks, as expect takes them")
+    if rest[0] == "events-since" and len(rest) == 3:
+        # Its numbers are judged before the drill starts (a mark's name is known only as it runs).
+        from .expect import whole_number
+
+        try:
+            if rest[1].isascii() and rest[1].isdigit():
+                whole_number(rest[1], "SEQ", "a number, or a name given to 'mark NAME' earlier in the drill")
+            whole_number(rest[2], "count", "a whole number")
+        except UsageError as exc:
+            raise UsageError(f"{where}:{number}: {exc.message}") from None
     if (step.hint is not None or step.strict) and step.within is None:
         raise UsageError(f"{where}:{number}: {'--hint' if step.hint is not None else '--strict'} needs --within")
     step.check = root + ["expect", *rest]

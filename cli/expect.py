@@ -6,7 +6,7 @@ import json
 
 from chatemu.store.engine import Result
 from chatemu.store.errors import ExpectationFailed, UsageError
-from chatemu.store.timefmt import parse_duration, parse_time
+from chatemu.store.timefmt import clip, parse_duration, parse_time
 
 KINDS = ("chat", "agent", "clock", "inbox", "queue", "events-since")
 LISTS = ("inbox", "queue", "events-since")
@@ -91,22 +91,33 @@ def _item(kind: str, word: str) -> tuple[str, str | None]:
     return ident, state or None
 
 
+#: The largest whole number a command line takes (SQLite's largest integer).
+MAX_WHOLE = 2**63 - 1
+
+
+def whole_number(word: str, what: str, use: str) -> int:
+    """A whole number from 0 to ``MAX_WHOLE`` written in ASCII digits; else ``UsageError``."""
+    if not (word.isascii() and word.isdigit()):
+        raise UsageError(f"bad {what} {clip(word)!r}: {use}")
+    digits = word.lstrip("0") or "0"  # thousands of leading zeros are a small number, not a huge one
+    if len(digits) > len(str(MAX_WHOLE)) or int(digits) > MAX_WHOLE:
+        raise UsageError(f"bad {what} {clip(word)!r}: out of range (0 to {MAX_WHOLE})")
+    return int(digits)
+
+
 def _evaluate_list(eng, kind: str, words: list[str], marks: dict[str, int]) -> tuple:
     """``expect inbox [ID[:STATE]…]``, ``expect queue NAME [ID[:STATE]…]``, ``expect events-since SEQ|MARK N``."""
     if kind == "events-since":
         if len(words) != 2:
             raise UsageError("expect events-since needs two words: SEQ (or a scenario's mark) and N, the count")
         since, count = words
-        if since.isdigit():
-            seq = int(since)
-        elif since in marks:
+        if since in marks:
             seq = marks[since]
         else:
-            raise UsageError(f"bad SEQ {since!r}: a number, or a name given to 'mark NAME' earlier in the scenario")
-        if not count.isdigit():
-            raise UsageError(f"bad count {count!r}: a whole number")
+            seq = whole_number(since, "SEQ", "a number, or a name given to 'mark NAME' earlier in the scenario")
+        number = whole_number(count, "count", "a whole number")
         got = eng.count_events(seq).value
-        subject, field, expected, ok = "events", f"since {since}", count, got == int(count)
+        subject, field, expected, ok = "events", f"since {since}", count, got == number
         failure = f"events since {since}: expected {count}, got {got}"
     else:
         if kind == "queue":

@@ -238,7 +238,10 @@ def export(
     """
     eng = engine(ctx)
     if file == "-":
-        eng.export(sys.stdout.write, pretty)
+        # A bundle is JSON, not plain text: written as it is (JSON escapes what must be; DEL and
+        # C1 characters a refused command line held stay as they were typed).
+        out = sys.stdout.stream if isinstance(sys.stdout, render.EscapedOutput) else sys.stdout
+        eng.export(out.write, pretty)
         return
     from .files import check_target, writing
 

@@ -34,6 +34,7 @@ import codecs
 import json
 import re
 import sqlite3
+import sys
 import zlib
 from typing import Callable, Iterable, Iterator
 
@@ -41,7 +42,7 @@ from . import schema
 from .clock import MODES
 from .errors import DatabaseError, UsageError
 from .timefmt import MAX_MS, MIN_MS, format_time
-from .validate import is_name, shown
+from .validate import MAX_COUNTER, is_name, shown
 
 FORMAT = "chatemu-bundle"
 FORMAT_VERSION = 1
@@ -489,6 +490,8 @@ def write_pretty_bundle(conn: sqlite3.Connection, write: Callable[[str], None]) 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMBER_TAIL = re.compile(r"[0-9.eE+-]*")
 _DECODER = json.JSONDecoder()
+#: What a JSON value starts with (``NaN`` and ``Infinity`` too, as ``json.loads`` reads them).
+_STARTS = frozenset('{["-0123456789tfnNI')
 
 
 class Malformed(Exception):
@@ -498,9 +501,16 @@ class Malformed(Exception):
 class Reader:
     """JSON text read a piece at a time from ``read(n)``: the structure (objects, arrays,
     keys) is walked here, and each value that is not walked into (a row, a name) is
-    decoded whole by the standard decoder."""
+    decoded whole by the standard decoder.
+
+    Memory stays flat whatever the input: a value that does not end within ``MAX_VALUE``
+    characters (an endless string, ``/dev/zero``) is refused, and so is a number of more
+    digits than Python reads (``sys.get_int_max_str_digits``)."""
 
     PIECE = 1 << 20
+    #: The longest value decoded whole, in characters: a row of the longest text (10,000
+    #: characters, each escaped as ``\uXXXX``) is a small fraction of it.
+    MAX_VALUE = 1 << 22
 
     def __init__(self, read: Callable[[int], str]):
         self.read = read
@@ -512,7 +522,8 @@ class Reader:
     def _more(self) -> bool:
         if self.eof:
             return False
-        data = self.read(max(self.PIECE, len(self.buf) - self.pos))
+        pending = len(self.buf) - self.pos
+        data = self.read(max(self.PIECE, min(pending, self.MAX_VALUE + 1 - pending)))
         if not data:
             self.eof = True
             return False
@@ -545,22 +556,31 @@ class Reader:
 
     def value(self):
         """The next JSON value, whole."""
-        self.peek()
+        if self.peek() not in _STARTS:
+            self.fail("Expecting value")
         while True:
             try:
                 found, end = _DECODER.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
-                if self._more():
+                if self._within() and self._more():
                     continue
                 self.fail(exc.msg, exc.pos)
             except RecursionError:
                 self.fail("nested too deeply")
+            except ValueError:  # an integer of more digits than Python converts
+                self.fail(f"a number of more than {sys.get_int_max_str_digits()} digits")
             if (end == len(self.buf) or (type(found) in (int, float)
                                          and _NUMBER_TAIL.match(self.buf, end).end() == len(self.buf))) \
-                    and self._more():
+                    and self._within() and self._more():
                 continue  # a number may go on in the next piece ("1" then "2", "1." then "5e3")
             self.pos = end
             return found
+
+    def _within(self) -> bool:
+        """Is the value being read still within ``MAX_VALUE``?  (Refused when it is not.)"""
+        if len(self.buf) - self.pos > self.MAX_VALUE:
+            self.fail(f"a value longer than {self.MAX_VALUE:,} characters")
+        return True
 
     def key(self) -> str:
         if self.peek() != '"':
@@ -846,11 +866,14 @@ class StateCheck:
             return f"{where}: meta must have exactly one row, with id 1"
         if self.meta[0].get("mode") not in MODES:
             return f"{where}: the clock's mode must be one of {', '.join(MODES)}"
+        next_chat = self.meta[0].get("next_chat")
+        if type(next_chat) is int and next_chat > MAX_COUNTER:
+            return f"{where}: the next chat number is out of range (at most {MAX_COUNTER})"
         seq = self.seq
         if not self.has_seq or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
             return f"{where}: events_seq is missing or not a whole number"
-        if seq >= 2**63:
-            return f"{where}: events_seq is out of range"
+        if seq > MAX_COUNTER:
+            return f"{where}: events_seq is out of range (0 to {MAX_COUNTER})"
         return None
 
 

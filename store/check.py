@@ -34,10 +34,14 @@ The invariants:
   AUTOINCREMENT counter; times never go backwards nor past the clock; every
   chat event names a chat that exists and a legal transition (creation as
   ``queued`` or ``new``, or a move of ``core.TRANSITIONS``); agent events
-  (no chat: presence and calls) are only checked for order;
+  (no chat: presence and calls) are checked for order here, for their
+  causes and statuses below;
 - replay: each chat's events, in ``seq`` order, start from nothing and chain
   (each ``from`` is the previous ``to``), and the last ``to`` is the chat's
   state (and, for a closed chat, the last event is at its closing instant);
+- every event has a known cause (``core.CAUSES``), names a chat or an agent, and
+  its queue (schema 5 on) is null or a valid queue name; an agent's status event
+  goes from a status (or from nothing, its first) to a status;
 - messages (schema 3 on): each names a chat that exists, ``seq`` runs 1, 2, 3 …
   within its chat, the sender is ``customer`` or an agent that exists, the
   text is 1 to 10,000 characters, and it is not before the chat's creation nor
@@ -52,15 +56,17 @@ The invariants:
   with a classification;
 - every chat's contact exists;
 - the journal of refusals (schema 6 on): each row has a time within 0001-01-01 …
-  9999-12-31, a valid agent id, exit code 3 or 4, and a command line and a
-  message that are not empty, of any length (the journal keeps a long one
-  bounded, ``refusals.bounded``; an older chatemu kept it whole); its times
-  are not held to the clock (a real clock's refusal is dated on the wall
-  clock, which is stored only by a command that changes something);
+  9999-12-31, a valid agent id, exit code 3 or 4, a command line as typed (not
+  empty, no NUL: ``validate.command_problem``; of any length: the journal keeps a
+  long one bounded, ``refusals.bounded``, an older chatemu kept it whole) and a
+  message of one line without control characters (``validate.line_problem``)
+  (its times are not held to the clock: a real clock's refusal is dated on the
+  wall clock, which is stored only by a command that changes something);
 - every stored value obeys the rules the command line enforces, whatever way
   it came in: names and ids (chats, agents, queues, snapshots, templates),
   customer and contact names, message texts, priorities, times within
-  0001-01-01 … 9999-12-31, durations and counts never negative, known config
+  0001-01-01 … 9999-12-31 (an agent's, a message's too), message numbers from 1,
+  snapshots' counts, durations and counts never negative, known config
   keys with valid values (per queue only where a key may be), a known clock
   mode, and a next chat number above every chat's.
 """
@@ -76,7 +82,8 @@ from .clock import MODES
 from .errors import ChatemuError, DatabaseError
 from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
-from .validate import PRIORITY_RANGE, customer_problem, is_name, text_problem
+from .validate import (MAX_STORED_COUNTER, PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem,
+                       text_problem)
 
 #: Examples reported per invariant before "… and N more".
 DEFAULT_LIMIT = 50
@@ -194,6 +201,8 @@ class _Checker:
         fn("chatemu_bad_name", 1, lambda v: not is_name(v), deterministic=True)
         fn("chatemu_bad_customer", 1, lambda v: v is not None and customer_problem(v) is not None, deterministic=True)
         fn("chatemu_bad_text", 1, lambda v: text_problem(v) is not None, deterministic=True)
+        fn("chatemu_bad_line", 1, lambda v: line_problem(v) is not None, deterministic=True)
+        fn("chatemu_bad_command", 1, lambda v: command_problem(v) is not None, deterministic=True)
         time = f"NOT (typeof({{0}}) = 'integer' AND {{0}} BETWEEN {MIN_MS} AND {MAX_MS})"
         span = f"NOT (typeof({{0}}) = 'integer' AND {{0}} BETWEEN 0 AND {MAX_MS - MIN_MS})"
 
@@ -209,7 +218,7 @@ class _Checker:
             if not isinstance(offset, int) or abs(offset) > MAX_MS - MIN_MS:
                 self.found.append(f"meta: the real-clock offset {offset!r} is not a whole number of milliseconds in range")
             top = self.one("SELECT max(number) FROM chats") or 0
-            if not isinstance(next_chat, int) or next_chat <= top or next_chat > 2**62:
+            if not isinstance(next_chat, int) or next_chat <= top or next_chat > MAX_STORED_COUNTER:
                 self.found.append(f"meta: the next chat number {next_chat!r} is not above every chat's (highest {top})")
         for queue, key, value in self.rows("SELECT queue, key, value FROM config ORDER BY queue, key"):
             where = f" for queue {_name(queue)}" if queue else ""
@@ -230,9 +239,10 @@ class _Checker:
                 ok = False
             if not ok:
                 self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
+        agent_times = ["last_activity_ms", "created_at_ms"] + (["queues_since_ms"] if self.version >= 5 else [])
         self.report(
-            f"SELECT id FROM agents WHERE chatemu_bad_name(id) OR {bad_times(['last_activity_ms', 'created_at_ms'])}"
-            " ORDER BY id",
+            "SELECT id FROM agents WHERE chatemu_bad_name(id) OR "
+            + bad_times(agent_times, nullable=("queues_since_ms",)) + " ORDER BY id",
             lambda agent: f"agent {_name(agent)}: a bad id or time",
         )
         names = ["id", "queue"] + (["origin_queue"] if self.version >= 3 else [])
@@ -261,6 +271,33 @@ class _Checker:
             "SELECT DISTINCT agent FROM events WHERE agent IS NOT NULL AND chatemu_bad_name(agent)",
             lambda agent: f"events: agent {_name(agent)} is not a valid agent id",
         )
+        self.report(
+            f"SELECT seq, cause FROM events WHERE cause IS NULL OR cause NOT IN {_in(core.CAUSES)} ORDER BY seq",
+            lambda seq, cause: f"event {seq}: unknown cause {_name(cause)}",
+        )
+        self.report(
+            "SELECT seq FROM events WHERE chat IS NULL AND agent IS NULL ORDER BY seq",
+            lambda seq: f"event {seq}: names neither a chat nor an agent",
+        )
+        # An agent's status event goes from a status (or from nothing: its first) to a status.
+        statuses = _in(core.STATUSES)
+        self.report(
+            f"SELECT seq, agent, from_state FROM events WHERE chat IS NULL AND from_state IS NOT NULL"
+            f" AND from_state NOT IN {statuses} ORDER BY seq",
+            lambda seq, agent, from_state: f"event {seq}: agent {_name(agent)} went from {_name(from_state)},"
+            " not a status",
+        )
+        if self.version >= 5:
+            self.report(
+                "SELECT seq, queue FROM events WHERE queue IS NOT NULL AND chatemu_bad_name(queue) ORDER BY seq",
+                lambda seq, queue: f"event {seq}: queue {_name(queue)} is not a valid queue name",
+            )
+        if self.version >= 4:
+            self.report(
+                "SELECT name FROM snapshots WHERE NOT (typeof(chats) = 'integer' AND chats >= 0)"
+                " OR NOT (typeof(events_seq) = 'integer' AND events_seq >= 0) ORDER BY name",
+                lambda name: f"snapshot {_name(name)}: a bad count of chats or event sequence",
+            )
         if self.version >= 2:
             self.report(
                 f"SELECT name FROM snapshots WHERE chatemu_bad_name(name) OR {time.format('created_at_ms')} ORDER BY name",
@@ -406,15 +443,25 @@ class _Checker:
         )
 
     def event_order(self, now: int | None) -> None:
+        counter = self.one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        if counter is not None and not (isinstance(counter, int) and 0 <= counter <= MAX_STORED_COUNTER):
+            self.found.append(f"events: the sequence counter {counter!r} is not a number from 0 to"
+                              f" {MAX_STORED_COUNTER} (no room for more events)")
+            counter = counter if isinstance(counter, int) else None
         count, top, bottom = self.rows("SELECT count(*), max(seq), min(seq) FROM events")[0]
+        if not count and counter:
+            self.found.append(f"events: the sequence counter is {counter!r} but there are no events:"
+                              " the next event would leave a gap")
         if count:
-            counter = self.one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
             if bottom < 1:
                 self.found.append(f"events: seq {bottom} is not a positive number")
             if counter is None or top > counter:
                 self.found.append(
                     f"events: seq {top} is above the AUTOINCREMENT counter {counter}: seq was rewritten, not appended"
                 )
+            elif counter > top:
+                self.found.append(f"events: the sequence counter {counter} is above the last event's seq {top}:"
+                                  " the next event would leave a gap")
             if bottom >= 1 and top != count:
                 self.found.append(
                     f"events: seq runs to {top} but there are {count} events: {top - count} missing (lost or deleted)"
@@ -537,8 +584,7 @@ class _Checker:
             "SELECT seq FROM refusals WHERE NOT (typeof(seq) = 'integer' AND seq >= 1)"
             f" OR NOT (typeof(at_ms) = 'integer' AND at_ms BETWEEN {MIN_MS} AND {MAX_MS})"
             f" OR chatemu_bad_name(agent) OR ifnull(exit_code, 0) NOT IN ({', '.join(map(str, JOURNALED))})"
-            " OR typeof(command) != 'text' OR command = '' OR typeof(message) != 'text' OR message = ''"
-            " ORDER BY seq",
+            " OR chatemu_bad_command(command) OR chatemu_bad_line(message) ORDER BY seq",
             lambda seq: f"refusal {seq}: a bad time, agent, exit code (3 or 4), command or message",
         )
 
@@ -604,6 +650,11 @@ class _Checker:
             " WHERE m.sender IS NOT 'customer' AND a.id IS NULL ORDER BY m.chat, m.seq",
             lambda chat, seq, sender: f"message {seq} of chat {_name(chat)}: from {_name(sender)},"
             " neither the customer nor an agent that exists",
+        )
+        self.report(
+            "SELECT chat, seq, at_ms FROM messages WHERE NOT (typeof(seq) = 'integer' AND seq >= 1)"
+            f" OR NOT (typeof(at_ms) = 'integer' AND at_ms BETWEEN {MIN_MS} AND {MAX_MS}) ORDER BY chat, seq",
+            lambda chat, seq, at: f"message {seq!r} of chat {_name(chat)}: a bad number or time ({_time(at)})",
         )
         self.report(
             "SELECT chat, seq, length(text) FROM messages WHERE chatemu_bad_text(text) ORDER BY chat, seq",

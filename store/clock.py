@@ -6,7 +6,9 @@ own).  The database's clock is computed from it by ``clock_now``:
 
 - virtual: time is ``now_ms``, frozen until ``clock advance``/``clock set``;
 - real: time is the wall clock plus ``offset_ms``, never less than ``now_ms``
-  (the last instant any command saw), so it never moves backwards.
+  (the last instant any command saw), so it never moves backwards, and never
+  past ``timefmt.MAX_MS`` (the last millisecond of 9999-12-31): a real clock that
+  reaches the end of the calendar stops there.
 
 The offset means something only in real mode: it is computed when the clock
 switches to real, and neither moving nor setting a virtual clock touches it
@@ -19,7 +21,7 @@ from __future__ import annotations
 import time
 
 from .errors import Refused, UsageError
-from .timefmt import MAX_MS, format_time
+from .timefmt import MAX_DURATION_MS, MAX_MS, format_duration, format_time
 from .validate import shown
 
 VIRTUAL = "virtual"
@@ -37,7 +39,7 @@ def system_wall_ms() -> int:
 def clock_now(mode: str, now_ms: int, offset_ms: int, wall_ms: int) -> int:
     """The database's time, from its stored clock and the wall clock (pure)."""
     if mode == REAL:
-        return max(now_ms, wall_ms + offset_ms)
+        return min(max(now_ms, wall_ms + offset_ms), max(now_ms, MAX_MS))
     return now_ms
 
 
@@ -52,11 +54,18 @@ def move_to(tx, to_ms: int) -> None:
     if to_ms < tx.now:
         raise Refused(f"cannot set the clock to {format_time(to_ms)}: it is {format_time(tx.now)} and never moves backwards")
     if to_ms > MAX_MS:
-        raise UsageError("cannot move the clock past 9999-12-31")
+        raise UsageError(f"cannot move the clock to {_past(to_ms)}: the clock runs from 0001-01-01 to"
+                         f" {format_time(MAX_MS)}")
     if tx.mode == REAL:
         tx.offset += to_ms - tx.now
     tx.now = to_ms
     tx.due = True
+
+
+def _past(ms: int) -> str:
+    """An instant past the end of the calendar, said in words."""
+    return f"{format_time(MAX_MS)} + {format_duration(ms - MAX_MS)}" if ms - MAX_MS <= MAX_DURATION_MS \
+        else "after 9999-12-31"
 
 
 def advance(tx, duration_ms: int):

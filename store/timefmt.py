@@ -54,15 +54,15 @@ def parse_duration(text: str) -> int:
     else:
         match = _DURATION.fullmatch(text)
         if match is None or not any(match.groupdict().values()):
-            raise UsageError(f"bad duration {_clip(raw)!r} (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
+            raise UsageError(f"bad duration {clip(raw)!r} (use e.g. 90, 90s, 1.5s, 2m, 1m30s, 1h)")
         total = sum(
             (_number(value, raw) * _UNIT_MS[unit] for unit, value in match.groupdict().items() if value),
             Fraction(0),
         )
     if total.denominator != 1:
-        raise UsageError(f"bad duration {_clip(raw)!r}: finer than a millisecond")
+        raise UsageError(f"bad duration {clip(raw)!r}: finer than a millisecond")
     if total > MAX_DURATION_MS:
-        raise UsageError(f"bad duration {_clip(raw)!r}: longer than 100 years")
+        raise UsageError(f"bad duration {clip(raw)!r}: longer than 100 years")
     return int(total)
 
 
@@ -76,16 +76,16 @@ def _number(text: str, raw: str):
     whole, _, decimals = text.partition(".")
     whole, decimals = whole.lstrip("0"), decimals.rstrip("0")
     if len(whole) > 20:
-        raise UsageError(f"bad duration {_clip(raw)!r}: longer than 100 years")
+        raise UsageError(f"bad duration {clip(raw)!r}: longer than 100 years")
     if len(decimals) > 20:
-        raise UsageError(f"bad duration {_clip(raw)!r}: finer than a millisecond")
+        raise UsageError(f"bad duration {clip(raw)!r}: finer than a millisecond")
     value = Fraction(int(whole or "0"))
     if decimals:
         value += Fraction(int(decimals), 10 ** len(decimals))
     return value
 
 
-def _clip(text: str, limit: int = 60) -> str:
+def clip(text: str, limit: int = 60) -> str:
     """A value typed by the user, cut short for a one-line message."""
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -164,13 +164,13 @@ def parse_time(text: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"bad time {raw!r} (use ISO 8601, e.g. 2026-01-05T09:00:00Z)") from None
+        raise UsageError(f"bad time {clip(raw)!r} (use ISO 8601, e.g. 2026-01-05T09:00:00Z)") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     delta = moment - EPOCH
     if delta % timedelta(milliseconds=1):
-        raise UsageError(f"bad time {raw!r}: finer than a millisecond")
+        raise UsageError(f"bad time {clip(raw)!r}: finer than a millisecond")
     ms = delta // timedelta(milliseconds=1)
     if not MIN_MS <= ms <= MAX_MS:
-        raise UsageError(f"bad time {raw!r}: out of range")
+        raise UsageError(f"bad time {clip(raw)!r}: out of range (0001-01-01 to 9999-12-31, UTC)")
     return ms

@@ -15,6 +15,12 @@ MAX_TEXT = 10_000
 #: Longest customer (contact) name, in characters.
 MAX_CUSTOMER = 200
 PRIORITY_RANGE = (-1_000_000, 1_000_000)
+#: The highest next chat number and event sequence a bundle may bring in: far more than any
+#: history holds, leaving room for every chat and event that follows.
+MAX_COUNTER = 2**62
+#: The highest a database's counters may be (``db check``): SQLite's largest integer, less room
+#: for the numbers still to come.
+MAX_STORED_COUNTER = 2**63 - 2**32
 
 
 def shown(name: str) -> str:
@@ -103,13 +109,7 @@ def text_problem(text) -> str | None:
         return "it is empty"
     if len(text) > MAX_TEXT:
         return f"it has {len(text)} characters, more than {MAX_TEXT}"
-    for ch in text:
-        if ch in "\n\t":
-            continue
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000:
-            return f"it holds the control character {ch!r} (only newline and tab are allowed)"
-    return None
+    return control_problem(text, "\n\t")
 
 
 def check_text(kind: str, text: str) -> str:
@@ -117,3 +117,47 @@ def check_text(kind: str, text: str) -> str:
     if problem:
         raise UsageError(f"bad {kind}: {problem}")
     return text
+
+
+# -- rules for stored values no command types in (``db check`` and import hold them) ------------
+
+
+def control_problem(text: str, allowed: str = "") -> str | None:
+    """The first control character of ``text`` (C0, DEL, C1, a lone surrogate) not in
+    ``allowed``, said in words; None when it has none."""
+    if text.isascii() and text.isprintable():
+        return None  # the usual case, at C speed
+    for ch in text:
+        if ch in allowed:
+            continue
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code < 0xA0 or 0xD800 <= code < 0xE000:
+            shown_allowed = " and ".join({"\n": "newline", "\t": "tab"}.get(c, repr(c)) for c in allowed)
+            return f"it holds the control character {ch!r}" + (
+                f" (only {shown_allowed} are allowed)" if allowed else "")
+    return None
+
+
+def line_problem(text) -> str | None:
+    """Why ``text`` is not one line of text without control characters (a refusal's message, as
+    chatemu words it: every value a user typed shown escaped), or None.  Its length is not limited."""
+    if not isinstance(text, str):
+        return "it is not text"
+    if not text:
+        return "it is empty"
+    return control_problem(text)
+
+
+def command_problem(text) -> str | None:
+    """Why ``text`` is not a command line as a refusal's journal keeps it, or None: a command line
+    holds what its words held as typed (any character but NUL, which no command line can carry,
+    and a lone surrogate, which no database stores); its length is not limited here."""
+    if not isinstance(text, str):
+        return "it is not text"
+    if not text:
+        return "it is empty"
+    if "\0" in text:
+        return "it holds NUL"
+    if not text.isascii() and any(0xD800 <= ord(ch) < 0xE000 for ch in text):
+        return "it holds a lone surrogate"
+    return None

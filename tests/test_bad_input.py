@@ -6,6 +6,10 @@ The corpus (well over 200 invocations):
 - hand-written cases: unicode and control characters in ids, names, customers, queues, agents and
   snapshot names; SQL-looking names; huge numbers (priority 10**30, durations of 10**30 s, 2**63);
   bad durations and times; bad option values, missing and extra arguments;
+- huge numbers in every numeric argument of every command, scenario line and drill line (past
+  SQLite's integers, past Python's 4300-digit limit, ``1e309``, thousands of leading zeros, digits
+  that are not ASCII), and endless streams (cut to a few megabytes) to ``import -``, ``run -`` and
+  ``drill -``;
 - seeded random command lines (``random.Random(SEED)``: the same corpus on every run): a command
   path, random positional arguments and random option names (real ones, ones of other commands,
   unknown ones), with values from all of the pools above;
@@ -24,7 +28,7 @@ command that failed, and after every read-only command whatever its exit code; b
 would have changed something and was refused (exit 3 or 4) may append its one row to the journal of
 refusals, and change nothing else.
 
-The corpus (about 590 command lines) runs in-process through ``chatemu.cli.app.main(argv)`` with
+The corpus (about 1,400 command lines) runs in-process through ``chatemu.cli.app.main(argv)`` with
 captured stdout and stderr, in a second or two; the ``--db`` cases, a seeded sample of 24 corpus
 lines and the regression cases run as real processes (over 100).
 Every case is run and all failures are reported together at the end.
@@ -67,7 +71,11 @@ class Case:
     why: str = ""
 
     def label(self) -> str:
-        return f"[{self.db}] chatemu " + " ".join(repr(a) if not isinstance(a, str) or not a.isprintable() or " " in a or not a else a for a in self.argv)
+        def word(a):
+            if isinstance(a, str) and len(a) > 80:
+                return word(a[:60]) + f"…({len(a)} characters)"
+            return repr(a) if not isinstance(a, str) or not a.isprintable() or " " in a or not a else a
+        return f"[{self.db}] chatemu " + " ".join(word(a) for a in self.argv) + (f" ({self.why})" if self.why else "")
 
 
 @dataclass
@@ -379,8 +387,53 @@ def real_db(tmp_path_factory) -> Path:
     return path
 
 
+#: Numbers past every bound: SQLite's integers, Python's integer-string limit (4300 digits), a float's
+#: range, thousands of leading zeros, digits that are not ASCII.
+HUGE = [str(2**63), "9" * 20, str(10**30), "9" * 5000, "-" + "9" * 5000, "0" * 5000 + "1", "1" + "0" * 4400, "1e309",
+        "١٢", "²"]
+#: An input that never ends, cut to a few megabytes: what `import -`, `run -` and `drill -` read.
+ENDLESS = {"zeros": "\0" * (4 << 20), "yes": "y\n" * (2 << 20), "a string": '{"format": "' + "a" * (5 << 20),
+           "digits": '{"format": ' + "9" * (5 << 20), "a line": "chat new --customer " + "a" * (1 << 20) + "\n"}
+
+
+def numbers() -> list[Case]:
+    """Every numeric argument of every command, scenario line and drill line, given each huge number;
+    and every command that reads a stream, given an endless one."""
+    cases: list[Case] = []
+    add = lambda *argv, **kw: cases.append(Case(list(argv), **kw))  # noqa: E731
+    for value in HUGE:
+        add("chat", "new", "--priority", value)
+        add("events", "--since", value)
+        add("refusals", "--since", value)
+        add("timeline", "--limit", value)
+        add("timeline", "--from", value)
+        add("stats", "queues", "--since", value)
+        add("stats", "agents", "--until", value)
+        for key in ("wrapup", "wrapup-extension", "wrapup-extensions", "max-chats", "service-level"):
+            add("config", "set", key, value)
+        for unit in ("", "ms", "s", "m", "h"):
+            add("clock", "advance", value + unit)
+        add("clock", "set", value)
+        add("expect", "events-since", value, "1")
+        add("expect", "events-since", "1", value)
+        for field in ("priority", "unread", "transfers", "wrapup_remaining", "created_at"):
+            add("expect", "chat", "C1", f"{field}={value}")
+        add("drill", "--timeout", value, "-", stdin="say hello\n")
+        for line in (f"chat new --priority {value}", f"expect events-since {value} 1", f"expect events-since 1 {value}",
+                     f"clock advance {value}", f"config set max-chats {value}"):
+            add("run", "-", stdin=line + "\n")
+        for line in (f"wait events-since 1 {value} --within 1s", f"wait events-since {value} 1 --within 1s",
+                     f"wait clock now=x --within {value}"):
+            add("drill", "--timeout", "1s", "-", stdin=f"say hello\n{line}\n")
+    for name, text in ENDLESS.items():
+        add("import", "-", stdin=text, why=name)
+        add("run", "-", stdin=text, why=name)
+        add("drill", "--timeout", "1s", "-", stdin=text, why=name)
+    return cases
+
+
 def corpus() -> list[Case]:
-    return hand_written() + fuzzed(FUZZ_COUNT)
+    return hand_written() + numbers() + fuzzed(FUZZ_COUNT)
 
 
 def test_corpus_size():

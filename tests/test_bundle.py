@@ -219,3 +219,77 @@ def test_an_older_state_in_a_bundle_is_upgraded_as_it_loads(tmp_path):
     assert [(c["origin_queue"], c["contact"], c["messages"]) for c in chats] == [
         (c["queue"], c["customer"], 0) for c in chats]
     assert other.contact_history("Ann 3").value["chats"][0]["id"] == "C3"
+
+
+# -- a value that never ends ---------------------------------------------------------------------
+
+
+class SmallReader(bundle.Reader):
+    """The reader with a small bound on one value, to test its edges cheaply."""
+
+    PIECE = 64
+    MAX_VALUE = 1000
+
+
+def counted(text: str):
+    """``read(n)`` over ``text``, and how many characters it has handed out."""
+    handed = [0]
+    read = pieces(text, 1 << 30)
+
+    def counting(n: int) -> str:
+        piece = read(n)
+        handed[0] += len(piece)
+        return piece
+
+    return counting, handed
+
+
+@pytest.mark.parametrize("make", [lambda n: '"' + "a" * (n - 2) + '"', lambda n: "[" + "1," * ((n - 3) // 2) + "1]",
+                                  lambda n: '{"' + "k" * (n - 6) + '":1}'])
+def test_a_value_up_to_the_bound_is_read_and_one_past_it_refused(make):
+    for size, ok in ((SmallReader.MAX_VALUE, True), (SmallReader.MAX_VALUE + 50, False)):
+        text = make(size)
+        assert size - 1 <= len(text) <= size
+        reader = SmallReader(pieces(text, 7))
+        if ok:
+            assert reader.value() == json.loads(text)
+        else:
+            with pytest.raises(bundle.Malformed, match="a value longer than 1,000 characters"):
+                reader.value()
+
+
+def test_an_endless_value_is_refused_having_read_a_bounded_amount():
+    read, handed = counted('{"format": "' + "a" * 10_000_000)
+    reader = SmallReader(read)
+    with pytest.raises(bundle.Malformed, match="longer than"):
+        for _ in reader.members():
+            reader.value()
+    assert handed[0] <= 2 * SmallReader.MAX_VALUE + 2 * SmallReader.PIECE
+
+
+@pytest.mark.parametrize("text", ["\0" * 10_000_000, "y\n" * 5_000_000, "<html>" * 1_000_000])
+def test_what_no_json_value_starts_with_is_refused_at_once(text):
+    read, handed = counted(text)
+    with pytest.raises(bundle.Malformed, match="Expecting value"):
+        bundle.Reader(read).value()
+    assert handed[0] <= bundle.Reader.PIECE
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text[:100])
+
+
+@pytest.mark.parametrize("text", ["9" * 5000, '{"a": ' + "-" + "1" * 4301 + "}", "[1, " + "2" * 10_000 + "]"])
+def test_a_number_of_more_digits_than_python_reads_is_refused(text):
+    with pytest.raises(bundle.Malformed, match="a number of more than 4300 digits"):
+        read_whole(text, 100)
+
+
+def test_a_5000_digit_number_in_a_bundle_is_a_usage_error(tmp_path):
+    eng = Engine(str(tmp_path / "a.db"), "agent-1", lambda: 1_767_603_600_000)
+    eng.clock_set(1_767_603_600_000)
+
+    class Source:
+        def __init__(self, text):
+            self.read = pieces(text, 1 << 20)
+
+    with pytest.raises(UsageError, match="not a chatemu bundle: .*a number of more than 4300 digits"):
+        eng.import_(Source('{"format": "chatemu-bundle", "format_version": ' + "1" * 5000 + "}"), "bad.json", False)

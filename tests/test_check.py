@@ -452,6 +452,57 @@ def test_unknown_values(db, sql, fragment):
     assert_found(corrupt(db, sql), fragment)
 
 
+@pytest.mark.parametrize(
+    "sql,fragment",
+    [
+        ("UPDATE events SET cause = 'x' || char(27) || '[2J' WHERE seq = 1", "event 1: unknown cause 'x\\x1b[2J'"),
+        ("UPDATE events SET cause = 'teleport' WHERE seq = 1", "event 1: unknown cause teleport"),
+        ("UPDATE events SET queue = 'def' || char(0) || 'ault' WHERE seq = 1", "event 1: queue 'def\\x00ault' is not"),
+        ("UPDATE events SET queue = '' WHERE seq = 1", "event 1: queue '' is not a valid queue name"),
+        ("UPDATE events SET from_state = char(27) || ']0;pwned' || char(7) WHERE seq ="
+         " (SELECT min(seq) FROM events WHERE chat IS NULL AND agent = 'agent-2')",
+         "agent agent-2 went from '\\x1b]0;pwned\\x07', not a status"),
+        ("UPDATE events SET chat = NULL, agent = NULL WHERE seq = (SELECT max(seq) FROM events)",
+         "names neither a chat nor an agent"),
+        ("UPDATE agents SET queues_since_ms = 'soon' WHERE id = 'agent-1'", "agent agent-1: a bad id or time"),
+        ("UPDATE messages SET seq = 'x'", "a bad number or time"),
+        ("UPDATE snapshots SET chats = -1", "a bad count of chats"),
+        ("UPDATE sqlite_sequence SET seq = seq + 1 WHERE name = 'events'", "the next event would leave a gap"),
+        ("UPDATE sqlite_sequence SET seq = 'many' WHERE name = 'events'", "the sequence counter 'many' is not"),
+        ("UPDATE sqlite_sequence SET seq = 9223372036854775807 WHERE name = 'events'", "no room for more events"),
+        ("DELETE FROM events", "but there are no events"),
+    ],
+)
+def test_every_column_has_its_rule(db, sql, fragment):
+    if "messages" in sql or "snapshots" in sql:
+        conn = sqlite3.connect(db, isolation_level=None)
+        conn.execute("INSERT INTO snapshots (name, created_at_ms, chats, events_seq) VALUES ('s', 0, 0, 0)")
+        conn.execute("INSERT INTO messages (chat, seq, at_ms, sender, text) VALUES ('C1', 1, ?, 'customer', 'hi')",
+                     (T0,))
+        conn.close()
+        assert check_path(db) == []
+    assert_found(corrupt(db, sql), fragment)
+
+
+@pytest.mark.parametrize("column,value,bad", [
+    ("command", "chat park C1", False), ("command", "chat send C1 'a\nb\tc'", False),
+    ("command", "chat park 'C\x1b[31m'", False),  # as typed: its words may hold what a terminal acts on
+    ("command", "chat park C\x00", True), ("command", "", True), ("command", b"blob", True),
+    ("message", "unknown chat 'C\\x1b'", False), ("message", "unknown chat \x1b[2J", True),
+    ("message", "two\nlines", True), ("message", "nul\x00", True), ("message", "", True), ("message", b"blob", True),
+])
+def test_a_refusals_command_and_message(db, column, value, bad):
+    conn = sqlite3.connect(db, isolation_level=None)
+    row = {"command": "chat park C1", "message": "cannot park C1"} | {column: value}
+    conn.execute("INSERT INTO refusals (at_ms, agent, command, exit_code, message) VALUES (?, 'agent-1', ?, 3, ?)",
+                  (T0, row["command"], row["message"]))
+    conn.close()
+    found = check_path(db)
+    assert bool(found) == bad, found
+    if bad:
+        assert_found(found, "refusal 1: a bad time, agent, exit code (3 or 4), command or message")
+
+
 def test_many_violations_are_capped(db):
     conn = sqlite3.connect(db, isolation_level=None)
     try:

@@ -1,5 +1,7 @@
-"""Fuzzing every way state gets in: mutated real bundles, mutated real scenario files and random
-command lines, all in-process through ``chatemu.cli.app.main`` (the same code a process runs).
+"""Fuzzing every way state gets in: mutated real bundles, mutated real scenario files, random
+command lines, huge numbers in every numeric argument (of commands, scenario lines and drill lines),
+and every column of every table of a real bundle given each hostile value, all in-process through
+``chatemu.cli.app.main`` (the same code a process runs).
 
 For every case: a documented exit code (never 70), at most one ``error:`` line when it fails (a
 scenario names each failing line; ``expect`` prints its mismatches), the database file unchanged
@@ -16,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -87,6 +90,7 @@ def template(tmp_path_factory) -> tuple[Path, str]:
         "--agent agent-2 agent login", "--agent agent-2 agent break", "chat new --priority 3", "clock advance 10s", "chat activate C1",
         "chat flag-abusive C1", "--agent agent-2 agent available", "chat transfer C1 --agent agent-2",
         "chat new --customer Cy --queue sales", "clock advance 2m",
+        "--agent agent-2 agent queues set default sales", "! chat park C99", "!3 chat new --queue sales --id C2",
     ]
     script = db.parent / "make.chatemu"
     script.write_text("\n".join(lines) + "\n")
@@ -180,7 +184,8 @@ WORDS = st.sampled_from(["chat", "new", "take", "activate", "park", "end", "wrap
                          "send", "receive", "return", "transfer", "--queue", "--agent", "classify", "flag-abusive",
                          "contact", "C1", "C2", "C3", "agent-2", "sales", "clock", "advance", "set", "10s", "1m",
                          "expect", "state=closed", "snapshot", "save", "restore", "s", "--inbox", "run", "'",
-                         "events", "--follow", "x" * 70, "\x00", "\ufeff", "\u2028", "#", "\\"])
+                         "events", "--follow", "x" * 70, "\x00", "\ufeff", "\u2028", "#", "\\",
+                         "events-since", "--priority", "99999999999999999999", "9" * 5000, "0" * 5000 + "1"])
 
 
 @st.composite
@@ -226,7 +231,9 @@ def test_mutated_scenarios(work):
 # -- random command lines --------------------------------------------------------------------------
 
 STRINGS = st.one_of(st.text(max_size=12), st.sampled_from(["", "C1", "agent\n1", "x" * 300, "\x1b[2J", "lots",
-                                                         "-5000", "9" * 30, "9" * 5000, "\ud800", "2026-01-05T09:00Z"]))
+                                                         "-5000", "9" * 30, "9" * 5000, "\ud800", "2026-01-05T09:00Z",
+                                                         "-" + "9" * 5000, "0" * 5000 + "1", "1e309", str(2**63),
+                                                         "events-since"]))
 ARGS = st.one_of(WORDS, STRINGS, st.sampled_from([
     "list", "show", "--all", "--json", "--state", "agent", "status", "available", "break", "config", "wrapup",
     "max-chats", "auto-present", "classification", "list", "template", "add", "remove", "contact", "history",
@@ -252,3 +259,151 @@ def test_random_command_lines(template, work):
         assert check_path(db) == []
 
     case()
+
+
+# -- huge numbers in every numeric argument -------------------------------------------------------
+
+#: Numbers around and far past every bound: SQLite's integers, Python's 4300-digit integer-string
+#: limit, floats past their range, leading zeros, digits that are not ASCII.
+HUGE_NUMBERS = st.one_of(
+    st.integers(2**63 - 3, 2**63 + 3).map(str), st.integers(-(2**63) - 3, -(2**63) + 3).map(str),
+    st.text("0123456789", min_size=19, max_size=6000), st.integers(1, 6000).map(lambda n: "0" * n + "1"),
+    st.integers(4290, 4310).map(lambda n: "9" * n), st.sampled_from(["1e309", "-1e309", "١٢", "²", "1" + "0" * 5000]),
+)
+#: Every numeric argument: (argv with ``{}`` where the number goes, stdin with ``{}``, or None).
+NUMERIC = [
+    (["chat", "new", "--priority", "{}"], None), (["events", "--since", "{}"], None),
+    (["refusals", "--since", "{}"], None), (["timeline", "--limit", "{}"], None),
+    (["config", "set", "max-chats", "{}"], None), (["config", "set", "wrapup-extensions", "{}"], None),
+    (["config", "set", "wrapup", "{}"], None), (["config", "set", "service-level", "{}ms"], None),
+    (["clock", "advance", "{}"], None), (["clock", "advance", "{}ms"], None), (["clock", "advance", "{}h"], None),
+    (["expect", "events-since", "{}", "1"], None), (["expect", "events-since", "1", "{}"], None),
+    (["expect", "chat", "C1", "priority={}"], None), (["expect", "chat", "C1", "unread={}"], None),
+    (["drill", "--timeout", "{}", "-"], "say hello\n"),
+    (["run", "-"], "chat new --priority {}\n"), (["run", "-"], "expect events-since {} 1\n"),
+    (["run", "-"], "expect events-since 1 {}\n"), (["run", "-"], "clock advance {}\n"),
+    (["drill", "--timeout", "1s", "-"], "say hello\nwait events-since 1 {} --within 1s\n"),
+    (["drill", "--timeout", "1s", "-"], "say hello\nwait events-since {} 1 --within 1s\n"),
+    (["drill", "--timeout", "1s", "-"], "say hello\nwait clock now=x --within {}s\n"),
+]
+
+
+#: The shapes every slot is given, besides the random ones.
+EVERY = [str(2**63), str(-(2**63) - 1), "9" * 20, "9" * 5000, "-" + "9" * 5000, "0" * 5000 + "1", "1" + "0" * 5000,
+         "1e309", "١٢", "²"]
+
+
+def test_huge_numbers_in_every_numeric_argument(template, work):
+    """Each numeric argument of each command, scenario line and drill line: every shape of EVERY,
+    then random huge numbers.  A documented exit code, never an internal error; a failed command
+    changes nothing."""
+    db_template, _ = template
+
+    def case(slot, number):
+        words, stdin = slot
+        db = work / "numbers.db"
+        shutil.copyfile(db_template, db)
+        for side in ("-wal", "-shm"):
+            Path(f"{db}{side}").unlink(missing_ok=True)
+        before = digest(db)
+        argv = ["--db", str(db), *(word.replace("{}", number) for word in words)]
+        code, out, err = run(argv, stdin=stdin.replace("{}", number) if stdin else "")
+        assert "internal error" not in err, f"{slot}: {err[:300]}"
+        if words[0] in ("run", "drill"):
+            assert code in DOCUMENTED, f"{slot}: exit {code}\n{err[:300]}"
+        else:
+            judge(argv, code, out, err, before, digest(db))
+        assert check_path(db) == []
+
+    for slot in NUMERIC:
+        for number in EVERY:
+            case(slot, number)
+    FUZZ(given(st.sampled_from(NUMERIC), HUGE_NUMBERS)(case))()
+
+
+# -- every column of every table, one hostile value at a time -------------------------------------
+
+#: Values of the wrong kind for any column: each is refused by import, or accepted and then harmless.
+HOSTILE_ANY = [None, "", "a\x01b", "a\x00b", "\x1b[31mred", "\x1b]0;title\x07", "two\nlines", "\u202eevil", "\x85",
+               "warp", "x" * 20_000, 2**63, -(2**63) - 1, 2**62, -1, 0, 1.5, True, [], {}]
+#: Control characters, as plain output must never print them.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+NUL = re.compile("\x00")
+#: The stored texts that may hold control characters: newline and tab in texts people write;
+#: a refused command line as it was typed (anything a command line can carry).
+KEEPS = {("messages", "text"): "\n\t", ("templates", "text"): "\n\t", ("chats", "classification_note"): "\n\t",
+         ("refusals", "command"): "*"}
+LATER = (["chat", "list", "--all"], ["events"], ["stats", "queues"], ["stats", "agents"], ["refusals"],
+         ["agent", "list"], ["queue", "list"], ["config", "show"], ["snapshot", "list"], ["template", "list"],
+         ["classification", "list"], ["chat", "show", "C1"], ["explain", "C1"], ["clock"])
+
+
+def hostile_bundles(text: str):
+    """(where, bundle text) for every column of every table of the state (the first row, and an
+    agent's first status event), of the snapshots' entries and of ``events_seq``, set to each
+    hostile value in turn."""
+    document = json.loads(text)
+    spots = []
+    for table, rows in sorted(document["state"].items()):
+        if table == "events_seq":
+            spots.append((("state", "events_seq"), "events_seq"))
+            continue
+        assert rows, f"the template's {table} has no rows"
+        picks = [0] + ([next(i for i, row in enumerate(rows) if row["chat"] is None)] if table == "events" else [])
+        for index in picks:
+            for column in sorted(rows[index]):
+                spots.append((("state", table, index, column), f"{table}[{index}].{column}"))
+    for column in sorted(document["snapshots"][0]):
+        if column != "state":
+            spots.append((("snapshots", 0, column), f"snapshots[0].{column}"))
+    for path, where in spots:
+        for value in HOSTILE_ANY:
+            copy = json.loads(text)
+            parent = copy
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = value
+            yield f"{where} = {value!r:.40}", json.dumps(copy, ensure_ascii=False)
+
+
+def test_every_column_of_every_table_is_refused_or_harmless(template, work):
+    """Each hostile value in each column: import refuses it (exit 2, the file unchanged), or
+    accepts it and then ``db check`` is clean, no stored text holds a control character (but
+    where a text may: newline and tab in a message), and no later command fails or prints one."""
+    _, text = template
+    db = work / "column.db"
+    empty = work / "empty.db"
+    assert run(["--db", str(empty), "clock", "set", "2026-01-05T09:00:00Z"])[0] == 0
+    accepted = 0
+    for where, bundle in hostile_bundles(text):
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+        shutil.copyfile(empty, db)
+        before = digest(db)
+        code, out, err = run(["--db", str(db), "import", "-"], stdin=bundle)
+        assert code in (0, 2), f"{where}: exit {code}\n{err}"
+        if code == 2:
+            assert err.startswith("error: ") and len(err.splitlines()) == 1, f"{where}: {err!r}"
+            assert digest(db) == before, f"{where}: refused, yet the file changed"
+            continue
+        accepted += 1
+        assert check_path(db) == [], where
+        code, out, err = run(["--db", str(db), "export", "-"])
+        assert code == 0, f"{where}: export exit {code}\n{err}"
+        try:
+            exported = json.loads(out)
+        except ValueError as exc:
+            raise AssertionError(f"{where}: export wrote no JSON ({exc}): {out[exc.pos - 60:exc.pos + 20]!r}") from None
+        for table, rows in exported["state"].items():
+            for row in rows if isinstance(rows, list) else ():
+                for column, value in row.items():
+                    if isinstance(value, str):
+                        allowed = KEEPS.get((table, column), "")
+                        assert not (CONTROL if allowed != "*" else NUL).search(value.translate(
+                            {ord(c): None for c in allowed})), f"{where}: {table}.{column} holds {value!r}"
+        for later in LATER:
+            code, out, err = run(["--db", str(db), *later])
+            assert code in (0, 4), f"{where}: {later} exit {code}\n{err}"
+            assert not RAW_CONTROL.search(out + err), f"{where}: {later} printed {out + err!r}"
+    assert accepted  # some values are legal somewhere (null where a column may be null)

@@ -130,7 +130,38 @@ MUTATIONS = {
         lambda b: b["state"]["messages"][0].update(text="bell\a"), "without control characters"),
     "priority out of range": (lambda b: chat(b, "C2").update(priority=10**7), "chat C2: a value out of its rules"),
     "negative extensions": (lambda b: chat(b).update(extensions_left=-1), "chat C1: a value out of its rules"),
+    "event cause with a terminal escape": (
+        lambda b: b["state"]["events"][0].update(cause="customer\x1b[2J"), "unknown cause 'customer\\x1b[2J'"),
+    "event cause unknown": (lambda b: b["state"]["events"][0].update(cause="teleport"), "unknown cause teleport"),
+    "event queue with a NUL": (
+        lambda b: b["state"]["events"][0].update(queue="default\x00"), "queue 'default\\x00' is not a valid"),
+    "an agent's first status event from a terminal escape": (
+        lambda b: first_status_event(b).update(from_state="\x1b]0;pwned\x07"), "not a status"),
+    "refusal command with a NUL": (lambda b: add_refusal(b, command="chat park C1\x00"), "refusal 1: a bad"),
+    "refusal message with a terminal escape": (
+        lambda b: add_refusal(b, message="cannot \x1b[2J"), "refusal 1: a bad"),
+    "refusal message with a NUL": (lambda b: add_refusal(b, message="\x00"), "refusal 1: a bad"),
 }
+
+
+def first_status_event(bundle) -> dict:
+    return next(row for row in bundle["state"]["events"] if row["chat"] is None)
+
+
+def add_refusal(bundle, **values) -> None:
+    bundle["state"]["refusals"].append({"seq": 1, "at_ms": bundle["state"]["meta"][0]["now_ms"], "agent": "agent-1",
+                                        "command": "chat park C9", "exit_code": 4, "message": "unknown chat C9",
+                                        **values})
+
+
+def test_a_refusal_typed_with_delete_and_c1_characters_exports_as_json_that_imports(cm, tmp_path):
+    cm.fails(4, "chat", "park", "C\x7f\x85\x1b[2J")
+    done = cm.ok("export", "-")
+    assert json.loads(done.out)["state"]["refusals"][0]["command"] == "chat park 'C\x7f\x85\x1b[2J'"
+    target = Chatemu(tmp_path / "target.db")
+    target.ok("import", "-", stdin=done.out)
+    target.ok("db", "check")
+    assert "\x1b" not in target.ok("refusals").out
 
 
 @pytest.mark.parametrize("name", MUTATIONS)
