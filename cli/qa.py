@@ -238,10 +238,9 @@ def export(
     """
     eng = engine(ctx)
     if file == "-":
-        # A bundle is JSON, not plain text: written as it is (JSON escapes what must be; DEL and
-        # C1 characters a refused command line held stay as they were typed).
-        out = sys.stdout.stream if isinstance(sys.stdout, render.EscapedOutput) else sys.stdout
-        eng.export(out.write, pretty)
+        # Through stdout's escaping, which writes DEL, C1 and bidirectional controls as JSON
+        # escapes: the same values, and nothing a terminal would act on.
+        eng.export(sys.stdout.write, pretty)
         return
     from .files import check_target, writing
 
