@@ -12,22 +12,30 @@ from chatemu.store import staging
 from chatemu.store.errors import UsageError
 
 
+#: The most text a scenario or drill file may hold (characters): more is refused having read only
+#: that much, so an endless input (``yes | chatemu run -``, ``/dev/zero``) costs bounded memory.
+MAX_TEXT = 64 * 1024 * 1024
+
+
 def read_file(path: str) -> tuple[str, str]:
     """The file's text and how to name it in messages."""
-    if path == "-":
-        try:
-            return sys.stdin.read(), "<stdin>"
-        except UnicodeDecodeError:
-            raise UsageError("<stdin> is not UTF-8 text") from None
+    name = "<stdin>" if path == "-" else path
     try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read(), path
+        if path == "-":
+            text = sys.stdin.read(MAX_TEXT + 1)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read(MAX_TEXT + 1)
     except IsADirectoryError:
         raise UsageError(f"cannot read {path}: it is a folder") from None
     except UnicodeDecodeError:
-        raise UsageError(f"cannot read {path}: not UTF-8 text") from None
+        raise UsageError(f"<stdin> is not UTF-8 text" if path == "-" else f"cannot read {path}: not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"cannot read {name}: longer than {MAX_TEXT:,} characters, the most a "
+                         "scenario or drill file may hold")
+    return text, name
 
 
 def check_target(path: str, force: bool = False, protect: str | None = None) -> None:

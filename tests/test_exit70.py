@@ -240,3 +240,47 @@ def test_a_bundle_leaves_room_for_the_chats_and_events_to_come(bundle_text, tmp_
     for _ in range(2):
         target.ok("chat", "new")
     target.ok("db", "check")
+
+
+FILE_LIMIT = 400 << 20  # address space: chatemu, and a scenario file of the largest size kept in memory
+FILE_TOTAL = 600 << 20  # bytes offered: more than the limit
+
+
+@pytest.mark.parametrize("command", ["run", "drill"])
+@pytest.mark.parametrize("unit", [b"chat new\n", b"y\n", b"\0"], ids=["lines", "yes", "zeros"])
+def test_an_endless_scenario_or_drill_on_stdin_is_refused_at_bounded_memory(cm, command, unit):
+    from chatemu.cli.files import MAX_TEXT
+
+    assert FILE_TOTAL > FILE_LIMIT > MAX_TEXT * 2
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (FILE_LIMIT, FILE_LIMIT))
+
+    before = sha(cm.db)
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([CHATEMU, command, "-"], stdin=read_end, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=cm.env, preexec_fn=limit)
+    os.close(read_end)
+
+    def feed():
+        block = unit * ((1 << 20) // len(unit))
+        with open(write_end, "wb") as pipe:
+            try:
+                for _ in range(FILE_TOTAL // len(block)):
+                    pipe.write(block)
+            except OSError:  # it stopped reading
+                pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    feeder.join(timeout=10)
+    err = err.decode()
+    assert proc.returncode == 2, err
+    assert err == (f"error: cannot read <stdin>: longer than {MAX_TEXT:,} characters, the most a scenario or drill "
+                   "file may hold\n"), err
+    assert out == b""
+    assert sha(cm.db) == before
