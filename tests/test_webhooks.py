@@ -137,7 +137,7 @@ def _dt(seconds):
 
 
 def test_a_failing_endpoint_gets_every_event_once_acknowledged_in_order(cm, receiver):
-    # 500 twice, then a timeout-free 200, then 503, then 200 …
+    # 500 twice, then 200, then 503, then 200 …
     answers = iter([500, 500, 200, 503, 200, 200, 502, 200] + [200] * 50)
     hook = receiver(lambda n, body: next(answers))
     engine = Engine(str(cm.db))
@@ -145,16 +145,25 @@ def test_a_failing_endpoint_gets_every_event_once_acknowledged_in_order(cm, rece
     for name in ("Ann", "Bob", "Cy"):
         cm.ok("chat", "new", "--customer", name)
     seqs = [e["seq"] for e in cm.js("events")]
-    deliverer = Deliverer(str(cm.db), schedule=(0, 0.2, 0.2, 0.2))
-    first = deliverer.run_once()
-    assert first == pytest.approx(0.2, abs=0.05) and len(hook.got) == 1  # waits before the next try
-    assert deliverer.run_once() is not None and len(hook.got) == 1  # not before its time
-    drain(deliverer, lambda: len(hook.acknowledged()) == len(seqs))
+    now = [time.time()]  # the wall clock, moved by hand: the specification's own schedule
+    deliverer = Deliverer(str(cm.db), wall=lambda: now[0])
+    assert deliverer.schedule[:4] == (0, 5, 300, 1800)
+    assert deliverer.run_once() == 5 and len(hook.got) == 1  # failed: the next try in 5 s
+    now[0] += 4.9
+    assert deliverer.run_once() == pytest.approx(0.1) and len(hook.got) == 1  # not before its time
+    now[0] += 0.1
+    assert deliverer.run_once() == 300 and len(hook.got) == 2  # failed again: 5 minutes
+    now[0] += 300
+    waits = [deliverer.run_once()]
+    while waits[-1] is not None:
+        now[0] += waits[-1]
+        waits.append(deliverer.run_once())
+    assert waits == [5, 5, None]  # the 503 and the 502 each waited 5 s
     assert [m["data"]["seq"] for m in hook.acknowledged()] == seqs
     # every attempt at one event has the same id; attempts come in seq order
     attempts = [(h["webhook-id"], json.loads(b)["data"]["seq"]) for h, b, _ in hook.got]
     assert [s for _, s in attempts] == sorted(s for _, s in attempts)
-    assert all(i == attempts[0][0] for i, s in attempts if s == seqs[0]) and len({i for i, _ in attempts}) == len(seqs)
+    assert {i for i, s in attempts if s == seqs[0]} == {attempts[0][0]} and len({i for i, _ in attempts}) == len(seqs)
     record = {d["seq"]: d for d in engine.webhook_deliveries(1).value}
     assert (record[seqs[0]]["attempts"], record[seqs[0]]["status"], record[seqs[0]]["delivered"]) == (3, 200, True)
     assert engine.webhook_list().value[0]["cursor"] == seqs[-1]
