@@ -93,6 +93,7 @@ def headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, 
 def post(url: str, body: bytes, head: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
     """POST ``body`` to ``url`` and nowhere else (no proxy, no redirect followed): the status
     (None with the reason when there was no answer), and a Retry-After in seconds if given."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -110,7 +111,7 @@ def post(url: str, body: bytes, head: dict[str, str], timeout: float) -> tuple[i
         retry = exc.headers.get("retry-after") if exc.headers else None
         exc.close()
         return exc.code, retry
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, bad host
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timed out, not HTTP
         reason = getattr(exc, "reason", None) or exc
         return None, f"no answer: {reason}"[:200]
 

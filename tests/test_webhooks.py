@@ -366,3 +366,30 @@ def test_db_check_holds_the_webhook_tables_to_their_rules(cm):
 
 def test_message_ids_are_dot_free():
     assert message_id("0a1b2c3d", 2, 17) == "msg_0a1b2c3d_2_17"
+
+
+def test_an_endpoint_that_does_not_speak_http_is_a_failure(cm):
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def garbage():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(65536)
+            conn.sendall(b"this is not HTTP\r\n\r\n")
+            conn.close()
+
+    thread = threading.Thread(target=garbage, daemon=True)
+    thread.start()
+    try:
+        Engine(str(cm.db)).webhook_add(f"http://127.0.0.1:{listener.getsockname()[1]}/x")
+        cm.ok("chat", "new")
+        assert Deliverer(str(cm.db), schedule=(0, 30)).run_once() == 30
+        record = Engine(str(cm.db)).webhook_deliveries(1).value[0]
+        assert (record["attempts"], record["status"], record["delivered"]) == (1, None, False)
+        assert record["error"].startswith("no answer")
+    finally:
+        listener.close()
