@@ -14,9 +14,7 @@ The rules (pure) and the commands over one transaction are here; sending is
 
 from __future__ import annotations
 
-import base64
 import re
-import secrets
 
 from .errors import Refused, UnknownChat, UsageError
 from .timefmt import format_time
@@ -87,6 +85,8 @@ def check_patterns(patterns) -> list[str]:
 
 def secret_key(secret: str) -> bytes:
     """The HMAC key of a ``whsec_`` secret (its base64 decoded)."""
+    import base64
+
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
 
 
@@ -110,6 +110,9 @@ def check_secret(secret: str) -> str:
 
 
 def new_secret() -> str:
+    import base64
+    import secrets
+
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
@@ -145,6 +148,8 @@ def add(tx, url, patterns=None, secret=None):
     check_url(url)
     patterns = check_patterns(patterns)
     secret = check_secret(secret) if secret is not None else new_secret()
+    import secrets
+
     tx.q("UPDATE webhook_log SET tag = ? WHERE id = 1 AND tag IS NULL", secrets.token_hex(4))
     generation = tx.q("SELECT generation FROM webhook_log WHERE id = 1").fetchone()[0]
     last = tx.q("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
