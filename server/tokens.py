@@ -127,6 +127,21 @@ def bearer(header: str | None) -> str | None:
     return value if scheme.lower() == "bearer" and value and " " not in value else None
 
 
+def loopback(host: str | None) -> bool:
+    """Whether a request's client address (``request.client.host``) is a loopback address
+    (127.0.0.0/8, ::1, or an IPv4-mapped one); a name or nothing is not."""
+    import ipaddress
+
+    if not host:
+        return False
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
 # -- the store -------------------------------------------------------------------------------
 
 
@@ -265,6 +280,15 @@ class TokenStore:
             return conn.execute("SELECT 1 FROM tokens LIMIT 1").fetchone() is not None
         finally:
             conn.close()
+
+    def decide(self, authorization: str | None, client_host: str | None, ns: str, words, agent: str | None) -> Decision:
+        """``authorize`` for one request: its ``Authorization`` header value, its client address,
+        the namespace, the command's words and the agent it acts as (None: it names none).  On a
+        loopback address with no token defined, any request is allowed (a token sent is ignored:
+        there is none to match)."""
+        if loopback(client_host) and not self.defined():
+            return authorize(None, True, ns, words, agent)
+        return authorize(self.lookup(bearer(authorization)), False, ns, words, agent)
 
     def lookup(self, presented: str | None) -> Token | None:
         """The record of the token ``presented`` (revoked ones too: ``authorize`` refuses them), or

@@ -232,3 +232,30 @@ def test_namespace_rule():
     for bad in ("", "A", "-a", "a_b", "a.b", "a/b", "z" * 65, " a", "é", None, 3):
         with pytest.raises(UsageError):
             check_namespace(bad)
+
+
+@pytest.mark.parametrize("host, found", [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("10.0.0.1", False), ("192.168.1.2", False), ("::ffff:10.0.0.1", False), ("fe80::1%eth0", False),
+    ("localhost", False), ("", False), (None, False), ("testclient", False),
+])
+def test_loopback_addresses(host, found):
+    assert tk.loopback(host) is found
+
+
+def test_decide_for_one_request(tmp_path):
+    store = TokenStore(str(tmp_path))
+    # open on loopback while no token exists; never elsewhere
+    assert store.decide(None, "127.0.0.1", "demo", ("reset",), None).allowed
+    assert store.decide("Bearer whatever", "::1", "demo", ("reset",), None).allowed
+    assert store.decide(None, "10.1.2.3", "demo", ("events",), None)[:2] == (False, 401)
+    _, agent = store.add("demo", "agent", "a1")
+    _, trainer = store.add("demo", "trainer")
+    # from then on, loopback too needs a token
+    assert store.decide(None, "127.0.0.1", "demo", ("events",), None)[:2] == (False, 401)
+    assert store.decide("Bearer cet_wrong", "127.0.0.1", "demo", ("events",), None)[:2] == (False, 401)
+    assert store.decide(f"Bearer {agent}", "127.0.0.1", "demo", ("chat", "park"), None).allowed
+    assert store.decide(f"Bearer {agent}", "10.1.2.3", "demo", ("reset",), None)[:2] == (False, 403)
+    assert store.decide(f"Bearer {trainer}", "10.1.2.3", "demo", ("reset",), None).allowed
+    assert store.decide(f"Bearer {trainer}", "10.1.2.3", "other", ("events",), None)[:2] == (False, 403)
+    assert store.decide(f"Basic {trainer}", "10.1.2.3", "demo", ("events",), None)[:2] == (False, 401)
