@@ -55,6 +55,7 @@ _GROUPS = {
     "config": ("settings", "config_app"), "template": ("templates", "template_app"),
     "classification": ("templates", "classification_app"), "contact": ("chats", "contact_app"),
     "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"), "stats": ("stats", "stats_app"),
+    "token": ("tokens", "token_app"),
 }
 _COMMANDS = {
     "events": ("qa", "events", {}),
@@ -73,7 +74,7 @@ _COMMANDS = {
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
          "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
-         "import", "reset", "db", "completion")
+         "import", "reset", "db", "token", "completion")
 
 
 def version_callback(value: bool) -> None:

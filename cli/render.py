@@ -613,6 +613,15 @@ def snapshots(items: list[dict]) -> None:
     _table(["NAME", "SAVED AT", "CHATS"], [[s["name"], s["created_at"], str(s["chats"])] for s in items])
 
 
+def tokens(items: list[dict]) -> None:
+    """``token list``: one row per token (never the token itself)."""
+    if not items:
+        print("no tokens")
+        return
+    _table(["ID", "NS", "ROLE", "AGENT", "CREATED", "REVOKED"],
+           [[str(t["id"]), t["ns"], t["role"], t["agent"] or "-", t["created"], t["revoked"] or "-"] for t in items])
+
+
 # -- messages, templates, classification, contacts ------------------------------------
 
 

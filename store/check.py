@@ -62,6 +62,11 @@ The invariants:
   message of one line without control characters (``validate.line_problem``)
   (its times are not held to the clock: a real clock's refusal is dated on the
   wall clock, which is stored only by a command that changes something);
+- webhooks (schema 7 on): one log row (a tag or none yet, a generation); each endpoint's
+  URL (http or https, with a host), event patterns and ``whsec_`` secret as
+  ``webhook add`` takes them, a disabling time exactly with its reason, a
+  generation no later than the log's and a cursor that is a seq (or -1); each
+  delivery record names an endpoint, with at least one attempt;
 - every stored value obeys the rules the command line enforces, whatever way
   it came in: names and ids (chats, agents, queues, snapshots, templates),
   customer and contact names, message texts, priorities, times within
@@ -165,6 +170,8 @@ class _Checker:
             self.agents_queues()
         if self.version >= 6:
             self.refusals()
+        if self.version >= 7:
+            self.webhooks()
         return self.found
 
     def clock(self) -> int | None:
@@ -586,6 +593,50 @@ class _Checker:
             f" OR chatemu_bad_name(agent) OR ifnull(exit_code, 0) NOT IN ({', '.join(map(str, JOURNALED))})"
             " OR chatemu_bad_command(command) OR chatemu_bad_line(message) ORDER BY seq",
             lambda seq: f"refusal {seq}: a bad time, agent, exit code (3 or 4), command or message",
+        )
+
+    def webhooks(self) -> None:
+        """Webhooks: one log row; each endpoint's URL, patterns and secret as ``webhook add`` takes
+        them, its cursor and generation within the log's; each delivery record of an endpoint."""
+        from . import webhooks as wh
+
+        logs = self.rows("SELECT id, tag, generation FROM webhook_log")
+        if len(logs) != 1 or logs[0][0] != 1 or not (logs[0][1] is None or isinstance(logs[0][1], str) and logs[0][1]) \
+                or not isinstance(logs[0][2], int) or logs[0][2] < 0:
+            self.found.append(f"webhook_log: expected one row with id 1, a tag (or none yet) and a generation 0 or more,"
+                              f" found {len(logs)} row(s)")
+        generation = logs[0][2] if len(logs) == 1 and isinstance(logs[0][2], int) else None
+        for wid, url, events, secret, created, disabled, why, gen, cursor in self.rows(
+                "SELECT id, url, events, secret, created_at_ms, disabled_at_ms, disabled_why, generation, cursor"
+                " FROM webhooks ORDER BY id"):
+            problems = []
+            if wh.url_problem(url):
+                problems.append(f"its URL: {wh.url_problem(url)}")
+            try:
+                if not isinstance(events, str) or wh.check_patterns(events) != events.split():
+                    problems.append("its event patterns are repeated or missing")
+            except ChatemuError:
+                problems.append(f"its event patterns {events!r} are not valid")
+            if wh.secret_problem(secret):
+                problems.append(f"its secret: {wh.secret_problem(secret)}")
+            if not (isinstance(created, int) and MIN_MS <= created <= MAX_MS):
+                problems.append("its creation time is not a time")
+            if (disabled is None) != (why is None) or (disabled is not None and not (
+                    isinstance(disabled, int) and MIN_MS <= disabled <= MAX_MS and isinstance(why, str) and why)):
+                problems.append("a disabling time without its reason, or a reason without its time")
+            if not isinstance(gen, int) or gen < 0 or (generation is not None and gen > generation):
+                problems.append(f"its generation {gen!r} is not one of the log's (0 to {generation})")
+            if not isinstance(cursor, int) or cursor < -1:
+                problems.append(f"its cursor {cursor!r} is not a seq")
+            self.found.extend(f"webhook {wid}: {p}" for p in problems[: self.limit])
+        self.report(
+            "SELECT d.webhook, d.generation, d.seq FROM webhook_deliveries d"
+            " WHERE NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook)"
+            " OR NOT (typeof(d.attempts) = 'integer' AND d.attempts >= 1) OR NOT (typeof(d.seq) = 'integer' AND d.seq >= 0)"
+            " OR d.delivered NOT IN (0, 1) OR NOT (typeof(d.first_ms) = 'integer' AND typeof(d.last_ms) = 'integer'"
+            " AND d.first_ms <= d.last_ms) ORDER BY d.webhook, d.generation, d.seq",
+            lambda webhook, gen, seq: f"webhook delivery {webhook}/{gen}/{seq}: names no webhook, or has a bad"
+            " attempt count, seq, flag or time",
         )
 
     def replay(self) -> None:

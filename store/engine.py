@@ -657,6 +657,35 @@ class Engine:
             finally:
                 os.close(fd)  # the lock is held until the file is gone
 
+    # -- webhooks (server configuration: docs/webhooks.md) ------------------------------------
+
+    def webhook_add(self, url: str, events=None, secret: str | None = None) -> Result:
+        """A new endpoint sent the events logged from now on (``events``: patterns, default
+        every type); its object holds the secret, shown this once (generated unless given)."""
+        from . import webhooks
+
+        return self._run(webhooks.add, url, events, secret, acting=False)
+
+    def webhook_list(self) -> Result:
+        from . import webhooks
+
+        return self._read(webhooks.list_)
+
+    def webhook_delete(self, webhook_id: int) -> Result:
+        from . import webhooks
+
+        return self._run(webhooks.delete, webhook_id, acting=False)
+
+    def webhook_enable(self, webhook_id: int) -> Result:
+        from . import webhooks
+
+        return self._run(webhooks.enable, webhook_id, acting=False)
+
+    def webhook_deliveries(self, webhook_id: int) -> Result:
+        from . import webhooks
+
+        return self._read(webhooks.deliveries, webhook_id)
+
     def reset(self, keep_snapshots: bool = False) -> Result:
         from . import snapshots
 

@@ -19,7 +19,7 @@ from .errors import DatabaseError, UsageError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -471,7 +471,33 @@ def _migrations(sqlite_utils, now_ms: int):
         )
         db["refusals"].create_index(["agent", "seq"])
 
+    @migrations(name="0007_webhooks")
+    def webhooks(db) -> None:
+        # Server configuration, not contact-centre state (store/webhooks.py): kept by reset,
+        # snapshot restore and import, never in a bundle or a snapshot.
+        for statement in WEBHOOK_TABLES.split(";"):
+            if statement.strip():
+                db.conn.execute(statement)
+        db.conn.execute("INSERT INTO webhook_log (id, tag, generation) VALUES (1, NULL, 0)")
+
     return migrations
+
+
+#: Schema version 7's tables.  ``webhook_log``: one row, the log's generation (counted up each
+#: time reset, snapshot restore or import replaces the event log) and a random tag of this
+#: database (set when its first webhook is added: until then two databases made by the same
+#: commands hold the same bytes); ``webhooks``: each endpoint, its event patterns and secret, and its cursor (the last
+#: event seq it acknowledged, in the log of its generation; -1: the notice of a replaced log is
+#: due); ``webhook_deliveries``: the attempts at each event an endpoint was sent (the latest kept).
+WEBHOOK_TABLES = """
+CREATE TABLE webhook_log (id INTEGER PRIMARY KEY, tag TEXT, generation INTEGER NOT NULL);
+CREATE TABLE webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL, events TEXT NOT NULL,
+  secret TEXT NOT NULL, created_at_ms INTEGER NOT NULL, disabled_at_ms INTEGER, disabled_why TEXT,
+  generation INTEGER NOT NULL, cursor INTEGER NOT NULL);
+CREATE TABLE webhook_deliveries (webhook INTEGER NOT NULL, generation INTEGER NOT NULL, seq INTEGER NOT NULL,
+  attempts INTEGER NOT NULL, status INTEGER, error TEXT, first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+  next_ms INTEGER, delivered INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (webhook, generation, seq));
+"""
 
 
 def fill_agents_queues(conn: sqlite3.Connection) -> None:

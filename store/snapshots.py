@@ -6,7 +6,7 @@ commands over one transaction.
 
 from __future__ import annotations
 
-from . import bundle
+from . import bundle, webhooks
 from .clock import REAL, VIRTUAL, clock_now
 from .errors import Refused, UsageError
 from .timefmt import format_time
@@ -63,6 +63,7 @@ def load(tx, parts: bundle.Parts, seq: int, where: str | None = None) -> None:
     """Replace the whole state; the clock is the loaded one (the only way it goes back).
     ``where``: a bundle's state, whose repeated keys are refused by name."""
     bundle.load_parts(tx.conn, parts, seq, where)
+    webhooks.log_replaced(tx)
     meta = tx.q("SELECT mode, now_ms, offset_ms FROM meta WHERE id = 1").fetchone()
     tx.mode, tx.offset = meta["mode"], meta["offset_ms"]
     tx.now = tx.at = clock_now(tx.mode, meta["now_ms"], tx.offset, tx.wall_ms)
@@ -150,6 +151,7 @@ def reset(tx, keep_snapshots):
         if table != "meta":
             tx.q(f"DELETE FROM {table}")
     tx.q("DELETE FROM sqlite_sequence WHERE name = 'events'")
+    webhooks.log_replaced(tx)
     if not keep_snapshots:
         tx.q("DELETE FROM snapshots")
         tx.q("DELETE FROM snapshot_parts")

@@ -161,3 +161,15 @@ def command_problem(text) -> str | None:
     if not text.isascii() and any(0xD800 <= ord(ch) < 0xE000 for ch in text):
         return "it holds a lone surrogate"
     return None
+
+
+_NAMESPACE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def check_namespace(ns) -> str:
+    """A namespace name (``chatemu serve``: the database ``DIR/NS.db``; ``chatemu token --ns``):
+    1 to 64 of ``a-z 0-9 -``, starting with a letter or digit."""
+    if not isinstance(ns, str) or not _NAMESPACE.fullmatch(ns):
+        raise UsageError(f"bad namespace {shown(ns) if isinstance(ns, str) else repr(ns)}:"
+                         " use 1 to 64 lower-case letters, digits and -, starting with a letter or digit")
+    return ns

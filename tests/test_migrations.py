@@ -528,3 +528,53 @@ def test_a_refusal_on_a_v5_database_upgrades_nothing_and_is_not_journaled(v5):
     assert done.code == 3 and done.err.startswith("error: ")
     after = rows(cm.db, V5_TABLES)
     assert after == before and after["user_version"] == 5 and "refusals" not in after["tables"]
+
+
+# == schema version 6 (before webhooks) ===========================================================
+
+FIXTURE_V6 = Path(__file__).parent / "fixtures" / "schema-v6.db"
+V6_TABLES = V5_TABLES + ("refusals", "snapshot_parts")
+
+
+@pytest.fixture
+def v6(tmp_path) -> tuple[Chatemu, dict]:
+    """A copy of the version-6 fixture and its rows.  Written by chatemu's schema 6 on a virtual
+    clock: agent-1 with C1 ended by its customer (parked wrap-up) and C2 new, a snapshot
+    ``before-end``, and three refused commands in the journal."""
+    db = tmp_path / "v6.db"
+    shutil.copyfile(FIXTURE_V6, db)
+    return Chatemu(db), rows(db, V6_TABLES)
+
+
+def test_v6_upgrade_keeps_every_row_and_adds_empty_webhook_tables(v6, tmp_path):
+    cm, before = v6
+    assert before["user_version"] == 6 and "webhooks" not in before["tables"]
+    assert len(before["refusals"]) == 3 and len(before["events"]) == 6
+    events = cm.js("events")  # read-only: the file is left as it is
+    assert rows(cm.db)["user_version"] == 6
+    cm.ok("clock", "advance", "0s")
+    after = rows(cm.db, V6_TABLES)
+    assert after["user_version"] == schema.SCHEMA_VERSION == 7
+    assert {"webhooks", "webhook_log", "webhook_deliveries"} <= set(after["tables"])
+    for table in V6_TABLES:
+        assert after[table] == before[table], f"{table} changed by the upgrade"
+    assert cm.js("events") == events
+    conn = sqlite3.connect(cm.db)
+    try:
+        assert conn.execute("SELECT id, tag, generation FROM webhook_log").fetchall() == [(1, None, 0)]
+        assert conn.execute("SELECT count(*) FROM webhooks").fetchone()[0] == 0
+    finally:
+        conn.close()
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    # webhooks work on it, and a snapshot schema 6 saved restores, keeping them
+    from chatemu.store.engine import Engine
+
+    engine = Engine(str(cm.db))
+    engine.webhook_add("http://127.0.0.1:9/hook", ["chat.*"])
+    cm.ok("snapshot", "restore", "before-end")
+    assert [w["url"] for w in engine.webhook_list().value] == ["http://127.0.0.1:9/hook"]
+    assert cm.run("db", "check").code == 0, cm.run("db", "check")
+    # its export holds no webhook and imports into a new database
+    text = cm.run("export", "-").out
+    assert "webhook" not in text
+    reimported(tmp_path, text)

@@ -1,0 +1,1 @@
+"""``chatemu serve``: the HTTP server over namespaces of chatemu databases (``chatemu.server``)."""
