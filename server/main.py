@@ -1,0 +1,55 @@
+"""Start the server: bind, print the base URL, serve until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import tempfile
+
+
+def serve(host: str, port: int, data_dir: str | None) -> int:
+    import uvicorn
+
+    from .app import make_app
+    from .execute import install
+
+    made = data_dir is None
+    root = tempfile.mkdtemp(prefix="chatemu-serve-") if made else data_dir
+    try:
+        if not made:
+            os.makedirs(root, exist_ok=True)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            from chatemu.store.errors import UsageError
+
+            sock.close()
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        sock.listen(128)
+        real_port = sock.getsockname()[1]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        keepalive = float(os.environ.get("CHATEMU_SERVE_KEEPALIVE", "15"))
+        app = make_app(root, keepalive=keepalive)
+        emulator = app.state.emulator
+        install()
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=5)
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig, frame):
+                emulator.stopping.set()  # open event streams end, so the server can stop
+                super().handle_exit(sig, frame)
+
+        server = Server(config)
+        print(f"http://{shown}:{real_port}", flush=True)
+        server.run(sockets=[sock])
+        sys.stdout.flush()
+        return 0 if server.started else 1
+    finally:
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
