@@ -134,23 +134,66 @@ class Emulator:
 
         self.group.start_soon(run_all)
 
+    def generation(self, ns: str) -> int:
+        """The namespace's log generation: a number the server raises each time the event log
+        is replaced (a reset, a snapshot restore, an import through the server; a replacement an
+        event stream notices, whoever made it; the namespace deleted), kept beside the database
+        in ``.NS.generation``, so that event ids never repeat across replacements."""
+        try:
+            with open(os.path.join(self.root, f".{ns}.generation"), encoding="ascii") as handle:
+                return int(handle.read().strip() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    def replaced(self, ns: str, seen: Optional[int] = None) -> int:
+        """Raise the generation (unless it moved past ``seen`` already); the new one."""
+        with self.lock(ns + "/generation"):
+            now = self.generation(ns)
+            if seen is not None and now != seen:
+                return now
+            target = os.path.join(self.root, f".{ns}.generation")
+            with open(target + ".tmp", "w", encoding="ascii") as handle:
+                handle.write(f"{now + 1}\n")
+            os.replace(target + ".tmp", target)
+            return now + 1
+
     def forget(self, ns: str) -> None:
         scope = self.tasks.pop(ns, None)
         if scope is not None:
             scope.cancel()
 
     async def run(self, ns: str, argv: list[str], agent: Optional[str] = None, stdin: Optional[str] = None,
-                  stdout=None) -> Outcome:
-        """Run a command line on the namespace's database, in the thread pool, one at a time."""
+                  stdout=None, replaced: Optional[Callable[[Outcome], bool]] = None) -> Outcome:
+        """Run a command line on the namespace's database, in the thread pool, one at a time.
+        ``replaced(outcome)``: whether it replaced the event log (default: a ``reset``,
+        ``snapshot restore`` or ``import`` that succeeded); if so, the generation goes up
+        before the next command runs."""
         path = self.path(ns)
 
         def locked():
             with self.lock(ns):
-                return execute(path, argv, agent, stdin, stdout)
+                outcome = execute(path, argv, agent, stdin, stdout)
+                if (replaced or _replacing(argv))(outcome):
+                    self.replaced(ns)
+                return outcome
 
         outcome = await run_in_threadpool(locked)
         self.seen(ns)
         return outcome
+
+
+def _replacing(argv: list[str]) -> Callable[[Outcome], bool]:
+    return lambda outcome: outcome.exit_code == 0 and replaces(argv)
+
+
+def replaces(argv: list[str]) -> bool:
+    """Whether a command line replaces the event log when it succeeds (``reset``,
+    ``snapshot restore``, ``import``)."""
+    from chatemu.cli.common import root_options
+
+    spans = root_options(argv)
+    words = argv[spans[-1][1] if spans else 0:]
+    return bool(words) and (words[0] in ("reset", "import") or words[:2] == ["snapshot", "restore"])
 
 
 async def settle(emulator: Emulator, ns: str) -> None:
@@ -296,7 +339,7 @@ async def cli(request: Request) -> Response:
 
 async def run(request: Request) -> Response:
     """``POST /run``: the body is a scenario; the answer, what ``run --json`` prints (a list)."""
-    from chatemu.cli.scenario import parse_lines
+    from chatemu.cli.scenario import parse_lines, split_words
 
     emulator = emulator_of(request)
     ns = request.path_params["ns"]
@@ -316,11 +359,21 @@ async def run(request: Request) -> Response:
         why = refuse_words(words)
         if why is not None:
             raise bad_request(f"{' '.join(words)}: {why}")
-    outcome = await emulator.run(ns, argv, agent, stdin=text)
-    records = [json.loads(line) for line in outcome.stdout.splitlines() if line.strip()]
+
+    def replacing(outcome: Outcome) -> bool:  # a line that replaced the log ran
+        return any(record["exit"] == 0 and "refused" not in record and replaces(split_words(record["command"]))
+                   for record in records(outcome))
+
+    outcome = await emulator.run(ns, argv, agent, stdin=text, replaced=replacing)
     if outcome.exit_code:
-        raise problem(outcome, lines=records)
-    return JSONResponse(records)
+        raise problem(outcome, lines=records(outcome))
+    return JSONResponse(records(outcome))
+
+
+def records(outcome: Outcome) -> list:
+    return [json.loads(line) for line in outcome.stdout.splitlines() if line.strip()]
+
+
 
 
 def _text(body: bytes) -> str:
@@ -409,7 +462,9 @@ async def namespace(request: Request) -> Response:
             return found
 
     emulator.forget(ns)
-    if not await run_in_threadpool(remove):
+    found = await run_in_threadpool(remove)
+    emulator.replaced(ns)
+    if not found:
         raise Problem(404, "unknown", "No such thing", f"no namespace {ns!r}", 4)
     return JSONResponse({"namespace": ns, "deleted": True})
 

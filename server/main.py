@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -46,6 +47,10 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
                 super().handle_exit(sig, frame)
 
         server = Server(config)
+        # uvicorn raises the signal that stopped it again once it has stopped, under the handlers
+        # it found: these make that a clean exit 0.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
         print(f"http://{shown}:{real_port}", flush=True)
         server.run(sockets=[sock])
         sys.stdout.flush()

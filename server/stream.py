@@ -1,12 +1,14 @@
 """``GET /v1/ns/NS/events/stream``: the event log as server-sent events.
 
-Each event is sent as ``events --json`` shows it, with the id ``SEQ-TAG``: its seq, and a tag
-made from the event itself (``tag``).  A client that comes back with ``Last-Event-ID`` (or
-``?after=SEQ-TAG``) gets every event after that one, none twice, if the log still holds that
-event as it was; if not, the log was replaced since (a reset, a snapshot restore, an import
-with --replace) and the stream says so: an event ``replaced`` with the id ``0``, then the new
-log from its start.  The same happens when the log is replaced while the stream is open
-(``journal.poll``'s ``replaced``).  ``?since=SEQ`` starts after that seq, unchecked.
+Each event is sent as ``events --json`` shows it, with the id ``GEN-SEQ-TAG``: the log's
+generation (``Emulator.generation``), its seq, and a tag made from the event itself (``tag``).
+A client that comes back with ``Last-Event-ID`` (or ``?after=ID``) gets every event after that
+one, none twice, if the log is of the same generation and still holds that event as it was; if
+not, the log was replaced since (a reset, a snapshot restore, an import with --replace) and
+the stream says so: an event ``replaced`` with the id ``GEN-0``, then the new log from its
+start.  The same happens when the log is replaced while the stream is open (by the server, or
+by another process: ``journal.poll``'s ``replaced``).  ``?since=SEQ`` starts after that seq,
+unchecked.
 
 Changes are noticed by polling ``PRAGMA data_version`` on one read connection kept by the
 stream (every ``Emulator.poll`` seconds), whichever process made them.  A comment line keeps
@@ -39,23 +41,25 @@ def frame(data: dict, event_id: str, kind: str | None = None) -> bytes:
     return f"{head}id: {event_id}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-def cursor(request: Request) -> tuple[int, str | None]:
-    """Where to start: after (seq, tag) from Last-Event-ID or ``after``, or after ``since``."""
+def cursor(request: Request) -> tuple[int, int | None, str | None]:
+    """Where to start: after (generation, seq, tag) from Last-Event-ID or ``after``, or after
+    ``since`` (no generation: unchecked)."""
     unknown = set(request.query_params) - {"since", "after", "agent"}
     if unknown:
         raise bad_request(f"unknown query parameter {sorted(unknown)[0]!r}: this route takes since or after")
     last = request.headers.get("last-event-id") or request.query_params.get("after")
     since = request.query_params.get("since")
     if last is not None:
-        seq, _, mark = last.partition("-")
-        if not seq.isdigit() or (mark == "" and seq != "0"):
+        parts = last.split("-")
+        if not (len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2].isalnum()
+                or len(parts) == 2 and parts[0].isdigit() and parts[1] == "0"):
             raise bad_request(f"bad event id {last!r}: use the id of an event the stream sent")
-        return int(seq), mark or None
+        return int(parts[1]), int(parts[0]), parts[2] if len(parts) == 3 else None
     if since is not None:
         if not since.isdigit():
             raise bad_request(f"since must be a seq (0 or more), not {since!r}")
-        return int(since), None
-    return 0, None
+        return int(since), None, None
+    return 0, None, None
 
 
 class Watcher:
@@ -93,42 +97,63 @@ async def event_stream(request: Request) -> StreamingResponse:
     emulator = emulator_of(request)
     ns = request.path_params["ns"]
     path = emulator.path(ns)
-    since, mark_tag = cursor(request)
+    since, generation, mark_tag = cursor(request)
     authorize(request, Command(ns, ["events", "--follow"], request.headers.get("x-chatemu-agent")))
     engine = Engine(path, make_folder=False)
     emulator.seen(ns)
 
-    def start() -> tuple[int, dict | None, bool]:
-        """(seq to follow after, the event there as sent, whether the log was replaced)."""
-        if mark_tag is None or not os.path.exists(path):
-            return since, None, mark_tag is not None and since > 0
-        found = engine.events(since=since - 1, limit=1, known=False).value
+    def start() -> tuple[int, dict | None, int, bool]:
+        """(seq to follow after, the event there as sent, the generation, whether the client's
+        log was replaced since its last event)."""
+        now = emulator.generation(ns)
+        if generation is None:
+            return since, None, now, False
+        if generation != now:
+            return 0, None, now, True
+        if mark_tag is None:  # the client saw a replacement, then nothing: the log from its start
+            return 0, None, now, False
+        found = engine.events(since=since - 1, limit=1, known=False).value if os.path.exists(path) else []
         if found and found[0]["seq"] == since and tag(found[0]) == mark_tag:
-            return since, found[0], False
-        return 0, None, True
+            return since, found[0], now, False
+        return 0, None, now, True
+
+    def noticed(seen: int) -> int:
+        """The log was replaced by someone: the generation after it (raised once, by whoever
+        notices first; the namespace's lock lets a command's own raise come first)."""
+        with emulator.lock(ns):
+            return emulator.replaced(ns, seen)
+
+    def replaced_frame(gen: int) -> bytes:
+        return frame({"replaced": True, "generation": gen, "reason": "the event log was replaced"},
+                     f"{gen}-0", "replaced")
 
     async def frames():
         watcher = Watcher(path)
         try:
-            last, mark, replaced = await anyio.to_thread.run_sync(start)
+            last, mark, gen, replaced = await anyio.to_thread.run_sync(start)
             yield b": chatemu events\n\n"
             if replaced:
-                yield frame({"replaced": True, "reason": "the event log was replaced"}, "0", "replaced")
+                yield replaced_frame(gen)
             quiet_since = time.monotonic()
             existed = os.path.exists(path)
             while not emulator.stopping.is_set():
+                now = await anyio.to_thread.run_sync(emulator.generation, ns)
+                if now != gen:  # replaced through the server: perhaps by a log just like it
+                    gen, last, mark = now, 0, None
+                    watcher.version = None
+                    yield replaced_frame(gen)
                 if await anyio.to_thread.run_sync(watcher.changed):
                     poll = (await anyio.to_thread.run_sync(engine.follow, None, None, last, mark)).value
                     if poll["replaced"]:
-                        last = 0
-                        yield frame({"replaced": True, "reason": "the event log was replaced"}, "0", "replaced")
+                        gen, last = await anyio.to_thread.run_sync(noticed, gen), 0
+                        yield replaced_frame(gen)
                     for event in poll["events"]:
-                        yield frame(event, f"{event['seq']}-{tag(event)}")
+                        yield frame(event, f"{gen}-{event['seq']}-{tag(event)}")
                         last = event["seq"]
                     mark = poll["mark"]
                     quiet_since = time.monotonic()
                 if existed and not os.path.exists(path):
-                    yield frame({"deleted": True}, "0", "deleted")
+                    yield frame({"deleted": True}, f"{gen}-0", "deleted")
                     return
                 existed = existed or os.path.exists(path)
                 if time.monotonic() - quiet_since >= emulator.keepalive:
