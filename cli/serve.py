@@ -12,7 +12,7 @@ from .common import session
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", metavar="HOST", help="The address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", metavar="N", min=0, max=65535, help="The port; 0 picks a free one.")] = 8765,
+    port: Annotated[int, typer.Option("--port", metavar="N", help="The port (up to 65535); 0 picks a free one.")] = 8765,
     data_dir: Annotated[
         Optional[str],
         typer.Option("--data-dir", metavar="DIR", help="The folder of the namespaces' databases (NS.db each) [default: a temporary folder removed at exit].", show_default=False),
@@ -29,10 +29,12 @@ def serve(
     Examples:
       chatemu serve
       chatemu serve --port 0 --data-dir ./emulator
-      curl -X POST localhost:8765/v1/ns/demo/chats -d '{"customer": "Ann"}'
+      chatemu serve --host ::1 --port 9000
     """
     if session(ctx).in_run:
         raise UsageError("a scenario cannot start a server")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: a port is 0 to 65535")
     from chatemu.server.main import serve as start
 
     code = start(host, port, data_dir)
