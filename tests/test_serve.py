@@ -513,3 +513,17 @@ def test_openapi_is_valid_and_describes_every_route(server):
     broken = dict(document, paths={"/x": {"get": {"responses": "none"}}})
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema).validate(broken)
+
+
+def test_the_client_function_gives_what_a_process_gives(space):
+    from chatemu.server.client import call
+
+    url = space.base.rsplit("/v1/ns/", 1)[0]
+    space.cli.ok("chat", "new", "--customer", "Ann")
+    for argv in (["chat", "list", "--all", "--json"], ["chat", "park", "C1"], ["nonsense"]):
+        done = space.cli.run(*argv)
+        assert call(url, space.ns, argv) == (done.code, done.out, done.err.splitlines()), argv
+    code, out, err = call(url, "Bad Name", ["chat", "list"])
+    assert (code, out) == (2, "") and err[0].startswith("error: bad namespace")
+    code, out, err = call("http://127.0.0.1:9", space.ns, ["chat", "list"], timeout=5)
+    assert (code, out) == (5, "") and err[0].startswith("error: cannot reach the server")
