@@ -92,6 +92,7 @@ def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | Non
     ``stdout``: a text stream its output goes to instead of the returned ``Outcome.stdout``."""
     from chatemu.cli import app, render
 
+    install()
     root = ["--db", db] + (["--agent", agent] if agent is not None else [])
     out = io.StringIO() if stdout is None else stdout
     _local.stdout, _local.stdin = render.EscapedOutput(out), io.StringIO(stdin or "")

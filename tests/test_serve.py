@@ -527,3 +527,42 @@ def test_the_client_function_gives_what_a_process_gives(space):
     assert (code, out) == (2, "") and err[0].startswith("error: bad namespace")
     code, out, err = call("http://127.0.0.1:9", space.ns, ["chat", "list"], timeout=5)
     assert (code, out) == (5, "") and err[0].startswith("error: cannot reach the server")
+
+
+def test_the_policy_and_namespace_task_hooks(tmp_path):
+    """In process: the policy sees every command before it runs and may refuse it; each
+    namespace's tasks start once it exists and stop with the server."""
+    import warnings
+
+    import anyio
+
+    with warnings.catch_warnings():  # this Starlette would rather drive httpx2
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from chatemu.server.app import Problem, make_app
+
+    seen, started, stopped = [], [], []
+
+    def policy(request, command):
+        seen.append((command.ns, command.argv, command.agent))
+        if command.argv[:2] == ["clock", "advance"]:
+            raise Problem(403, "forbidden", "Forbidden", "only a trainer moves the clock")
+
+    async def deliver(emulator, ns):
+        started.append(ns)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            stopped.append(ns)
+
+    with TestClient(make_app(str(tmp_path), policy=policy, namespace_tasks=(deliver,))) as client:
+        assert client.get("/v1/ns/demo/chats").status_code == 200
+        assert started == []  # reading makes no namespace
+        assert client.post("/v1/ns/demo/chats", json={"customer": "Ann"}, headers={"X-Chatemu-Agent": "a2"}).status_code == 201
+        refused = client.post("/v1/ns/demo/clock", json={"advance": "1m"})
+        assert refused.status_code == 403 and refused.json()["type"] == "/problems/forbidden"
+        assert client.get("/v1/ns/demo/clock").json()["now"] == client.get("/v1/ns/demo/chats/C1").json()["created_at"]
+        assert ("demo", ["chat", "new", "--customer", "Ann", "--json"], "a2") in seen
+        assert started == ["demo"]
+    assert stopped == ["demo"]
