@@ -311,8 +311,8 @@ def endpoint(rows: list):
         argv = command_argv(row, request, values)
         authorize(request, Command(ns, argv, agent, row))
         outcome = await emulator.run(ns, argv, agent)
-        if outcome.exit_code:
-            raise problem(outcome)
+        if outcome.exit_code:  # what it printed all the same (a failed check's report) goes along
+            raise problem(outcome, **({"result": json.loads(outcome.stdout)} if outcome.stdout.strip() else {}))
         return JSONResponse(json.loads(outcome.stdout) if outcome.stdout.strip() else None, row.status)
 
     return serve

@@ -1,5 +1,5 @@
-"""The package installs as ``chatemu`` (a regular package) with ``chatemu.cli`` and
-``chatemu.store``: no top-level `cli` or `store`; its entry points are the console script and the
+"""The package installs as ``chatemu`` (a regular package) with ``chatemu.cli``,
+``chatemu.store`` and ``chatemu.server``: no top-level `cli`, `store` or `server`; its entry points are the console script and the
 pytest plugin, and installing it changes no one else's pytest run."""
 
 import functools
@@ -37,11 +37,12 @@ def test_wheel_holds_only_the_chatemu_package(wheel):
     tops = {n.split("/")[0] for n in code}
     assert tops == {"chatemu"}, tops
     packages = {n.rsplit("/", 1)[0] for n in code if n.endswith(".py")}
-    assert packages == {"chatemu", "chatemu/cli", "chatemu/store"}, packages
+    assert packages == {"chatemu", "chatemu/cli", "chatemu/store", "chatemu/server"}, packages
     # A regular package (pytest's plugin loader rewrites `chatemu`, not a stray `__main__`),
     # with `python -m chatemu`.
     assert "chatemu/__main__.py" in names and "chatemu/__init__.py" in names
-    for module in ("chatemu/cli/app.py", "chatemu/store/core.py", "chatemu/store/engine.py", "chatemu/cli/__main__.py"):
+    for module in ("chatemu/cli/app.py", "chatemu/store/core.py", "chatemu/store/engine.py", "chatemu/cli/__main__.py",
+                   "chatemu/server/app.py"):
         assert module in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "chatemu = chatemu.cli.app:run" in entry_points

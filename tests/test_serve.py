@@ -566,3 +566,22 @@ def test_the_policy_and_namespace_task_hooks(tmp_path):
         assert ("demo", ["chat", "new", "--customer", "Ann", "--json"], "a2") in seen
         assert started == ["demo"]
     assert stopped == ["demo"]
+
+
+def test_a_failed_check_answers_422_with_the_report_the_command_prints(space):
+    space.cli.ok("chat", "new", "--customer", "Ann")
+    held = space.call("POST", "/expect", {"what": "chat", "checks": ["C1", "state=new"]})
+    assert held.status_code == 200 and held.json() == space.cli.js("expect", "chat", "C1", "state=new")
+    failed = space.call("POST", "/expect", {"what": "chat", "checks": ["C1", "state=active"]})
+    done = space.cli.run("expect", "chat", "C1", "state=active", "--json")
+    assert failed.status_code == 422 and done.code == 1
+    assert failed.json()["exit_code"] == 1 and failed.json()["result"] == done.json
+
+
+def test_the_route_table_in_docs_is_the_live_one():
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "cogapp", "--check", "docs/server.md"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"docs/server.md is stale: run `cog -r docs/server.md`\n{done.stdout}{done.stderr}"
