@@ -306,7 +306,8 @@ def endpoint(rows: list):
         ns = request.path_params["ns"]
         emulator.path(ns)
         values = await json_fields(request)
-        row = choose([r for r in rows if r.method == request.method], values)
+        method = "GET" if request.method == "HEAD" else request.method
+        row = choose([r for r in rows if r.method == method], values)
         agent = acting_agent(request, values) if not row.own_agent else request.headers.get("x-chatemu-agent")
         argv = command_argv(row, request, values)
         authorize(request, Command(ns, argv, agent, row))

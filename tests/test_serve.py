@@ -256,6 +256,8 @@ def test_unknown_routes_and_methods_answer_problems(space):
     assert set(wrong.headers["allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
     assert space.call("POST", "/clock", {"set": START, "advance": "1m"}).status_code == 400
     assert space.call("POST", "/clock", {"mode": "sideways"}).status_code == 400
+    head = space.http.head("/clock")
+    assert head.status_code == 200 and head.content == b""
 
 
 @pytest.mark.parametrize("name", ["..", "%2e%2e", "..%2f..%2fetc", "a%2Fb", "a%2fb", "Upper", "-dash", "x" * 65,
@@ -585,3 +587,27 @@ def test_the_route_table_in_docs_is_the_live_one():
     done = subprocess.run([sys.executable, "-m", "cogapp", "--check", "docs/server.md"], cwd=root,
                           capture_output=True, text=True)
     assert done.returncode == 0, f"docs/server.md is stale: run `cog -r docs/server.md`\n{done.stdout}{done.stderr}"
+
+
+def test_requests_at_once_each_get_their_own_answer(server):
+    """Commands run in the thread pool at once, each printing to its own request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, folder = server
+    spaces = [Space(url, folder, f"t{next(_names)}") for _ in range(3)]
+
+    def work(n: int):
+        own = spaces[n % 3]
+        made = own.call("POST", "/chats", {"customer": f"customer-{n}"})
+        assert made.status_code == 201, made.text
+        shown = own.call("GET", f"/chats/{made.json()['id']}")
+        return own.ns, made.json(), shown.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(work, range(24)))
+    for ns, made, shown in done:
+        assert shown["customer"] == made["customer"] and shown["id"] == made["id"]
+    for own in spaces:
+        customers = sorted(c["customer"] for c in own.cli.js("chat", "list", "--all"))
+        assert customers == sorted(made["customer"] for ns, made, _ in done if ns == own.ns)
+        assert len(customers) == 8
