@@ -611,3 +611,15 @@ def test_requests_at_once_each_get_their_own_answer(server):
         customers = sorted(c["customer"] for c in own.cli.js("chat", "list", "--all"))
         assert customers == sorted(made["customer"] for ns, made, _ in done if ns == own.ns)
         assert len(customers) == 8
+
+
+def test_an_ordinary_command_imports_nothing_of_the_server(tmp_path):
+    import sys
+
+    code = ("import sys\nfrom chatemu.cli.app import main\n"
+            f"main(['--db', {str(tmp_path / 'x.db')!r}, 'chat', 'new', '--json'])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('starlette', 'uvicorn', 'anyio', 'httpx')"
+            " or m.startswith('chatemu.server')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout
