@@ -51,7 +51,8 @@ def cursor(request: Request) -> tuple[int, int | None, str | None]:
     since = request.query_params.get("since")
     if last is not None:
         parts = last.split("-")
-        if not (len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and parts[2].isalnum()
+        if not (len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit() and int(parts[1]) > 0
+                and parts[2].isalnum()
                 or len(parts) == 2 and parts[0].isdigit() and parts[1] == "0"):
             raise bad_request(f"bad event id {last!r}: use the id of an event the stream sent")
         return int(parts[1]), int(parts[0]), parts[2] if len(parts) == 3 else None
@@ -128,6 +129,15 @@ async def event_stream(request: Request) -> StreamingResponse:
                      f"{gen}-0", "replaced")
 
     async def frames():
+        from chatemu.store.errors import ChatemuError
+
+        try:
+            async for piece in follow():
+                yield piece
+        except ChatemuError as exc:  # the file became unreadable: say so, and end
+            yield frame({"error": exc.message, "exit_code": exc.exit_code}, f"{emulator.generation(ns)}-0", "error")
+
+    async def follow():
         watcher = Watcher(path)
         try:
             last, mark, gen, replaced = await anyio.to_thread.run_sync(start)
