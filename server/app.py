@@ -346,12 +346,7 @@ async def run(request: Request) -> Response:
     ns = request.path_params["ns"]
     emulator.path(ns)
     text = _text(await read_body(request, BIG_BODY_LIMIT))
-    options = []
-    for name, value in request.query_params.multi_items():
-        if name != "keep_going" or value not in ("true", "false", "1", "0"):
-            raise bad_request(f"unknown query parameter {name!r}: this route takes keep_going=true" if name !=
-                              "keep_going" else "keep_going must be true or false")
-        options += ["--keep-going"] if value in ("true", "1") else []
+    options = _flags(request, {"keep_going": "--keep-going"})
     lines = [words for _, _, words, _ in parse_lines(text, "<request>") if isinstance(words, list)]
     agent = request.headers.get("x-chatemu-agent")
     argv = ["run", "-", "--json", *options]
@@ -373,8 +368,6 @@ async def run(request: Request) -> Response:
 
 def records(outcome: Outcome) -> list:
     return [json.loads(line) for line in outcome.stdout.splitlines() if line.strip()]
-
-
 
 
 def _text(body: bytes) -> str:
