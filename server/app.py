@@ -83,10 +83,26 @@ def bad_request(detail: str) -> Problem:
 
 
 class Command:
-    """What a request asks to run, as the policy sees it."""
+    """What a request asks to run, as the policy sees it: the namespace, the command line's
+    words (without ``--db``), the agent the request named (None: none), the table's row it came
+    by (None for ``/cli``, ``/run`` and the others), and for ``/run`` each line's words."""
 
     def __init__(self, ns: str, argv: list[str], agent: Optional[str], route=None, lines=None):
         self.ns, self.argv, self.agent, self.route, self.lines = ns, argv, agent, route, lines
+
+    @property
+    def acting(self) -> str:
+        """The agent the command acts as: its own ``--agent`` root option (``/agents/{agent}/…``),
+        else the request's agent, else the command line's default."""
+        from chatemu.cli.common import root_options
+        from chatemu.store.validate import DEFAULT_AGENT
+
+        found = self.agent
+        for start, stop in root_options(self.argv):
+            word = self.argv[start]
+            if word.startswith("--agent"):
+                found = word.partition("=")[2] if "=" in word else (self.argv[start + 1:stop] or [found])[0]
+        return found if found is not None else DEFAULT_AGENT
 
     def __repr__(self) -> str:
         return f"Command({self.ns!r}, {self.argv!r}, agent={self.agent!r})"

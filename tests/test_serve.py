@@ -547,7 +547,7 @@ def test_the_policy_and_namespace_task_hooks(tmp_path):
     seen, started, stopped = [], [], []
 
     def policy(request, command):
-        seen.append((command.ns, command.argv, command.agent))
+        seen.append((command.ns, command.argv, command.acting))
         if command.argv[:2] == ["clock", "advance"]:
             raise Problem(403, "forbidden", "Forbidden", "only a trainer moves the clock")
 
@@ -566,6 +566,10 @@ def test_the_policy_and_namespace_task_hooks(tmp_path):
         assert refused.status_code == 403 and refused.json()["type"] == "/problems/forbidden"
         assert client.get("/v1/ns/demo/clock").json()["now"] == client.get("/v1/ns/demo/chats/C1").json()["created_at"]
         assert ("demo", ["chat", "new", "--customer", "Ann", "--json"], "a2") in seen
+        client.post("/v1/ns/demo/agents/agent-3/login", headers={"X-Chatemu-Agent": "a2"})
+        client.post("/v1/ns/demo/cli", json={"argv": ["--agent=a4", "agent", "login"]})
+        client.get("/v1/ns/demo/agents")
+        assert [acting for _, _, acting in seen[-3:]] == ["agent-3", "a4", "agent-1"]
         assert started == ["demo"]
     assert stopped == ["demo"]
 
