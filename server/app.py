@@ -1,6 +1,6 @@
 """The Starlette application of ``chatemu serve``.
 
-Every route of the table (``routes.ROUTES``) is served by one endpoint, ``_table``: it reads
+Every route of the table (``routes.ROUTES``) is served by one endpoint (``endpoint``): it reads
 the request's fields, makes the command line, asks the policy, runs the command
 (``execute``) on the namespace's database in the thread pool and answers what the command
 printed with ``--json``, or its error as a problem (``problem``, the one translation from exit
@@ -12,9 +12,9 @@ Two hooks, each set in one place (``make_app``):
   ``Problem`` to refuse it (an authentication or role check).  ``command`` is a ``Command``:
   the namespace, the command line's words, the acting agent, the route.
 - ``namespace_tasks``: async functions ``task(emulator, ns)`` started once for every namespace
-  the server knows (those in the folder at start, and each one as a request first makes or
-  reads it), cancelled when it is deleted or the server stops (a webhook deliverer).  The
-  first one is ``settle``: on a real clock it applies due timers as they fall due.
+  whose database exists (found in the folder every second, or made by a request), cancelled
+  when it is deleted or the server stops (a webhook deliverer).  The first one is ``settle``:
+  on a real clock it applies due timers as they fall due.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 BODY_LIMIT = 1 << 20  # a command's JSON body
 BIG_BODY_LIMIT = 256 << 20  # a scenario (/run) or a bundle (/import)
 SETTLE_SECONDS = 0.2
+DISCOVER_SECONDS = 1.0
 
 #: Exit code → HTTP status, problem type and title (RFC 9457).
 PROBLEMS = {
@@ -303,6 +304,8 @@ def choose(rows: list, values: dict):
 def command_argv(row, request: Request, values: dict) -> list[str]:
     checked = {}
     for name, value in values.items():
+        if value is None:  # null: as if not given
+            continue
         field = row.fields.get(name)
         if field is None:
             raise bad_request(f"unknown field {name!r}" + (f": this route takes {', '.join(row.fields)}"
@@ -580,10 +583,15 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
 
     @asynccontextmanager
     async def lifespan(app):
+        async def discover():  # namespaces made by other processes (`chatemu --db DIR/NS.db …`) too
+            while True:
+                for ns in await anyio.to_thread.run_sync(emulator.namespaces):
+                    emulator.seen(ns)
+                await anyio.sleep(DISCOVER_SECONDS)
+
         async with anyio.create_task_group() as group:
             emulator.group = group
-            for ns in emulator.namespaces():
-                emulator.seen(ns)
+            group.start_soon(discover)
             yield
             emulator.stopping.set()
             group.cancel_scope.cancel()

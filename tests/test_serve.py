@@ -627,3 +627,20 @@ def test_an_ordinary_command_imports_nothing_of_the_server(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]", done.stdout
+
+
+def test_a_namespace_made_by_the_command_line_has_its_timers_applied_by_the_server(space):
+    space.cli.ok("config", "set", "wrapup", "1s")
+    space.cli.ok("clock", "real")
+    space.cli.ok("chat", "new", "--customer", "Ann")
+    space.cli.ok("chat", "activate", "C1")
+    space.cli.ok("chat", "end", "C1")
+    time.sleep(2.5)  # the server finds the new file within a second; the timer falls due after one
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{space.cli.db}?mode=ro", uri=True)  # a read that settles nothing itself
+    try:
+        causes = conn.execute("SELECT cause FROM events WHERE chat = 'C1' AND to_state = 'closed'").fetchall()
+    finally:
+        conn.close()
+    assert causes == [("timer",)]
