@@ -214,23 +214,45 @@ def replaces(argv: list[str]) -> bool:
 
 
 async def settle(emulator: Emulator, ns: str) -> None:
-    """On a real clock, apply what falls due as it does (``events --follow`` does the same)."""
+    """On a real clock, apply what falls due as it does (``events --follow`` does the same).
+    A kept read-only connection tells the clock's mode cheaply; only a real clock is asked
+    whether anything is due (``Engine.pending``), and settled only then."""
+    import sqlite3
+
     from chatemu.store.engine import Engine
     from chatemu.store.errors import ChatemuError
 
     engine = Engine(emulator.path(ns), make_folder=False)
+    kept: list = []
+
+    def real() -> bool:
+        if not kept:
+            if not os.path.exists(engine.path):
+                return False
+            kept.append(sqlite3.connect(f"file:{engine.path}?mode=ro", uri=True, check_same_thread=False))
+        try:
+            row = kept[0].execute("SELECT mode FROM meta").fetchone()
+        except sqlite3.Error:
+            kept.pop().close()
+            return False
+        return row is not None and row[0] == "real"
 
     def due() -> None:
-        with emulator.lock(ns):
-            if os.path.exists(engine.path) and engine.pending():
-                engine.settle()
+        if real() and engine.pending():
+            with emulator.lock(ns):
+                if engine.pending():
+                    engine.settle()
 
-    while True:
-        try:
-            await anyio.to_thread.run_sync(due)
-        except ChatemuError:
-            pass  # a database another process holds or broke: the next turn tries again
-        await anyio.sleep(SETTLE_SECONDS)
+    try:
+        while True:
+            try:
+                await anyio.to_thread.run_sync(due)
+            except ChatemuError:
+                pass  # a database another process holds or broke: the next turn tries again
+            await anyio.sleep(SETTLE_SECONDS)
+    finally:
+        for conn in kept:
+            conn.close()
 
 
 # -- requests ---------------------------------------------------------------------
