@@ -13,6 +13,8 @@ import tempfile
 def serve(host: str, port: int, data_dir: str | None) -> int:
     import uvicorn
 
+    from chatemu.store.errors import UsageError
+
     from .app import make_app
     from .execute import install
 
@@ -20,15 +22,20 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
     root = tempfile.mkdtemp(prefix="chatemu-serve-") if made else data_dir
     try:
         if not made:
-            os.makedirs(root, exist_ok=True)
+            if os.path.exists(root) and not os.path.isdir(root):
+                raise UsageError(f"--data-dir {root}: it is not a folder")
+            try:
+                os.makedirs(root, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"--data-dir {root}: {exc.strerror or exc}") from None
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise UsageError(f"--data-dir {root}: cannot write in it")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
-            from chatemu.store.errors import UsageError
-
             sock.close()
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         sock.listen(128)

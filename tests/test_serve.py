@@ -492,6 +492,10 @@ def test_sigint_stops_it_too_and_a_busy_port_is_one_error_line(server):
     assert busy.stderr.startswith("error: cannot listen on 127.0.0.1:") and len(busy.stderr.splitlines()) == 1
     proc.send_signal(signal.SIGINT)
     assert proc.wait(10) == 0
+    not_a_folder = subprocess.run([CHATEMU, "serve", "--port", "0", "--data-dir", __file__], capture_output=True,
+                                  text=True, timeout=20)
+    assert (not_a_folder.returncode, not_a_folder.stdout) == (2, "")
+    assert not_a_folder.stderr == f"error: --data-dir {__file__}: it is not a folder\n"
 
 
 # -- the description ------------------------------------------------------------------------------
