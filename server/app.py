@@ -40,7 +40,7 @@ from .execute import Outcome, execute, refuse_words
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 BODY_LIMIT = 1 << 20  # a command's JSON body
 BIG_BODY_LIMIT = 256 << 20  # a scenario (/run) or a bundle (/import)
-SETTLE_SECONDS = 0.2
+SETTLE_SECONDS = 0.1
 DISCOVER_SECONDS = 1.0
 
 #: Exit code → HTTP status, problem type and title (RFC 9457).
@@ -116,7 +116,7 @@ class Emulator:
 
     def __init__(self, root: str, policy: Optional[Callable] = None,
                  namespace_tasks: tuple[Callable[["Emulator", str], Awaitable], ...] = (),
-                 keepalive: float = 15.0, poll: float = 0.2):
+                 keepalive: float = 15.0, poll: float = 0.1):
         self.root, self.policy = root, policy
         self.namespace_tasks = (settle, *namespace_tasks)
         self.keepalive, self.poll = keepalive, poll
@@ -578,7 +578,7 @@ class NamespaceNames:
 
 
 def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tuple = (),
-             keepalive: float = 15.0, poll: float = 0.2) -> Starlette:
+             keepalive: float = 15.0, poll: float = 0.1) -> Starlette:
     """The application serving the namespaces in the folder ``root`` (see the module's
     docstring for ``policy`` and ``namespace_tasks``)."""
     from starlette.middleware import Middleware
