@@ -70,11 +70,12 @@ _COMMANDS = {
     "export": ("qa", "export", {}),
     "import": ("qa", "import_", {}),
     "reset": ("qa", "reset", {}),
+    "serve": ("serve", "serve", {}),
     "completion": ("completion", "completion", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
          "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
-         "import", "reset", "db", "token", "completion")
+         "import", "reset", "db", "serve", "token", "completion")
 
 
 def version_callback(value: bool) -> None:

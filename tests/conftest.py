@@ -25,7 +25,7 @@ def pytest_configure(config):
     import compileall
 
     root = Path(__file__).resolve().parent.parent
-    for folder in ("cli", "store", "package"):
+    for folder in ("cli", "store", "server", "package"):
         compileall.compile_dir(root / folder, quiet=1)
 
 

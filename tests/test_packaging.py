@@ -42,7 +42,7 @@ def test_wheel_holds_only_the_chatemu_package(wheel):
     # with `python -m chatemu`.
     assert "chatemu/__main__.py" in names and "chatemu/__init__.py" in names
     for module in ("chatemu/cli/app.py", "chatemu/store/core.py", "chatemu/store/engine.py", "chatemu/cli/__main__.py",
-                   "chatemu/server/tokens.py", "chatemu/server/webhooks.py"):
+                   "chatemu/server/tokens.py", "chatemu/server/webhooks.py", "chatemu/server/app.py"):
         assert module in names
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "chatemu = chatemu.cli.app:run" in entry_points

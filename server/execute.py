@@ -1,0 +1,103 @@
+"""Run one chatemu command line in this process, as the ``chatemu`` program would, and capture
+what it prints: the one way every route (and ``POST /cli``) reaches the emulator.
+
+``chatemu run`` runs its lines the same way (``cli.app.call``): the command's own parser, its
+own engine call, ``cli.app.translate`` turning errors into exit codes and journaling refusals.
+Several requests run at once in the thread pool, so stdin and stdout are proxies that give
+each thread its own (``install``): what a command prints goes to its request only.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+
+_local = threading.local()
+
+#: Commands that read or write files of the server's machine or take over a terminal: over
+#: HTTP they are routes of their own (``/run``, ``/export``, ``/import``, ``/events/stream``).
+NOT_HERE = {"run": "POST /run", "drill": None, "console": None, "watch": None, "export": "GET /export",
+            "import": "PUT /import", "serve": None}
+
+
+class _Proxy:
+    """sys.stdin or sys.stdout: the calling thread's own stream when it has one."""
+
+    def __init__(self, name: str, default):
+        self._name, self._default = name, default
+
+    def _stream(self):
+        return getattr(_local, self._name, None) or self._default
+
+    def __getattr__(self, attr):
+        return getattr(self._stream(), attr)
+
+    def write(self, text):
+        return self._stream().write(text)
+
+    def read(self, *args):
+        return self._stream().read(*args)
+
+
+def install() -> None:
+    """Give each thread its own stdin and stdout from now on (``chatemu serve`` does it once)."""
+    if not isinstance(sys.stdout, _Proxy):
+        sys.stdout = _Proxy("stdout", sys.stdout)
+        sys.stdin = _Proxy("stdin", io.StringIO(""))  # a command never reads the server's own stdin
+
+
+class Outcome:
+    """What a command line did: its exit code, what it printed on stdout, its error lines."""
+
+    def __init__(self, exit_code: int, stdout: str, stderr: list[str]):
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    @property
+    def detail(self) -> str:
+        """The error lines as one text (as ``run --json`` joins them)."""
+        return "; ".join(line.removeprefix("error: ") for line in self.stderr)
+
+    def as_dict(self) -> dict:
+        return {"exit_code": self.exit_code, "stdout": self.stdout,
+                "stderr": "".join(line + "\n" for line in self.stderr)}
+
+
+def refuse_words(argv: list[str]) -> str | None:
+    """Why ``argv`` (a command line without the root ``--db``) may not run on a server, or None.
+    The namespace is the database: no ``--db``; no command that reads or writes the server's
+    files or a terminal; no ``events --follow`` (``/events/stream`` follows)."""
+    from chatemu.cli.common import root_options
+
+    if any(word == "--db" or word.startswith("--db=") for word in argv):
+        return "--db is not taken here: the namespace is the database"
+    spans = root_options(argv)
+    rest = argv[spans[-1][1] if spans else 0:]
+    if not rest:
+        return None
+    if rest[0] in NOT_HERE:
+        instead = NOT_HERE[rest[0]]
+        return f"{rest[0]} is not run through the server" + (f": use {instead}" if instead else "")
+    if rest[0] == "events" and any(w in ("-f", "--follow") or (w.startswith("-") and not w.startswith("--")
+                                                              and "f" in w) for w in rest[1:]):
+        return "events --follow is not run through the server: use GET /events/stream"
+    if rest[0] == "timeline" and any(w in ("-o", "--output") or w.startswith(("--output=", "-o")) for w in rest[1:]):
+        return "timeline --output is not run through the server"
+    return None
+
+
+def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | None = None, stdout=None) -> Outcome:
+    """Run the command line ``argv`` (without ``--db``) on the database ``db`` as the agent
+    ``agent`` (None: the command line's default), with ``stdin`` as its standard input;
+    ``stdout``: a text stream its output goes to instead of the returned ``Outcome.stdout``."""
+    from chatemu.cli import app, render
+
+    install()
+    root = ["--db", db] + (["--agent", agent] if agent is not None else [])
+    out = io.StringIO() if stdout is None else stdout
+    _local.stdout, _local.stdin = render.EscapedOutput(out), io.StringIO(stdin or "")
+    try:
+        code, lines = app.call(root + list(argv))
+    finally:
+        _local.stdout = _local.stdin = None
+    return Outcome(code, out.getvalue() if stdout is None else "", lines)

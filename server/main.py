@@ -1,0 +1,67 @@
+"""Start the server: bind, print the base URL, serve until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+
+
+def serve(host: str, port: int, data_dir: str | None) -> int:
+    import uvicorn
+
+    from chatemu.store.errors import UsageError
+
+    from .app import make_app
+    from .execute import install
+
+    made = data_dir is None
+    root = tempfile.mkdtemp(prefix="chatemu-serve-") if made else data_dir
+    try:
+        if not made:
+            if os.path.exists(root) and not os.path.isdir(root):
+                raise UsageError(f"--data-dir {root}: it is not a folder")
+            try:
+                os.makedirs(root, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"--data-dir {root}: {exc.strerror or exc}") from None
+            if not os.access(root, os.W_OK | os.X_OK):
+                raise UsageError(f"--data-dir {root}: cannot write in it")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        sock.listen(128)
+        real_port = sock.getsockname()[1]
+        shown = f"[{host}]" if family == socket.AF_INET6 else host
+        keepalive = float(os.environ.get("CHATEMU_SERVE_KEEPALIVE", "15"))
+        app = make_app(root, keepalive=keepalive)
+        emulator = app.state.emulator
+        install()
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=5)
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig, frame):
+                emulator.stopping.set()  # open event streams end, so the server can stop
+                super().handle_exit(sig, frame)
+
+        server = Server(config)
+        # uvicorn raises the signal that stopped it again once it has stopped, under the handlers
+        # it found: these make that a clean exit 0.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
+        print(f"http://{shown}:{real_port}", flush=True)
+        server.run(sockets=[sock])
+        sys.stdout.flush()
+        return 0 if server.started else 1
+    finally:
+        if made:
+            shutil.rmtree(root, ignore_errors=True)
