@@ -59,7 +59,7 @@ POLICY: dict[tuple[str, ...], frozenset] = {
         ("webhook", "add"), ("webhook", "list"), ("webhook", "delete"), ("webhook", "enable"),
         ("webhook", "deliveries"), ("token", "add"), ("token", "list"), ("token", "revoke"))},
     # the terminal's own commands: nothing to serve
-    **{words: NONE for words in (("console",), ("watch",), ("completion",), ("db", "path"))},
+    **{words: NONE for words in (("console",), ("watch",), ("serve",), ("completion",), ("db", "path"))},
 }
 
 
