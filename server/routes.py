@@ -49,7 +49,7 @@ ROWS = (
     ("POST", "/agents/{agent}/break", "--agent {agent} agent break", "reason=--reason"),
     ("POST", "/agents/{agent}/call-start", "--agent {agent} chat call-start", ""),
     ("POST", "/agents/{agent}/call-end", "--agent {agent} chat call-end", ""),
-    ("GET", "/agents/{agent}/queues", "agent queues {agent}", ""),
+    ("GET", "/agents/{agent}/queues", "--agent {agent} agent queues", ""),
     ("PUT", "/agents/{agent}/queues", "--agent {agent} agent queues set", "queues*"),
     ("DELETE", "/agents/{agent}/queues", "--agent {agent} agent queues clear", ""),
     ("POST", "/agents/{agent}/queues/{queue}/on", "--agent {agent} agent queues on {queue}", ""),

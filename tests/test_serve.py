@@ -130,7 +130,7 @@ STEPS = [
     ("POST", "/agents/agent-2/available", None, ["--agent", "agent-2", "agent", "available"]),
     ("PUT", "/agents/agent-2/queues", {"queues": ["sales", "default"]},
      ["--agent", "agent-2", "agent", "queues", "set", "sales", "default"]),
-    ("GET", "/agents/agent-2/queues", None, ["agent", "queues", "agent-2"]),
+    ("GET", "/agents/agent-2/queues", None, ["--agent", "agent-2", "agent", "queues"]),
     ("POST", "/agents/agent-2/queues/default/off", None, ["--agent", "agent-2", "agent", "queues", "off", "default"]),
     ("POST", "/agents/agent-2/queues/default/on", None, ["--agent", "agent-2", "agent", "queues", "on", "default"]),
     ("DELETE", "/agents/agent-2/queues", None, ["--agent", "agent-2", "agent", "queues", "clear"]),
@@ -651,3 +651,13 @@ def test_a_namespace_made_by_the_command_line_has_its_timers_applied_by_the_serv
     finally:
         conn.close()
     assert causes == [("timer",)]
+
+
+def test_an_agents_queues_are_read_at_their_own_route(space):
+    assert space.call("POST", "/queues", {"name": "sales"}).status_code == 201
+    assert space.call("POST", "/agents/agent-2/login").status_code == 200
+    assert space.call("PUT", "/agents/agent-2/queues", {"queues": ["sales"]}).status_code == 200
+    answer = space.call("GET", "/agents/agent-2/queues")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == space.cli.js("--agent", "agent-2", "agent", "queues")
+    assert answer.json()["agent"] == "agent-2" and [q["queue"] for q in answer.json()["queues"]] == ["sales"]
