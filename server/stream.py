@@ -13,7 +13,9 @@ unchecked.
 Changes are noticed by polling ``PRAGMA data_version`` on one read connection kept by the
 stream (every ``Emulator.poll`` seconds), whichever process made them.  A comment line keeps
 the connection alive every ``Emulator.keepalive`` seconds.  When the namespace is deleted
-the stream sends ``deleted`` and ends; when the server stops, it ends.
+the stream sends ``deleted`` and ends; when the server stops, it ends.  A change that makes
+no event (a message, a journaled refusal) sends the comment ``: changed``, which an
+``EventSource`` ignores and the desk's reader takes as a cue to read the state again.
 """
 
 from __future__ import annotations
@@ -160,6 +162,8 @@ async def event_stream(request: Request) -> StreamingResponse:
                     for event in poll["events"]:
                         yield frame(event, f"{gen}-{event['seq']}-{tag(event)}")
                         last = event["seq"]
+                    if not poll["events"] and not poll["replaced"]:  # a message, a refusal: no event
+                        yield b": changed\n\n"
                     mark = poll["mark"]
                     quiet_since = time.monotonic()
                 if existed and not os.path.exists(path):
