@@ -583,6 +583,7 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
     docstring for ``policy`` and ``namespace_tasks``)."""
     from starlette.middleware import Middleware
 
+    from . import pages
     from .stream import event_stream
 
     emulator = Emulator(root, policy, namespace_tasks, keepalive, poll)
@@ -602,6 +603,7 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
         Route(prefix + "/import", import_, methods=["PUT"]),
         Route(prefix + "/events/stream", event_stream, methods=["GET"]),
     ]
+    app_routes += pages.routes()  # the desk and the room (static pages)
 
     @asynccontextmanager
     async def lifespan(app):
