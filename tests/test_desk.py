@@ -155,6 +155,12 @@ def test_the_desk_shows_the_inbox_and_its_buttons_change_the_chat(space):
     expect(page.locator("#inbox li")).to_have_count(2)
     expect(space.card("C2").locator(".state")).to_have_text("new")
     assert space.state("C2") == "new"
+    extend = page.get_by_role("button", name="Extend", exact=True)
+    for left in (2, 1, 0):
+        extend.click()
+        expect(space.card("C1")).to_contain_text(f"{left} ext. left")
+    assert space.cli.chat("C1")["extensions_left"] == 0
+    expect(extend).to_be_disabled()  # greyed at none
 
 
 def test_a_refusal_shows_the_command_lines_reason_and_changes_nothing(space):
@@ -181,6 +187,7 @@ def test_a_change_made_by_the_command_line_shows_within_half_a_second(space):
     space.cli.ok("chat", "activate", "C1")
     space.open("desk?agent=agent-1")
     expect(space.card("C1").locator(".state")).to_have_text("active")
+    space.page.wait_for_timeout(400)  # the page's first reads are over: what comes next, the stream brings
     space.cli.ok("chat", "receive", "C1", "--", "Where is my parcel?")  # a message: no event, a change
     took = wait_until(space.page, "() => document.querySelector('#transcript')?.textContent"
                                   ".includes('Where is my parcel?')")
@@ -231,6 +238,22 @@ def test_customer_text_holding_markup_shows_as_text(space):
     assert space.dialogs == []
 
 
+def test_a_token_in_the_fragment_goes_in_a_header_and_never_in_an_address(space):
+    from playwright.sync_api import expect
+
+    token = "cet_" + "x" * 43
+    seen = []
+    space.page.on("request", lambda request: seen.append((request.url, request.headers.get("authorization"))))
+    space.page.goto(f"{space.url}/ns/{space.ns}/desk?agent=agent-1#token={token}")
+    expect(space.page.locator("#live")).to_have_text("live", timeout=5000)
+    assert token not in space.page.url
+    assert space.page.evaluate("sessionStorage.getItem('chatemu-token')") == token
+    calls = [(url, auth) for url, auth in seen if "/v1/ns/" in url]
+    assert any(url.endswith("/events/stream") for url, _ in calls)
+    assert calls and all(auth == f"Bearer {token}" and token not in url for url, auth in calls), calls
+    assert all(token not in url for url, _ in seen)
+
+
 # -- the room ----------------------------------------------------------------------------------
 
 
@@ -265,6 +288,7 @@ def test_the_room_shows_refusals_per_agent_as_they_happen(space):
 
     space.cli.ok("chat", "new", "--customer", "Ann")
     space.open("room")
+    space.page.wait_for_timeout(400)
     space.cli.fails(3, "--agent", "agent-1", "chat", "park", "C1")
     group = space.page.locator('#refusals [data-agent="agent-1"]')
     expect(group).to_contain_text("cannot park C1: it is new")

@@ -52,6 +52,9 @@ def test_wheel_holds_only_the_chatemu_package(wheel):
     assert "chatemu = chatemu.cli.pytest_plugin" in groups[1].split("\n[", 1)[0], entry_points
     for module in ("chatemu/cli/api.py", "chatemu/cli/pytest_plugin.py"):
         assert module in names
+    # the desk and the room that `chatemu serve` shows: pages, script and style sheet
+    for page in ("desk.html", "room.html", "app.js", "app.css"):
+        assert f"chatemu/server/static/{page}" in names, page
 
 
 @pytest.fixture(scope="module")
