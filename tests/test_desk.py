@@ -163,6 +163,56 @@ def test_the_desk_shows_the_inbox_and_its_buttons_change_the_chat(space):
     expect(extend).to_be_disabled()  # greyed at none
 
 
+def test_the_desk_replies_classifies_links_flags_transfers_and_takes_a_break(space):
+    from playwright.sync_api import expect
+
+    space.cli.ok("queue", "add", "sales")
+    space.cli.ok("config", "set", "--queue", "sales", "classification", "list")
+    space.cli.ok("classification", "add", "--queue", "sales", "refund")
+    space.cli.ok("classification", "add", "--queue", "sales", "delivery")
+    space.cli.ok("template", "add", "hello", "Hello, how can I help?")
+    space.cli.ok("chat", "new", "--customer", "Ann", "--queue", "sales", "--inbox")
+    space.cli.ok("chat", "activate", "C1")
+    space.open("desk?agent=agent-1")
+    page = space.page
+    expect(page.locator("#chat-id")).to_have_text("C1")
+    page.select_option("#template", "hello")
+    expect(page.locator("#reply-text")).to_have_value("Hello, how can I help?")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#transcript .text")).to_have_text(["Hello, how can I help?"])
+    page.fill("#reply-text", "Let me look <now>.")
+    page.keyboard.press("Enter")
+    expect(page.locator("#transcript .text")).to_have_count(2)
+    assert [m["text"] for m in space.cli.js("chat", "transcript", "C1")] == ["Hello, how can I help?",
+                                                                              "Let me look <now>."]
+    expect(page.locator("#code-free")).to_be_hidden()  # sales classifies from a list
+    expect(page.locator("#code-list option")).to_have_text(["delivery", "refund"])
+    page.select_option("#code-list", "refund")
+    page.fill("#code-note", "card charged twice")
+    page.get_by_role("button", name="Classify", exact=True).click()
+    expect(page.locator("#classified")).to_have_text("classified refund (card charged twice)")
+    page.fill("#contact-name", "Ann Lee")
+    page.get_by_role("button", name="Link contact").click()
+    page.get_by_role("button", name="Flag as abusive").click()
+    expect(page.locator("#chat-extra")).to_contain_text("flagged abusive")
+    expect(page.locator("#chat-extra")).to_contain_text("contact Ann Lee")
+    chat = space.cli.chat("C1")
+    assert (chat["classification"], chat["classification_note"], chat["contact"], chat["abusive"]) == (
+        "refund", "card charged twice", "Ann Lee", True)
+    space.cli.ok("--agent", "agent-2", "agent", "login")
+    page.select_option("#transfer-to", "agent:agent-2")
+    page.get_by_role("button", name="Transfer", exact=True).click()
+    expect(page.locator("#inbox li")).to_have_count(0)
+    assert space.cli.chat("C1")["agent"] == "agent-2"
+    page.select_option("#break-reason", "training")
+    page.get_by_role("button", name="Break", exact=True).click()
+    expect(page.locator("#status")).to_have_text("break (training)")
+    assert space.cli.js("agent", "status", "agent-1")["break_reason"] == "training"
+    page.get_by_role("button", name="Start call").click()
+    expect(page.locator("#call")).to_be_visible()
+    assert space.cli.js("agent", "status", "agent-1")["on_call"] is True
+
+
 def test_a_refusal_shows_the_command_lines_reason_and_changes_nothing(space):
     from playwright.sync_api import expect
 
@@ -281,6 +331,29 @@ def test_the_room_makes_a_chat_and_moves_the_clock(space):
     expect(why).not_to_be_empty()
     assert space.cli.run("clock", "advance", "soon").err.strip() == "error: " + why.text_content()
     assert space.cli.js("clock")["now"] == "2026-01-05T09:01:30.000Z"
+
+
+def test_the_room_plays_the_customer_and_keeps_snapshots(space):
+    from playwright.sync_api import expect
+
+    space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
+    space.cli.ok("chat", "activate", "C1")
+    space.open("room")
+    page = space.page
+    page.select_option("#say-chat", "C1")
+    page.fill("#say-text", "Are you there?")
+    page.get_by_role("button", name="Send as customer").click()
+    expect(page.locator("#say-text")).to_have_value("")
+    assert [m["text"] for m in space.cli.js("chat", "transcript", "C1")] == ["Are you there?"]
+    page.fill("#snapshot-name", "talking")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#snapshot-list option")).to_have_text(["talking"])
+    page.get_by_role("button", name="Customer leaves").click()
+    expect(page.locator('#agents tr[data-agent="agent-1"] .state')).to_have_text("active wrapup")
+    assert space.state("C1") == "active-wrapup"
+    page.get_by_role("button", name="Restore").click()
+    expect(page.locator('#agents tr[data-agent="agent-1"] .state')).to_have_text("active")
+    assert space.state("C1") == "active"
 
 
 def test_the_room_shows_refusals_per_agent_as_they_happen(space):
