@@ -9,6 +9,7 @@ Playwright or Chromium is missing (``.ci/run`` installs both).
 from __future__ import annotations
 
 import itertools
+import re
 import os
 import shutil
 import time
@@ -111,7 +112,7 @@ def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, p
     assert answer.headers["x-content-type-options"] == "nosniff"
     html = answer.text
     assert '<script type="module" src="/static/app.js"></script>' in html
-    assert "<style" not in html and " style=" not in html and " on" not in html.replace(" one", "")
+    assert "<style" not in html and " style=" not in html and not re.search(r"\son[a-z]+=", html)
     assert html.count("<script") == 1
     for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
         found = httpx.get(f"{url}/static/{name}")
