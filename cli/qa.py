@@ -154,6 +154,17 @@ def run_file(
 
     if session(ctx).in_run:
         raise UsageError("a scenario cannot run another scenario")
+    remote = session(ctx).remote
+    if remote is not None:
+        if fresh or keep is not None:
+            raise UsageError(f"run {'--keep' if keep is not None else '--fresh'} does not run against a server: "
+                             "start the namespace anew with 'reset --yes' (or another --ns)")
+        from .remote import run_scenario as run_remote
+
+        code = run_remote(remote, session(ctx).agent, file, keep_going, quiet, json)
+        if code:
+            raise typer.Exit(code)
+        return
     root = ctx.find_root()
     if fresh or keep is not None:
         with fresh_database(keep) as path:

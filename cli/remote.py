@@ -1,0 +1,126 @@
+"""``chatemu --server URL [--ns NS] [--token T] COMMAND…``: the command line against a server
+(docs/server.md).  Imported only when a server is named (``--server`` or ``CHATEMU_SERVER``):
+a local command never pays for it.
+
+Each command line goes to ``POST /v1/ns/NS/cli`` and ends as the server says it would: the same
+stdout, the same ``error:`` line, the same exit code.  ``run FILE`` reads the file here and sends
+it to ``POST /v1/ns/NS/run``, printing what ``run`` prints from the records it answers.
+``token`` and ``completion`` run here (they are about this machine's files and shell); the
+commands that take over a terminal or read and write the database's own files are refused."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .app import REMOTE, WITH_VALUE
+
+DEFAULT_NS = "default"
+#: Run on this machine even with a server named.
+HERE = ("token", "completion")
+#: Refused with a server named, and why.
+NOT_REMOTE = {
+    "console": "it runs on a database of this machine (--db)",
+    "watch": "it runs on a database of this machine (--db)",
+    "drill": "it runs on a database of this machine (--db)",
+    "serve": "it starts a server of its own",
+    "export": "use GET /v1/ns/NS/export",
+    "import": "use PUT /v1/ns/NS/import",
+}
+
+
+class Remote:
+    """Where a command line goes: the server's base URL, the namespace, the token (or None)."""
+
+    def __init__(self, server: str, ns: str, token: Optional[str]):
+        self.server, self.ns, self.token = server, ns, token
+
+
+def split(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The root ``--server``, ``--ns`` and ``--token`` values given (the last of each), and the
+    command line without them.  An option missing its value is a usage error."""
+    from chatemu.store.errors import UsageError
+
+    given, rest, at = {}, [], 0
+    while at < len(argv) and argv[at].partition("=")[0] in WITH_VALUE:
+        name, equals, value = argv[at].partition("=")
+        if not equals:
+            if at + 1 >= len(argv):
+                raise UsageError(f"Option '{name}' requires an argument.")
+            value = argv[at + 1]
+        stop = at + (1 if equals else 2)
+        if name in REMOTE:
+            given[name] = value
+        else:
+            rest += argv[at:stop]
+        at = stop
+    return given, rest + argv[at:]
+
+
+def resolve(argv: list[str]) -> tuple[Optional[Remote], list[str]]:
+    """The server a command line names and the command line to run there (None: run here)."""
+    from chatemu.store.errors import UsageError
+
+    given, rest = split(argv)
+    server = given.get("--server") or os.environ.get("CHATEMU_SERVER") or None
+    if server is None:
+        named = next(name for name in REMOTE if name in given)
+        raise UsageError(f"{named} is for a server: give --server URL (or set CHATEMU_SERVER)")
+    if not server.startswith(("http://", "https://")):
+        raise UsageError(f"--server {server}: a server is an http:// or https:// URL")
+    ns = given.get("--ns") or os.environ.get("CHATEMU_NS") or DEFAULT_NS
+    token = given.get("--token") or os.environ.get("CHATEMU_TOKEN") or None
+    from .common import root_options
+
+    spans = root_options(rest)
+    command = rest[spans[-1][1] if spans else 0:][:1]
+    if command and command[0] in HERE:
+        return None, rest
+    if any(word == "--db" or word.startswith("--db=") for word in rest):
+        raise UsageError("--db and --server: on a server the namespace (--ns) is the database")
+    if command and command[0] in NOT_REMOTE:
+        raise UsageError(f"{command[0]} does not run against a server: {NOT_REMOTE[command[0]]}")
+    return Remote(server.rstrip("/"), ns, token), rest
+
+
+def runs_here(argv: list[str]) -> bool:
+    """Whether ``argv`` (without the server's options) is ``run``: parsed here, as ``run`` is,
+    then sent (``run_scenario``)."""
+    from .common import root_options
+
+    spans = root_options(argv)
+    return argv[spans[-1][1] if spans else 0:][:1] == ["run"]
+
+
+def call(remote: Remote, argv: list[str]) -> tuple[int, list[str]]:
+    """Run ``argv`` on the server: its stdout printed here; the exit code and error lines back."""
+    import sys
+
+    from chatemu.server.client import call as call_server
+
+    code, out, lines = call_server(remote.server, remote.ns, argv, agent=os.environ.get("CHATEMU_AGENT") or None,
+                                   token=remote.token)
+    sys.stdout.write(out)
+    return code, lines
+
+
+def run_scenario(remote: Remote, agent: str, file: str, keep_going: bool, quiet: bool, as_json: bool) -> int:
+    """``chatemu run FILE`` on the server: the file read here, run by ``POST /run``, each line's
+    record printed as ``run`` prints it."""
+    from chatemu.server.client import send
+
+    from . import render
+    from .files import read_file
+    from .scenario import report
+
+    text, where = read_file(file)
+    code, answer = send(remote.server, remote.ns, "run", text.encode("utf-8"), "text/plain; charset=utf-8",
+                        token=remote.token, agent=agent, query="keep_going=true" if keep_going else "")
+    records = answer if not code else answer.get("lines")
+    if not isinstance(records, list):  # refused before any line ran
+        render.error(f"error: {answer['detail']}")
+        return code
+    for record in records:
+        errors = [f"error: {record['error']}"] if "error" in record else []
+        report(where, record, errors, quiet, as_json)
+    return code
