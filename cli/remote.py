@@ -74,7 +74,7 @@ def resolve(argv: list[str]) -> tuple[Optional[Remote], list[str]]:
 
     spans = root_options(rest)
     command = rest[spans[-1][1] if spans else 0:][:1]
-    if command and command[0] in HERE:
+    if not command or command[0] in HERE:  # no command: the root's help, as here
         return None, rest
     if any(word == "--db" or word.startswith("--db=") for word in rest):
         raise UsageError("--db and --server: on a server the namespace (--ns) is the database")
@@ -98,6 +98,19 @@ def call(remote: Remote, argv: list[str]) -> tuple[int, list[str]]:
 
     from chatemu.server.client import call as call_server
 
+    from .common import root_options
+
+    spans = root_options(argv)
+    words = argv[spans[-1][1] if spans else 0:]
+    if (words[:1] == ["reset"] and not {"--yes", "-y", "--help", "-h"} & set(words)
+            and sys.stdin.isatty() and sys.stdout.isatty()):  # asked here, where the terminal is
+        import typer
+
+        if not typer.confirm(f"Empty the namespace {remote.ns} on {remote.server}? Every chat, agent and event is lost",
+                             default=False):
+            print("nothing changed")
+            return 1, []
+        argv = argv + ["--yes"]
     code, out, lines = call_server(remote.server, remote.ns, argv, agent=os.environ.get("CHATEMU_AGENT") or None,
                                    token=remote.token)
     sys.stdout.write(out)
@@ -115,7 +128,7 @@ def run_scenario(remote: Remote, agent: str, file: str, keep_going: bool, quiet:
 
     text, where = read_file(file)
     code, answer = send(remote.server, remote.ns, "run", text.encode("utf-8"), "text/plain; charset=utf-8",
-                        token=remote.token, agent=agent, query="keep_going=true" if keep_going else "")
+                        token=remote.token, agent=agent, query="keep_going=true" if keep_going else "", timeout=600)
     records = answer if not code else answer.get("lines")
     if not isinstance(records, list):  # refused before any line ran
         render.error(f"error: {answer['detail']}")

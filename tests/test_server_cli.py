@@ -179,3 +179,40 @@ def test_the_fixture_through_pytester(pytester):
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_no_command_shows_the_root_help_as_locally(chatemu_server):
+    here, there = launch([CHATEMU], BASE_ENV), remote(chatemu_server)
+    assert there == here and here[0] == 0 and "--server URL" in here[1]
+
+
+def test_reset_on_a_terminal_asks_here_then_empties_the_namespace(chatemu_server):
+    import pexpect
+
+    assert chatemu_server.cli("chat", "new")[0] == 0
+    env = {**BASE_ENV, **{k: v for k, v in chatemu_server.env.items() if k.startswith("CHATEMU_")}}
+    child = pexpect.spawn(CHATEMU, ["reset"], env=env, encoding="utf-8", timeout=20)
+    child.expect(f"Empty the namespace {chatemu_server.ns} on {chatemu_server.url}\\?")
+    child.sendline("n")
+    child.expect("nothing changed")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and chatemu_server.cli("chat", "show", "C1")[0] == 0
+    child = pexpect.spawn(CHATEMU, ["reset"], env=env, encoding="utf-8", timeout=20)
+    child.expect("Empty the namespace")
+    child.sendline("y")
+    child.expect("reset .*; clock")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and chatemu_server.cli("chat", "show", "C1")[0] == 4
+
+
+def test_run_acts_as_the_agent_named(cm, chatemu_server, tmp_path):
+    scenario = tmp_path / "agent.chatemu"
+    scenario.write_text("agent login\nexpect agent status=available\n")
+    here = local(cm, "--agent", "agent-7", "run", str(scenario))
+    there = remote(chatemu_server, "--agent", "agent-7", "run", str(scenario))
+    assert there == here and here[0] == 0 and "agent-7: (none) -> available" in here[1]
+    assert launch([CHATEMU, "run", "-"], {**BASE_ENV, **{k: v for k, v in chatemu_server.env.items()
+                                                         if k.startswith("CHATEMU_")}},
+                  stdin="expect agent agent-7 status=available\n")[0] == 0
