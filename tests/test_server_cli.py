@@ -74,9 +74,6 @@ def test_the_environment_names_the_server_namespace_token_and_agent(cm, chatemu_
     assert launch([CHATEMU, "agent", "login"], {**env, "CHATEMU_AGENT": "agent-2"})[0] == 0
     code, out, _ = chatemu_server.cli("agent", "list", "--json")
     assert code == 0 and '"id": "agent-2"' in out
-    code, out, err = launch([CHATEMU, "clock"], {**BASE_ENV, "CHATEMU_SERVER": chatemu_server.url})
-    assert code == 0  # no namespace named: "default"
-    assert chatemu_server.cli("chat", "list", "--all")[0] == 0
     # a local command with CHATEMU_SERVER unset is untouched by CHATEMU_NS or CHATEMU_TOKEN
     assert launch([CHATEMU, "--db", str(cm.db), "clock"], {**BASE_ENV, "CHATEMU_NS": "x", "CHATEMU_TOKEN": "y"})[0] == 0
 
@@ -116,7 +113,7 @@ class _Fake(http.server.BaseHTTPRequestHandler):
     status = 200
 
     def do_POST(self):
-        self.seen.append(dict(self.headers))
+        self.seen.append({**self.headers, "path": self.path})
         self.rfile.read(int(self.headers["Content-Length"]))
         body = (b'{"exit_code": 0, "stdout": "ok\\n", "stderr": ""}' if self.status == 200 else
                 b'{"type": "/problems/x", "status": %d, "detail": "no way"}' % self.status)
@@ -146,6 +143,10 @@ def test_the_token_is_sent_as_a_bearer_and_refusals_have_their_exit_codes(fake):
     assert launch([CHATEMU, "clock"], {**BASE_ENV, "CHATEMU_SERVER": url, "CHATEMU_TOKEN": "cet_env"})[0] == 0
     launch([CHATEMU, "--server", url, "clock"], BASE_ENV)
     assert [seen.get("Authorization") for seen in handler.seen] == ["Bearer cet_abc", "Bearer cet_env", None]
+    assert [seen["path"] for seen in handler.seen] == ["/v1/ns/default/cli"] * 3  # no namespace named: default
+    launch([CHATEMU, "clock"], {**BASE_ENV, "CHATEMU_SERVER": url, "CHATEMU_NS": "from-env"})
+    launch([CHATEMU, "--ns", "given", "clock"], {**BASE_ENV, "CHATEMU_SERVER": url, "CHATEMU_NS": "from-env"})
+    assert [seen["path"] for seen in handler.seen[3:]] == ["/v1/ns/from-env/cli", "/v1/ns/given/cli"]
     for status, code in ((401, 2), (403, 3), (500, 5), (503, 5)):
         handler.status = status
         done = launch([CHATEMU, "--server", url, "clock"], BASE_ENV)
