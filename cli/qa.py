@@ -247,6 +247,17 @@ def export(
       chatemu export --pretty bug.json
       chatemu export - | gzip > bug.json.gz
     """
+    remote = session(ctx).remote
+    if remote is not None:  # the bundle of the server's namespace, written here
+        from .files import writing
+        from .remote import export as export_remote
+
+        if file == "-":
+            export_remote(remote, session(ctx).agent, pretty, sys.stdout.write)
+            return
+        with writing(file, force) as write:
+            export_remote(remote, session(ctx).agent, pretty, write)
+        return
     eng = engine(ctx)
     if file == "-":
         # Through stdout's escaping, which writes DEL, C1 and bidirectional controls as JSON
@@ -282,6 +293,18 @@ def import_(
     """
     from .files import reading
 
+    remote = session(ctx).remote
+    if remote is not None:  # a bundle of this machine into the server's namespace
+        from .remote import import_ as import_remote
+
+        with reading(file) as (source, where):
+            text = source.read()
+        value = {**import_remote(remote, session(ctx).agent, text, replace, replace_snapshots), "imported": where}
+        if json:
+            render.emit_json(value)
+        else:
+            print(_imported(value))
+        return
     with reading(file) as (source, where):
         result = engine(ctx).import_(source, where, replace, replace_snapshots)
     show(ctx, result, json, lambda r: print(_imported(r.value)))

@@ -5,7 +5,9 @@ a local command never pays for it.
 Each command line goes to ``POST /v1/ns/NS/cli`` and ends as the server says it would: the same
 stdout, the same ``error:`` line, the same exit code.  ``run FILE`` reads the file here and sends
 it to ``POST /v1/ns/NS/run``, printing what ``run`` prints from the records it answers.
-``token`` and ``completion`` run here (they are about this machine's files and shell); the
+``export`` and ``import`` read and write
+their file here and the bundle goes by ``GET /export`` and ``PUT /import``.  ``token`` and
+``completion`` run here (they are about this machine's files and shell); the
 commands that take over a terminal or read and write the database's own files are refused."""
 
 from __future__ import annotations
@@ -24,8 +26,6 @@ NOT_REMOTE = {
     "watch": "it runs on a database of this machine (--db)",
     "drill": "it runs on a database of this machine (--db)",
     "serve": "it starts a server of its own",
-    "export": "use GET /v1/ns/NS/export",
-    "import": "use PUT /v1/ns/NS/import",
 }
 
 
@@ -83,13 +83,16 @@ def resolve(argv: list[str]) -> tuple[Optional[Remote], list[str]]:
     return Remote(server.rstrip("/"), ns, token), rest
 
 
+#: Parsed here, as locally; their command then sends its file to the server (``session.remote``).
+PARSED_HERE = ("run", "export", "import")
+
+
 def runs_here(argv: list[str]) -> bool:
-    """Whether ``argv`` (without the server's options) is ``run``: parsed here, as ``run`` is,
-    then sent (``run_scenario``)."""
+    """Whether ``argv`` (without the server's options) is one of ``PARSED_HERE``."""
     from .common import root_options
 
     spans = root_options(argv)
-    return argv[spans[-1][1] if spans else 0:][:1] == ["run"]
+    return argv[spans[-1][1] if spans else 0:][:1] in [[word] for word in PARSED_HERE]
 
 
 def call(remote: Remote, argv: list[str]) -> tuple[int, list[str]]:
@@ -137,3 +140,43 @@ def run_scenario(remote: Remote, agent: str, file: str, keep_going: bool, quiet:
         errors = [f"error: {record['error']}"] if "error" in record else []
         report(where, record, errors, quiet, as_json)
     return code
+
+
+def export(remote: Remote, agent: str, pretty: bool, write) -> None:
+    """``chatemu export`` of the namespace: the bundle of ``GET /export``, given to ``write``
+    as it comes.  A failure is raised as the command line's error."""
+    import codecs
+
+    def copy(response):
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        while chunk := response.read(1 << 16):
+            write(decoder.decode(chunk))
+        write(decoder.decode(b"", final=True))
+
+    from chatemu.server.client import send
+
+    code, answer = send(remote.server, remote.ns, "export", None, token=remote.token, agent=agent,
+                        query="pretty=true" if pretty else "", method="GET", read=copy, timeout=600)
+    _raise(code, answer)
+
+
+def import_(remote: Remote, agent: str, text: str, replace: bool, replace_snapshots: bool) -> dict:
+    """``chatemu import`` into the namespace: the bundle ``text`` sent by ``PUT /import``; what
+    ``import --json`` prints."""
+    from chatemu.server.client import send
+
+    query = "&".join(name + "=true" for name, given in (("replace", replace), ("replace_snapshots", replace_snapshots)) if given)
+    code, answer = send(remote.server, remote.ns, "import", text.encode("utf-8"), token=remote.token, agent=agent,
+                        query=query, method="PUT", timeout=600)
+    _raise(code, answer)
+    return answer
+
+
+def _raise(code: int, answer) -> None:
+    """A failed request as the command line's error of its exit code."""
+    if code:
+        from chatemu.store.errors import ChatemuError
+
+        error = ChatemuError(answer["detail"])
+        error.exit_code = code
+        raise error

@@ -19,12 +19,13 @@ from typing import Optional
 AUTH_EXIT = {401: 2, 403: 3}
 
 
-def send(base_url: str, ns: str, route: str, body: bytes, content_type: str = "application/json",
+def send(base_url: str, ns: str, route: str, body: Optional[bytes], content_type: str = "application/json",
          token: Optional[str] = None, agent: Optional[str] = None, query: str = "",
-         timeout: float = 60) -> tuple[int, object]:
-    """POST ``body`` to ``/v1/ns/NS/ROUTE`` (``token``: as ``Authorization: Bearer``; ``agent``:
-    as ``X-Chatemu-Agent``): ``(0, the JSON answer)``, or ``(exit code, problem)`` where the
-    problem is a dict with at least ``detail`` (the error line without ``error: ``)."""
+         timeout: float = 60, method: str = "POST", read=json.load) -> tuple[int, object]:
+    """POST ``body`` (or ``method`` it) to ``/v1/ns/NS/ROUTE`` (``token``: as ``Authorization:
+    Bearer``; ``agent``: as ``X-Chatemu-Agent``): ``(0, read(the answer))`` (by default its JSON),
+    or ``(exit code, problem)`` where the problem is a dict with at least ``detail`` (the error
+    line without ``error: ``)."""
     url = f"{base_url.rstrip('/')}/v1/ns/{urllib.parse.quote(ns, safe='')}/{route}" + (f"?{query}" if query else "")
     headers = {"Content-Type": content_type}
     if token:
@@ -32,9 +33,9 @@ def send(base_url: str, ns: str, route: str, body: bytes, content_type: str = "a
     if agent is not None:
         headers["X-Chatemu-Agent"] = agent
     try:
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return 0, json.load(response)
+            return 0, read(response)
     except urllib.error.HTTPError as exc:
         try:
             problem = json.load(exc)

@@ -217,3 +217,19 @@ def test_run_acts_as_the_agent_named(cm, chatemu_server, tmp_path):
     assert launch([CHATEMU, "run", "-"], {**BASE_ENV, **{k: v for k, v in chatemu_server.env.items()
                                                          if k.startswith("CHATEMU_")}},
                   stdin="expect agent agent-7 status=available\n")[0] == 0
+
+
+def test_export_and_import_move_bundles_between_this_machine_and_the_namespace(cm, chatemu_server, tmp_path):
+    for words in (["chat", "new", "--customer", "Ann"], ["chat", "activate", "C1"], ["snapshot", "save", "s1"]):
+        assert remote(chatemu_server, *words)[0] == local(cm, *words)[0] == 0
+    here, there = local(cm, "export", "-"), remote(chatemu_server, "export", "-")
+    assert there == here and here[0] == 0 and '"format":"chatemu-bundle"' in here[1]
+    bundle = tmp_path / "b.json"
+    assert remote(chatemu_server, "export", "--pretty", str(bundle)) == (0, "", "")
+    assert bundle.read_text() == local(cm, "export", "--pretty", "-")[1]
+    assert remote(chatemu_server, "export", str(bundle)) == local(cm, "export", str(bundle))  # exists: exit 2
+    assert remote(chatemu_server, "import", str(bundle)) == local(cm, "import", str(bundle))  # in use: exit 3
+    for options in (["--replace"], ["--replace", "--json"]):
+        here, there = local(cm, "import", *options, str(bundle)), remote(chatemu_server, "import", *options, str(bundle))
+        assert there == here and here[0] == 0 and str(bundle) in here[1], options
+    assert remote(chatemu_server, "import", "--replace", "-", stdin="{") == local(cm, "import", "--replace", "-", stdin="{")
