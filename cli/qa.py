@@ -299,7 +299,7 @@ def import_(
 
         with reading(file) as (source, where):
             text = source.read()
-        value = {**import_remote(remote, session(ctx).agent, text, replace, replace_snapshots), "imported": where}
+        value = import_remote(remote, session(ctx).agent, text, where, replace, replace_snapshots)
         if json:
             render.emit_json(value)
         else:

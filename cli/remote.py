@@ -160,16 +160,18 @@ def export(remote: Remote, agent: str, pretty: bool, write) -> None:
     _raise(code, answer)
 
 
-def import_(remote: Remote, agent: str, text: str, replace: bool, replace_snapshots: bool) -> dict:
-    """``chatemu import`` into the namespace: the bundle ``text`` sent by ``PUT /import``; what
-    ``import --json`` prints."""
+def import_(remote: Remote, agent: str, text: str, where: str, replace: bool, replace_snapshots: bool) -> dict:
+    """``chatemu import`` into the namespace: the bundle ``text`` (read from ``where``) sent by
+    ``PUT /import``; what ``import --json`` prints, naming ``where`` as a local import does."""
     from chatemu.server.client import send
 
     query = "&".join(name + "=true" for name, given in (("replace", replace), ("replace_snapshots", replace_snapshots)) if given)
     code, answer = send(remote.server, remote.ns, "import", text.encode("utf-8"), token=remote.token, agent=agent,
                         query=query, method="PUT", timeout=600)
+    if code and answer["detail"].startswith("<stdin>"):  # the server read the body: its name is here
+        answer["detail"] = where + answer["detail"].removeprefix("<stdin>")
     _raise(code, answer)
-    return answer
+    return {**answer, "imported": where}
 
 
 def _raise(code: int, answer) -> None:

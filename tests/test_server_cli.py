@@ -233,3 +233,6 @@ def test_export_and_import_move_bundles_between_this_machine_and_the_namespace(c
         here, there = local(cm, "import", *options, str(bundle)), remote(chatemu_server, "import", *options, str(bundle))
         assert there == here and here[0] == 0 and str(bundle) in here[1], options
     assert remote(chatemu_server, "import", "--replace", "-", stdin="{") == local(cm, "import", "--replace", "-", stdin="{")
+    bundle.write_text('{"format": 1}')
+    here, there = local(cm, "import", "--replace", str(bundle)), remote(chatemu_server, "import", "--replace", str(bundle))
+    assert there == here and here[0] == 2 and here[2].startswith(f"error: {bundle} is not a chatemu bundle")
