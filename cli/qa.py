@@ -37,6 +37,11 @@ def events(
         raise UsageError("--json prints one array: use --jsonl with --follow")
     if follow and session(ctx).in_run:
         raise UsageError("events --follow runs until Ctrl-C: it cannot be a scenario line")
+    if follow and session(ctx).remote is not None:
+        from .remote import follow_events as follow_remote
+
+        follow_remote(session(ctx).remote, session(ctx).agent, chat, agent_id, since, jsonl)
+        return
     eng = engine(ctx)
     if follow:
         from .follow import follow_events

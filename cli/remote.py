@@ -5,7 +5,7 @@ a local command never pays for it.
 Each command line goes to ``POST /v1/ns/NS/cli`` and ends as the server says it would: the same
 stdout, the same ``error:`` line, the same exit code.  ``run FILE`` reads the file here and sends
 it to ``POST /v1/ns/NS/run``, printing what ``run`` prints from the records it answers.
-``export`` and ``import`` read and write
+``events --follow`` follows ``GET /events/stream``.  ``export`` and ``import`` read and write
 their file here and the bundle goes by ``GET /export`` and ``PUT /import``.  ``token`` and
 ``completion`` run here (they are about this machine's files and shell); the
 commands that take over a terminal or read and write the database's own files are refused."""
@@ -88,11 +88,14 @@ PARSED_HERE = ("run", "export", "import")
 
 
 def runs_here(argv: list[str]) -> bool:
-    """Whether ``argv`` (without the server's options) is one of ``PARSED_HERE``."""
+    """Whether ``argv`` (without the server's options) is one of ``PARSED_HERE``, or
+    ``events --follow`` (which follows ``GET /events/stream``)."""
     from .common import root_options
 
     spans = root_options(argv)
-    return argv[spans[-1][1] if spans else 0:][:1] in [[word] for word in PARSED_HERE]
+    words = argv[spans[-1][1] if spans else 0:]
+    return words[:1] in [[word] for word in PARSED_HERE] or (
+        words[:1] == ["events"] and any(word in ("-f", "--follow") for word in words[1:]))
 
 
 def call(remote: Remote, argv: list[str]) -> tuple[int, list[str]]:
@@ -182,3 +185,55 @@ def _raise(code: int, answer) -> None:
         error = ChatemuError(answer["detail"])
         error.exit_code = code
         raise error
+
+
+def follow_events(remote: Remote, agent: str, chat: Optional[str], agent_id: Optional[str], since: int,
+                  jsonl: bool) -> None:
+    """``events --follow`` on the namespace: ``GET /events/stream`` from ``since``, each event of
+    the chat and agent asked for printed as a local follow prints it, until Ctrl-C.  A stream
+    the server ends (it stops, the namespace is deleted) is an error, exit 5."""
+    import json
+    import sys
+
+    from chatemu.server.client import send
+
+    from . import render
+    from .follow import REPLACED, interruptible
+
+    def consume(response):
+        kind, data = "message", []
+        for raw in response:
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line.startswith(":"):
+                continue
+            if line:
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "event":
+                    kind = value
+                elif field == "data":
+                    data.append(value)
+                continue
+            if kind == "replaced":
+                print(REPLACED, file=sys.stderr, flush=True)
+            elif kind == "deleted":
+                return f"the namespace {remote.ns} was deleted"
+            elif data:
+                event = json.loads("\n".join(data))
+                if (chat is None or event["chat"] == chat) and (agent_id is None or event["agent"] == agent_id):
+                    if jsonl:
+                        render.emit_json(event)
+                    else:
+                        print(render.event_line(event))
+                    sys.stdout.flush()
+            kind, data = "message", []
+        return f"the server at {remote.server} ended the event stream"
+
+    interruptible()
+    try:
+        code, answer = send(remote.server, remote.ns, "events/stream", None, token=remote.token, agent=agent,
+                            query=f"since={since}" if since else "", method="GET", read=consume)
+    except KeyboardInterrupt:
+        return  # Ctrl-C ends a follow: exit 0, quietly
+    _raise(code, answer)
+    _raise(5, {"detail": answer})

@@ -236,3 +236,44 @@ def test_export_and_import_move_bundles_between_this_machine_and_the_namespace(c
     bundle.write_text('{"format": 1}')
     here, there = local(cm, "import", "--replace", str(bundle)), remote(chatemu_server, "import", "--replace", str(bundle))
     assert there == here and here[0] == 2 and here[2].startswith(f"error: {bundle} is not a chatemu bundle")
+
+
+def _follow(argv, env):
+    import subprocess
+
+    return subprocess.Popen([CHATEMU, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _lines(process, count, timeout=20):
+    """The first ``count`` lines ``process`` prints (fewer if it prints no more in ``timeout``)."""
+    import queue
+
+    got = queue.Queue()
+    threading.Thread(target=lambda: [got.put(line) for line in process.stdout], daemon=True).start()
+    lines = []
+    try:
+        while len(lines) < count:
+            lines.append(got.get(timeout=timeout))
+    except queue.Empty:
+        pass
+    return lines
+
+
+@pytest.mark.parametrize("options, count", [([], 5), (["--chat", "C1", "--jsonl"], 3)])
+def test_events_follow_prints_as_a_local_follow_until_ctrl_c(cm, chatemu_server, options, count):
+    import signal
+
+    here = _follow(["--db", str(cm.db), "events", "--follow", *options], BASE_ENV)
+    there = _follow(["--server", chatemu_server.url, "--ns", chatemu_server.ns, "--token", chatemu_server.trainer,
+                     "events", "--follow", *options], BASE_ENV)
+    try:
+        for words in (["chat", "new"], ["chat", "activate", "C1"]):
+            assert local(cm, *words)[0] == remote(chatemu_server, *words)[0] == 0
+        shown = _lines(here, count), _lines(there, count)
+        assert shown[0] == shown[1] and len(shown[0]) == count and "C1" in "".join(shown[0])
+    finally:
+        for process in (here, there):
+            process.send_signal(signal.SIGINT)
+    assert [process.wait(20) for process in (here, there)] == [0, 0]
+    assert there.stderr.read() == here.stderr.read() == ""
+    here.stderr.close(), there.stderr.close()
