@@ -277,3 +277,12 @@ def test_events_follow_prints_as_a_local_follow_until_ctrl_c(cm, chatemu_server,
     assert [process.wait(20) for process in (here, there)] == [0, 0]
     assert there.stderr.read() == here.stderr.read() == ""
     here.stderr.close(), there.stderr.close()
+
+
+def test_a_scenario_line_cannot_name_a_server(cm, tmp_path):
+    scenario = tmp_path / "s.chatemu"
+    scenario.write_text("--server http://127.0.0.1:1 chat list\n")
+    code, out, err = local(cm, "run", str(scenario))
+    assert (code, out) == (2, "")
+    assert err == (f"error: {scenario}:1: --server http://127.0.0.1:1 chat list: --server, --ns and --token are "
+                   "given to the chatemu program, before its command\n")
