@@ -29,6 +29,14 @@ NOT_REMOTE = {
 }
 
 
+def command_words(argv: list[str]) -> list[str]:
+    """``argv`` after its root ``--db`` and ``--agent`` options: the command and its words."""
+    from .common import root_options
+
+    spans = root_options(argv)
+    return argv[spans[-1][1] if spans else 0:]
+
+
 class Remote:
     """Where a command line goes: the server's base URL, the namespace, the token (or None)."""
 
@@ -70,15 +78,12 @@ def resolve(argv: list[str]) -> tuple[Optional[Remote], list[str]]:
         raise UsageError(f"--server {server}: a server is an http:// or https:// URL")
     ns = given.get("--ns") or os.environ.get("CHATEMU_NS") or DEFAULT_NS
     token = given.get("--token") or os.environ.get("CHATEMU_TOKEN") or None
-    from .common import root_options
-
-    spans = root_options(rest)
-    command = rest[spans[-1][1] if spans else 0:][:1]
+    command = command_words(rest)[:1]
     if not command or command[0] in HERE:  # no command: the root's help, as here
         return None, rest
     if any(word == "--db" or word.startswith("--db=") for word in rest):
         raise UsageError("--db and --server: on a server the namespace (--ns) is the database")
-    if command and command[0] in NOT_REMOTE:
+    if command[0] in NOT_REMOTE:
         raise UsageError(f"{command[0]} does not run against a server: {NOT_REMOTE[command[0]]}")
     return Remote(server.rstrip("/"), ns, token), rest
 
@@ -90,10 +95,7 @@ PARSED_HERE = ("run", "export", "import")
 def runs_here(argv: list[str]) -> bool:
     """Whether ``argv`` (without the server's options) is one of ``PARSED_HERE``, or
     ``events --follow`` (which follows ``GET /events/stream``)."""
-    from .common import root_options
-
-    spans = root_options(argv)
-    words = argv[spans[-1][1] if spans else 0:]
+    words = command_words(argv)
     return words[:1] in [[word] for word in PARSED_HERE] or (
         words[:1] == ["events"] and any(word in ("-f", "--follow") for word in words[1:]))
 
@@ -104,10 +106,7 @@ def call(remote: Remote, argv: list[str]) -> tuple[int, list[str]]:
 
     from chatemu.server.client import call as call_server
 
-    from .common import root_options
-
-    spans = root_options(argv)
-    words = argv[spans[-1][1] if spans else 0:]
+    words = command_words(argv)
     if (words[:1] == ["reset"] and not {"--yes", "-y", "--help", "-h"} & set(words)
             and sys.stdin.isatty() and sys.stdout.isatty()):  # asked here, where the terminal is
         import typer
