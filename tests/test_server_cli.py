@@ -286,3 +286,17 @@ def test_a_scenario_line_cannot_name_a_server(cm, tmp_path):
     assert (code, out) == (2, "")
     assert err == (f"error: {scenario}:1: --server http://127.0.0.1:1 chat list: --server, --ns and --token are "
                    "given to the chatemu program, before its command\n")
+
+
+def test_a_local_command_loads_nothing_of_the_remote_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom chatemu.cli.app import main\n"
+            f"main(['--db', {str(tmp_path / 'x.db')!r}, 'chat', 'new', '--json'])\n"
+            "print(sorted(m for m in sys.modules if m in ('chatemu.cli.remote', 'chatemu.server.client',"
+            " 'urllib.request', 'http.client')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**BASE_ENV, "CHATEMU_NS": "demo", "CHATEMU_TOKEN": "cet_x"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout
