@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from chatemu.store.errors import ChatemuError
+from chatemu.store.errors import ChatemuError, UsageError
 from chatemu.store.validate import DEFAULT_AGENT, check_word
 
 from .common import Session, root_options
@@ -98,10 +98,25 @@ def root(
     agent: Annotated[
         str, typer.Option("--agent", envvar="CHATEMU_AGENT", metavar="ID", help="The agent this command acts as.")
     ] = DEFAULT_AGENT,
+    server: Annotated[
+        Optional[str],
+        typer.Option("--server", metavar="URL", help="Run the command on the chatemu server at URL (chatemu serve) instead of a database file.  [env var: CHATEMU_SERVER]", show_default=False),
+    ] = None,
+    ns: Annotated[
+        Optional[str],
+        typer.Option("--ns", metavar="NS", help="The server's namespace to use.  [env var: CHATEMU_NS; default: default]", show_default=False),
+    ] = None,
+    token: Annotated[
+        Optional[str],
+        typer.Option("--token", metavar="TOKEN", help="The server's bearer token (chatemu token add).  [env var: CHATEMU_TOKEN]", show_default=False),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
+    if server is not None or ns is not None or token is not None:
+        # The program's own options, read before any command runs (``main``): not in a scenario's line.
+        raise UsageError("--server, --ns and --token are given to the chatemu program, before its command")
     session = ctx.obj if isinstance(ctx.obj, Session) else Session()
     session.db, session.agent = db, agent
     ctx.obj = session
@@ -348,6 +363,43 @@ def _guard_stdout() -> None:
     )
 
 
+#: The root options that take a value, as they may start a command line; those naming a server.
+WITH_VALUE = ("--db", "--agent", "--server", "--ns", "--token")
+REMOTE = ("--server", "--ns", "--token")
+
+
+def server_named(argv: list[str]) -> bool:
+    """Whether ``argv`` names a server (a root ``--server``, ``--ns`` or ``--token``, or
+    ``CHATEMU_SERVER`` set): cheap, on every start; only then is ``remote`` imported."""
+    if os.environ.get("CHATEMU_SERVER"):
+        return True
+    at = 0
+    while at < len(argv) and argv[at].partition("=")[0] in WITH_VALUE:
+        if argv[at].partition("=")[0] in REMOTE:
+            return True
+        at += 1 if "=" in argv[at] else 2
+    return False
+
+
+def call_anywhere(argv: list[str]) -> tuple[int, list[str]]:
+    """``call``, or, when ``argv`` names a server, the command run there (``remote``)."""
+    if not server_named(argv):
+        return call(argv)
+    from . import remote
+
+    try:
+        where, argv = remote.resolve(argv)
+    except UsageError as exc:
+        return exc.exit_code, exc.lines()
+    if where is None:
+        return call(argv)
+    if remote.runs_here(argv):  # `run FILE`: parsed here, its scenario run there
+        session = Session()
+        session.remote = where
+        return call(argv, session)
+    return remote.call(where, argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     from . import render
 
@@ -355,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     # underneath, its text escaped where it is made).
     sys.stdout, sys.stderr = render.escaped(sys.stdout), render.escaped(sys.stderr)
     try:
-        code, lines = call(sys.argv[1:] if argv is None else argv)
+        code, lines = call_anywhere(sys.argv[1:] if argv is None else argv)
         for line in lines:
             render.error(line)
         sys.stdout.flush()

@@ -73,6 +73,7 @@ class Session:
         self.refused: Optional[list[int]] = None  # when a list: the journal seqs of this session's refusals
         self.renderers: Optional[list] = None  # when a list: (result, how it prints) of each result in sink
         self._engine: Optional[tuple] = None
+        self.remote = None  # a ``remote.Remote`` when ``run`` sends its scenario to a server
 
     def engine(self) -> Engine:
         key = (self.db, self.agent, self.connections)

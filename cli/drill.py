@@ -456,7 +456,7 @@ class Show:
         if refusal is not None:
             outcome = f"refused as expected (exit {refused_with}): {clip(refusal, MESSAGE_ECHO)}"
         else:
-            outcome = summary(results[-1]) if results else "done"
+            outcome = summary(results[-1].value) if results else "done"
         if self.rich:  # as the trainee's other lines there: no file, no line number
             self._print(f"{clip(step.shown)}  → {outcome}", "dim")
         else:

@@ -37,6 +37,11 @@ def events(
         raise UsageError("--json prints one array: use --jsonl with --follow")
     if follow and session(ctx).in_run:
         raise UsageError("events --follow runs until Ctrl-C: it cannot be a scenario line")
+    if follow and session(ctx).remote is not None:
+        from .remote import follow_events as follow_remote
+
+        follow_remote(session(ctx).remote, session(ctx).agent, chat, agent_id, since, jsonl)
+        return
     eng = engine(ctx)
     if follow:
         from .follow import follow_events
@@ -154,6 +159,17 @@ def run_file(
 
     if session(ctx).in_run:
         raise UsageError("a scenario cannot run another scenario")
+    remote = session(ctx).remote
+    if remote is not None:
+        if fresh or keep is not None:
+            raise UsageError(f"run {'--keep' if keep is not None else '--fresh'} does not run against a server: "
+                             "start the namespace anew with 'reset --yes' (or another --ns)")
+        from .remote import run_scenario as run_remote
+
+        code = run_remote(remote, session(ctx).agent, file, keep_going, quiet, json)
+        if code:
+            raise typer.Exit(code)
+        return
     root = ctx.find_root()
     if fresh or keep is not None:
         with fresh_database(keep) as path:
@@ -236,6 +252,17 @@ def export(
       chatemu export --pretty bug.json
       chatemu export - | gzip > bug.json.gz
     """
+    remote = session(ctx).remote
+    if remote is not None:  # the bundle of the server's namespace, written here
+        from .files import writing
+        from .remote import export as export_remote
+
+        if file == "-":
+            export_remote(remote, session(ctx).agent, pretty, sys.stdout.write)
+            return
+        with writing(file, force) as write:
+            export_remote(remote, session(ctx).agent, pretty, write)
+        return
     eng = engine(ctx)
     if file == "-":
         # Through stdout's escaping, which writes DEL, C1 and bidirectional controls as JSON
@@ -271,6 +298,18 @@ def import_(
     """
     from .files import reading
 
+    remote = session(ctx).remote
+    if remote is not None:  # a bundle of this machine into the server's namespace
+        from .remote import import_ as import_remote
+
+        with reading(file) as (source, where):
+            text = source.read()
+        value = import_remote(remote, session(ctx).agent, text, where, replace, replace_snapshots)
+        if json:
+            render.emit_json(value)
+        else:
+            print(_imported(value))
+        return
     with reading(file) as (source, where):
         result = engine(ctx).import_(source, where, replace, replace_snapshots)
     show(ctx, result, json, lambda r: print(_imported(r.value)))

@@ -226,8 +226,8 @@ def parse_lines(text: str, where: str) -> list[tuple[int, str, list[str] | str, 
     return steps
 
 
-def summary(result) -> str:
-    value = result.value
+def summary(value) -> str:
+    """What ``run`` says of a line's result (the value its command returned)."""
     if isinstance(value, list):
         return f"{len(value)} item(s)"
     if isinstance(value, dict):
@@ -515,30 +515,20 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
             elif refusal is not None or (results and _is_check(results[-1].value)):
                 held += 1
             caused = [event for result in results for event in result.events]
-            if as_json:
-                record = {"line": number, "command": line, "exit": code}
-                if results:
-                    record["result"] = results[-1].value
-                record["events"] = caused
-                if refusal is not None:
-                    record["refused"] = {"exit": refused_with, "error": refusal}
-                if errors:
-                    record["error"] = "; ".join(e.removeprefix("error: ") for e in errors)
-                render.emit_json(record)
-            elif progress is not None:
+            record = {"line": number, "command": line, "exit": code}
+            if results:
+                record["result"] = results[-1].value
+            record["events"] = caused
+            if refusal is not None:
+                record["refused"] = {"exit": refused_with, "error": refusal}
+            if errors:
+                record["error"] = "; ".join(e.removeprefix("error: ") for e in errors)
+            if progress is not None:
                 progress.advance(task)
-            elif not quiet and code == 0:
-                if refusal is not None:
-                    outcome = f"refused as expected (exit {refused_with}): {clip(refusal, MESSAGE_ECHO)}"
-                else:
-                    outcome = summary(results[-1]) if results else "done"
-                print(f"{where}:{number}: {clip(line)}  -> {outcome}")
-                for event in caused:
-                    print("  " + render.change_line(event))
+                report(where, record, errors, True, False)
+            else:
+                report(where, record, errors, quiet, as_json)
             if code:
-                for error in errors:
-                    message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
-                    render.error(f"error: {where}:{number}: {clip(line)}: {message}")
                 first_failure = first_failure or code
                 if not keep_going:
                     break
@@ -549,6 +539,27 @@ def run_scenario(root_ctx, file: str, keep_going: bool, quiet: bool, as_json: bo
             progress.stop()
             print(f"{where}: {ran} step(s) run, {held} held, {failed} failed in {time.monotonic() - started:.1f}s")
     return first_failure
+
+
+def report(where: str, record: dict, errors: list[str], quiet: bool, as_json: bool) -> None:
+    """Print what ``run`` prints of one line run: its ``record`` (as ``run --json`` prints it),
+    or the line and its outcome with the changes it made (``quiet``: nothing), and its error
+    lines (``errors``) naming FILE:LINE (``where``)."""
+    code, line = record["exit"], record["command"]
+    if as_json:
+        render.emit_json(record)
+    elif not quiet and code == 0:
+        refused = record.get("refused")
+        if refused is not None:
+            outcome = f"refused as expected (exit {refused['exit']}): {clip(refused['error'], MESSAGE_ECHO)}"
+        else:
+            outcome = summary(record["result"]) if "result" in record else "done"
+        print(f"{where}:{record['line']}: {clip(line)}  -> {outcome}")
+        for event in record["events"]:
+            print("  " + render.change_line(event))
+    for error in errors if code else ():
+        message = clip(error.removeprefix("error: "), MESSAGE_ECHO)
+        render.error(f"error: {where}:{record['line']}: {clip(line)}: {message}")
 
 
 def _is_check(value) -> bool:

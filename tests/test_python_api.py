@@ -451,7 +451,7 @@ def test_every_method_is_documented():
 
 def test_the_documented_examples_pass_as_written(pytester):
     tests = [block for block in doc_blocks("python") + doc_blocks("python", README) if "def test_" in block]
-    assert len(tests) == 8
+    assert len(tests) == 9
     (scenario,) = [block for block in doc_blocks("") if block.startswith("# scenarios/")]
     pytester.mkdir("scenarios")
     (pytester.path / "scenarios" / "wrapup.chatemu").write_text(scenario)
