@@ -27,7 +27,10 @@ product's speed.  This script (not a test: it asserts nothing unless
 5. whole: ``export``, ``import``, ``snapshot save/list/restore``, ``events`` and
    ``stats agents``/``stats queues`` and ``timeline`` on databases of two sizes: peak RSS and
    time, and time per row (``timeline`` draws the latest chats whatever the size; it and the
-   statistics: at most 3 s).
+   statistics: at most 3 s);
+6. serve: the requests per second and p50/p99 latency of 16 HTTP clients at once (keep-alive
+   connections, each client its own agent and chats, one namespace) sending a state-changing
+   mix to ``chatemu serve``, against ``chatemu run`` of the same lines (sustained) in the same run.
 
 Runs are interleaved (candidate, baseline, candidate, … in rotating order)
 and summarised as min and median of many repetitions, because these machines
@@ -38,6 +41,7 @@ are noisy; ratios are median/median (min/min in brackets).
     .venv/bin/python benchmarks/bench.py --json     # the numbers as one JSON document
     .venv/bin/python benchmarks/bench.py --check    # exit 1 if a target is missed
     .venv/bin/python benchmarks/bench.py --only startup --tmpdir /dev/shm --keep
+    .venv/bin/python benchmarks/bench.py --only serve
 
 Exit codes: 0 done (any result without ``--check``), 1 a target missed (only
 with ``--check``), 2 the benchmark itself could not run a section.
