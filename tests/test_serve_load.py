@@ -289,3 +289,32 @@ def test_a_lone_client_gets_each_answer_without_waiting_for_a_delayed_ack(tmp_pa
     finally:
         assert stop(proc) == 0
     assert statistics.median(took) < 30, took
+
+
+def test_connections_kept_between_requests_never_write_to_a_deleted_namespace(tmp_path):
+    """The server keeps its database connections open between requests; a namespace deleted
+    (and made again by the next request) or whose file another process replaced is written
+    in its new file, never in the one that has gone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    proc, url = start_server("--data-dir", str(tmp_path))
+    cli = Chatemu(tmp_path / "gone.db")
+    try:
+        with client(url) as http, ThreadPoolExecutor(8) as pool:
+            def new(n: int) -> int:
+                with client(f"{url}/v1/ns/gone") as own:
+                    return own.post("/chats", json={"customer": f"cust-{n}"}).status_code
+
+            for round_ in range(4):
+                assert list(pool.map(new, range(16))) == [201] * 16
+                assert len(cli.js("chat", "list", "--all")) == 16, f"round {round_}"
+                assert cli.run("db", "check").code == 0
+                if round_ % 2:
+                    assert http.delete("/v1/ns/gone").status_code == 200
+                else:  # another process replaces the file
+                    for suffix in ("", "-wal", "-shm"):
+                        (tmp_path / f"gone.db{suffix}").unlink(missing_ok=True)
+                    cli.ok("clock", "set", START)
+            assert http.get("/v1/ns/gone/chats", params={"all": "true"}).json() == []
+    finally:
+        assert stop(proc) == 0
