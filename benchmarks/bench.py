@@ -1660,7 +1660,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "medians are inflated and ratios less reliable; prefer the min columns or rerun.")
     report.notes.append(
         f"benchmark took {elapsed:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-        + f"); command: `.venv/bin/python benchmarks/bench.py{' --quick' if args.quick else ''}`"
+        + f"); command: `.venv/bin/python benchmarks/bench.py{' --quick' if args.quick else ''}"
+        + "".join(f" --only {name}" for name in args.only or []) + "`"
     )
 
     if args.json:
