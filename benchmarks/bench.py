@@ -27,7 +27,10 @@ product's speed.  This script (not a test: it asserts nothing unless
 5. whole: ``export``, ``import``, ``snapshot save/list/restore``, ``events`` and
    ``stats agents``/``stats queues`` and ``timeline`` on databases of two sizes: peak RSS and
    time, and time per row (``timeline`` draws the latest chats whatever the size; it and the
-   statistics: at most 3 s).
+   statistics: at most 3 s);
+6. serve: the requests per second and p50/p99 latency of 16 HTTP clients at once (keep-alive
+   connections, each client its own agent and chats, one namespace) sending a state-changing
+   mix to ``chatemu serve``, against ``chatemu run`` of the same lines (sustained) in the same run.
 
 Runs are interleaved (candidate, baseline, candidate, … in rotating order)
 and summarised as min and median of many repetitions, because these machines
@@ -38,6 +41,7 @@ are noisy; ratios are median/median (min/min in brackets).
     .venv/bin/python benchmarks/bench.py --json     # the numbers as one JSON document
     .venv/bin/python benchmarks/bench.py --check    # exit 1 if a target is missed
     .venv/bin/python benchmarks/bench.py --only startup --tmpdir /dev/shm --keep
+    .venv/bin/python benchmarks/bench.py --only serve
 
 Exit codes: 0 done (any result without ``--check``), 1 a target missed (only
 with ``--check``), 2 the benchmark itself could not run a section.
@@ -97,6 +101,8 @@ class Plan:
     queue_rounds: int
     whole_sizes: tuple[int, ...]
     whole_rounds: int
+    serve_chats: int
+    serve_rounds: int
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -104,7 +110,7 @@ class Plan:
             startup_rounds=2, importtime_runs=1, batch_steps=100, batch_rounds=1, run_lines=100,
             scale_chats=300, scale_rounds=2, settle_timers=(0, 10), settle_rounds=1,
             memory_runs=1, warmup=1, queue_sizes=(20, 40), queue_rounds=1,
-            whole_sizes=(100, 400), whole_rounds=1,
+            whole_sizes=(100, 400), whole_rounds=1, serve_chats=2, serve_rounds=1,
         )
 
     @classmethod
@@ -113,7 +119,7 @@ class Plan:
             startup_rounds=41, importtime_runs=7, batch_steps=2_000, batch_rounds=9, run_lines=4_000,
             scale_chats=100_000, scale_rounds=25, settle_timers=(0, 10, 100, 1000), settle_rounds=7,
             memory_runs=5, warmup=3, queue_sizes=(500, 1000, 2000, 3000), queue_rounds=5,
-            whole_sizes=(25_000, 100_000), whole_rounds=2,
+            whole_sizes=(25_000, 100_000), whole_rounds=2, serve_chats=14, serve_rounds=5,
         )
 
 
@@ -1218,6 +1224,189 @@ def bench_memory(runner: Runner, plan: Plan, report: Report, scale: dict | None)
                       f"{worst:.2f}", "≤ 1.2")
 
 
+# -- 6. serve -------------------------------------------------------------------------
+
+#: Concurrent HTTP clients of the serve section, each its own agent and its own chats.
+SERVE_CLIENTS = 16
+#: One chat's life in the serve mix: (verb, the route's JSON body, the command line's extra words).
+SERVE_LIFE = [("take", None, []), ("activate", None, []), ("receive", {"text": "where is my order"}, ["'where is my order'"]),
+              ("send", {"text": "on its way"}, ["'on its way'"]), ("park", None, []), ("activate", None, []),
+              ("end", None, []), ("wrapup", {"finish": True}, ["--finish"])]
+SERVE_MIX_NOTE = ("per chat, 9 requests: chat new, take, activate, receive, send, park, activate, end, "
+                  f"wrapup --finish; {SERVE_CLIENTS} clients, each its own agent and chats, in one namespace")
+
+
+def serve_steps(client: int, chats: int, prefix: str) -> list[tuple[str, str, dict | None, list[str]]]:
+    """One client's requests: (method, path, body, the same command line)."""
+    agent, out = f"agent-{client}", []
+    for i in range(1, chats + 1):
+        c = f"{prefix}c{client}x{i}"
+        out.append(("POST", "/chats", {"id": c, "customer": f"cust{i}"},
+                    ["--agent", agent, "chat", "new", "--id", c, "--customer", f"cust{i}"]))
+        for verb, body, extra in SERVE_LIFE:
+            out.append(("POST", f"/chats/{c}/{verb}", body, ["--agent", agent, "chat", verb, c, *extra]))
+    return out
+
+
+class Served:
+    """A ``chatemu serve`` process on a free loopback port, stopped by ``close``."""
+
+    def __init__(self, runner: Runner, folder: Path):
+        folder.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen([runner.chatemu, "serve", "--port", "0", "--data-dir", str(folder)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=runner.env)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("http://127.0.0.1:"):
+            self.close()
+            raise BenchError(f"chatemu serve did not start: {line!r} {self.proc.stderr.read()[-500:]}")
+        self.port = int(line.rsplit(":", 1)[1])
+
+    def connection(self):
+        import http.client
+
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    def close(self) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def request(conn, method: str, path: str, body: dict | None, agent: str | None = None) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if agent:
+        headers["X-Chatemu-Agent"] = agent
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    answer = conn.getresponse()
+    return answer.status, answer.read()
+
+
+def prepare_namespace(served: Served, ns: str) -> None:
+    conn = served.connection()
+    try:
+        for method, path, body in [("POST", "/clock", {"set": START_ISO}),
+                                   ("PUT", "/config", {"key": "auto-present", "value": "off"}),
+                                   *[("POST", f"/agents/agent-{k}/login", None) for k in range(1, SERVE_CLIENTS + 1)]]:
+            status, text = request(conn, method, f"/v1/ns/{ns}{path}", body)
+            if status >= 300:
+                raise BenchError(f"{method} {path}: {status} {text[:300]!r}")
+    finally:
+        conn.close()
+
+
+def serve_round(served: Served, ns: str, chats: int) -> tuple[float, list[float]]:
+    """Every client's steps at once; (requests per second, each request's latency in ms)."""
+    import threading
+
+    plans = [serve_steps(k, chats, ns) for k in range(1, SERVE_CLIENTS + 1)]
+    latencies: list[list[float]] = [[] for _ in plans]
+    failures: list[str] = []
+    ready = threading.Barrier(len(plans) + 1)
+
+    def client(k: int) -> None:
+        conn = served.connection()
+        try:
+            ready.wait(60)
+            for method, path, body, _argv in plans[k]:
+                t0 = time.perf_counter()
+                status, text = request(conn, method, f"/v1/ns/{ns}{path}", body, f"agent-{k + 1}")
+                latencies[k].append((time.perf_counter() - t0) * 1000)
+                if status >= 300:
+                    failures.append(f"{method} {path}: {status} {text[:300]!r}")
+                    return
+        except Exception as exc:  # reported below, as the benchmark's own error
+            failures.append(f"client {k + 1}: {type(exc).__name__}: {exc}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(len(plans))]
+    for t in threads:
+        t.start()
+    ready.wait(60)
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(600)
+    elapsed = time.perf_counter() - t0
+    if failures or any(t.is_alive() for t in threads):
+        raise BenchError(f"serve: {failures[:3] or 'a client did not finish'}")
+    flat = [x for lat in latencies for x in lat]
+    return len(flat) / elapsed, flat
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def bench_serve(runner: Runner, plan: Plan, report: Report) -> None:
+    """The serve mix over HTTP (16 clients at once, one namespace) against ``chatemu run`` of the
+    same lines (round-robin over the clients, each line with its ``--agent``) in the same run."""
+    tmp = runner.tmp
+    run_db = prepare_db(runner, tmp / "serve-run.db")
+    runner.cm(run_db, "config", "set", "auto-present", "off")
+    for k in range(1, SERVE_CLIENTS + 1):
+        runner.cm(run_db, "--agent", f"agent-{k}", "agent", "login")
+    short_file, long_file = tmp / "serve-short.txt", tmp / "serve-long.txt"
+    short_file.write_text("expect clock mode=virtual\nexpect clock mode=virtual\n")
+    lines_per_round = SERVE_CLIENTS * plan.serve_chats * (1 + len(SERVE_LIFE))
+    rounds = iter(range(1_000_000))
+    served = Served(runner, tmp / "serve-data")
+    run_times: dict[str, list[float]] = {"long": [], "short": []}
+    latencies: list[float] = []
+    try:
+        def over_http() -> float:
+            ns = f"r{next(rounds)}"
+            prepare_namespace(served, ns)
+            rate, lat = serve_round(served, ns, plan.serve_chats)
+            latencies.extend(lat)
+            return rate
+
+        def run_long() -> float:
+            prefix = f"R{next(rounds)}"
+            plans = [serve_steps(k, plan.serve_chats, prefix) for k in range(1, SERVE_CLIENTS + 1)]
+            lines = [" ".join(step[3]) for i in range(len(plans[0])) for steps in plans for step in steps[i:i + 1]]
+            long_file.write_text("".join(f"{line}\n" for line in lines))
+            t = runner.timed([runner.chatemu, "run", str(long_file)], run_db)
+            run_times["long"].append(t)
+            return len(lines) / (t / 1000)
+
+        def run_short() -> float:
+            t = runner.timed([runner.chatemu, "run", str(short_file)], run_db)
+            run_times["short"].append(t)
+            return 2 / (t / 1000)
+
+        progress(f"serve: {plan.serve_rounds} interleaved rounds of {lines_per_round} requests "
+                 f"({SERVE_CLIENTS} clients) and as many `run` lines")
+        samples = interleave(plan.serve_rounds, {"http": over_http, "run": run_long, "short": run_short}, warmup=1)
+    finally:
+        served.close()
+    if served.proc.returncode not in (0, None):
+        raise BenchError(f"chatemu serve exited {served.proc.returncode}: {served.proc.stderr.read()[-500:]}")
+    latencies = latencies[lines_per_round:]  # the warm-up round's
+    for key in run_times:
+        del run_times[key][0]
+    run_rates = [(lines_per_round - 2) / ((lo - sh) / 1000) if lo > sh else float("inf")
+                 for lo, sh in zip(run_times["long"], run_times["short"])]
+    http = {"max": max(samples["http"]), "median": statistics.median(samples["http"]), "n": len(samples["http"])}
+    run = {"max": max(run_rates), "median": statistics.median(run_rates), "n": len(run_rates)}
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    r = paired(samples["http"], run_rates)
+    report.sections["serve"] = {"clients": SERVE_CLIENTS, "requests_per_round": lines_per_round, "mix": SERVE_MIX_NOTE,
+                                "requests_per_s": http, "run_sustained_steps_per_s": run,
+                                "latency_ms": {"p50": p50, "p99": p99, "n": len(latencies)}}
+    report.target(f"serve: {SERVE_CLIENTS} HTTP clients, requests/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
+                  f"{http['max']:,.0f} / {http['median']:,.0f} req/s", "", http["median"], ">=", 0,
+                  f"{http['median']:,.0f} req/s", "–")
+    report.target("serve: requests/s vs `chatemu run` steps/s, same mix", f"{http['max']:,.0f} / {http['median']:,.0f} req/s",
+                  rate_pair(run), r, ">=", 0.5, ratio_text(r, http["max"] / run["max"]), "≥ 0.50")
+
+
 # -- output ---------------------------------------------------------------------------
 
 
@@ -1359,6 +1548,17 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
         pt = sc["settle"]["per_timer_ms"]
         add(f"\nPer due timer: {pt['empty']:.3f} ms (empty history), {pt['big']:.3f} ms (big history).")
 
+    sv = report.sections.get("serve")
+    if sv:
+        lat = sv["latency_ms"]
+        add(f"\n### Serve: {sv['clients']} HTTP clients at once, {sv['requests_per_round']:,} requests a round\n")
+        add("| path | best / median |")
+        add("|---|---|")
+        add(f"| `chatemu serve`, keep-alive connections | {sv['requests_per_s']['max']:,.0f} / "
+            f"{sv['requests_per_s']['median']:,.0f} requests/s (latency p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms) |")
+        add(f"| `chatemu run FILE` of the same lines, sustained | {rate_pair(sv['run_sustained_steps_per_s'])} |")
+        add(f"\nThe serve mix: {sv['mix']}.")
+
     m = report.sections.get("memory")
     if m:
         add(f"\n### Peak memory (max RSS, median; {m['method']})\n")
@@ -1373,6 +1573,8 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
 
 
 # -- main -----------------------------------------------------------------------------
+
+SECTIONS = ["startup", "batch", "scale", "queue", "memory", "whole", "serve"]
 
 
 def find_chatemu(explicit: str | None) -> str:
@@ -1396,7 +1598,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the numbers as one JSON document instead of markdown")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--chatemu", help="the chatemu command to measure [default: the one beside this Python]")
-    parser.add_argument("--only", choices=["startup", "batch", "scale", "queue", "memory", "whole"], action="append",
+    parser.add_argument("--only", choices=SECTIONS, action="append",
                         help="run only these sections (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases and print where")
     parser.add_argument("--tmpdir", help="where to make the temporary databases [default: the system's temp folder]; "
@@ -1410,7 +1612,7 @@ def main(argv: list[str] | None = None) -> int:
         os.execv(python, [python, str(Path(__file__).resolve()), *(sys.argv[1:] if argv is None else argv)])
 
     plan = Plan.quick() if args.quick else Plan.full()
-    sections = args.only or ["startup", "batch", "scale", "queue", "memory", "whole"]
+    sections = args.only or SECTIONS
     report = Report()
     tmp = Path(tempfile.mkdtemp(prefix="chatemu-bench-", dir=args.tmpdir))
     started = time.perf_counter()
@@ -1437,6 +1639,8 @@ def main(argv: list[str] | None = None) -> int:
                     bench_whole(runner, plan, report)
                 elif name == "memory":
                     bench_memory(runner, plan, report, scale)
+                elif name == "serve":
+                    bench_serve(runner, plan, report)
             except Exception as exc:  # report it, go on with the other sections
                 report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
                 progress(f"{name} failed:\n{traceback.format_exc()}")
@@ -1456,7 +1660,8 @@ def main(argv: list[str] | None = None) -> int:
                                 "medians are inflated and ratios less reliable; prefer the min columns or rerun.")
     report.notes.append(
         f"benchmark took {elapsed:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
-        + f"); command: `.venv/bin/python benchmarks/bench.py{' --quick' if args.quick else ''}`"
+        + f"); command: `.venv/bin/python benchmarks/bench.py{' --quick' if args.quick else ''}"
+        + "".join(f" --only {name}" for name in args.only or []) + "`"
     )
 
     if args.json:

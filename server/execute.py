@@ -4,12 +4,15 @@ what it prints: the one way every route (and ``POST /cli``) reaches the emulator
 ``chatemu run`` runs its lines the same way (``cli.app.call``): the command's own parser, its
 own engine call, ``cli.app.translate`` turning errors into exit codes and journaling refusals.
 Several requests run at once in the thread pool, so stdin and stdout are proxies that give
-each thread its own (``install``): what a command prints goes to its request only.
+each thread its own (``install``): what a command prints goes to its request only.  Each
+thread keeps its connections to the databases it ran commands on open (``kept``), as ``run``
+keeps its one: opening a database costs a command more than the command itself.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 
@@ -86,18 +89,57 @@ def refuse_words(argv: list[str]) -> str | None:
     return None
 
 
+def kept(db: str):
+    """This thread's connections kept open to ``db`` between commands (as ``chatemu run`` keeps
+    its one), or None when ``db`` is no file yet.  A SQLite connection belongs to the thread
+    that opened it, so each thread of the pool keeps its own; they are dropped as soon as the
+    file is no longer the one they opened (the namespace deleted, or the file replaced by
+    another process), so nothing is ever written to a file that has gone."""
+    from chatemu.store.engine import Connections
+
+    try:
+        st = os.stat(db)
+    except OSError:
+        st = None
+    pool = getattr(_local, "kept", None)
+    if pool is None:
+        pool = _local.kept = {}
+    found = pool.get(db)
+    if found is not None and (st is None or found[0] != (st.st_dev, st.st_ino)):
+        found[1].close()
+        del pool[db]
+        found = None
+    if st is None:
+        return None
+    if found is None:
+        if len(pool) >= KEPT_PER_THREAD:  # the least recently used one goes
+            oldest = next(iter(pool))
+            pool.pop(oldest)[1].close()
+        found = ((st.st_dev, st.st_ino), Connections())
+    else:
+        del pool[db]
+    pool[db] = found  # the most recently used last
+    return found[1]
+
+
+#: How many databases each thread of the pool keeps a connection to.
+KEPT_PER_THREAD = 4
+
+
 def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | None = None, stdout=None) -> Outcome:
     """Run the command line ``argv`` (without ``--db``) on the database ``db`` as the agent
     ``agent`` (None: the command line's default), with ``stdin`` as its standard input;
-    ``stdout``: a text stream its output goes to instead of the returned ``Outcome.stdout``."""
+    ``stdout``: a text stream its output goes to instead of the returned ``Outcome.stdout``.
+    The caller runs one command at a time on ``db`` (the namespace's lock)."""
     from chatemu.cli import app, render
+    from chatemu.cli.common import Session
 
     install()
     root = ["--db", db] + (["--agent", agent] if agent is not None else [])
     out = io.StringIO() if stdout is None else stdout
     _local.stdout, _local.stdin = render.EscapedOutput(out), io.StringIO(stdin or "")
     try:
-        code, lines = app.call(root + list(argv))
+        code, lines = app.call(root + list(argv), session=Session(connections=kept(db)))
     finally:
         _local.stdout = _local.stdin = None
     return Outcome(code, out.getvalue() if stdout is None else "", lines)

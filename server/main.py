@@ -31,7 +31,7 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
             if not os.access(root, os.W_OK | os.X_OK):
                 raise UsageError(f"--data-dir {root}: cannot write in it")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # so asyncio sets TCP_NODELAY
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))

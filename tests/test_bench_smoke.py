@@ -33,7 +33,7 @@ def test_quick_run_prints_the_table():
     assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
     out = done.stdout
     assert "| check | chatemu | baseline | ratio / value | target | result |" in out
-    for row in ("start-up:", "batch:", "scale:", "memory:", "queue:") if HEAVY else ("queue:",):
+    for row in ("start-up:", "batch:", "scale:", "memory:", "queue:", "serve:") if HEAVY else ("queue:",):
         assert f"| {row}" in out, f"no {row} row in:\n{out}"
     assert "**error**" not in out
     if HEAVY:  # the import check is reported either way (a regression shows as a WARNING line)
@@ -41,7 +41,7 @@ def test_quick_run_prints_the_table():
 
 
 #: The lightest sections by default; every one with ``CHATEMU_HEAVY`` (the suite stays fast).
-SECTIONS = ["startup", "batch", "scale", "queue", "memory", "whole"] if HEAVY else ["memory"]
+SECTIONS = ["startup", "batch", "scale", "queue", "memory", "whole", "serve"] if HEAVY else ["memory"]
 
 
 @pytest.mark.parametrize("section", SECTIONS)
