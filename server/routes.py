@@ -88,6 +88,12 @@ ROWS = (
     ("POST", "/snapshots/{name}/restore", "snapshot restore {name}", ""),
     ("DELETE", "/snapshots/{name}", "snapshot delete {name}", ""),
     ("POST", "/reset", "reset --yes", "keep_snapshots=--keep-snapshots!"),
+    # webhooks (server configuration: docs/webhooks.md)
+    ("GET", "/webhooks", "webhook list", ""),
+    ("POST", "/webhooks", "webhook add", "secret=--secret url events*", 201),
+    ("DELETE", "/webhooks/{id}", "webhook delete {id}", ""),
+    ("POST", "/webhooks/{id}/enable", "webhook enable {id}", ""),
+    ("GET", "/webhooks/{id}/deliveries", "webhook deliveries {id}", ""),
 )
 
 #: Routes the table does not describe as one command with JSON fields: their bodies are not JSON
