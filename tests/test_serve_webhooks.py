@@ -205,3 +205,29 @@ def test_kill_9_mid_delivery_then_a_restart_skips_nothing(tmp_path, receiver):
     finally:
         assert stop(proc) == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_the_webhook_commands(tmp_path, receiver):
+    """``chatemu webhook add|list|delete|enable|deliveries``: the engine's functions on the command
+    line, what the routes run; bad input is one error line, nothing changed."""
+    cm = Chatemu(tmp_path / "demo.db")
+    hook = receiver(lambda n, body: 410)
+    added = cm.ok("webhook", "add", hook.url, "chat.*", "log.replaced").out
+    assert added.startswith(f"webhook 1 added: {hook.url} (chat.* log.replaced); secret whsec_")
+    listed = cm.js("webhook", "list")
+    assert [(w["id"], w["events"], w["disabled"]) for w in listed] == [(1, ["chat.*", "log.replaced"], None)]
+    assert "whsec_" not in cm.ok("webhook", "list").out and "secret" not in listed[0]
+    assert cm.ok("webhook", "deliveries", "1").out == "no deliveries\n"
+    cm.fails(3, "webhook", "enable", "1", match="is not disabled")
+    for args, code in [(["add", "ftp://x"], 2), (["add", hook.url, "chat.moved"], 2), (["add", hook.url, "--secret", "x"], 2),
+                       (["delete", "2"], 4), (["delete", "9" * 30], 2), (["deliveries", "x"], 2), (["enable", "7"], 4)]:
+        cm.fails(code, "webhook", *args)
+    cm.ok("chat", "new", "--customer", "Ann")
+    from chatemu.server.webhooks import Deliverer
+
+    Deliverer(str(cm.db), schedule=(0,)).run_once()  # answered 410: disabled
+    assert cm.js("webhook", "list")[0]["disabled"] is not None
+    assert "410" in cm.ok("webhook", "deliveries", "1").out
+    assert cm.js("webhook", "enable", "1")["disabled"] is None
+    assert cm.js("webhook", "delete", "1")["deleted"] is True
+    assert cm.ok("webhook", "list").out == "no webhooks\n"
