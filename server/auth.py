@@ -42,6 +42,11 @@ class TokenPolicy:
 
     def __init__(self, data_dir: str):
         self.store = TokenStore(data_dir)
+        self.closed = False  # a token was seen defined: the folder never opens again
+
+    def defined(self) -> bool:
+        self.closed = self.closed or self.store.defined()
+        return self.closed
 
     def credentials(self, request) -> tuple[bool, Optional[Token]]:
         """(open: a loopback request and no token defined, the request's token or None), read
@@ -49,7 +54,7 @@ class TokenPolicy:
         found = getattr(request.state, "credentials", None)
         if found is None:
             host = request.client.host if request.client else None
-            if loopback(host) and not self.store.defined():
+            if loopback(host) and not self.defined():
                 found = (True, None)
             else:
                 found = (False, self.store.lookup(bearer(request.headers.get("authorization"))))

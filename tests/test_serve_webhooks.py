@@ -231,3 +231,18 @@ def test_the_webhook_commands(tmp_path, receiver):
     assert cm.js("webhook", "enable", "1")["disabled"] is None
     assert cm.js("webhook", "delete", "1")["deleted"] is True
     assert cm.ok("webhook", "list").out == "no webhooks\n"
+
+
+@pytest.mark.parametrize("name, value", [("CHATEMU_WEBHOOK_SCHEDULE", "1,x"), ("CHATEMU_WEBHOOK_SCHEDULE", "-1"),
+                                         ("CHATEMU_WEBHOOK_TIMEOUT", "0"), ("CHATEMU_WEBHOOK_TIMEOUT", "soon")])
+def test_a_bad_delivery_setting_stops_the_server_from_starting(tmp_path, name, value):
+    import os
+    import subprocess
+
+    from conftest import CHATEMU
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHATEMU_")}
+    done = subprocess.run([CHATEMU, "serve", "--port", "0", "--data-dir", str(tmp_path)], capture_output=True,
+                          text=True, env={**env, name: value}, timeout=30)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"error: {name}"), done.stderr
