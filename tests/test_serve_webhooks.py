@@ -246,3 +246,22 @@ def test_a_bad_delivery_setting_stops_the_server_from_starting(tmp_path, name, v
                           text=True, env={**env, name: value}, timeout=30)
     assert done.returncode == 2 and done.stdout == "", done
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(f"error: {name}"), done.stderr
+
+
+def test_the_webhook_methods_of_the_python_api(tmp_path):
+    from chatemu.cli.api import Emulator
+    from chatemu.store.errors import UnknownChat, UsageError
+
+    emu = Emulator(tmp_path / "demo.db")
+    added = emu.webhook_add("http://127.0.0.1:9/hook", "chat.*", "log.*")
+    assert added["events"] == ["chat.*", "log.*"] and added["secret"].startswith("whsec_")
+    cm = Chatemu(tmp_path / "demo.db")
+    assert emu.webhooks() == cm.js("webhook", "list")
+    assert emu.webhook_deliveries(1) == []
+    for call in (lambda: emu.webhook_add("ftp://x"), lambda: emu.webhook_add("http://x/", 3),
+                 lambda: emu.webhook_delete("1"), lambda: emu.webhook_delete(2**70)):
+        with pytest.raises(UsageError):
+            call()
+    with pytest.raises(UnknownChat):
+        emu.webhook_enable(5)
+    assert emu.webhook_delete(1)["deleted"] is True and emu.webhooks() == []
