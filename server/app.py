@@ -10,10 +10,13 @@ Two hooks, each set in one place (``make_app``):
 
 - ``policy(request, command)``: called before any command runs (``authorize``); raise
   ``Problem`` to refuse it (an authentication or role check).  ``command`` is a ``Command``:
-  the namespace, the command line's words, the acting agent, the route.
+  the namespace, the command line's words, the acting agent, the route; the policy may set
+  ``command.agent`` (the agent it then runs as).  ``policy.authenticate(request, ns)``, if the
+  policy has it, is called first, before the request's body is read (``enter``).
+  ``chatemu serve`` passes ``auth.TokenPolicy``.
 - ``namespace_tasks``: async functions ``task(emulator, ns)`` started once for every namespace
   whose database exists (found in the folder every second, or made by a request), cancelled
-  when it is deleted or the server stops (a webhook deliverer).  The first one is ``settle``:
+  when it is deleted or the server stops (``chatemu serve`` passes ``webhooks.deliver``).  The first one is ``settle``:
   on a real clock it applies due timers as they fall due.
 """
 
