@@ -194,6 +194,7 @@ def test_kill_9_mid_delivery_then_a_restart_skips_nothing(tmp_path, receiver):
             proc.kill()
     cli.ok("chat", "new", "--customer", "Ed")  # while no server runs
     events = [e["seq"] for e in cli.js("events")]
+    wait_for(lambda: len(hook.got) >= 3)  # the held one, answered to a server no longer there
     held = seqs(hook, acknowledged=False)[2]
     proc, url = start_server("--data-dir", str(tmp_path), env=env)
     try:
