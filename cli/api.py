@@ -575,6 +575,34 @@ class Emulator:
         """``reset --yes [--keep-snapshots]``: empty the database (a new virtual clock)."""
         return self.engine.reset(keep_snapshots).value
 
+    # -- webhooks (docs/webhooks.md) -----------------------------------------------------------
+
+    @_strict
+    def webhook_add(self, url: str, *events: str, secret: str | None = None) -> dict:
+        """``webhook add URL [PATTERN]... [--secret WHSEC]``: an endpoint sent the events logged
+        from now on by ``chatemu serve``; its object with its secret (the only time it is shown)."""
+        return self.engine.webhook_add(url, list(events) or None, secret).value
+
+    @_strict
+    def webhooks(self) -> list:
+        """``webhook list``: the endpoints (never their secrets)."""
+        return self.engine.webhook_list().value
+
+    @_strict
+    def webhook_delete(self, webhook_id: int) -> dict:
+        """``webhook delete ID``."""
+        return self.engine.webhook_delete(webhook_id).value
+
+    @_strict
+    def webhook_enable(self, webhook_id: int) -> dict:
+        """``webhook enable ID``: a disabled endpoint switched back on, from where it stopped."""
+        return self.engine.webhook_enable(webhook_id).value
+
+    @_strict
+    def webhook_deliveries(self, webhook_id: int) -> list:
+        """``webhook deliveries ID``: its latest delivery records, newest first."""
+        return self.engine.webhook_deliveries(webhook_id).value
+
     # -- scenarios -------------------------------------------------------------------------
 
     @_strict

@@ -55,7 +55,7 @@ _GROUPS = {
     "config": ("settings", "config_app"), "template": ("templates", "template_app"),
     "classification": ("templates", "classification_app"), "contact": ("chats", "contact_app"),
     "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"), "stats": ("stats", "stats_app"),
-    "token": ("tokens", "token_app"),
+    "token": ("tokens", "token_app"), "webhook": ("webhooks", "webhook_app"),
 }
 _COMMANDS = {
     "events": ("qa", "events", {}),
@@ -75,7 +75,7 @@ _COMMANDS = {
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
          "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
-         "import", "reset", "db", "serve", "token", "completion")
+         "import", "reset", "db", "serve", "token", "webhook", "completion")
 
 
 def version_callback(value: bool) -> None:

@@ -622,6 +622,27 @@ def tokens(items: list[dict]) -> None:
            [[str(t["id"]), t["ns"], t["role"], t["agent"] or "-", t["created"], t["revoked"] or "-"] for t in items])
 
 
+def webhooks(items: list[dict]) -> None:
+    """``webhook list``: one row per endpoint (never its secret)."""
+    if not items:
+        print("no webhooks")
+        return
+    _table(["ID", "URL", "EVENTS", "CURSOR", "DISABLED"],
+           [[str(w["id"]), w["url"], " ".join(w["events"]), str(w["cursor"]),
+             f"{w['disabled']} ({w['disabled_why']})" if w["disabled"] else "-"] for w in items], wrap=("DISABLED",))
+
+
+def deliveries(items: list[dict]) -> None:
+    """``webhook deliveries``: the latest delivery records, newest first."""
+    if not items:
+        print("no deliveries")
+        return
+    _table(["SEQ", "ATTEMPTS", "RESULT", "LAST ATTEMPT", "NEXT"],
+           [[str(d["seq"]), str(d["attempts"]),
+             "delivered" if d["delivered"] else (d["error"] or str(d["status"])),
+             d["last_attempt"], d["next_attempt"] or "-"] for d in items])
+
+
 # -- messages, templates, classification, contacts ------------------------------------
 
 

@@ -10,10 +10,13 @@ Two hooks, each set in one place (``make_app``):
 
 - ``policy(request, command)``: called before any command runs (``authorize``); raise
   ``Problem`` to refuse it (an authentication or role check).  ``command`` is a ``Command``:
-  the namespace, the command line's words, the acting agent, the route.
+  the namespace, the command line's words, the acting agent, the route; the policy may set
+  ``command.agent`` (the agent it then runs as).  ``policy.authenticate(request, ns)``, if the
+  policy has it, is called first, before the request's body is read (``enter``).
+  ``chatemu serve`` passes ``auth.TokenPolicy``.
 - ``namespace_tasks``: async functions ``task(emulator, ns)`` started once for every namespace
   whose database exists (found in the folder every second, or made by a request), cancelled
-  when it is deleted or the server stops (a webhook deliverer).  The first one is ``settle``:
+  when it is deleted or the server stops (``chatemu serve`` passes ``webhooks.deliver``).  The first one is ``settle``:
   on a real clock it applies due timers as they fall due.
 """
 
@@ -58,10 +61,10 @@ class Problem(Exception):
     """An error answered as ``application/problem+json``."""
 
     def __init__(self, status: int, kind: str, title: str, detail: str, exit_code: Optional[int] = None,
-                 **extra):
+                 headers: Optional[dict] = None, **extra):
         super().__init__(detail)
         self.status, self.kind, self.title, self.detail, self.exit_code = status, kind, title, detail, exit_code
-        self.extra = extra
+        self.headers, self.extra = headers, extra
 
     def response(self, instance: Optional[str] = None) -> JSONResponse:
         body = {"type": f"/problems/{self.kind}", "title": self.title, "status": self.status, "detail": self.detail}
@@ -70,7 +73,7 @@ class Problem(Exception):
         if self.exit_code is not None:
             body["exit_code"] = self.exit_code
         body.update(self.extra)
-        return JSONResponse(body, self.status, media_type="application/problem+json")
+        return JSONResponse(body, self.status, headers=self.headers, media_type="application/problem+json")
 
 
 def problem(outcome: Outcome, **extra) -> Problem:
@@ -92,21 +95,33 @@ class Command:
         self.ns, self.argv, self.agent, self.route, self.lines = ns, argv, agent, route, lines
 
     @property
+    def named(self) -> Optional[str]:
+        """The agent the request names: its command line's own ``--agent`` root option
+        (``/agents/{agent}/…``), else the request's agent; None when it names none."""
+        return named_agent(self.argv, self.agent)
+
+    @property
     def acting(self) -> str:
-        """The agent the command acts as: its own ``--agent`` root option (``/agents/{agent}/…``),
-        else the request's agent, else the command line's default."""
-        from chatemu.cli.common import root_options
+        """The agent the command acts as: the one the request names, else the command line's default."""
         from chatemu.store.validate import DEFAULT_AGENT
 
-        found = self.agent
-        for start, stop in root_options(self.argv):
-            word = self.argv[start]
-            if word.startswith("--agent"):
-                found = word.partition("=")[2] if "=" in word else (self.argv[start + 1:stop] or [found])[0]
+        found = self.named
         return found if found is not None else DEFAULT_AGENT
 
     def __repr__(self) -> str:
         return f"Command({self.ns!r}, {self.argv!r}, agent={self.agent!r})"
+
+
+def named_agent(argv: list[str], agent: Optional[str] = None) -> Optional[str]:
+    """The agent a command line's ``--agent`` root option names, else ``agent``."""
+    from chatemu.cli.common import root_options
+
+    found = agent
+    for start, stop in root_options(argv):
+        word = argv[start]
+        if word.startswith("--agent"):
+            found = word.partition("=")[2] if "=" in word else (argv[start + 1:stop] or [found])[0]
+    return found
 
 
 class Emulator:
@@ -269,11 +284,26 @@ def acting_agent(request: Request, values: dict) -> Optional[str]:
     return agent if agent is not None else request.headers.get("x-chatemu-agent")
 
 
-def authorize(request: Request, command: Command) -> None:
-    """The one place every request is checked before it runs anything (``policy``)."""
+def enter(request: Request) -> tuple[Emulator, str, str]:
+    """The emulator, the namespace and its database of a request under ``/v1/ns/{ns}``; a
+    request that carries no valid credentials is refused here, before its body is read (the
+    policy's ``authenticate(request, ns)``, when it has one)."""
+    emulator = emulator_of(request)
+    ns = request.path_params["ns"]
+    path = emulator.path(ns)
+    authenticate = getattr(emulator.policy, "authenticate", None)
+    if authenticate is not None:
+        authenticate(request, ns)
+    return emulator, ns, path
+
+
+def authorize(request: Request, command: Command) -> Command:
+    """The one place every request is checked before it runs anything (``policy``); the
+    command as it runs (the policy may set the agent it acts as)."""
     policy = emulator_of(request).policy
     if policy is not None:
         policy(request, command)
+    return command
 
 
 async def read_body(request: Request, limit: int = BODY_LIMIT) -> bytes:
@@ -343,16 +373,14 @@ def endpoint(rows: list):
     """The endpoint of one path of the table (its rows, by method)."""
 
     async def serve(request: Request) -> Response:
-        emulator = emulator_of(request)
-        ns = request.path_params["ns"]
-        emulator.path(ns)
+        emulator, ns, _ = enter(request)
         values = await json_fields(request)
         method = "GET" if request.method == "HEAD" else request.method
         row = choose([r for r in rows if r.method == method], values)
         agent = acting_agent(request, values) if not row.own_agent else request.headers.get("x-chatemu-agent")
         argv = command_argv(row, request, values)
-        authorize(request, Command(ns, argv, agent, row))
-        outcome = await emulator.run(ns, argv, agent)
+        command = authorize(request, Command(ns, argv, agent, row))
+        outcome = await emulator.run(ns, argv, command.agent)
         if outcome.exit_code:  # what it printed all the same (a failed check's report) goes along
             raise problem(outcome, **({"result": json.loads(outcome.stdout)} if outcome.stdout.strip() else {}))
         return JSONResponse(json.loads(outcome.stdout) if outcome.stdout.strip() else None, row.status)
@@ -362,9 +390,7 @@ def endpoint(rows: list):
 
 async def cli(request: Request) -> Response:
     """``POST /cli``: one command line, answered as a process would end: exit code, stdout, stderr."""
-    emulator = emulator_of(request)
-    ns = request.path_params["ns"]
-    emulator.path(ns)
+    emulator, ns, _ = enter(request)
     values = await json_fields(request)
     agent = acting_agent(request, values)
     argv = values.pop("argv", None)
@@ -372,26 +398,24 @@ async def cli(request: Request) -> Response:
         raise bad_request(f"unknown field {next(iter(values))!r}: this route takes argv and agent")
     if not isinstance(argv, list) or not all(isinstance(word, str) for word in argv):
         raise bad_request("argv must be a list of strings")
-    authorize(request, Command(ns, argv, agent))
+    command = authorize(request, Command(ns, argv, agent))
     why = refuse_words(argv)
     if why is not None:
         return JSONResponse(Outcome(2, "", [f"error: {why}"]).as_dict())
-    return JSONResponse((await emulator.run(ns, argv, agent)).as_dict())
+    return JSONResponse((await emulator.run(ns, argv, command.agent)).as_dict())
 
 
 async def run(request: Request) -> Response:
     """``POST /run``: the body is a scenario; the answer, what ``run --json`` prints (a list)."""
     from chatemu.cli.scenario import parse_lines, split_words
 
-    emulator = emulator_of(request)
-    ns = request.path_params["ns"]
-    emulator.path(ns)
+    emulator, ns, _ = enter(request)
     text = _text(await read_body(request, BIG_BODY_LIMIT))
     options = _flags(request, {"keep_going": "--keep-going"})
     lines = [words for _, _, words, _ in parse_lines(text, "<request>") if isinstance(words, list)]
     agent = request.headers.get("x-chatemu-agent")
     argv = ["run", "-", "--json", *options]
-    authorize(request, Command(ns, argv, agent, lines=lines))
+    agent = authorize(request, Command(ns, argv, agent, lines=lines)).agent
     for words in lines:
         why = refuse_words(words)
         if why is not None:
@@ -433,9 +457,7 @@ async def export(request: Request) -> Response:
     """``GET /export``: the bundle, written to a temporary file and streamed from it."""
     import tempfile
 
-    emulator = emulator_of(request)
-    ns = request.path_params["ns"]
-    emulator.path(ns)
+    emulator, ns, _ = enter(request)
     argv = ["export", "-", *_flags(request, {"pretty": "--pretty"})]
     authorize(request, Command(ns, argv, request.headers.get("x-chatemu-agent")))
     spool = tempfile.TemporaryFile("w+", encoding="utf-8")
@@ -459,9 +481,7 @@ async def export(request: Request) -> Response:
 
 async def import_(request: Request) -> Response:
     """``PUT /import``: load the bundle in the body (``?replace=true``: replace the state)."""
-    emulator = emulator_of(request)
-    ns = request.path_params["ns"]
-    emulator.path(ns)
+    emulator, ns, _ = enter(request)
     argv = ["import", "-", "--json",
             *_flags(request, {"replace": "--replace", "replace_snapshots": "--replace-snapshots"})]
     authorize(request, Command(ns, argv, request.headers.get("x-chatemu-agent")))
@@ -474,9 +494,7 @@ async def import_(request: Request) -> Response:
 
 async def namespace(request: Request) -> Response:
     """``PUT /v1/ns/NS`` makes the namespace (201, or 200 when it was there); ``DELETE`` removes it."""
-    emulator = emulator_of(request)
-    ns = request.path_params["ns"]
-    path = emulator.path(ns)
+    emulator, ns, path = enter(request)
     authorize(request, Command(ns, ["namespace", request.method.lower()], request.headers.get("x-chatemu-agent")))
     if request.method == "PUT":
         existed = os.path.exists(path)
@@ -523,8 +541,10 @@ async def _make(emulator: Emulator, ns: str) -> Outcome:
 
 
 async def namespaces(request: Request) -> Response:
-    authorize(request, Command("", ["namespace", "list"], request.headers.get("x-chatemu-agent")))
-    return JSONResponse(emulator_of(request).namespaces())
+    """``GET /v1/ns``: the namespaces (the policy may narrow ``Command.ns`` to the one a token is for)."""
+    command = authorize(request, Command("", ["namespace", "list"], request.headers.get("x-chatemu-agent")))
+    found = emulator_of(request).namespaces()
+    return JSONResponse([ns for ns in found if ns == command.ns] if command.ns else found)
 
 
 async def openapi(request: Request) -> Response:

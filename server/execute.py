@@ -18,10 +18,10 @@ import threading
 
 _local = threading.local()
 
-#: Commands that read or write files of the server's machine or take over a terminal: over
-#: HTTP they are routes of their own (``/run``, ``/export``, ``/import``, ``/events/stream``).
+#: Commands that read or write files of the server's machine (the tokens of every namespace
+#: among them) or take over a terminal: over HTTP they are routes of their own (``/run``, ``/export``, ``/import``, ``/events/stream``).
 NOT_HERE = {"run": "POST /run", "drill": None, "console": None, "watch": None, "export": "GET /export",
-            "import": "PUT /import", "serve": None}
+            "import": "PUT /import", "serve": None, "token": None}
 
 
 class _Proxy:

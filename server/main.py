@@ -16,7 +16,10 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
     from chatemu.store.errors import UsageError
 
     from .app import make_app
+    from .auth import TokenPolicy
     from .execute import install
+    from .tokens import TokenStore, loopback
+    from .webhooks import deliver, schedule_from_env, timeout_from_env
 
     made = data_dir is None
     root = tempfile.mkdtemp(prefix="chatemu-serve-") if made else data_dir
@@ -38,11 +41,17 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
         except OSError as exc:
             sock.close()
             raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        bound, real_port = sock.getsockname()[:2]
+        if not loopback(bound) and not TokenStore(root).defined():
+            sock.close()
+            where = f"--data-dir {root}" if not made else "--data-dir DIR"
+            raise UsageError(f"--host {host} is not a loopback address: every request needs a token there, and the"
+                             f" data folder has none (add one first: chatemu token add {where} --ns NS --role trainer)")
+        schedule_from_env(), timeout_from_env()
         sock.listen(128)
-        real_port = sock.getsockname()[1]
         shown = f"[{host}]" if family == socket.AF_INET6 else host
         keepalive = float(os.environ.get("CHATEMU_SERVE_KEEPALIVE", "15"))
-        app = make_app(root, keepalive=keepalive)
+        app = make_app(root, policy=TokenPolicy(root), namespace_tasks=(deliver,), keepalive=keepalive)
         emulator = app.state.emulator
         install()
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",

@@ -88,6 +88,12 @@ ROWS = (
     ("POST", "/snapshots/{name}/restore", "snapshot restore {name}", ""),
     ("DELETE", "/snapshots/{name}", "snapshot delete {name}", ""),
     ("POST", "/reset", "reset --yes", "keep_snapshots=--keep-snapshots!"),
+    # webhooks (server configuration: docs/webhooks.md)
+    ("GET", "/webhooks", "webhook list", ""),
+    ("POST", "/webhooks", "webhook add", "secret=--secret url events*", 201),
+    ("DELETE", "/webhooks/{id}", "webhook delete {id}", ""),
+    ("POST", "/webhooks/{id}/enable", "webhook enable {id}", ""),
+    ("GET", "/webhooks/{id}/deliveries", "webhook deliveries {id}", ""),
 )
 
 #: Routes the table does not describe as one command with JSON fields: their bodies are not JSON
@@ -241,13 +247,16 @@ def openapi() -> dict:
             "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
                            for p in re.findall(r"{(\w+)}", path)],
             "responses": {"200": {"description": "Done."}, "default": problem}}
+    paths["/v1/openapi.json"]["get"]["security"] = []  # the one route without a token
     return {
         "openapi": "3.1.0",
         "info": {"title": "chatemu", "version": "1",
                  "description": "The chatemu emulator over HTTP: each route runs one chatemu command on the "
                                 "namespace's database and answers what it prints with --json."},
         "paths": paths,
-        "components": {"schemas": {"Problem": {"type": "object", "properties": {
+        # a bearer token (docs/tokens.md); none on a loopback server whose folder has no token
+        "security": [{"bearer": []}, {}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": {"Problem": {"type": "object", "properties": {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
             "detail": {"type": "string"}, "exit_code": {"type": "integer"}}}}},
     }

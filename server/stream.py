@@ -30,7 +30,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from .app import Command, authorize, bad_request, emulator_of
+from .app import Command, authorize, bad_request, enter
 
 
 def tag(event: dict) -> str:
@@ -97,9 +97,7 @@ class Watcher:
 async def event_stream(request: Request) -> StreamingResponse:
     from chatemu.store.engine import Engine
 
-    emulator = emulator_of(request)
-    ns = request.path_params["ns"]
-    path = emulator.path(ns)
+    emulator, ns, path = enter(request)
     since, generation, mark_tag = cursor(request)
     authorize(request, Command(ns, ["events", "--follow"], request.headers.get("x-chatemu-agent")))
     engine = Engine(path, make_folder=False)

@@ -110,7 +110,7 @@ def authorize(token: Token | None, open_loopback: bool, ns: str, words: tuple[st
         return ALLOWED
     roles = POLICY.get(words, NONE)
     if token.role not in roles:
-        return Decision(False, 403, f"a {token.role} token may not run {' '.join(words) or 'this'}")
+        return Decision(False, 403, f"{'an' if token.role[0] in 'aeiou' else 'a'} {token.role} token may not run {' '.join(words) or 'this'}")
     if token.role == "agent" and agent is not None and agent != token.agent:
         return Decision(False, 403, f"this token acts as agent {token.agent} only, not {agent}")
     if token.role == "customer" and agent is not None:

@@ -133,10 +133,7 @@ class Deliverer:
         self.namespace = namespace or os.path.basename(db_path).removesuffix(".db")
         self.wall = wall
         self.schedule = tuple(schedule) if schedule is not None else schedule_from_env()
-        if timeout is None:
-            raw = os.environ.get("CHATEMU_WEBHOOK_TIMEOUT")
-            timeout = float(raw) if raw else TIMEOUT
-        self.timeout = timeout
+        self.timeout = timeout_from_env() if timeout is None else timeout
         self.send = send
         self.poll = poll
 
@@ -306,6 +303,45 @@ class Deliverer:
             "DELETE FROM webhook_deliveries WHERE webhook = ? AND rowid NOT IN (SELECT rowid FROM webhook_deliveries"
             " WHERE webhook = ? ORDER BY last_ms DESC, generation DESC, seq DESC LIMIT ?)",
             (webhook_id, webhook_id, rules.KEPT_DELIVERIES))
+
+
+def timeout_from_env() -> float:
+    """``CHATEMU_WEBHOOK_TIMEOUT`` (seconds, more than 0 and at most 300), else ``TIMEOUT``."""
+    raw = os.environ.get("CHATEMU_WEBHOOK_TIMEOUT")
+    if not raw:
+        return TIMEOUT
+    try:
+        found = float(raw)
+    except ValueError:
+        found = -1.0
+    if not 0 < found <= 300:
+        raise UsageError(f"CHATEMU_WEBHOOK_TIMEOUT: use a number of seconds, more than 0 and at most 300: {raw[:60]!r}")
+    return found
+
+
+#: Seconds the server waits, when it stops or a namespace is deleted, for a deliverer's thread to
+#: end (an answer it is waiting for is not waited for longer: what it was sending is sent again).
+JOIN_SECONDS = 2.0
+#: How often the server's deliverers look for new events.
+SERVER_POLL = 0.2
+
+
+async def deliver(emulator, ns: str) -> None:
+    """The server's namespace task (``app.make_app``'s ``namespace_tasks``): a ``Deliverer`` on
+    the namespace's database in a thread of its own, stopped when the task is cancelled (the
+    server stops, or the namespace is deleted)."""
+    import anyio
+
+    stop = threading.Event()
+    deliverer = Deliverer(emulator.path(ns), ns, poll=SERVER_POLL)
+    thread = threading.Thread(target=deliverer.run_forever, args=(stop,), name=f"webhooks-{ns}", daemon=True)
+    thread.start()
+    try:
+        await anyio.sleep_forever()
+    finally:
+        stop.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(thread.join, JOIN_SECONDS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,6 +153,13 @@ STEPS = [
     ("POST", "/clock", {"mode": "real"}, ["clock", "real"]),
     ("POST", "/clock", {"mode": "virtual"}, ["clock", "virtual"]),
     ("GET", "/check", None, ["db", "check"]),
+    ("GET", "/webhooks", None, ["webhook", "list"]),
+    ("POST", "/webhooks", {"url": "ftp://example.test/hook"}, ["webhook", "add", "--", "ftp://example.test/hook"]),
+    ("POST", "/webhooks", {"url": "http://example.test/", "events": ["chat.nope"]},
+     ["webhook", "add", "--", "http://example.test/", "chat.nope"]),
+    ("POST", "/webhooks/1/enable", None, ["webhook", "enable", "1"]),
+    ("GET", "/webhooks/1/deliveries", None, ["webhook", "deliveries", "1"]),
+    ("DELETE", "/webhooks/1", None, ["webhook", "delete", "1"]),
     ("POST", "/reset", None, ["reset", "--yes"]),
     ("GET", "/agents", None, ["agent", "list"]),
 ]
@@ -186,7 +193,7 @@ def test_every_route_answers_what_its_command_prints(space, tmp_path):
             problem = answer.json()
             assert problem["exit_code"] == done.code and problem["status"] == answer.status_code, step
             assert problem["detail"] == done.err.strip().removeprefix("error: "), step
-        covered.add((method, re.sub(r"/(C\d|agent-\d|sales|default|hi|sold|coffee|before|Ann Lee)(?=/|$)", "/{}",
+        covered.add((method, re.sub(r"/(C\d|agent-\d|sales|default|hi|sold|coffee|before|Ann Lee|1)(?=/|$)", "/{}",
                                     path)))
     assert space.cli.js("chat", "list", "--all") == twin.js("chat", "list", "--all")
     from chatemu.server.routes import ROUTES
