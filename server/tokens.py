@@ -20,7 +20,7 @@ import sqlite3
 from typing import NamedTuple
 
 from chatemu.store.errors import DatabaseError, Refused, UnknownChat, UsageError
-from chatemu.store.validate import check_int, check_name, check_namespace
+from chatemu.store.validate import check_id, check_name, check_namespace
 
 ROLES = ("trainer", "agent", "customer")
 TOKEN_PREFIX = "cet_"
@@ -250,7 +250,7 @@ class TokenStore:
         """Revoke a token: refused on its next request."""
         from chatemu.store.timefmt import format_time
 
-        check_int("token id", token_id)
+        check_id("token", token_id)
         conn = self._connect(write=True)
         try:
             row = conn.execute("SELECT id, ns, role, agent, created, revoked FROM tokens WHERE id = ?",

@@ -93,6 +93,15 @@ def check_seq(kind: str, since) -> int:
     return since
 
 
+def check_id(kind: str, value) -> int:
+    """A stored row's number (a webhook's, a token's): a whole number from 1, and no larger than
+    SQLite stores; else ``UsageError`` (``bad KIND id N: …``)."""
+    check_int(f"{kind} id", value)
+    if not 1 <= value < 2**63:
+        raise UsageError(f"bad {kind} id {value}: " + ("use 1 or more" if value < 1 else f"no {kind} has an id that large"))
+    return value
+
+
 def check_priority(priority: int) -> int:
     low, high = PRIORITY_RANGE
     check_int("priority", priority)

@@ -133,11 +133,9 @@ def _object(row) -> dict:
 
 
 def _row(tx, webhook_id):
-    from .validate import check_int
+    from .validate import check_id
 
-    check_int("webhook id", webhook_id)
-    if not 0 <= webhook_id < 2**63:
-        raise UsageError(f"bad webhook id {webhook_id}: " + ("use 1 or more" if webhook_id < 0 else "no webhook has an id that large"))
+    check_id("webhook", webhook_id)
     row = tx.q("SELECT * FROM webhooks WHERE id = ?", webhook_id).fetchone()
     if row is None:
         raise UnknownChat(f"unknown webhook {webhook_id}")

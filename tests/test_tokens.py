@@ -79,6 +79,8 @@ def test_revoke_refuses_the_token_from_then_on(cm, tmp_path):
     assert cm.js("token", "list", "--data-dir", str(data))[0]["revoked"] == after.revoked
     cm.fails(3, "token", "revoke", "--data-dir", str(data), "1", match="already revoked")
     cm.fails(4, "token", "revoke", "--data-dir", str(data), "7", match="unknown token 7")
+    for number, match in (("0", "use 1 or more"), ("99999999999999999999", "no token has an id that large")):
+        cm.fails(2, "token", "revoke", "--data-dir", str(data), number, match=f"bad token id {number}: {match}")
     assert store.defined()  # a revoked token still closes the folder
 
 
