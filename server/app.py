@@ -366,6 +366,10 @@ def command_argv(row, request: Request, values: dict) -> list[str]:
             checked[name] = table.check_value(field, value, isinstance(value, _Query))
         except ValueError as exc:
             raise bad_request(str(exc)) from None
+    for name, value in request.path_params.items():
+        # Each is one word of the command line: never an option (`--db=…` would name another file).
+        if value.startswith("-"):
+            raise bad_request(f"bad {name} {value!r}: an id or a name starts with a letter or digit")
     return row.argv(request.path_params, checked)
 
 

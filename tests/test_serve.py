@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chatemu.server import routes as table
 from conftest import CHATEMU, START, Chatemu
 
 KEEPALIVE = 0.5
@@ -285,6 +286,20 @@ def test_a_namespace_name_that_could_leave_the_folder_is_400(server, name):
     if name not in ("..",):  # `..` is taken away by the client's own URL normalisation
         assert answer.status_code == 400, (name, answer.text)
     assert files() == before
+
+
+@pytest.mark.parametrize("route", [r for r in table.ROUTES if re.search(r"\{(?!ns\})", r.path)],
+                         ids=lambda r: f"{r.method} {r.path}")
+def test_a_path_word_is_never_an_option(space, route):
+    """``GET /agents/--db=other.db`` must not read (or write) another file: a word of the path
+    starting with ``-`` is a bad request, whatever the route."""
+    space.call("POST", "/chats", {"customer": "Ann"})
+    before = space.cli.js("events")
+    path = re.sub(r"\{[a-z_]+\}", "--db=other.db", route.path)
+    answer = space.call(route.method, path, {} if route.method in ("POST", "PUT") else None)
+    assert answer.status_code == 400, (path, answer.text)
+    assert answer.json()["detail"].endswith("an id or a name starts with a letter or digit"), answer.text
+    assert space.cli.js("events") == before
 
 
 def test_a_namespace_is_made_by_its_first_change_and_removed_by_delete(space):
