@@ -89,13 +89,18 @@ class Step:
         self.strict = False
 
 
-def parse_drill(text: str, where: str) -> list[Step]:
-    """Every step of a drill file; ``UsageError`` naming the first bad line."""
+def parse_drill(text: str, where: str, stop_at: float | None = None) -> list[Step]:
+    """Every step of a drill file; ``UsageError`` naming the first bad line.  Past ``stop_at``
+    (``--timeout``, on the wall clock) reading stops: only the first step (or the line being read)
+    is returned, for the drill to stop on (exit 1) before running it."""
     from .common import root_options
     from .scenario import clip, parse_lines, split_lines
 
     steps = []
     for number, line in enumerate(split_lines(text), 1):
+        if stop_at is not None and time.monotonic() > stop_at:
+            # The drill stops before its first step (or the line being read), as before any later one.
+            return steps[:1] or [Step(number, "line", clip(line.strip()))]
         stripped = line.strip()
         if stripped == "say" or stripped.startswith(("say ", "say\t")):
             said = stripped[3:].strip()
@@ -211,15 +216,15 @@ def run_drill(root_ctx, file: str, timeout_ms: int | None, as_json: bool) -> int
     from .render import error
     from .scenario import Dispatcher, clip
 
+    wall_start = time.monotonic()  # --timeout counts reading the file too
+    stop_at = None if timeout_ms is None else wall_start + timeout_ms / 1000
     text, where = read_file(file)
-    steps = parse_drill(text, where)
+    steps = parse_drill(text, where, stop_at)
     dispatch = Dispatcher(root_ctx)
     session = dispatch.session
     session.connections, session.in_run, session.refused = Connections(), True, []
     show = Show(where, as_json)
     interruptible()
-    wall_start = time.monotonic()
-    stop_at = None if timeout_ms is None else wall_start + timeout_ms / 1000
     records: list[dict] = []
     failure = None
     try:

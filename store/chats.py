@@ -27,6 +27,7 @@ BUSY = "('new', 'active', 'active-wrapup')"
 
 
 def row(tx, chat_id: str, columns: str = FIELDS) -> dict:
+    check_name("chat id", chat_id)  # a malformed id is a usage error, never an unknown chat
     found = tx.record(f"SELECT {columns} FROM chats WHERE id = ?", chat_id)
     if found is None:
         raise unknown("chat", chat_id)

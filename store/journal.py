@@ -7,6 +7,7 @@ from typing import Iterator
 
 from . import chats
 from .timefmt import format_time
+from .validate import check_name
 
 
 def event_object(row: sqlite3.Row) -> dict:
@@ -29,11 +30,13 @@ class Events:
     def __init__(self, tx, chat_id, agent_id, since, limit, known):
         where, params = ["seq > ?"], [since]
         if chat_id is not None:
+            check_name("chat id", chat_id)  # --follow waits for a chat to come, never for a malformed id
             if known:
                 chats.row(tx, chat_id)
             where.append("chat = ?")
             params.append(chat_id)
         if agent_id is not None:
+            check_name("agent id", agent_id)
             if known and not tx.exists("SELECT 1 FROM agents WHERE id = ?", agent_id):
                 from .errors import unknown
 
@@ -165,6 +168,7 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
         numbers[chat_id] = chats.row(tx, chat_id, "number")["number"]
     agents = list(dict.fromkeys(agent_ids))
     for agent_id in agents:
+        check_name("agent id", agent_id)
         if not tx.exists("SELECT 1 FROM agents WHERE id = ?", agent_id):
             raise unknown("agent", agent_id)
     last = last_seq_at(tx, end)

@@ -18,6 +18,7 @@ import sqlite3
 from . import schema
 from .clock import clock_now
 from .timefmt import format_time
+from .validate import check_name
 
 #: The exit codes journaled: refused by the model, or something unknown.
 JOURNALED = (3, 4)
@@ -90,6 +91,7 @@ def list_(tx, agent_id: str | None = None, since: int = 0) -> list[dict]:
     sql = "SELECT seq, at_ms, agent, command, exit_code, message FROM refusals WHERE seq > ?"
     params: list = [since]
     if agent_id is not None:
+        check_name("agent id", agent_id)  # one that never existed may still have been refused: no exit 4
         sql += " AND agent = ?"
         params.append(agent_id)
     cur = tx.conn.cursor()

@@ -145,7 +145,8 @@ def format_time(ms: int | None) -> str | None:
     day, rest = divmod(ms, _DAY_MS)
     date = _DATES.get(day)
     if date is None:
-        date = (EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+        moment = EPOCH + timedelta(days=day)
+        date = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"  # strftime's %Y gives "500", not "0500"
         if len(_DATES) < 4096:
             _DATES[day] = date
     seconds_, millis = divmod(rest, 1000)

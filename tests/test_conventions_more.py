@@ -614,6 +614,15 @@ MALFORMED = [
     ["agent", "break", "--reason", "a nap"],
     ["break-reason", "remove", ""],
     ["clock", "advance", "5 parsecs"],
+    ["chat", "show", "C 1"],
+    ["chat", "take", ""],
+    ["events", "--chat", "C1 "],
+    ["events", "--follow", "--chat", "C 1"],
+    ["timeline", "--chat", "C 1"],
+    ["expect", "chat", "C 1", "state=new"],
+    ["events", "--agent", "bad agent!"],
+    ["timeline", "--agent", "bad agent!"],
+    ["refusals", "--agent", "bad agent!"],
 ]
 
 

@@ -246,6 +246,19 @@ def test_timeout_is_checked_between_say_lines_too(cm, tmp_path):
     assert done.stderr.startswith(f"error: {path}:") and done.stderr.endswith(": --timeout 0.001s passed (wall clock)\n")
 
 
+def test_timeout_counts_reading_a_long_drill(cm, tmp_path):
+    """--timeout runs from the start: a drill whose reading alone outlasts it stops before its first line."""
+    path = write(tmp_path, f"clock set {START}\n" + "say Read this.\n" * 300_000)
+    started = time.monotonic()
+    done = subprocess.run([CHATEMU, "drill", str(path), "--timeout", "1s", "--json"], capture_output=True,
+                          text=True, env=cm.env, timeout=300)
+    assert done.returncode == 1, done
+    report = json.loads(done.stdout)
+    assert report["steps"] == [] and report["failed"]["line"] == 1, report["failed"]
+    assert done.stderr == f"error: {path}:1: clock set {START}: --timeout 1s passed (wall clock)\n"
+    assert time.monotonic() - started < 60
+
+
 def test_a_say_line_reads_nothing_from_the_database(cm, tmp_path, monkeypatch, capsys):
     """In-process: the database transactions a drill makes do not grow with its say lines."""
     from chatemu.cli import app as cli

@@ -204,17 +204,17 @@ def test_error_lines_escape_file_names_and_lines(cm, tmp_path):
         inert(done.err)
     scenario = tmp_path / (FILE_NAME + ".chatemu")
     scenario.write_text(f"chat new\nchat park '{ARGUMENT}'\n")
-    done = cm.run("run", str(scenario))
-    assert done.code == 4 and done.err.count("\\x1b[2J") >= 2, done  # the file's name and the line
+    done = cm.run("run", str(scenario))  # a malformed chat id: a usage error
+    assert done.code == 2 and done.err.count("\\x1b[2J") >= 2, done  # the file's name and the line
     shows_escaped(inert(done.err))
-    shows_escaped(on_terminal(cm, "run", str(scenario), code=4))
+    shows_escaped(on_terminal(cm, "run", str(scenario), code=2))
 
 
 def test_a_failing_drill_line_is_an_escaped_error_line(cm, tmp_path):
     drill = tmp_path / "t.drill"
     drill.write_text(f"say hi\ndo chat park '{ARGUMENT}'\n")
     done = cm.run("drill", str(drill))
-    assert done.code == 4, done
+    assert done.code == 2, done  # a malformed chat id: a usage error
     shows_escaped(inert(done.err))
     inert(done.out)
 

@@ -144,6 +144,15 @@ def test_a_real_clock_stops_at_the_end_of_9999(cm):
     cm.ok("chat", "new")
 
 
+def test_a_time_before_the_year_1000_is_printed_with_four_digits_and_reads_back(cm):
+    cm.ok("clock", "set", "0500-01-01T00:00:00Z")
+    assert cm.js("chat", "new")["created_at"] == "0500-01-01T00:00:00.000Z"
+    now = cm.js("clock")["now"]
+    assert now == "0500-01-01T00:00:00.000Z"
+    cm.ok("clock", "set", now)  # what chatemu prints, it reads
+    assert cm.js("stats", "agents", "--since", "0001-01-01T00:00:00Z")["since"] == "0001-01-01T00:00:00.000Z"
+
+
 @pytest.mark.parametrize("args", [("clock", "advance", "1ms"), ("clock", "set", "10000-01-01T00:00:00Z"),
                                   ("clock", "set", "9999-12-31T23:59:59-01:00")])
 def test_the_clock_never_passes_the_end_of_the_calendar(cm, args):
