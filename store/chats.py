@@ -253,14 +253,14 @@ def transfer(tx, chat_id, queue, agent):
     if (queue is None) == (agent is None):
         raise UsageError("transfer needs --queue Q or --agent A (one of them)")
     chat = own(tx, chat_id, "transfer")
-    if queue is not None:
+    if queue is not None:  # an unknown name is exit 4 whatever the chat's state (as an unknown chat)
+        from .queues import ensure as ensure_queue, named, refuse_transfer
+
         check_name("queue", queue)
+        named(tx, queue)
         core.step(chat_id, chat["state"], core.TRANSFER_QUEUE)
         if queue == chat["queue"]:
             raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} in that queue already")
-        from .queues import ensure as ensure_queue, named, refuse_transfer
-
-        named(tx, queue)
         why = refuse_transfer(tx, tx.agent, queue)
         if why:
             raise Refused(f"cannot transfer {chat_id} to queue {queue}: it is {chat['state']} and {why}")
@@ -270,10 +270,10 @@ def transfer(tx, chat_id, queue, agent):
         tx.q("UPDATE chats SET agent = NULL, transfers = transfers + 1 WHERE id = ?", chat_id)
         return view(tx, chat_id)
     check_name("agent id", agent)
-    core.step(chat_id, chat["state"], core.TRANSFER_AGENT)
     target = tx.q("SELECT presence, on_call FROM agents WHERE id = ?", agent).fetchone()
     if target is None:
         raise unknown("agent", agent)
+    core.step(chat_id, chat["state"], core.TRANSFER_AGENT)
     if agent == tx.agent:
         raise Refused(f"cannot transfer {chat_id} to {agent}: it is {chat['state']} in {agent}'s own inbox")
     why = None

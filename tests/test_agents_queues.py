@@ -313,6 +313,17 @@ def test_once_a_queue_was_added_a_mistyped_queue_is_exit_4_everywhere(cm, args):
     assert [q["name"] for q in cm.js("queue", "list")] == ["sales"]
 
 
+def test_an_unknown_queue_or_agent_is_exit_4_whatever_the_chats_state(cm):
+    """An unknown name is named first, as an unknown chat is: a transfer of a chat that could not
+    be transferred now (a new one) to a mistyped queue or agent is exit 4, not a refusal."""
+    login(cm, "agent-1")
+    cm.ok("queue", "add", "sales")
+    cm.ok("chat", "new", "--inbox", "--queue", "sales")
+    cm.fails(4, "chat", "transfer", "C1", "--queue", "slaes", match="unknown queue slaes")
+    cm.fails(4, "chat", "transfer", "C1", "--agent", "agent-9", match="unknown agent agent-9")
+    cm.fails(3, "chat", "transfer", "C1", "--queue", "sales")  # a known name: the state decides
+
+
 def test_an_unknown_queue_with_nothing_like_it_names_no_closest(cm):
     cm.ok("queue", "add", "sales")
     done = cm.fails(4, "chat", "new", "--queue", "billing")
