@@ -677,13 +677,18 @@ class Model:
         self.begin(me)
         if (queue is None) == (agent is None):
             raise Refuse(2, "transfer needs a queue or an agent, one of them")
-        c = self.mine(me, cid)
+        c = self.chat(cid)
+        if c.agent not in (None, me) and c.state != CLOSED:
+            raise Refuse(3, f"{cid} is not in {me}'s inbox")
+        if queue is not None:  # an unknown name next, whatever the chat's state
+            self.named(queue)
+        elif agent not in self.agents:
+            raise Refuse(4, f"unknown agent {agent}")
         if c.state != ACTIVE:
             raise Refuse(3, f"cannot transfer {c.state}")
         if queue is not None:
             if queue == c.queue:
                 raise Refuse(3, f"cannot transfer {c.state} to its own queue {queue}")
-            self.named(queue)
             mine = dict(self.agents[me].queues)
             if mine and queue not in mine:
                 raise Refuse(3, f"cannot transfer {c.state} to queue {queue}: not one of {me}'s queues")
@@ -691,8 +696,6 @@ class Model:
             c.agent, c.queue = None, queue
             self.queues.add(queue)
         else:
-            if agent not in self.agents:
-                raise Refuse(4, f"unknown agent {agent}")
             to = self.agents[agent]
             if agent == me:
                 raise Refuse(3, f"cannot transfer {c.state} to oneself")

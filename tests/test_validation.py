@@ -155,7 +155,13 @@ def add_refusal(bundle, **values) -> None:
 
 
 def test_a_refusal_typed_with_delete_and_c1_characters_exports_as_json_that_imports(cm, tmp_path):
-    cm.fails(4, "chat", "park", "C\x7f\x85\x1b[2J")
+    """A command line journaled as typed holding DEL, C1 and ESC (as an older chatemu journaled a
+    malformed id): ``export -`` is JSON holding them exactly, and it imports."""
+    cm.fails(4, "chat", "park", "C9")
+    conn = sqlite3.connect(cm.db)
+    with conn:
+        conn.execute("UPDATE refusals SET command = ?", ("chat park 'C\x7f\x85\x1b[2J'",))
+    conn.close()
     done = cm.ok("export", "-")
     assert json.loads(done.out)["state"]["refusals"][0]["command"] == "chat park 'C\x7f\x85\x1b[2J'"
     target = Chatemu(tmp_path / "target.db")
