@@ -753,7 +753,7 @@ class ChatemuScreen(App):
         self.say([Text.assemble(("› ", "dim"), (text, "bold"))])
         extra = [Text(line) for line in printed.getvalue().splitlines()[:OUTPUT_SHOWN]]
         if code == 0:
-            lines, last = result_lines(sink, summary, {id(result): human for result, human in session.renderers})
+            lines, last = result_lines(sink, lambda result: summary(result.value), {id(result): human for result, human in session.renderers})
             self.say(lines + extra)
             if not sink:
                 last = extra[-1].plain if extra else "done"
