@@ -2,7 +2,7 @@
 
 Every route of the table (``routes.ROUTES``) is served by one endpoint (``endpoint``): it reads
 the request's fields, makes the command line, asks the policy, runs the command
-(``execute``) on the namespace's database in the thread pool and answers what the command
+(``execute``) on the namespace's database on its own thread and answers what the command
 printed with ``--json``, or its error as a problem (``problem``, the one translation from exit
 codes to HTTP statuses).
 
@@ -127,9 +127,9 @@ def named_agent(argv: list[str], agent: Optional[str] = None) -> Optional[str]:
 
 
 class Emulator:
-    """The server's state: the data folder, the hooks, a lock per namespace (one command at a
-    time on each database), the namespaces' tasks, and ``stopping``, set when the server stops
-    (open event streams end)."""
+    """The server's state: the data folder, the hooks, a lock and a thread per namespace (one
+    command at a time on each database, in the order they came), the namespaces' tasks, and
+    ``stopping``, set when the server stops (open event streams end)."""
 
     def __init__(self, root: str, policy: Optional[Callable] = None,
                  namespace_tasks: tuple[Callable[["Emulator", str], Awaitable], ...] = (),

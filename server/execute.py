@@ -3,8 +3,8 @@ what it prints: the one way every route (and ``POST /cli``) reaches the emulator
 
 ``chatemu run`` runs its lines the same way (``cli.app.call``): the command's own parser, its
 own engine call, ``cli.app.translate`` turning errors into exit codes and journaling refusals.
-Several requests run at once in the thread pool, so stdin and stdout are proxies that give
-each thread its own (``install``): what a command prints goes to its request only.  Each
+Several requests run at once (each namespace's on its own thread), so stdin and stdout are
+proxies that give each thread its own (``install``): what a command prints goes to its request only.  Each
 thread keeps its connections to the databases it ran commands on open (``kept``), as ``run``
 keeps its one: opening a database costs a command more than the command itself.
 """
