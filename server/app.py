@@ -2,7 +2,7 @@
 
 Every route of the table (``routes.ROUTES``) is served by one endpoint (``endpoint``): it reads
 the request's fields, makes the command line, asks the policy, runs the command
-(``execute``) on the namespace's database in the thread pool and answers what the command
+(``execute``) on the namespace's database on its own thread and answers what the command
 printed with ``--json``, or its error as a problem (``problem``, the one translation from exit
 codes to HTTP statuses).
 
@@ -22,10 +22,12 @@ Two hooks, each set in one place (``make_app``):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Awaitable, Callable, Optional
 
@@ -125,9 +127,9 @@ def named_agent(argv: list[str], agent: Optional[str] = None) -> Optional[str]:
 
 
 class Emulator:
-    """The server's state: the data folder, the hooks, a lock per namespace (one command at a
-    time on each database), the namespaces' tasks, and ``stopping``, set when the server stops
-    (open event streams end)."""
+    """The server's state: the data folder, the hooks, a lock and a thread per namespace (one
+    command at a time on each database, in the order they came), the namespaces' tasks, and
+    ``stopping``, set when the server stops (open event streams end)."""
 
     def __init__(self, root: str, policy: Optional[Callable] = None,
                  namespace_tasks: tuple[Callable[["Emulator", str], Awaitable], ...] = (),
@@ -137,6 +139,7 @@ class Emulator:
         self.keepalive, self.poll = keepalive, poll
         self.stopping = threading.Event()
         self.locks: dict[str, threading.Lock] = {}
+        self.workers: dict[str, ThreadPoolExecutor] = {}
         self.tasks: dict[str, anyio.CancelScope] = {}
         self.group = None
 
@@ -147,6 +150,15 @@ class Emulator:
 
     def lock(self, ns: str) -> threading.Lock:
         return self.locks.setdefault(ns, threading.Lock())
+
+    async def in_worker(self, ns: str, function: Callable):
+        """``function()`` run on the namespace's own thread: its commands run there one after
+        another, in the order they came (a queue, not threads taking turns at a lock), and that
+        thread keeps the namespace's database connection open."""
+        worker = self.workers.get(ns)
+        if worker is None:
+            worker = self.workers[ns] = ThreadPoolExecutor(1, thread_name_prefix=f"chatemu-{ns}")
+        return await asyncio.get_running_loop().run_in_executor(worker, function)
 
     def namespaces(self) -> list[str]:
         return sorted(name[:-3] for name in os.listdir(self.root)
@@ -193,10 +205,13 @@ class Emulator:
         scope = self.tasks.pop(ns, None)
         if scope is not None:
             scope.cancel()
+        worker = self.workers.pop(ns, None)
+        if worker is not None:
+            worker.shutdown(wait=False)  # what it was given still runs; the next command gets a new thread
 
     async def run(self, ns: str, argv: list[str], agent: Optional[str] = None, stdin: Optional[str] = None,
                   stdout=None, replaced: Optional[Callable[[Outcome], bool]] = None) -> Outcome:
-        """Run a command line on the namespace's database, in the thread pool, one at a time.
+        """Run a command line on the namespace's database, on its own thread, one at a time.
         ``replaced(outcome)``: whether it replaced the event log (default: a ``reset``,
         ``snapshot restore`` or ``import`` that succeeded); if so, the generation goes up
         before the next command runs."""
@@ -209,7 +224,7 @@ class Emulator:
                     self.replaced(ns)
                 return outcome
 
-        outcome = await run_in_threadpool(locked)
+        outcome = await self.in_worker(ns, locked)
         self.seen(ns)
         return outcome
 
@@ -643,6 +658,8 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
             yield
             emulator.stopping.set()
             group.cancel_scope.cancel()
+        for worker in emulator.workers.values():
+            worker.shutdown(wait=False)
 
     app = Starlette(routes=app_routes, lifespan=lifespan, middleware=[Middleware(NamespaceNames)],
                     exception_handlers={Problem: on_problem, HTTPException: on_http, Exception: on_error})

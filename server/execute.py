@@ -3,8 +3,8 @@ what it prints: the one way every route (and ``POST /cli``) reaches the emulator
 
 ``chatemu run`` runs its lines the same way (``cli.app.call``): the command's own parser, its
 own engine call, ``cli.app.translate`` turning errors into exit codes and journaling refusals.
-Several requests run at once in the thread pool, so stdin and stdout are proxies that give
-each thread its own (``install``): what a command prints goes to its request only.  Each
+Several requests run at once (each namespace's on its own thread), so stdin and stdout are
+proxies that give each thread its own (``install``): what a command prints goes to its request only.  Each
 thread keeps its connections to the databases it ran commands on open (``kept``), as ``run``
 keeps its one: opening a database costs a command more than the command itself.
 """
@@ -135,11 +135,45 @@ def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | Non
     from chatemu.cli.common import Session
 
     install()
-    root = ["--db", db] + (["--agent", agent] if agent is not None else [])
+    root = ["--agent", agent] if agent is not None else []
     out = io.StringIO() if stdout is None else stdout
     _local.stdout, _local.stdin = render.EscapedOutput(out), io.StringIO(stdin or "")
     try:
-        code, lines = app.call(root + list(argv), session=Session(connections=kept(db)))
+        connections = kept(db)
+        lines_of = dispatcher(db, connections) if connections is not None and stdin is None and stdout is None \
+            else None
+        if lines_of is not None:
+            code, lines = lines_of(root + list(argv), None)
+        else:
+            code, lines = app.call(["--db", db] + root + list(argv), session=Session(connections=connections))
     finally:
         _local.stdout = _local.stdin = None
     return Outcome(code, out.getvalue() if stdout is None else "", lines)
+
+
+def dispatcher(db: str, connections):
+    """This thread's ``Dispatcher`` for ``db`` and its kept ``connections`` (made once for
+    them): it runs a command line as ``chatemu run`` runs a scenario's line, each command's
+    parser made once, and the command prints what it prints (no sink).  Its root options are
+    parsed once, as ``chatemu --db DB …`` parses them."""
+    from typer import _click
+
+    from chatemu.cli import app
+    from chatemu.cli.common import Session
+    from chatemu.cli.scenario import Dispatcher
+
+    pool = getattr(_local, "dispatchers", None)
+    if pool is None:
+        pool = _local.dispatchers = {}
+    found = pool.get(db)
+    if found is not None and found[0] is connections:
+        return found[1]
+    root = app.root_command()
+    session = Session(connections=connections)
+    session.cli = app
+    ctx = root.make_context("chatemu", ["--db", db, "clock"], obj=session)  # the root options only
+    _click.Command.invoke(root, ctx)  # the root callback: the session's database and agent
+    for gone in [name for name in pool if name not in _local.kept]:
+        del pool[gone]
+    pool[db] = (connections, Dispatcher(ctx))
+    return pool[db][1]

@@ -54,7 +54,7 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
         app = make_app(root, policy=TokenPolicy(root), namespace_tasks=(deliver,), keepalive=keepalive)
         emulator = app.state.emulator
         install()
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+        config = uvicorn.Config(app, http=protocol(), log_level="warning", access_log=False, lifespan="on",
                                 timeout_graceful_shutdown=5)
 
         class Server(uvicorn.Server):
@@ -74,3 +74,60 @@ def serve(host: str, port: int, data_dir: str | None) -> int:
     finally:
         if made:
             shutil.rmtree(root, ignore_errors=True)
+
+
+#: Writes held for one turn of the loop at most this many bytes before they go out.
+HELD_BYTES = 1 << 16
+
+
+class Coalesced:
+    """A connection's transport whose writes in one turn of the event loop go out together:
+    an answer's head and body in one send (one packet, one wake-up of the client), not two."""
+
+    def __init__(self, transport, loop):
+        self._transport, self._loop, self._held, self._size = transport, loop, [], 0
+
+    def write(self, data) -> None:
+        if not data:
+            return
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(bytes(data))
+        self._size += len(data)
+        if self._size >= HELD_BYTES:
+            self.flush()
+
+    def writelines(self, chunks) -> None:
+        for data in chunks:
+            self.write(data)
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def flush(self) -> None:
+        held, self._held, self._size = self._held, [], 0
+        if held and not self._transport.is_closing():
+            self._transport.write(b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held, self._size = [], 0
+        self._transport.abort()
+
+    def __getattr__(self, name):
+        return getattr(self._transport, name)
+
+
+def protocol():
+    """uvicorn's HTTP/1.1 protocol (h11) on a ``Coalesced`` transport."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(Coalesced(transport, self.loop))
+
+    return Protocol

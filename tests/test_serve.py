@@ -229,6 +229,28 @@ def test_a_command_line_through_post_cli_answers_as_the_process_ends(space):
     assert not Path("/tmp/elsewhere.db").exists()
 
 
+def test_post_cli_answers_as_the_process_for_lines_parsed_either_way(server):
+    """The server parses a plain line with the command's own parser made once (as ``run``
+    does) and any other line as a process would: each line answers over HTTP what it answers
+    as a process on a twin database, errors and help included."""
+    url, folder = server
+    space, twin = Space(url, folder, f"t{next(_names)}"), Chatemu(folder / "twin.db")
+    for cli in (space.cli, twin):
+        cli.ok("clock", "set", START)
+        cli.ok("chat", "new", "--customer", "Ann", "--id", "C1")
+    lines = [["chat", "new", "--customer=Bo", "--id", "C2"], ["chat", "new", "--priority", "high"],
+             ["chat", "new", "--priority", "3", "--id", "C3", "--json"], ["--agent", "a2", "agent", "login"],
+             ["--agent", "a2", "chat", "take", "C1", "--json"], ["chat", "take", "C1"], ["chat", "send", "C1", "hi"],
+             ["--agent", "a2", "chat", "send", "C1", "--", "-x"], ["agent", "queues", "--agent", "a2"],
+             ["chat", "list", "--all", "--json"], ["chat", "send", "--help"], ["chat", "send"],
+             ["chat", "take", "C1", "extra"], ["refusals", "--json"], ["--agent", "a2", "agent", "status", "--json"]]
+    for argv in lines:
+        answer = space.call("POST", "/cli", {"argv": argv}).json()
+        done = twin.run(*argv)
+        assert answer == {"exit_code": done.code, "stdout": done.out, "stderr": done.err}, argv
+    space.http.close()
+
+
 # -- bad requests ---------------------------------------------------------------------------------
 
 
