@@ -547,6 +547,13 @@ async def namespaces(request: Request) -> Response:
     return JSONResponse([ns for ns in found if ns == command.ns] if command.ns else found)
 
 
+async def whoami(request: Request) -> Response:
+    """``GET /v1/whoami``: what the request's token allows (the policy's ``whoami``); a server
+    without a policy is open: any namespace, any agent."""
+    who = getattr(emulator_of(request).policy, "whoami", None)
+    return JSONResponse(who(request) if who is not None else {"ns": None, "role": "trainer", "agent": None, "open": True})
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(table.openapi())
 
@@ -616,6 +623,7 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
     app_routes += [
         Route("/v1/openapi.json", openapi, methods=["GET"]),
         Route("/v1/ns", namespaces, methods=["GET"]),
+        Route("/v1/whoami", whoami, methods=["GET"]),
         Route(prefix, namespace, methods=["PUT", "DELETE"]),
         Route(prefix + "/cli", cli, methods=["POST"]),
         Route(prefix + "/run", run, methods=["POST"]),

@@ -65,6 +65,15 @@ class TokenPolicy:
         is_open, token = self.credentials(request)
         refuse(authorize(token, is_open, ns, (), None), 401)
 
+    def whoami(self, request) -> dict:
+        """What the request's token allows (``GET /v1/whoami``): its namespace, role and agent;
+        open (any namespace, any agent) on a loopback server with no token; 401 without a valid token."""
+        is_open, token = self.credentials(request)
+        if is_open:
+            return {"ns": None, "role": "trainer", "agent": None, "open": True}
+        refuse(authorize(token, False, token.ns if token else "", (), None), 401)
+        return {"ns": token.ns, "role": token.role, "agent": token.agent, "open": False}
+
     def __call__(self, request, command: Command) -> None:
         is_open, token = self.credentials(request)
         if command.ns == "" and token is not None and token.revoked is None:

@@ -98,7 +98,8 @@ PARAMS = {"id": "C1", "queue": "default", "reason": "lunch", "name": "x", "code"
 #: and the roles besides the trainer that may make it.
 SPECIAL_CALLS = {
     ("GET", "/v1/openapi.json"): (None, "public"),
-    ("GET", "/v1/ns"): (None, "own"),  # any trainer: the namespaces it has a token for
+    ("GET", "/v1/ns"): (None, "own"),
+    ("GET", "/v1/whoami"): (None, "any token"),  # what its own token allows  # any trainer: the namespaces it has a token for
     ("POST", "/v1/ns/{ns}/cli"): ({"argv": ["chat", "list"]}, {"agent"}),
     ("POST", "/v1/ns/{ns}/run"): ("clock advance 1m\n", set()),
     ("GET", "/v1/ns/{ns}/export"): (None, set()),
@@ -147,6 +148,8 @@ def expected(caller: str, roles, names_agent: bool) -> int | None:
     if roles == "public":
         return None
     token, other = CALLERS[caller]
+    if roles == "any token":
+        return 401 if token in (None, "revoked") else None
     if token is None or token == "revoked":
         return 401
     if token == "other-ns" and roles == "own":
