@@ -219,7 +219,7 @@ function desk() {
     const [clockNow, status, inbox, cfg, reasons] = await Promise.all([
       get("/clock"),
       get(agentPath).catch((error) => { if (error.status === 404) return null; throw error; }),
-      get(`/chats?agent=${q(AGENT)}`),
+      get(`/chats?agent=${q(AGENT)}`).catch((error) => { if (error.status === 404) return []; throw error; }),
       get("/config"),
       get("/break-reasons"),
     ]);
