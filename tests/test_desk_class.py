@@ -121,6 +121,13 @@ def test_an_agent_token_logs_in_at_the_root_and_opens_its_own_desk(klass):
     assert klass.cli.chat("C1")["state"] == "active" and klass.cli.chat("C1")["agent"] == "agent-2"
     room = klass.person()
     room.log_in(klass.trainer, f"/ns/{klass.ns}/room")
+    bare = klass.person()  # a desk's address without ?agent=: the agent token's own agent
+    bare.page.goto(f"{klass.url}/ns/{klass.ns}/desk#token={klass.token('agent', 'agent-3')}")
+    expect(bare.page.locator("#live")).to_have_text("live", timeout=5000)
+    expect(bare.page.locator("#who")).to_have_text(f"{klass.ns} · agent-3")
+    bare.page.get_by_role("button", name="Log in").click()
+    expect(bare.page.locator(".status")).to_have_attribute("data-status", "available")
+    assert klass.cli.js("agent", "status", "agent-3")["status"] == "available"
 
 
 def test_an_agents_page_cannot_act_as_another_agent_whatever_it_sends(klass):

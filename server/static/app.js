@@ -32,7 +32,8 @@ function headers(extra) {
 
 const params = new URLSearchParams(location.search);
 const fragmentParams = new URLSearchParams(location.hash.slice(1));
-const AGENT = PAGE === "desk" ? (params.get("agent") || fragmentParams.get("agent") || "agent-1") : null;
+// The desk's agent: ?agent= (or #agent=); else an agent token's own agent; else agent-1.
+let AGENT = PAGE === "desk" ? (params.get("agent") || fragmentParams.get("agent") || null) : null;
 
 // -- requests ---------------------------------------------------------------------------------
 
@@ -629,6 +630,19 @@ function login() {
   })();
 }
 
-if (PAGE === "desk") desk();
+async function tokensAgent() {
+  try {
+    const answer = await fetch("/v1/whoami", { headers: headers({}), cache: "no-store" });
+    const who = answer.ok ? await answer.json() : null;
+    return who && who.role === "agent" ? who.agent : null;
+  } catch {
+    return null;
+  }
+}
+
+if (PAGE === "desk") {
+  if (AGENT) desk();
+  else tokensAgent().then((agent) => { AGENT = agent || "agent-1"; desk(); });
+}
 else if (PAGE === "room") room();
 else if (PAGE === "login") login();
