@@ -103,10 +103,10 @@ def wait_until(page, script: str, arg=None, timeout: float = 5.0) -> float:
 # -- the pages over HTTP (no browser) ------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["desk", "room"])
+@pytest.mark.parametrize("page", ["/ns/demo/desk", "/ns/demo/room", "/"])
 def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, page):
     url, _ = server
-    answer = httpx.get(f"{url}/ns/demo/{page}")
+    answer = httpx.get(url + page)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert answer.headers["content-security-policy"] == CSP
     assert answer.headers["x-content-type-options"] == "nosniff"
@@ -121,7 +121,8 @@ def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, p
     assert "innerHTML" not in httpx.get(f"{url}/static/app.js").text
 
 
-@pytest.mark.parametrize("path", ["/static/pages.py", "/static/..%2fpages.py", "/static/desk.html", "/ns/Bad/desk",
+@pytest.mark.parametrize("path", ["/static/pages.py", "/static/..%2fpages.py", "/static/desk.html",
+                                  "/static/login.html", "/login.html", "/ns/Bad/desk",
                                   "/ns/demo/nothing"])
 def test_nothing_else_is_served(server, path):
     url, _ = server
