@@ -240,3 +240,19 @@ def test_the_room_drives_a_short_class_of_three_agents(klass):
         assert in_room == mine, (name, in_room, mine)
     expect(room.locator("#say-chat option")).to_have_count(len([c for c in everything if c["state"] != "closed"]))
     assert room.locator("img").count() == 0 and owner.page.locator("img").count() == 0
+
+
+def test_every_stream_client_gets_every_event_of_a_run_in_order():
+    """``benchmarks/desks.py`` small: a ``chatemu run`` against several event-stream readers at
+    once; each gets every event, in order (the figures themselves are the benchmark's, not a test's)."""
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "desks.py"
+    done = subprocess.run([sys.executable, str(script), "--clients", "8", "--desks", "0", "--steps", "60", "--json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert (found["events"], found["clients"], found["clients_missing_events"]) == (120, 8, [])
+    assert found["to_last_client_ms"]["p50"] > 0
