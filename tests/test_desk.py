@@ -419,6 +419,10 @@ def test_the_login_page_of_an_open_server_asks_a_namespace_and_an_agent(space):
     page.goto(space.url + "/")
     expect(page.locator("#open")).to_be_visible()
     expect(page.locator("#with-token")).to_be_hidden()
+    page.get_by_role("textbox", name="Namespace").fill("Not a name")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-group="open"] .why')).to_contain_text("bad namespace 'Not a name'")
+    assert page.url == space.url + "/"
     page.get_by_role("textbox", name="Namespace").fill(space.ns)
     page.get_by_role("textbox", name="Agent").fill("agent-2")
     page.keyboard.press("Enter")

@@ -606,12 +606,21 @@ function login() {
       why.textContent = error.status === 401 ? `this token opens nothing: ${error.message}` : error.message;
     }
   });
+  // the page's own address answers whether the namespace's name is one (its reason beside the form)
+  async function open(path) {
+    const why = $("open").querySelector(".why");
+    why.textContent = "";
+    const answer = await fetch(path, { cache: "no-store" });
+    if (answer.ok) { location.assign(path); return; }
+    const value = await answer.json().catch(() => null);
+    why.textContent = value && typeof value.detail === "string" ? value.detail : `${answer.status} ${answer.statusText}`;
+  }
   $("open").addEventListener("submit", (event) => {
     event.preventDefault();
-    location.assign(`/ns/${q($("open-ns").value.trim())}/desk?agent=${q($("open-agent").value.trim() || "agent-1")}`);
+    open(`/ns/${q($("open-ns").value.trim())}/desk?agent=${q($("open-agent").value.trim() || "agent-1")}`);
   });
   $("open").querySelector('[data-do="room"]').addEventListener("click", () => {
-    location.assign(`/ns/${q($("open-ns").value.trim())}/room`);
+    open(`/ns/${q($("open-ns").value.trim())}/room`);
   });
   (async () => {
     const stored = sessionStorage.getItem(TOKEN_KEY);
