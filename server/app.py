@@ -547,11 +547,15 @@ async def namespaces(request: Request) -> Response:
     return JSONResponse([ns for ns in found if ns == command.ns] if command.ns else found)
 
 
+#: ``GET /v1/whoami`` on an open server (no policy, or a loopback one with no token): any namespace, any agent.
+OPEN_WHO = {"ns": None, "role": "trainer", "agent": None, "open": True}
+
+
 async def whoami(request: Request) -> Response:
     """``GET /v1/whoami``: what the request's token allows (the policy's ``whoami``); a server
-    without a policy is open: any namespace, any agent."""
+    without a policy is open."""
     who = getattr(emulator_of(request).policy, "whoami", None)
-    return JSONResponse(who(request) if who is not None else {"ns": None, "role": "trainer", "agent": None, "open": True})
+    return JSONResponse(who(request) if who is not None else OPEN_WHO)
 
 
 async def openapi(request: Request) -> Response:

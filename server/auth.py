@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .app import Command, Problem, named_agent
+from .app import OPEN_WHO, Command, Problem, named_agent
 from .tokens import POLICY, Token, TokenStore, authorize, bearer, loopback
 
 _STATUS = {401: ("unauthorized", "A valid token is needed"), 403: ("forbidden", "Not allowed with this token")}
@@ -70,7 +70,7 @@ class TokenPolicy:
         open (any namespace, any agent) on a loopback server with no token; 401 without a valid token."""
         is_open, token = self.credentials(request)
         if is_open:
-            return {"ns": None, "role": "trainer", "agent": None, "open": True}
+            return dict(OPEN_WHO)
         refuse(authorize(token, False, token.ns if token else "", (), None), 401)
         return {"ns": token.ns, "role": token.role, "agent": token.agent, "open": False}
 
