@@ -147,7 +147,7 @@ class Reader:
         self.watcher.close()
 
 
-FEED_ITEMS = 4096  # the items a namespace's feed keeps for its streams: one further behind reads on its own
+FEED_ITEMS = 1024  # the items a namespace's feed keeps for its streams: one further behind reads on its own
 
 
 class Feed:
