@@ -10,8 +10,13 @@ start.  The same happens when the log is replaced while the stream is open (by t
 by another process: ``journal.poll``'s ``replaced``).  ``?since=SEQ`` starts after that seq,
 unchecked.
 
-Changes are noticed by polling ``PRAGMA data_version`` on one read connection kept by the
-stream (every ``Emulator.poll`` seconds), whichever process made them.  A comment line keeps
+Changes are noticed by polling ``PRAGMA data_version`` on one read connection (every
+``Emulator.poll`` seconds), whichever process made them.  A namespace's open streams share
+one ``Feed``: one ``Reader`` whose items (each frame made once) go into a bounded ring read by
+every stream that has caught up, each by its own position in it.  A stream reads on its own
+(a ``Reader`` of its own) until it has all the feed has read; it subscribes before its first
+read, so the feed keeps what comes after, and skips the events it has read already.  One
+further behind than the ring keeps (a client not reading) reads on its own again.  A comment line keeps
 the connection alive every ``Emulator.keepalive`` seconds.  When the namespace is deleted
 the stream sends ``deleted`` and ends; when the server stops, it ends.  A change that makes
 no event (a message, a journaled refusal) sends the comment ``: changed``, which an

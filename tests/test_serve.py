@@ -510,6 +510,60 @@ def test_a_stream_never_read_holds_up_no_other(space):
     stalled.close()
 
 
+def test_a_stream_further_behind_than_the_shared_feed_keeps_reads_on_its_own(tmp_path, monkeypatch):
+    """In process, with a feed that keeps 16 items: a stream not read while a run makes a
+    hundred events falls out of the feed while another keeps up through it; read again, it
+    gets every event once, in order, from the database by its own position."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from chatemu.server import stream as sse
+    from chatemu.server.app import Emulator
+
+    monkeypatch.setattr(sse, "FEED_ITEMS", 16)
+    cm = Chatemu(tmp_path / "demo.db")
+    cm.ok("clock", "set", START)
+    cm.ok("agent", "login")
+    script = tmp_path / "chats.txt"
+    script.write_text("".join(f"chat new --customer C{k}\n" for k in range(100)))
+    emulator = Emulator(str(tmp_path), poll=0.02)
+    app = SimpleNamespace(state=SimpleNamespace(emulator=emulator))
+    scope = {"type": "http", "method": "GET", "path": "/v1/ns/demo/events/stream", "headers": [],
+             "query_string": b"", "path_params": {"ns": "demo"}, "app": app}
+
+    async def read(body, n: int, got: list) -> list:
+        buffer = b""
+        while len(got) < n:
+            buffer += await body.__anext__()
+            *frames, buffer = buffer.split(b"\n\n")
+            got += [json.loads(line[6:]) for f in frames for line in f.split(b"\n") if line.startswith(b"data: ")]
+        return got
+
+    async def main():
+        stalled = (await sse.event_stream(Request(scope))).body_iterator
+        other = (await sse.event_stream(Request(scope))).body_iterator
+        assert len(await read(stalled, 1, [])) == len(await read(other, 1, [])) == 1
+        feed = sse._feeds[emulator]["demo"]
+        keeping = asyncio.get_running_loop().create_task(read(other, 10**9, got := []))
+        await asyncio.to_thread(cm.ok, "run", str(script))
+        log = await asyncio.to_thread(cm.js, "events")
+        for _ in range(500):
+            if len(got) >= len(log) - 1:
+                break
+            await asyncio.sleep(0.02)
+        assert got == log[1:] and feed.base > 0  # kept up; the feed has dropped what it read first
+        keeping.cancel()
+        assert await asyncio.wait_for(read(stalled, len(log) - 1, []), 30) == log[1:]
+        emulator.stopping.set()
+        await stalled.aclose()
+        await other.aclose()
+        await asyncio.wait_for(feed.task, 5)
+
+    asyncio.run(main())
+
+
 def test_a_bad_last_event_id_is_400_before_the_stream_starts(space):
     answer = space.http.get("/events/stream", headers={"Last-Event-ID": "x-y"})
     assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"
