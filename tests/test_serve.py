@@ -564,6 +564,31 @@ def test_a_stream_further_behind_than_the_shared_feed_keeps_reads_on_its_own(tmp
     asyncio.run(main())
 
 
+def test_streams_sharing_a_feed_each_end_with_deleted_when_the_namespace_is_deleted(space):
+    space.cli.ok("clock", "set", START)
+    space.cli.ok("chat", "new", "--customer", "Ann")
+    streams = [Stream(f"{space.base}/events/stream") for _ in range(3)]
+    log = space.cli.js("events")
+    for stream in streams:
+        assert [data for _, _, data in stream.take(len(log))] == log
+    space.cli.ok("chat", "new", "--customer", "Bo")
+    for stream in streams:
+        assert stream.take(1)[0][2]["seq"] == len(log) + 1
+    assert httpx.delete(space.base).status_code == 200
+    for stream in streams:
+        (_, kind, data), = stream.take(1)
+        if kind == "replaced":  # the deletion raises the generation: seen first, or not
+            (_, kind, data), = stream.take(1)
+        assert (kind, data) == ("deleted", {"deleted": True})
+        assert stream.events.get(timeout=10) is None  # and it ends
+        stream.close()
+    space.cli.ok("clock", "set", START)  # made again: a new stream reads the new file
+    space.cli.ok("chat", "new", "--customer", "Cy")
+    again, log = Stream(f"{space.base}/events/stream"), space.cli.js("events")
+    assert [data for _, _, data in again.take(len(log))] == log and log[-1]["seq"] < 5
+    again.close()
+
+
 def test_a_bad_last_event_id_is_400_before_the_stream_starts(space):
     answer = space.http.get("/events/stream", headers={"Last-Event-ID": "x-y"})
     assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"
