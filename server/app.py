@@ -566,6 +566,17 @@ async def namespaces(request: Request) -> Response:
     return JSONResponse([ns for ns in found if ns == command.ns] if command.ns else found)
 
 
+#: ``GET /v1/whoami`` on an open server (no policy, or a loopback one with no token): any namespace, any agent.
+OPEN_WHO = {"ns": None, "role": "trainer", "agent": None, "open": True}
+
+
+async def whoami(request: Request) -> Response:
+    """``GET /v1/whoami``: what the request's token allows (the policy's ``whoami``); a server
+    without a policy is open."""
+    who = getattr(emulator_of(request).policy, "whoami", None)
+    return JSONResponse(who(request) if who is not None else OPEN_WHO)
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(table.openapi())
 
@@ -635,6 +646,7 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
     app_routes += [
         Route("/v1/openapi.json", openapi, methods=["GET"]),
         Route("/v1/ns", namespaces, methods=["GET"]),
+        Route("/v1/whoami", whoami, methods=["GET"]),
         Route(prefix, namespace, methods=["PUT", "DELETE"]),
         Route(prefix + "/cli", cli, methods=["POST"]),
         Route(prefix + "/run", run, methods=["POST"]),

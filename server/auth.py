@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .app import Command, Problem, named_agent
+from .app import OPEN_WHO, Command, Problem, named_agent
 from .tokens import POLICY, Token, TokenStore, authorize, bearer, loopback
 
 _STATUS = {401: ("unauthorized", "A valid token is needed"), 403: ("forbidden", "Not allowed with this token")}
@@ -64,6 +64,15 @@ class TokenPolicy:
     def authenticate(self, request, ns: str) -> None:
         is_open, token = self.credentials(request)
         refuse(authorize(token, is_open, ns, (), None), 401)
+
+    def whoami(self, request) -> dict:
+        """What the request's token allows (``GET /v1/whoami``): its namespace, role and agent;
+        open (any namespace, any agent) on a loopback server with no token; 401 without a valid token."""
+        is_open, token = self.credentials(request)
+        if is_open:
+            return dict(OPEN_WHO)
+        refuse(authorize(token, False, token.ns if token else "", (), None), 401)
+        return {"ns": token.ns, "role": token.role, "agent": token.agent, "open": False}
 
     def __call__(self, request, command: Command) -> None:
         is_open, token = self.credentials(request)

@@ -1,6 +1,8 @@
 """The agent desk and the trainer's room: two static pages served by ``chatemu serve``.
 
-``GET /ns/{ns}/desk`` and ``GET /ns/{ns}/room`` answer an HTML file of ``static/``; the page's
+``GET /ns/{ns}/desk`` and ``GET /ns/{ns}/room`` answer an HTML file of ``static/``, ``GET /``
+the login page (``login.html``: a token, or on an open loopback server a namespace and an agent,
+and on to the page it allows); the page's
 one script (``/static/app.js``) and style sheet (``/static/app.css``) come from the same folder,
 shipped in the package.  The pages hold no data and no rules: the script reads the namespace from
 the address, state from the ``/v1/ns/{ns}`` routes and the event stream, and every button is one
@@ -52,7 +54,12 @@ async def static(request: Request) -> Response:
     return _file(name, FILES[name])
 
 
+async def login(request: Request) -> Response:
+    return _file("login.html", "text/html; charset=utf-8")
+
+
 def routes() -> list[Route]:
-    return [Route("/ns/{ns}/desk", page("desk"), methods=["GET"]),
+    return [Route("/", login, methods=["GET"]),
+            Route("/ns/{ns}/desk", page("desk"), methods=["GET"]),
             Route("/ns/{ns}/room", page("room"), methods=["GET"]),
             Route("/static/{name}", static, methods=["GET"])]

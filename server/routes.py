@@ -108,6 +108,8 @@ SPECIAL = (
     ("PUT", "/v1/ns/{ns}/import", "Load a bundle (the body), as `chatemu import`; ?replace=true replaces the state."),
     ("GET", "/v1/ns/{ns}/events/stream", "Server-sent events: every new event, resumable with Last-Event-ID."),
     ("GET", "/v1/openapi.json", "This document."),
+    ("GET", "/v1/whoami", "What the request's token allows: {\"ns\", \"role\", \"agent\", \"open\"} (open: a loopback "
+                          "server with no token, where any namespace and agent may be used)."),
 )
 
 _FIELD = re.compile(r"(?P<name>[a-z_]+)(?P<many>\*)?(?::(?P<type>int))?(?:=(?P<to>\S+))?$")

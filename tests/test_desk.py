@@ -103,10 +103,10 @@ def wait_until(page, script: str, arg=None, timeout: float = 5.0) -> float:
 # -- the pages over HTTP (no browser) ------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["desk", "room"])
+@pytest.mark.parametrize("page", ["/ns/demo/desk", "/ns/demo/room", "/"])
 def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, page):
     url, _ = server
-    answer = httpx.get(f"{url}/ns/demo/{page}")
+    answer = httpx.get(url + page)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert answer.headers["content-security-policy"] == CSP
     assert answer.headers["x-content-type-options"] == "nosniff"
@@ -121,7 +121,8 @@ def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, p
     assert "innerHTML" not in httpx.get(f"{url}/static/app.js").text
 
 
-@pytest.mark.parametrize("path", ["/static/pages.py", "/static/..%2fpages.py", "/static/desk.html", "/ns/Bad/desk",
+@pytest.mark.parametrize("path", ["/static/pages.py", "/static/..%2fpages.py", "/static/desk.html",
+                                  "/static/login.html", "/login.html", "/ns/Bad/desk",
                                   "/ns/demo/nothing"])
 def test_nothing_else_is_served(server, path):
     url, _ = server
@@ -397,3 +398,163 @@ def test_screenshots_of_the_desk_and_the_room(space, tmp_path):
         path = folder / f"{what.split('?')[0]}.png"
         space.page.screenshot(path=str(path))
         assert path.stat().st_size > 10_000
+
+
+# -- logging in, the keyboard, names and hooks -------------------------------------------------
+
+
+def tab_to(page, selector: str, limit: int = 60, back: bool = False) -> None:
+    """Press Tab (Shift+Tab with ``back``) until the element with the focus matches ``selector``."""
+    for _ in range(limit):
+        if page.evaluate("(s) => document.activeElement ? document.activeElement.matches(s) : false", selector):
+            return
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_the_login_page_of_an_open_server_asks_a_namespace_and_an_agent(space):
+    from playwright.sync_api import expect
+
+    page = space.page
+    page.goto(space.url + "/")
+    expect(page.locator("#open")).to_be_visible()
+    expect(page.locator("#with-token")).to_be_hidden()
+    page.get_by_role("textbox", name="Namespace").fill("Not a name")
+    page.keyboard.press("Enter")
+    expect(page.locator('[data-group="open"] .why')).to_contain_text("bad namespace 'Not a name'")
+    assert page.url == space.url + "/"
+    page.get_by_role("textbox", name="Namespace").fill(space.ns)
+    page.get_by_role("textbox", name="Agent").fill("agent-2")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{space.url}/ns/{space.ns}/desk?agent=agent-2")
+    expect(page.locator("#live")).to_have_text("live", timeout=5000)
+    expect(page.locator(".status")).to_have_attribute("data-status", "offline")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator(".status")).to_have_attribute("data-status", "available")
+    assert space.cli.js("agent", "status", "agent-2")["status"] == "available"
+    page.goto(space.url + "/")
+    page.get_by_role("textbox", name="Namespace").fill(space.ns)
+    page.get_by_role("button", name="Open the room").click()
+    expect(page).to_have_url(f"{space.url}/ns/{space.ns}/room")
+    expect(page.locator('#agents tr[data-agent="agent-2"]')).to_contain_text("available")
+
+
+def test_every_control_has_a_role_and_a_name_and_the_rows_carry_their_state(space):
+    from playwright.sync_api import expect
+
+    space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
+    space.cli.ok("chat", "new", "--customer", "Bob", "--inbox")
+    space.cli.ok("chat", "activate", "C2")
+    space.open("desk?agent=agent-1")
+    page = space.page
+    for role, name in (("button", "Log in"), ("button", "Available"), ("button", "Break"), ("button", "Start call"),
+                       ("button", "End call"), ("button", "Log out"), ("combobox", "break reason"),
+                       ("button", "Activate"), ("button", "Park"), ("button", "Wrap up"), ("button", "Extend"),
+                       ("button", "Finish"), ("button", "Return"), ("button", "Flag as abusive"),
+                       ("button", "Send"), ("combobox", "template"), ("textbox", "reply"),
+                       ("button", "Transfer"), ("combobox", "transfer to"), ("button", "Classify"),
+                       ("textbox", "note"), ("button", "Link contact"), ("textbox", "contact name")):
+        expect(page.get_by_role(role, name=name, exact=True)).to_have_count(1)
+    expect(page.locator(".status")).to_have_attribute("data-status", "handling-chat")
+    expect(page.locator("#inbox li")).to_have_count(2)
+    rows = page.locator("#inbox li")
+    found = {rows.nth(i).get_attribute("data-chat-id"): rows.nth(i).get_attribute("data-state") for i in range(2)}
+    assert found == {c["id"]: c["state"] for c in space.cli.js("--agent", "agent-1", "chat", "list")}
+    assert found == {"C1": "new", "C2": "active"}
+    page.get_by_role("button", name=re.compile(r"^C1 Ann")).click()
+    expect(page.locator("#chat-id")).to_have_text("C1")
+    expect(page.get_by_role("button", name=re.compile(r"^C1 Ann"))).to_have_attribute("aria-current", "true")
+
+
+def test_the_main_flow_by_keyboard_alone(space):
+    from playwright.sync_api import expect
+
+    space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
+    space.cli.ok("chat", "new", "--customer", "Bob", "--inbox")
+    space.open("desk?agent=agent-1")
+    page = space.page
+    expect(page.locator("#inbox li")).to_have_count(2)
+    tab_to(page, '#inbox li[data-chat-id="C2"]')
+    page.keyboard.press("Enter")  # pick the chat
+    expect(page.locator("#chat-id")).to_have_text("C2")
+    tab_to(page, 'button[data-do="activate"]')
+    page.keyboard.press("Enter")
+    expect(space.card("C2")).to_have_attribute("data-state", "active")
+    assert space.state("C2") == "active"
+    tab_to(page, "#reply-text", back=True)
+    page.keyboard.type("Hello Bob, one moment.")
+    page.keyboard.press("Enter")
+    expect(page.locator("#transcript .text")).to_have_text(["Hello Bob, one moment."])
+    tab_to(page, 'button[data-do="wrapup"]')
+    page.keyboard.press("Space")
+    expect(space.card("C2")).to_have_attribute("data-state", "active-wrapup")
+    expect(page.locator(".status")).to_have_attribute("data-status", "wrap-up")
+    tab_to(page, 'button[data-do="finish"]')
+    page.keyboard.press("Space")
+    expect(space.card("C2")).to_have_count(0)
+    assert space.state("C2") == "closed"
+    assert [m["text"] for m in space.cli.js("chat", "transcript", "C2")] == ["Hello Bob, one moment."]
+    tab_to(page, '#inbox li[data-chat-id="C1"]', back=True)  # the other chat, still waiting, by keyboard too
+    page.keyboard.press(" ")
+    expect(page.locator("#chat-id")).to_have_text("C1")
+
+
+def test_parking_in_wrapup_stops_the_countdown_and_activate_resumes_it_from_the_same_second(space):
+    from playwright.sync_api import expect
+
+    space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
+    space.cli.ok("chat", "activate", "C1")
+    space.cli.ok("chat", "wrapup", "C1")
+    space.open("desk?agent=agent-1")
+    page = space.page
+    countdown = space.card("C1").locator(".countdown")
+    expect(countdown).to_have_text("wrap-up 1:00")
+    space.cli.ok("clock", "advance", "20s")
+    expect(countdown).to_have_text("wrap-up 0:40")
+    page.get_by_role("button", name="Park", exact=True).click()
+    expect(countdown).to_have_text("wrap-up 0:40 stopped")
+    assert space.state("C1") == "parked-wrapup"
+    space.cli.ok("clock", "advance", "30s")
+    expect(page.locator("#clock")).to_contain_text("09:00:50")
+    expect(countdown).to_have_text("wrap-up 0:40 stopped")
+    page.get_by_role("button", name="Activate", exact=True).click()
+    expect(countdown).to_have_attribute("data-running", "yes")
+    expect(countdown).to_have_text("wrap-up 0:40")
+    assert space.cli.chat("C1")["wrapup_ends_at"] == "2026-01-05T09:01:30.000Z"
+
+
+def test_a_call_parks_the_active_chat_and_ending_it_resumes_the_wrapup(space):
+    from playwright.sync_api import expect
+
+    space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
+    space.cli.ok("chat", "activate", "C1")
+    space.cli.ok("chat", "wrapup", "C1")
+    space.open("desk?agent=agent-1")
+    page = space.page
+    countdown = space.card("C1").locator(".countdown")
+    page.get_by_role("button", name="Start call").click()
+    expect(space.card("C1")).to_have_attribute("data-state", "parked-wrapup")
+    expect(countdown).to_have_text("wrap-up 1:00 stopped")
+    expect(page.locator(".status")).to_have_attribute("data-status", "on-call")
+    expect(page.locator("#call")).to_be_visible()
+    space.cli.ok("clock", "advance", "15s")
+    expect(page.locator("#clock")).to_contain_text("09:00:15")
+    page.get_by_role("button", name="End call").click()
+    expect(space.card("C1")).to_have_attribute("data-state", "active-wrapup")
+    expect(countdown).to_have_text("wrap-up 1:00")
+    expect(page.locator(".status")).to_have_attribute("data-status", "wrap-up")
+    assert space.state("C1") == "active-wrapup"
+
+
+def test_a_hostile_customer_name_shows_as_text_in_the_room(space):
+    from playwright.sync_api import expect
+
+    name = "<img src=x onerror=alert(1)>"
+    space.cli.ok("chat", "new", "--customer", name, "--inbox")
+    space.cli.ok("chat", "receive", "C1", "--", name)
+    space.open("room")
+    expect(space.page.locator("#say-chat option")).to_have_text([f"C1 {name} (new)"])
+    expect(space.page.locator('#agents tr[data-agent="agent-1"] .state')).to_have_text("new")
+    assert space.page.locator("img").count() == 0
+    space.page.wait_for_timeout(300)
+    assert space.dialogs == []

@@ -484,6 +484,148 @@ def test_a_reset_mid_stream_says_so_and_ids_start_again(space):
     back.close()
 
 
+def a_class(space, steps: int) -> subprocess.Popen:
+    """Three agents each with an active chat, then ``chatemu run`` of ``steps`` park/activate
+    steps started (a process of its own, as a trainer's script would be)."""
+    for k in (1, 2, 3):
+        space.cli.ok("agent", "login", agent=f"agent-{k}")
+        space.cli.ok("chat", "new", "--customer", f"Customer {k}", "--inbox", "--id", f"C{k}", agent=f"agent-{k}")
+        space.cli.ok("chat", "activate", f"C{k}", agent=f"agent-{k}")
+    script = space.cli.db.parent / f"{space.ns}-class.txt"
+    script.write_text("".join(f"--agent agent-{i % 3 + 1} chat {'park' if i // 3 % 2 == 0 else 'activate'} "
+                              f"C{i % 3 + 1}\n" for i in range(steps)))
+    return subprocess.Popen([CHATEMU, "--db", str(space.cli.db), "run", str(script)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=space.cli.env)
+
+
+def test_a_stream_resuming_from_an_old_id_mid_run_gets_every_event_once_in_order(space):
+    space.cli.ok("clock", "set", START)
+    live = Stream(f"{space.base}/events/stream")
+    run = a_class(space, 300)
+    early = live.take(40, within=30)  # the run is under way, read by the namespace's shared feed
+    back = Stream(f"{space.base}/events/stream", headers={"Last-Event-ID": early[4][0]})
+    assert run.wait(60) == 0, run.stderr.read()
+    log = space.cli.js("events")
+    assert len(log) > 600 and log[:40] == [data for _, _, data in early]
+    assert [data for _, _, data in back.take(len(log) - 5, within=60)] == log[5:]
+    back.nothing_more()
+    assert [data for _, _, data in live.take(len(log) - 40, within=60)] == log[40:]
+    live.nothing_more(0)
+    live.close()
+    back.close()
+
+
+def test_a_stream_never_read_holds_up_no_other(space):
+    """A client that stops reading its stream: the others get every event of a run as soon as
+    ever; read at last, it gets every event once, in order, too."""
+    import socket
+
+    space.cli.ok("clock", "set", START)
+    host, port = space.base.split("//")[1].split("/")[0].split(":")
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect((host, int(port)))
+    stalled.sendall(f"GET /v1/ns/{space.ns}/events/stream HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    other = Stream(f"{space.base}/events/stream")
+    time.sleep(0.5)  # both streams open
+    run = a_class(space, 600)
+    assert run.wait(60) == 0, run.stderr.read()
+    log = space.cli.js("events")
+    started = time.monotonic()
+    assert [data for _, _, data in other.take(len(log), within=30)] == log
+    assert time.monotonic() - started < 15
+    other.close()
+    got, buffer = [], b""
+    stalled.settimeout(20)
+    while len(got) < len(log):
+        chunk = stalled.recv(65536)
+        assert chunk, got
+        buffer += chunk
+        got = [json.loads(line[6:]) for line in buffer.split(b"\n")[:-1]
+               if line.startswith(b"data: ")]
+    assert got == log
+    stalled.close()
+
+
+def test_a_stream_further_behind_than_the_shared_feed_keeps_reads_on_its_own(tmp_path, monkeypatch):
+    """In process, with a feed that keeps 16 items: a stream not read while a run makes a
+    hundred events falls out of the feed while another keeps up through it; read again, it
+    gets every event once, in order, from the database by its own position."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from chatemu.server import stream as sse
+    from chatemu.server.app import Emulator
+
+    monkeypatch.setattr(sse, "FEED_ITEMS", 16)
+    cm = Chatemu(tmp_path / "demo.db")
+    cm.ok("clock", "set", START)
+    cm.ok("agent", "login")
+    script = tmp_path / "chats.txt"
+    script.write_text("".join(f"chat new --customer C{k}\n" for k in range(100)))
+    emulator = Emulator(str(tmp_path), poll=0.02)
+    app = SimpleNamespace(state=SimpleNamespace(emulator=emulator))
+    scope = {"type": "http", "method": "GET", "path": "/v1/ns/demo/events/stream", "headers": [],
+             "query_string": b"", "path_params": {"ns": "demo"}, "app": app}
+
+    async def read(body, n: int, got: list) -> list:
+        buffer = b""
+        while len(got) < n:
+            buffer += await body.__anext__()
+            *frames, buffer = buffer.split(b"\n\n")
+            got += [json.loads(line[6:]) for f in frames for line in f.split(b"\n") if line.startswith(b"data: ")]
+        return got
+
+    async def main():
+        stalled = (await sse.event_stream(Request(scope))).body_iterator
+        other = (await sse.event_stream(Request(scope))).body_iterator
+        assert len(await read(stalled, 1, [])) == len(await read(other, 1, [])) == 1
+        feed = sse._feeds[emulator]["demo"]
+        keeping = asyncio.get_running_loop().create_task(read(other, 10**9, got := []))
+        await asyncio.to_thread(cm.ok, "run", str(script))
+        log = await asyncio.to_thread(cm.js, "events")
+        for _ in range(500):
+            if len(got) >= len(log) - 1:
+                break
+            await asyncio.sleep(0.02)
+        assert got == log[1:] and feed.base > 0  # kept up; the feed has dropped what it read first
+        keeping.cancel()
+        assert await asyncio.wait_for(read(stalled, len(log) - 1, []), 30) == log[1:]
+        emulator.stopping.set()
+        await stalled.aclose()
+        await other.aclose()
+        await asyncio.wait_for(feed.task, 5)
+
+    asyncio.run(main())
+
+
+def test_streams_sharing_a_feed_each_end_with_deleted_when_the_namespace_is_deleted(space):
+    space.cli.ok("clock", "set", START)
+    space.cli.ok("chat", "new", "--customer", "Ann")
+    streams = [Stream(f"{space.base}/events/stream") for _ in range(3)]
+    log = space.cli.js("events")
+    for stream in streams:
+        assert [data for _, _, data in stream.take(len(log))] == log
+    space.cli.ok("chat", "new", "--customer", "Bo")
+    for stream in streams:
+        assert stream.take(1)[0][2]["seq"] == len(log) + 1
+    assert httpx.delete(space.base).status_code == 200
+    for stream in streams:
+        (_, kind, data), = stream.take(1)
+        if kind == "replaced":  # the deletion raises the generation: seen first, or not
+            (_, kind, data), = stream.take(1)
+        assert (kind, data) == ("deleted", {"deleted": True})
+        assert stream.events.get(timeout=10) is None  # and it ends
+        stream.close()
+    space.cli.ok("clock", "set", START)  # made again: a new stream reads the new file
+    space.cli.ok("chat", "new", "--customer", "Cy")
+    again, log = Stream(f"{space.base}/events/stream"), space.cli.js("events")
+    assert [data for _, _, data in again.take(len(log))] == log and log[-1]["seq"] < 5
+    again.close()
+
+
 def test_a_bad_last_event_id_is_400_before_the_stream_starts(space):
     answer = space.http.get("/events/stream", headers={"Last-Event-ID": "x-y"})
     assert answer.status_code == 400 and answer.headers["content-type"] == "application/problem+json"

@@ -98,7 +98,8 @@ PARAMS = {"id": "C1", "queue": "default", "reason": "lunch", "name": "x", "code"
 #: and the roles besides the trainer that may make it.
 SPECIAL_CALLS = {
     ("GET", "/v1/openapi.json"): (None, "public"),
-    ("GET", "/v1/ns"): (None, "own"),  # any trainer: the namespaces it has a token for
+    ("GET", "/v1/ns"): (None, "own"),
+    ("GET", "/v1/whoami"): (None, "any token"),  # what its own token allows  # any trainer: the namespaces it has a token for
     ("POST", "/v1/ns/{ns}/cli"): ({"argv": ["chat", "list"]}, {"agent"}),
     ("POST", "/v1/ns/{ns}/run"): ("clock advance 1m\n", set()),
     ("GET", "/v1/ns/{ns}/export"): (None, set()),
@@ -147,6 +148,8 @@ def expected(caller: str, roles, names_agent: bool) -> int | None:
     if roles == "public":
         return None
     token, other = CALLERS[caller]
+    if roles == "any token":
+        return 401 if token in (None, "revoked") else None
     if token is None or token == "revoked":
         return 401
     if token == "other-ns" and roles == "own":
@@ -245,6 +248,18 @@ def test_an_agent_token_acts_as_its_agent_and_no_other(tenant):
     assert tenant.call("agent2", "POST", "/chats/C1/activate", agent="agent-2").status_code == 200
 
 
+def test_whoami_answers_what_a_token_allows(tenant):
+    for who, role, agent in (("trainer", "trainer", None), ("agent", "agent", "agent-1"),
+                             ("agent2", "agent", "agent-2"), ("customer", "customer", None)):
+        answer = tenant.call(who, "GET", "/v1/whoami", base=tenant.url, agent="agent-9")  # the header changes nothing
+        assert answer.status_code == 200, (who, answer.text)
+        assert answer.json() == {"ns": tenant.ns, "role": role, "agent": agent, "open": False}
+    for who in (None, "revoked"):
+        answer = tenant.call(who, "GET", "/v1/whoami", base=tenant.url)
+        assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
 def test_a_customer_token_plays_the_customer(tenant):
     made = tenant.call("customer", "POST", "/chats", json={"customer": "Bo"})
     assert made.status_code == 201 and made.json()["id"] == "C1"
@@ -300,9 +315,12 @@ def test_an_open_loopback_server_needs_no_token_until_one_is_made(tmp_path):
         with httpx.Client(base_url=f"{url}/v1/ns/demo", timeout=20) as http:
             assert http.post("/chats", json={"customer": "Ann"}).status_code == 201
             assert http.get("/chats", headers={"Authorization": "Bearer anything"}).status_code == 200
+            assert httpx.get(f"{url}/v1/whoami", timeout=20).json() == {"ns": None, "role": "trainer", "agent": None,
+                                                                         "open": True}
             token = TokenStore(str(tmp_path)).add("demo", "trainer")[1]
             assert http.get("/chats").status_code == 401
             assert http.get("/chats", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            assert httpx.get(f"{url}/v1/whoami", timeout=20).status_code == 401
     finally:
         assert stop(proc) == 0
 

@@ -32,7 +32,8 @@ function headers(extra) {
 
 const params = new URLSearchParams(location.search);
 const fragmentParams = new URLSearchParams(location.hash.slice(1));
-const AGENT = PAGE === "desk" ? (params.get("agent") || fragmentParams.get("agent") || "agent-1") : null;
+// The desk's agent: ?agent= (or #agent=); else an agent token's own agent; else agent-1.
+let AGENT = PAGE === "desk" ? (params.get("agent") || fragmentParams.get("agent") || null) : null;
 
 // -- requests ---------------------------------------------------------------------------------
 
@@ -219,7 +220,7 @@ function desk() {
     const [clockNow, status, inbox, cfg, reasons] = await Promise.all([
       get("/clock"),
       get(agentPath).catch((error) => { if (error.status === 404) return null; throw error; }),
-      get(`/chats?agent=${q(AGENT)}`),
+      get(`/chats?agent=${q(AGENT)}`).catch((error) => { if (error.status === 404) return []; throw error; }),
       get("/config"),
       get("/break-reasons"),
     ]);
@@ -259,26 +260,33 @@ function desk() {
 
   function drawStatus() {
     const pill = $("status");
+    const bar = pill.closest(".status");
     if (!agent) {
       pill.textContent = "not logged in";
-      pill.dataset.status = "offline";
+      pill.dataset.status = bar.dataset.status = "offline";
       $("call").hidden = true;
       return;
     }
     const words = agent.break_reason ? `${agent.status} (${agent.break_reason})` : agent.status;
     pill.textContent = words.replace(/-/g, " ");
-    pill.dataset.status = agent.status;
+    pill.dataset.status = bar.dataset.status = agent.status;
     $("call").hidden = !agent.on_call;
   }
 
   function drawInbox() {
+    // the row that has the keyboard's focus keeps it when the inbox is drawn again
+    const focused = document.activeElement ? document.activeElement.closest("#inbox li") : null;
+    const keep = focused ? focused.dataset.chatId : null;
     $("inbox-count").textContent = chats.length ? `(${chats.length})` : "";
     $("inbox-empty").hidden = chats.length > 0;
     $("inbox").replaceChildren(...chats.map((chat) => {
       const item = el("li", "card");
       item.dataset.chat = chat.id;
+      item.dataset.chatId = chat.id;
+      item.dataset.state = chat.state;
       item.tabIndex = 0;
       item.setAttribute("role", "button");
+      item.setAttribute("aria-current", chat.id === selected ? "true" : "false");
       item.classList.toggle("selected", chat.id === selected);
       const top = el("div", "card-top");
       top.append(el("strong", null, chat.id), el("span", "customer", chat.customer || "(no name)"));
@@ -301,6 +309,8 @@ function desk() {
       item.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } });
       return item;
     }));
+    const again = keep ? [...$("inbox").children].find((item) => item.dataset.chatId === keep) : null;
+    if (again) again.focus();
   }
 
   function drawChat(chat, lines, codes, queues, agents) {
@@ -557,5 +567,91 @@ function room() {
   follow(refresher(read));
 }
 
-if (PAGE === "desk") desk();
+// -- the login page: a token (or, on an open loopback server, a namespace and an agent) --------
+
+function login() {
+  // what a token allows (GET /v1/whoami): {ns, role, agent, open}
+  async function whoami(token) {
+    const answer = await fetch("/v1/whoami", { headers: token ? { Authorization: `Bearer ${token}` } : {},
+                                                cache: "no-store" });
+    const value = await answer.json().catch(() => null);
+    if (!answer.ok) {
+      const error = new Refused(value && typeof value.detail === "string" ? value.detail : `${answer.status} ${answer.statusText}`);
+      error.status = answer.status;
+      throw error;
+    }
+    return value;
+  }
+  function go(who) {
+    if (who.role === "agent") location.assign(`/ns/${q(who.ns)}/desk?agent=${q(who.agent)}`);
+    else if (who.role === "trainer") location.assign(`/ns/${q(who.ns)}/room`);
+    else throw new Refused(`a ${who.role} token has no page here: the desk takes an agent's token, the room a trainer's`);
+  }
+  function ask(why) {
+    $("with-token").hidden = false;
+    $("with-token").querySelector(".why").textContent = why || "";
+    $("token").focus();
+  }
+  $("with-token").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    const why = $("with-token").querySelector(".why");
+    why.textContent = "";
+    try {
+      const who = await whoami(token);
+      sessionStorage.setItem(TOKEN_KEY, token);
+      go(who);
+    } catch (error) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      why.textContent = error.status === 401 ? `this token opens nothing: ${error.message}` : error.message;
+    }
+  });
+  // the page's own address answers whether the namespace's name is one (its reason beside the form)
+  async function open(path) {
+    const why = $("open").querySelector(".why");
+    why.textContent = "";
+    const answer = await fetch(path, { cache: "no-store" });
+    if (answer.ok) { location.assign(path); return; }
+    const value = await answer.json().catch(() => null);
+    why.textContent = value && typeof value.detail === "string" ? value.detail : `${answer.status} ${answer.statusText}`;
+  }
+  $("open").addEventListener("submit", (event) => {
+    event.preventDefault();
+    open(`/ns/${q($("open-ns").value.trim())}/desk?agent=${q($("open-agent").value.trim() || "agent-1")}`);
+  });
+  $("open").querySelector('[data-do="room"]').addEventListener("click", () => {
+    open(`/ns/${q($("open-ns").value.trim())}/room`);
+  });
+  (async () => {
+    const stored = sessionStorage.getItem(TOKEN_KEY);
+    try {
+      const who = await whoami(stored);
+      if (who.open) {
+        $("open").hidden = false;
+        $("open-ns").focus();
+      } else {
+        go(who);
+      }
+    } catch (error) {
+      if (stored) sessionStorage.removeItem(TOKEN_KEY);
+      ask(stored ? `this token opens nothing: ${error.message}` : "");
+    }
+  })();
+}
+
+async function tokensAgent() {
+  try {
+    const answer = await fetch("/v1/whoami", { headers: headers({}), cache: "no-store" });
+    const who = answer.ok ? await answer.json() : null;
+    return who && who.role === "agent" ? who.agent : null;
+  } catch {
+    return null;
+  }
+}
+
+if (PAGE === "desk") {
+  if (AGENT) desk();
+  else tokensAgent().then((agent) => { AGENT = agent || "agent-1"; desk(); });
+}
 else if (PAGE === "room") room();
+else if (PAGE === "login") login();
