@@ -234,7 +234,7 @@ def test_post_cli_answers_as_the_process_for_lines_parsed_either_way(server):
     does) and any other line as a process would: each line answers over HTTP what it answers
     as a process on a twin database, errors and help included."""
     url, folder = server
-    space, twin = Space(url, folder, f"t{next(_names)}"), Chatemu(folder / "twin.db")
+    space, twin = Space(url, folder, f"t{next(_names)}"), Chatemu(folder / f"twin{next(_names)}.db")
     for cli in (space.cli, twin):
         cli.ok("clock", "set", START)
         cli.ok("chat", "new", "--customer", "Ann", "--id", "C1")
@@ -346,12 +346,13 @@ def test_export_import_and_run(space, server):
     assert bundle.status_code == 200
     assert bundle.text == space.cli.ok("export", "-").out
     other = Space(*server, f"t{next(_names)}")
+    twin = space.cli.db.parent / f"twin{next(_names)}.db"  # a name of its own: other tests make twins
     assert other.http.put("/import", content=bundle.content).json() == json.loads(
-        Chatemu(space.cli.db.parent / "twin.db").ok("import", "-", "--json", stdin=bundle.text).out)
+        Chatemu(twin).ok("import", "-", "--json", stdin=bundle.text).out)
     assert other.cli.js("chat", "list", "--all") == space.cli.js("chat", "list", "--all")
     assert other.http.put("/import", content=bundle.content).status_code == 409  # not empty: --replace
     assert other.http.put("/import?replace=true", content=bundle.content).status_code == 200
-    Path(space.cli.db.parent / "twin.db").unlink()
+    twin.unlink()
 
     ran = space.http.post("/run", content="chat new --customer Bo\nexpect chat C2 state=queued\n")
     assert ran.status_code == 200, ran.text
