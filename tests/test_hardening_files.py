@@ -214,7 +214,7 @@ def test_an_import_into_a_new_database_killed_mid_way_leaves_what_the_next_write
     cm.ok("export", str(small))
     new = tmp_path / "new"
     new.mkdir()
-    kill_mid_way([CHATEMU, "--db", str(new / "new.db"), "import", *replace, str(big_bundle)], cm.env, new, 1.0)
+    kill_mid_way([CHATEMU, "--db", str(new / "new.db"), "import", *replace, str(big_bundle)], cm.env, new, 0.25)
     left = names(new)
     assert left and all(name.startswith(".chatemu-import-") for name in left), left  # no new.db
     cm.ok("export", "--force", str(new / "out.json"))  # just written: perhaps by an import still running
@@ -267,7 +267,7 @@ def test_an_import_replace_into_a_database_killed_mid_way_leaves_it_as_it_was(cm
     db = Chatemu(folder / "kept.db")
     db.ok("chat", "new", "--customer", "Bob")
     before = db.ok("export", "-").out
-    kill_mid_way([CHATEMU, "--db", str(db.db), "import", "--replace", str(big_bundle)], cm.env, folder, 1.0)
+    kill_mid_way([CHATEMU, "--db", str(db.db), "import", "--replace", str(big_bundle)], cm.env, folder, 0.25)
     assert db.ok("export", "-").out == before
     assert names(folder) == ["kept.db"]
 
