@@ -190,21 +190,21 @@ ENDLESS = {
 }
 
 
-@pytest.mark.parametrize("shape", sorted(ENDLESS))
-def test_an_endless_bundle_is_refused_at_flat_memory(cm, shape):
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+def offer_endlessly(argv: list[str], env: dict, chunks, limit: int) -> tuple[int, bytes, str]:
+    """Run ``argv`` under an address-space ``limit``, its stdin fed ``chunks`` until it stops
+    reading; its exit status, stdout and stderr."""
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
-    before = sha(cm.db)
     read_end, write_end = os.pipe()
-    proc = subprocess.Popen([CHATEMU, "import", "-"], stdin=read_end, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=cm.env, preexec_fn=limit)
+    proc = subprocess.Popen(argv, stdin=read_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=limited)
     os.close(read_end)
 
     def feed():
         with open(write_end, "wb") as pipe:
             try:
-                for chunk in ENDLESS[shape]():
+                for chunk in chunks:
                     pipe.write(chunk)
             except OSError:  # it stopped reading
                 pass
@@ -216,8 +216,14 @@ def test_an_endless_bundle_is_refused_at_flat_memory(cm, shape):
     finally:
         proc.kill()
     feeder.join(timeout=10)
-    err = err.decode()
-    assert proc.returncode == 2, err
+    return proc.returncode, out, err.decode()
+
+
+@pytest.mark.parametrize("shape", sorted(ENDLESS))
+def test_an_endless_bundle_is_refused_at_flat_memory(cm, shape):
+    before = sha(cm.db)
+    code, out, err = offer_endlessly([CHATEMU, "import", "-"], cm.env, ENDLESS[shape](), LIMIT)
+    assert code == 2, err
     assert err.startswith("error: <stdin> is not a chatemu bundle: ") and len(err.splitlines()) == 1, err
     assert out == b""
     assert sha(cm.db) == before
@@ -261,34 +267,11 @@ def test_an_endless_scenario_or_drill_on_stdin_is_refused_at_bounded_memory(cm, 
     from chatemu.cli.files import MAX_TEXT
 
     assert FILE_TOTAL > FILE_LIMIT > MAX_TEXT * 2
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (FILE_LIMIT, FILE_LIMIT))
-
     before = sha(cm.db)
-    read_end, write_end = os.pipe()
-    proc = subprocess.Popen([CHATEMU, command, "-"], stdin=read_end, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=cm.env, preexec_fn=limit)
-    os.close(read_end)
-
-    def feed():
-        block = unit * ((1 << 20) // len(unit))
-        with open(write_end, "wb") as pipe:
-            try:
-                for _ in range(FILE_TOTAL // len(block)):
-                    pipe.write(block)
-            except OSError:  # it stopped reading
-                pass
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
-    try:
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    feeder.join(timeout=10)
-    err = err.decode()
-    assert proc.returncode == 2, err
+    block = unit * ((1 << 20) // len(unit))
+    chunks = (block for _ in range(FILE_TOTAL // len(block)))
+    code, out, err = offer_endlessly([CHATEMU, command, "-"], cm.env, chunks, FILE_LIMIT)
+    assert code == 2, err
     assert err == (f"error: cannot read <stdin>: longer than {MAX_TEXT:,} characters, the most a scenario or drill "
                    "file may hold\n"), err
     assert out == b""
