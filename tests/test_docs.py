@@ -48,6 +48,7 @@ def test_ci_runs_the_readme_test_command():
     test_command = next(b for b in blocks if "pytest" in b)
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_command in ci.splitlines()
+    assert "bash .ci/run" in blocks  # the one command that also installs the Debian packages
 
 
 def test_exit_codes_documented_match_the_engine():
