@@ -123,10 +123,14 @@ class Coalesced:
 
 
 def protocol():
-    """uvicorn's HTTP/1.1 protocol (h11) on a ``Coalesced`` transport."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    """uvicorn's HTTP/1.1 protocol on a ``Coalesced`` transport: httptools' parser where it is
+    installed (a C parser, the faster), else h11."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base
 
-    class Protocol(H11Protocol):
+    class Protocol(Base):
         def connection_made(self, transport) -> None:
             super().connection_made(Coalesced(transport, self.loop))
 

@@ -848,3 +848,12 @@ def test_an_agents_queues_are_read_at_their_own_route(space):
     assert answer.status_code == 200, answer.text
     assert answer.json() == space.cli.js("--agent", "agent-2", "agent", "queues")
     assert answer.json()["agent"] == "agent-2" and [q["queue"] for q in answer.json()["queues"]] == ["sales"]
+
+
+def test_the_server_parses_http_with_httptools_and_sends_each_answer_in_one_write():
+    from chatemu.server.main import Coalesced, protocol
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    made = protocol()
+    assert issubclass(made, HttpToolsProtocol)
+    assert "connection_made" in made.__dict__ and Coalesced.__name__ == "Coalesced"
