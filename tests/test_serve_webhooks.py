@@ -15,7 +15,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 from test_serve import start_server, stop
-from test_webhooks import Receiver
+from test_webhooks import receiver  # noqa: F401 (the receiver fixture, shared)
 
 from conftest import START, Chatemu
 
@@ -30,19 +30,6 @@ def server(tmp_path_factory):
     yield url, folder
     assert stop(proc) == 0
     assert "Traceback" not in proc.stderr.read()
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(*args, **kwargs):
-        made.append(Receiver(*args, **kwargs))
-        return made[-1]
-
-    yield make
-    for each in made:
-        each.close()
 
 
 class Space:
