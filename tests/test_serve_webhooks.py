@@ -15,7 +15,7 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 from test_serve import start_server, stop
-from test_webhooks import receiver  # noqa: F401 (the receiver fixture, shared)
+from test_webhooks import Receiver, receiver  # noqa: F401 (receiver: the fixture, shared)
 
 from conftest import START, Chatemu
 
