@@ -39,8 +39,14 @@ def main(real: str, startup: dict) -> None:
     while b"\n" not in data:
         data += conn.recv(64) or sys.exit(70)
     pid = int(data.split(b"\n")[0])
+    def forward(number, frame):
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:  # it has ended already: its exit status is on its way
+            pass
+
     for sig in FORWARDED:
-        signal.signal(sig, lambda number, frame: os.kill(pid, number))
+        signal.signal(sig, forward)
     while data.count(b"\n") < 2:
         chunk = conn.recv(64)
         if not chunk:
