@@ -450,7 +450,7 @@ def _config_shown(name: str, stored) -> str:
     from chatemu.store import config as cfg
 
     key = cfg.KEYS[name]
-    if key.kind == "duration":
+    if key.kind == "duration" and stored is not None:
         return cfg.show(key, _ms(stored))
     return cfg.show(key, stored)
 

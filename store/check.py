@@ -241,7 +241,7 @@ class _Checker:
                 self.found.append(f"config: {key} set for queue {_name(queue)}, which "
                                   + ("is not a valid queue name" if k.per_queue else "it cannot be set per queue"))
             try:
-                ok = isinstance(value, str) and cfg.encode(k, cfg.parse_value(k, value if k.kind != "duration" else f"{value}ms")) == value
+                ok = isinstance(value, str) and cfg.encode(k, cfg.parse_value(k, value if k.kind != "duration" or value == "off" else f"{value}ms")) == value
             except ChatemuError:
                 ok = False
             if not ok:

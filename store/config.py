@@ -10,13 +10,14 @@ from .timefmt import format_duration, parse_duration
 
 class Key(NamedTuple):  # a NamedTuple: cheaper to define than a dataclass at every start
     name: str
-    kind: str  # "duration" (stored in ms), "count", "switch", "choice" or "list" (names, comma-separated)
-    default: int | bool | str | tuple
+    kind: str  # "duration" (stored in ms), "count", "switch", "choice", "name" or "list" (names, comma-separated)
+    default: int | bool | str | tuple | None
     per_queue: bool
     help: str
     minimum: int = 0
     maximum: int = 1000
     choices: tuple[str, ...] = ()
+    off: bool = False  # the value may also be ``off`` (stored "off", read as None): the behaviour is not used
 
 
 KEYS = {
@@ -37,6 +38,26 @@ KEYS = {
         Key("service-level", "duration", 20_000, True, "a chat presented or taken within it meets the service level"),
         Key("break-reasons", "list", ("lunch", "training", "comfort", "meeting"), False,
             "the reasons `agent break --reason` accepts (`break-reason add|list|remove`)"),
+        Key("offer-timeout", "duration", None, True,
+            "a presented chat not activated within it goes back to its queue (off: it waits)", off=True),
+        Key("patience", "duration", None, True, "a customer still queued after it leaves (off: it waits)", off=True),
+        Key("reply-alert", "duration", None, True,
+            "a customer message unanswered that long makes the chat alerting (off: never)", off=True),
+        Key("customer-idle-timeout", "duration", None, True,
+            "a customer silent that long after the agent's last message leaves (off: never)", off=True),
+        Key("max-queue-length", "count", None, True, "chats a queue holds waiting at most (off: no limit)",
+            minimum=1, maximum=1_000_000, off=True),
+        Key("when-no-agent", "choice", "queue", True,
+            "queue: a chat waits when no logged-in agent serves its queue; refuse: it is refused",
+            choices=("queue", "refuse")),
+        Key("wrapup-mode", "choice", "timed", True,
+            "timed: the timer closes it; untimed: only --finish; no-early-exit: only the timer;"
+            " optional: the agent may skip it; off: no wrap-up",
+            choices=("timed", "untimed", "no-early-exit", "optional", "off")),
+        Key("timeout-classification", "name", None, True,
+            "the code a chat its wrap-up timer closes unclassified is given (off: none)", off=True),
+        Key("call-parks-chats", "switch", True, False,
+            "a call parks the active chat and pauses wrap-up (on/off)"),
     )
 }
 
@@ -57,8 +78,15 @@ def key(name: str) -> Key:
         raise UsageError(f"unknown config key {shown(name)} (keys: {', '.join(KEYS)})") from None
 
 
-def parse_value(k: Key, text: str) -> int | bool:
-    """The value a user typed → the stored value (ms, a count or a bool)."""
+def parse_value(k: Key, text: str) -> int | bool | str | tuple | None:
+    """The value a user typed → the stored value (ms, a count, a bool, a name; None for ``off``)."""
+    if k.off and text.strip().lower() == "off":
+        return None
+    if k.kind == "name":
+        from .validate import check_name
+
+        check_name(f"value for {k.name}", text.strip())
+        return text.strip()
     if k.kind == "duration":
         return parse_duration(text)
     if k.kind == "switch":
@@ -84,32 +112,39 @@ def parse_value(k: Key, text: str) -> int | bool:
     except ValueError:
         raise UsageError(f"bad value {text!r} for {k.name}: use a whole number") from None
     if not k.minimum <= value <= k.maximum:
-        raise UsageError(f"bad value {text!r} for {k.name}: use {k.minimum} to {k.maximum}")
+        raise UsageError(f"bad value {text!r} for {k.name}: use {k.minimum} to {k.maximum}"
+                         + (" or off" if k.off else ""))
     return value
 
 
 def encode(k: Key, value) -> str:
+    if value is None:
+        return "off"
     if k.kind == "list":
         return ",".join(value)
     if k.kind == "switch":
         return "on" if value else "off"
-    if k.kind == "choice":
+    if k.kind in ("choice", "name"):
         return value
     return str(int(value))
 
 
 def decode(k: Key, stored: str):
+    if k.off and stored == "off":
+        return None
     if k.kind == "list":
         return tuple(name for name in stored.split(",") if name)
     if k.kind == "switch":
         return stored == "on"
-    if k.kind == "choice":
+    if k.kind in ("choice", "name"):
         return stored
     return int(stored)
 
 
 def show(k: Key, value: int | bool) -> str:
     """For people: 60s, 3, on."""
+    if value is None:
+        return "off"
     if k.kind == "duration":
         return format_duration(int(value))
     if k.kind == "switch":
@@ -125,6 +160,8 @@ def show(k: Key, value: int | bool) -> str:
 def _shown_value(k: Key, value):
     from .timefmt import seconds
 
+    if value is None:
+        return None
     if k.kind == "list":
         return list(value)
     return seconds(value) if k.kind == "duration" else value
