@@ -488,6 +488,25 @@ class Emulator:
         return self.engine.config_show().value
 
     @_strict
+    def profiles(self) -> list:
+        """``profile list``: every vendor profile and the keys where it differs from horizon's."""
+        from chatemu.store import profiles
+
+        return profiles.list_all()
+
+    @_strict
+    def profile(self, name: str) -> dict:
+        """``profile show NAME``: each value of the profile, with its source sentence and link."""
+        from chatemu.store import profiles
+
+        return profiles.show(name)
+
+    @_strict
+    def apply_profile(self, name: str, queue: str | None = None) -> dict:
+        """``profile apply NAME [--queue Q]``: set the profile's values in one transaction."""
+        return self.engine.profile_apply(name, queue).value
+
+    @_strict
     def events(self, chat: str | None = None, agent: str | None = None, since: int = 0) -> list:
         """``events [--chat ID] [--agent ID] [--since SEQ]``."""
         return self.engine.events(chat, agent, check_seq("event", since)).value

@@ -52,7 +52,8 @@ _SETTINGS = dict(
 _GROUPS = {
     "chat": ("chats", "chat_app"), "agent": ("agents", "agent_app"), "queue": ("queues", "queue_app"),
     "break-reason": ("agents", "break_reason_app"), "clock": ("settings", "clock_app"),
-    "config": ("settings", "config_app"), "template": ("templates", "template_app"),
+    "config": ("settings", "config_app"), "profile": ("profiles", "profile_app"),
+    "template": ("templates", "template_app"),
     "classification": ("templates", "classification_app"), "contact": ("chats", "contact_app"),
     "snapshot": ("qa", "snapshot_app"), "db": ("qa", "db_app"), "stats": ("stats", "stats_app"),
     "token": ("tokens", "token_app"), "webhook": ("webhooks", "webhook_app"),
@@ -73,7 +74,7 @@ _COMMANDS = {
     "serve": ("serve", "serve", {}),
     "completion": ("completion", "completion", {}),
 }
-ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "template", "classification", "contact", "stats",
+ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "profile", "template", "classification", "contact", "stats",
          "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
          "import", "reset", "db", "serve", "token", "webhook", "completion")
 

@@ -412,7 +412,7 @@ def changed(summary: str, appended: list[dict]) -> None:
 def change_line(event: dict) -> str:
     """One change as ``changed`` prints it: when, whose, from, to, why."""
     arrow = "→" if use_rich() else "->"
-    subject = event["chat"] or event["agent"]
+    subject = event["chat"] or event["agent"] or "profile"  # neither: a profile applied
     return f"{event['at']}  {subject}: {event['from'] or '(none)'} {arrow} {event['to']} ({event['cause']})"
 
 
@@ -474,6 +474,55 @@ def config(value: dict) -> None:
     for agent, overrides in value.get("agents", {}).items():
         rows += [[name, shown(name, stored), f"agent {agent}", ""] for name, stored in overrides.items()]
     _table(["KEY", "VALUE", "QUEUE", "MEANING"], rows, wrap=("MEANING",))
+    if value.get("profile"):
+        print(profile_line(value["profile"]))
+    for queue, applied in value.get("queue_profiles", {}).items():
+        print(profile_line(applied, queue))
+
+
+def profile_line(applied: dict, queue: str | None = None) -> str:
+    """``profile: genesys (changed since: max-chats 4 → 2)``, from ``config show``'s ``profile``."""
+    arrow = "→" if use_rich() else "->"
+    changed = ", ".join(f"{c['key']} {_config_shown(c['key'], c['profile'])} {arrow} {_config_shown(c['key'], c['value'])}"
+                        for c in applied["changed"])
+    where = f" for queue {queue}" if queue else ""
+    return f"profile{where}: {applied['name']}" + (f" (changed since: {changed})" if changed else " (unchanged since)")
+
+
+def profiles(items: list[dict]) -> None:
+    """``profile list`` for people."""
+    rows = [[p["name"], p["title"], ", ".join(p["differs"]) or "(chatemu's defaults)"] for p in items]
+    _table(["PROFILE", "PLATFORM", "DIFFERS FROM HORIZON IN"], rows, wrap=("DIFFERS FROM HORIZON IN",))
+
+
+def profile(value: dict) -> None:
+    """``profile show NAME`` for people: each value, then its source."""
+    print(f"{value['name']}: {value['title']} ({value['about']})")
+    for item in value["values"]:
+        scope = "" if item["per_queue"] else " (global)"
+        print(f"  {item['key']} = {_config_shown(item['key'], item['value'])}{scope}")
+        if item["source"]:
+            said = f'"{item["source"]}"' if item["quoted"] else f"({item['source']})"
+            print(f"      source: {said}")
+            print(f"      link:   {item['link']}")
+        if item["note"]:
+            print(f"      note:   {item['note']}")
+
+
+def profile_applied(value: dict) -> str:
+    """What ``profile apply`` did, for people (after its event)."""
+    arrow = "→" if use_rich() else "->"
+    where = f" for queue {value['queue']}" if value["queue"] else ""
+    lines = [f"profile {value['profile']} applied{where}"]
+    for c in value["changed"]:
+        lines.append(f"  {c['key']}: {_config_shown(c['key'], c['from'])} {arrow} {_config_shown(c['key'], c['to'])}")
+    if not value["changed"]:
+        lines.append("  no value changed")
+    if value["global_not_set"]:
+        left = ", ".join(f"{c['key']} (profile {_config_shown(c['key'], c['profile'])},"
+                         f" now {_config_shown(c['key'], c['value'])})" for c in value["global_not_set"])
+        lines.append(f"  not set, global keys: {left}; apply it without --queue to set them")
+    return "\n".join(lines)
 
 
 def agent_queues(value: dict) -> str:
@@ -567,7 +616,7 @@ def stats_queues(value: dict) -> None:
 
 def event_line(event: dict) -> str:
     arrow = "→" if use_rich() else "->"
-    subject = event["chat"] or event["agent"]
+    subject = event["chat"] or event["agent"] or "profile"  # neither: a profile applied
     who = f" [{event['agent']}]" if event["chat"] and event["agent"] else ""
     return f"#{event['seq']} {event['at']}  {subject}: {event['from'] or '(none)'} {arrow} {event['to']} ({event['cause']}){who}"
 

@@ -24,7 +24,7 @@ WebhookId = Annotated[int, typer.Argument(metavar="ID", help="The endpoint's id 
 def webhook_add(
     ctx: typer.Context,
     url: Annotated[str, typer.Argument(metavar="URL", help="Where to post (http:// or https://).", show_default=False)],
-    events: Annotated[Optional[list[str]], typer.Argument(metavar="[PATTERN]...", help="The event types: *, chat.*, agent.*, log.*, chat.state, agent.status or log.replaced [default: *].", show_default=False)] = None,
+    events: Annotated[Optional[list[str]], typer.Argument(metavar="[PATTERN]...", help="The event types: *, chat.*, agent.*, config.*, log.*, chat.state, agent.status, config.profile or log.replaced [default: *].", show_default=False)] = None,
     secret: Annotated[Optional[str], typer.Option("--secret", metavar="WHSEC", help="The signing secret (whsec_ and the base64 of 24 to 64 bytes) [default: a new random one].", show_default=False)] = None,
     json: JsonOpt = False,
 ) -> None:

@@ -71,6 +71,9 @@ ROWS = (
     # settings
     ("GET", "/config", "config show", ""),
     ("PUT", "/config", "config set", "queue=--queue agent=--agent key value"),
+    ("GET", "/profiles", "profile list", ""),
+    ("GET", "/profiles/{name}", "profile show {name}", ""),
+    ("POST", "/profiles/{name}/apply", "profile apply {name}", "queue=--queue"),
     ("GET", "/clock", "clock", ""),
     ("POST", "/clock", "clock set", "set"),
     ("POST", "/clock", "clock advance", "advance"),

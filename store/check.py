@@ -39,7 +39,8 @@ The invariants:
 - replay: each chat's events, in ``seq`` order, start from nothing and chain
   (each ``from`` is the previous ``to``), and the last ``to`` is the chat's
   state (and, for a closed chat, the last event is at its closing instant);
-- every event has a known cause (``core.CAUSES``), names a chat or an agent, and
+- every event has a known cause (``core.CAUSES``), names a chat or an agent (but a
+  ``profile`` event: neither, going from a known profile or none to a known profile), and
   its queue (schema 5 on) is null or a valid queue name; an agent's status event
   goes from a status (or from nothing, its first) to a status;
 - messages (schema 3 on): each names a chat that exists, ``seq`` runs 1, 2, 3 …
@@ -82,7 +83,7 @@ import sqlite3
 from pathlib import Path
 
 from . import config as cfg
-from . import core, schema
+from . import core, profiles, schema
 from .clock import MODES
 from .errors import ChatemuError, DatabaseError
 from .refusals import JOURNALED
@@ -233,6 +234,11 @@ class _Checker:
                 if queue or value != "on":
                     self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
                 continue
+            if key == profiles.PROFILE:
+                if value not in profiles.PROFILES or (queue and not is_name(queue)):
+                    self.found.append(f"config: {key}{where} holds {value!r}, not a known profile"
+                                      + ("" if not queue or is_name(queue) else " (nor a valid queue name)"))
+                continue
             if key not in cfg.KEYS:
                 self.found.append(f"config: unknown key {_name(key)}{where}")
                 continue
@@ -283,13 +289,20 @@ class _Checker:
             lambda seq, cause: f"event {seq}: unknown cause {_name(cause)}",
         )
         self.report(
-            "SELECT seq FROM events WHERE chat IS NULL AND agent IS NULL ORDER BY seq",
+            f"SELECT seq FROM events WHERE chat IS NULL AND agent IS NULL AND cause IS NOT '{profiles.PROFILE}' ORDER BY seq",
             lambda seq: f"event {seq}: names neither a chat nor an agent",
+        )
+        known = _in(profiles.NAMES)
+        self.report(
+            f"SELECT seq FROM events WHERE cause = '{profiles.PROFILE}' AND (chat IS NOT NULL OR agent IS NOT NULL"
+            f" OR to_state IS NULL OR to_state NOT IN {known} OR (from_state IS NOT NULL AND from_state NOT IN {known}))"
+            " ORDER BY seq",
+            lambda seq: f"event {seq}: a profile event names a chat or an agent, or a profile chatemu does not know",
         )
         # An agent's status event goes from a status (or from nothing: its first) to a status.
         statuses = _in(core.STATUSES)
         self.report(
-            f"SELECT seq, agent, from_state FROM events WHERE chat IS NULL AND from_state IS NOT NULL"
+            f"SELECT seq, agent, from_state FROM events WHERE chat IS NULL AND agent IS NOT NULL AND from_state IS NOT NULL"
             f" AND from_state NOT IN {statuses} ORDER BY seq",
             lambda seq, agent, from_state: f"event {seq}: agent {_name(agent)} went from {_name(from_state)},"
             " not a status",
@@ -531,7 +544,8 @@ class _Checker:
             f" but its last status event left it {prev!r}",
         )
         self.report(
-            f"SELECT seq, agent, to_state FROM events WHERE chat IS NULL AND (to_state IS NULL OR to_state NOT IN {statuses})"
+            f"SELECT seq, agent, to_state FROM events WHERE chat IS NULL AND agent IS NOT NULL"
+            f" AND (to_state IS NULL OR to_state NOT IN {statuses})"
             " ORDER BY seq",
             lambda seq, agent, to_state: f"event {seq}: agent {_name(agent)} went to {to_state!r}, not a status",
         )

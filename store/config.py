@@ -171,18 +171,23 @@ def show_all(tx) -> dict:
     shown_config = {name: _shown_value(k, tx.config(name)) for name, k in KEYS.items()}
     queues: dict[str, dict] = {}
     for row in tx.q("SELECT queue, key, value FROM config WHERE queue != '' ORDER BY queue, key"):
-        k = KEYS[row["key"]]
+        k = KEYS.get(row["key"])
+        if k is None:  # a fact kept beside the settings (a queue's ``profile``)
+            continue
         queues.setdefault(row["queue"], {})[row["key"]] = _shown_value(k, decode(k, row["value"]))
     shown_config["queues"] = queues
     shown_config["agents"] = {
         row["id"]: {"max-chats": row["max_chats"]}
         for row in tx.q("SELECT id, max_chats FROM agents WHERE max_chats IS NOT NULL ORDER BY id")
     }
+    from .profiles import applied
+
+    shown_config["profile"], shown_config["queue_profiles"] = applied(tx)
     return shown_config
 
 
 def store(tx, name: str, value, queue: str = "") -> None:
-    """Store a key's value (already checked)."""
+    """Store a key's value (already checked: ``parse_value``); ``queue`` '' for every queue."""
     tx.q(
         "INSERT INTO config (queue, key, value) VALUES (?, ?, ?)"
         " ON CONFLICT (queue, key) DO UPDATE SET value = excluded.value",
@@ -218,10 +223,5 @@ def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):
         from .queues import named
 
         named(tx, queue)
-    tx.q(
-        "INSERT INTO config (queue, key, value) VALUES (?, ?, ?)"
-        " ON CONFLICT (queue, key) DO UPDATE SET value = excluded.value",
-        queue or "", name, encode(k, value),
-    )
-    tx.config_changed()
+    store(tx, name, value, queue or "")
     return lambda: show_all(tx)

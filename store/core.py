@@ -106,7 +106,8 @@ TRANSITIONS: dict[tuple[str, str], Step] = {
 #: Every cause an event records: the command or happening that moved a chat or an agent's status
 #: (``upgrade``: an older database's upgrade logged the agent's status).
 CAUSES = ("customer", "presentation", "take", "activate", "park", "wrapup", "extend", "finish", "timer", "call",
-          "return", "transfer", "login", "logout", "available", "break", "upgrade")
+          "return", "transfer", "login", "logout", "available", "break", "upgrade",
+          "profile")  # profile: a vendor profile applied (neither a chat's nor an agent's event)
 CLOSED_REASONS = ("wrapup-expired", "wrapup-finished", "abandoned")
 
 # What a refused event was trying to do, for messages: "cannot park C1: it is queued".

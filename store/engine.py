@@ -427,6 +427,12 @@ class Engine:
     def config_set(self, name: str, text: str, queue: str | None = None, agent: str | None = None) -> Result:
         return self._run(config.set_, name, text, queue, agent, acting=False)
 
+    def profile_apply(self, name: str, queue: str | None = None) -> Result:
+        """Set a vendor profile's values (docs/profiles.md), for every queue or one."""
+        from . import profiles
+
+        return self._run(profiles.apply, name, queue, acting=False)
+
     def events(self, chat_id=None, agent_id=None, since=0, limit=None, known=True) -> Result:
         """``known``: refuse a chat id that does not exist (``--follow`` waits for it instead)."""
         from . import journal

@@ -19,9 +19,9 @@ import re
 from .errors import Refused, UnknownChat, UsageError
 from .timefmt import format_time
 
-#: The event types (docs/webhooks.md): a chat's move, an agent's status, a replaced log.
-TYPES = ("chat.state", "agent.status", "log.replaced")
-_PATTERN = re.compile(r"\*|(chat|agent|log)\.\*|chat\.state|agent\.status|log\.replaced")
+#: The event types (docs/webhooks.md): a chat's move, an agent's status, a profile applied, a replaced log.
+TYPES = ("chat.state", "agent.status", "config.profile", "log.replaced")
+_PATTERN = re.compile(r"\*|(chat|agent|config|log)\.\*|chat\.state|agent\.status|config\.profile|log\.replaced")
 SECRET_PREFIX = "whsec_"
 MAX_URL = 2000
 #: Delivery records kept per endpoint (older ones are removed as new ones are written).
@@ -30,7 +30,9 @@ KEPT_DELIVERIES = 100
 
 def event_type(event: dict) -> str:
     """The webhook type of an event as ``events --json`` shows it."""
-    return "chat.state" if event.get("chat") is not None else "agent.status"
+    if event.get("chat") is not None:
+        return "chat.state"
+    return "agent.status" if event.get("agent") is not None else "config.profile"
 
 
 def matches(patterns: list[str], kind: str) -> bool:
@@ -79,7 +81,7 @@ def check_patterns(patterns) -> list[str]:
         return ["*"]
     for p in patterns:
         if not isinstance(p, str) or not _PATTERN.fullmatch(p):
-            raise UsageError(f"bad event pattern {p!r}: use *, chat.*, agent.*, log.* or one of {', '.join(TYPES)}")
+            raise UsageError(f"bad event pattern {p!r}: use *, chat.*, agent.*, config.*, log.* or one of {', '.join(TYPES)}")
     return list(dict.fromkeys(patterns))
 
 
