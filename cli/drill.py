@@ -176,7 +176,7 @@ def _wait(number: int, shown: str, root: list[str], words: list[str], where: str
         else:
             step.hint = _check_text(value, "--hint", where, number)
     if not rest or rest[0] not in KINDS:
-        raise UsageError(f"{where}:{number}: wait what? use wait chat ID|agent [ID]|clock|inbox|queue NAME|"
+        raise UsageError(f"{where}:{number}: wait what? use wait chat ID|agent [ID]|clock|config [Q]|inbox|queue NAME|"
                          "events-since SEQ N, then the checks, as expect takes them")
     if rest[0] == "events-since" and len(rest) == 3:
         # Its numbers are judged before the drill starts (a mark's name is known only as it runs).

@@ -8,7 +8,7 @@ from chatemu.store.engine import Result
 from chatemu.store.errors import ExpectationFailed, UsageError
 from chatemu.store.timefmt import clip, parse_duration, parse_time
 
-KINDS = ("chat", "agent", "clock", "inbox", "queue", "events-since")
+KINDS = ("chat", "agent", "clock", "config", "inbox", "queue", "events-since")
 LISTS = ("inbox", "queue", "events-since")
 DURATIONS = {"wrapup_remaining", "active_seconds", "parked_seconds", "wrapup_seconds"}
 TIMES = {"created_at", "closed_at", "wrapup_ends_at", "now"}
@@ -56,8 +56,11 @@ def evaluate(eng, kind: str, words: list[str], marks: dict[str, int] | None = No
     """Compare what ``expect KIND WORDS…`` names: its subject, the report (one item per check,
     as ``--json`` prints them) and a function giving the lines that say what did not hold."""
     if kind not in KINDS:
-        raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID], clock, inbox, queue NAME or events-since SEQ N)")
+        raise UsageError(f"expect what? {kind!r} (use chat ID, agent [ID], clock, config [Q], inbox, queue NAME or"
+                         " events-since SEQ N)")
     words = list(words or ())
+    if kind == "config":
+        return _evaluate_config(eng, words)
     if kind in LISTS:
         return _evaluate_list(eng, kind, words, marks or {})
     ident = None
@@ -82,6 +85,36 @@ def evaluate(eng, kind: str, words: list[str], marks: dict[str, int] | None = No
         report.append({"field": field, "expected": expected, "got": value[field], "ok": matches(field, expected, value[field])})
     return subject, report, lambda: [
         f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'], c['field'])}" for c in report if not c["ok"]]
+
+
+def _evaluate_config(eng, words: list[str]) -> tuple:
+    """``expect config [Q] KEY=VALUE…``: each key's value (for queue Q: as a chat of Q gets it),
+    the value written as ``config set`` takes it; ``profile=NAME`` (or null) the profile applied."""
+    from chatemu.store import config as cfg
+
+    queue = words.pop(0) if words and "=" not in words[0] else None
+    if not words:
+        raise UsageError("expect needs at least one FIELD=VALUE")
+    checks = []
+    for word in words:
+        field, sep, expected = word.partition("=")
+        if not sep or not field:
+            raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
+        if field != "profile" and field not in cfg.KEYS:
+            raise UsageError(f"unknown field {field!r} of config (fields: profile, {', '.join(cfg.KEYS)})")
+        checks.append((field, expected, None if field == "profile" else cfg.parse_value(cfg.KEYS[field], expected)))
+    value = eng.peek("config", queue).value
+    subject = f"config of queue {queue}" if queue else "config"
+    report = []
+    for field, expected, wanted in checks:
+        got = value[field]
+        if field == "profile":
+            ok = got is None if expected == "null" else got == expected
+        else:
+            ok, got = got == wanted, cfg.show(cfg.KEYS[field], got)
+        report.append({"field": field, "expected": expected, "got": got, "ok": ok})
+    return subject, report, lambda: [
+        f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'])}" for c in report if not c["ok"]]
 
 
 def _item(kind: str, word: str) -> tuple[str, str | None]:

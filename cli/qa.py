@@ -89,19 +89,22 @@ def refusals(
 def expect(
     ctx: typer.Context,
     kind: Annotated[
-        str, typer.Argument(metavar="chat|agent|clock|inbox|queue|events-since", help="What to check.", show_default=False)
+        str, typer.Argument(metavar="chat|agent|clock|config|inbox|queue|events-since", help="What to check.", show_default=False)
     ],
     checks: Annotated[
         Optional[list[str]],
         typer.Argument(metavar="[ID] FIELD=VALUE...",
-                       help="The chat id (or agent id), then fields to compare; for the lists, the items.", show_default=False),
+                       help="The chat id (or agent id, or config's queue), then fields to compare; for the lists, the items.", show_default=False),
     ] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Check fields of a chat, an agent or the clock, or a list: exit 0 if all hold, 1 if not.
+    """Check fields of a chat, an agent, the clock or the config, or a list: exit 0 if all hold, 1 if not.
 
     Values are compared as the JSON fields are: null, true/false, numbers,
     strings; durations may be written 40s or 1m and times in any ISO form.
+    'config [Q] KEY=VALUE...' compares configuration keys (for queue Q: as a
+    chat of Q gets them), each value written as 'config set' takes it, and
+    'profile=NAME' the profile applied (docs/profiles.md).
     Lists: 'inbox [ID[:STATE]...]' (the acting agent's open chats, in order),
     'queue NAME [ID[:STATE]...]' (its waiting chats, in the order they would be
     presented), 'events-since SEQ N' (N events after seq SEQ; in a scenario SEQ
@@ -112,6 +115,7 @@ def expect(
       chatemu expect chat C1 state=active-wrapup wrapup_remaining=40s
       chatemu expect agent agent-1 status=wrap-up
       chatemu expect clock now=2026-01-05T09:01:00Z
+      chatemu expect config profile=connect offer-timeout=20s
       chatemu expect inbox C1:parked C2:new
       chatemu expect queue sales C3 C4
     """

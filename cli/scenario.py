@@ -241,6 +241,9 @@ def summary(value) -> str:
             return f"mark {value['mark']} at seq {value['seq']}"
         if "ok" in value and "checks" in value:
             return "holds" if value["ok"] else "does not hold"
+        if "profile" in value and "changed" in value:
+            where = f" for queue {value['queue']}" if value["queue"] else ""
+            return f"profile {value['profile']} applied{where}, {len(value['changed'])} value(s) changed"
     return "done"
 
 

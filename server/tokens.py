@@ -47,14 +47,14 @@ POLICY: dict[tuple[str, ...], frozenset] = {
     # reads of the namespace
     **{words: A for words in (
         ("chat", "list"), ("agent", "status"), ("agent", "list"), ("agent", "queues"), ("queue", "list"),
-        ("queue", "show"), ("break-reason", "list"), ("clock",), ("config", "show"), ("profile", "list"),
-        ("profile", "show"), ("template", "list"),
+        ("queue", "show"), ("break-reason", "list"), ("clock",), ("config", "show"), ("template", "list"),
         ("classification", "list"), ("contact", "history"), ("stats", "agents"), ("stats", "queues"), ("events",),
         ("refusals",), ("expect",), ("explain",), ("timeline",), ("db", "check"))},
     # the trainer's: the contact centre's setup, the clock, whole states, server configuration
     **{words: NONE for words in (
         ("queue", "add"), ("break-reason", "add"), ("break-reason", "remove"), ("clock", "advance"), ("clock", "set"),
-        ("clock", "real"), ("clock", "virtual"), ("config", "set"), ("profile", "apply"), ("template", "add"), ("template", "remove"),
+        ("clock", "real"), ("clock", "virtual"), ("config", "set"), ("profile", "list"), ("profile", "show"),
+        ("profile", "apply"), ("template", "add"), ("template", "remove"),
         ("classification", "add"), ("classification", "remove"), ("run",), ("drill",), ("snapshot", "save"),
         ("snapshot", "restore"), ("snapshot", "list"), ("snapshot", "delete"), ("export",), ("import",), ("reset",),
         ("webhook", "add"), ("webhook", "list"), ("webhook", "delete"), ("webhook", "enable"),

@@ -186,6 +186,23 @@ def show_all(tx) -> dict:
     return shown_config
 
 
+def effective(tx, queue: str | None = None) -> dict:
+    """Every key's value as stored (ms, counts, None for off), for every queue or as a chat of
+    ``queue`` gets it, and ``profile``: the profile applied there (the queue's own, else the one
+    applied to every queue), or None (``expect config``)."""
+    from .profiles import PROFILE
+
+    if queue is not None:
+        from .queues import named
+
+        named(tx, queue)
+    found = {name: tx.config(name, queue) for name in KEYS}
+    levels = ([queue] if queue else []) + [""]
+    found["profile"] = next((row[0] for level in levels for row in
+                             tx.q("SELECT value FROM config WHERE queue = ? AND key = ?", level, PROFILE)), None)
+    return found
+
+
 def store(tx, name: str, value, queue: str = "") -> None:
     """Store a key's value (already checked: ``parse_value``); ``queue`` '' for every queue."""
     tx.q(

@@ -539,11 +539,13 @@ class Engine:
         return self._read(journal.timeline, list(chat_ids), list(agent_ids), start, end, limit)
 
     def peek(self, kind: str, ident: str | None = None) -> Result:
-        """The object ``expect`` compares: a chat, an agent or the clock; never writes."""
+        """The object ``expect`` compares: a chat, an agent, the clock or the config; never writes."""
         if kind == "chat":
             return self._read(chats.show, ident)
         if kind == "agent":
             return self.agent_status(ident)
+        if kind == "config":
+            return self._read(config.effective, ident)
         return self._read(clock.show)
 
     def queue_waiting(self, name: str) -> Result:
