@@ -74,7 +74,7 @@ def check_url(url: str) -> str:
 
 
 def check_patterns(patterns) -> list[str]:
-    """Event patterns: ``*``, a group (``chat.*``, ``agent.*``, ``log.*``) or a type."""
+    """Event patterns: ``*``, a group (``chat.*``, ``agent.*``, ``config.*``, ``log.*``) or a type."""
     if isinstance(patterns, str):
         patterns = patterns.split()
     if not patterns:
