@@ -502,8 +502,7 @@ def profile(value: dict) -> None:
         scope = "" if item["per_queue"] else " (global)"
         print(f"  {item['key']} = {_config_shown(item['key'], item['value'])}{scope}")
         if item["source"]:
-            said = f'"{item["source"]}"' if item["quoted"] else f"({item['source']})"
-            print(f"      source: {said}")
+            print(f'      source: "{item["source"]}"' if item["quoted"] else f"      source (in our words): {item['source']}")
             print(f"      link:   {item['link']}")
         if item["note"]:
             print(f"      note:   {item['note']}")

@@ -60,6 +60,21 @@ def test_horizon_is_chatemus_defaults_and_the_others_differ_where_their_document
     assert values["omni"]["wrapup-extensions"] == 0 and values["flex"]["wrapup-mode"] == "untimed"
 
 
+def test_docs_profiles_md_lists_every_value_of_every_profile():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "profiles.md").read_text(encoding="utf-8")
+    sections = text.split("\n### `")[1:]
+    assert [section.split("`")[0] for section in sections] == list(profiles.NAMES)
+    for name, section in zip(profiles.NAMES, sections):
+        values = profiles.parsed(profiles.PROFILES[name])
+        for key, value in profiles.PROFILES[name].values.items():
+            row = f"| `{key}` | `{cfg.show(cfg.KEYS[key], values[key])}` | "
+            assert row in section, (name, row)
+            if value.source:
+                assert value.link in section.split(row, 1)[1].split("\n", 1)[0], (name, key)
+
+
 def test_an_unknown_profile_is_a_usage_error_naming_the_profiles():
     with pytest.raises(UsageError, match="unknown profile genesis .profiles: horizon, genesys, connect, omni, flex."):
         profiles.get("genesis")
@@ -91,6 +106,7 @@ def test_profile_list_and_show_as_text_and_json(cm):
                      "note": offer["note"]}
     text = cm.ok("profile", "show", "connect").out
     assert 'offer-timeout = 20s\n      source: "You have 20 seconds to accept or reject a contact."' in text
+    assert "      source (in our words): Pausing and resuming a contact is for tasks" in text
     assert "not documented: chatemu's default" in text
     assert not cm.db.exists() or cm.js("events") == []  # reading a profile changes nothing
 
