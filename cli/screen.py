@@ -231,7 +231,7 @@ def agents_text(board: dict, leave_out: str | None) -> Text:
 
 
 def event_text(event: dict, with_agent: bool) -> Text:
-    subject = event["chat"] or event["agent"] or ""
+    subject = event["chat"] or event["agent"] or "profile"  # neither: a profile applied
     line = Text.assemble((event["at"][11:19], "dim"), " ", (subject, "bold"), " ",
                          event["from"] or "(none)", " → ", state_text(event["to"]), f" ({event['cause']})")
     if with_agent and event["chat"] and event["agent"]:
