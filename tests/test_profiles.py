@@ -111,8 +111,11 @@ def test_profile_list_and_show_as_text_and_json(cm):
     assert not cm.db.exists() or cm.js("events") == []  # reading a profile changes nothing
 
 
-@pytest.mark.parametrize("args", [["show", "genesis"], ["apply", "genesis"], ["apply", "flex", "--queue", "bad name"],
-                                  ["apply"], ["show"]])
+@pytest.mark.parametrize("args", [
+    ["show", "genesis"], ["apply", "genesis"], ["apply", "flex", "--queue", "bad name"], ["apply"], ["show"],
+    ["apply", "'; DROP TABLE config; --"], ["apply", "9" * 400], ["apply", ""], ["show", "\u202e"],
+    ["apply", "flex", "--queue", ""], ["apply", "flex", "--queue", "q" * 300], ["apply", "flex", "extra"],
+    ["apply", "flex", "--bogus"], ["list", "flex"], ["bogus"]])
 def test_bad_names_are_usage_errors_and_change_nothing(cm, args):
     cm.fails(2, "profile", *args)
 
