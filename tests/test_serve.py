@@ -154,6 +154,9 @@ STEPS = [
     ("POST", "/clock", {"mode": "real"}, ["clock", "real"]),
     ("POST", "/clock", {"mode": "virtual"}, ["clock", "virtual"]),
     ("GET", "/check", None, ["db", "check"]),
+    ("GET", "/profiles", None, ["profile", "list"]),
+    ("GET", "/profiles/flex", None, ["profile", "show", "flex"]),
+    ("POST", "/profiles/flex/apply", {"queue": "sales"}, ["profile", "apply", "flex", "--queue", "sales"]),
     ("GET", "/webhooks", None, ["webhook", "list"]),
     ("POST", "/webhooks", {"url": "ftp://example.test/hook"}, ["webhook", "add", "--", "ftp://example.test/hook"]),
     ("POST", "/webhooks", {"url": "http://example.test/", "events": ["chat.nope"]},
@@ -194,7 +197,7 @@ def test_every_route_answers_what_its_command_prints(space, tmp_path):
             problem = answer.json()
             assert problem["exit_code"] == done.code and problem["status"] == answer.status_code, step
             assert problem["detail"] == done.err.strip().removeprefix("error: "), step
-        covered.add((method, re.sub(r"/(C\d|agent-\d|sales|default|hi|sold|coffee|before|Ann Lee|1)(?=/|$)", "/{}",
+        covered.add((method, re.sub(r"/(C\d|agent-\d|sales|default|hi|sold|coffee|before|Ann Lee|1|flex)(?=/|$)", "/{}",
                                     path)))
     assert space.cli.js("chat", "list", "--all") == twin.js("chat", "list", "--all")
     from chatemu.server.routes import ROUTES
