@@ -231,7 +231,7 @@ def _shown(key: str, value):
 
 
 def describe(profile: Profile) -> dict:
-    """A profile for ``profile show`` (and, without ``values``' details, ``profile list``)."""
+    """A profile as ``profile show`` gives it: each value with its source, link and note."""
     values = parsed(profile)
     return {
         "name": profile.name,
