@@ -555,10 +555,10 @@ def stats_queues(value: dict) -> None:
     for q in value["queues"]:
         level = "-" if q["service_level"] is None else f"{q['service_level'] * 100:.1f}%"
         rows.append([q["queue"], str(q["offered"]), str(q["presented_or_taken"]), str(q["abandoned"]),
-                     duration(q["average_wait_seconds"]), duration(q["longest_wait_seconds"]),
+                     str(q["rejected"]), duration(q["average_wait_seconds"]), duration(q["longest_wait_seconds"]),
                      f"{level} ({q['within_service_level']}/{q['waits_ended']} within "
                      f"{duration(q['service_level_seconds'])})"])
-    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"], rows,
+    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "REJECTED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"], rows,
            title=title)
 
 

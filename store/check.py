@@ -117,7 +117,7 @@ def _name(value) -> str:
 def _legal_pairs() -> set[tuple[str | None, str]]:
     """(from, to) pairs a chat's event may carry: creation, or a transition of the table."""
     pairs: set[tuple[str | None, str]] = {(None, core.QUEUED), (None, core.NEW)}
-    pairs.update((state, step.to) for (state, _event), step in core.TRANSITIONS.items())
+    pairs.update(core.every_pair())  # of every wrap-up mode, with calls that park or not
     return pairs
 
 
@@ -162,6 +162,7 @@ class _Checker:
         self.timers(now)
         self.closing(now)
         self.call_marks()
+        self.modes()
         self.event_order(now)
         self.replay()
         if self.version >= 3:
@@ -339,6 +340,36 @@ class _Checker:
             f" WHERE agent IS NOT NULL AND state IN {_in(_ACTIVE)} GROUP BY agent HAVING count(*) > 1 ORDER BY agent",
             lambda agent, n, chats: f"agent {_name(agent)}: {n} active items, at most one allowed: {chats}",
         )
+        if self.calls_park():
+            self._parked_by_calls()
+        else:
+            self.report(
+                "SELECT id, state FROM chats WHERE parked_by_call != 0 ORDER BY number",
+                lambda chat, state: f"chat {_name(chat)}: marked parked_by_call ({state}) but calls park no chat"
+                " (call-parks-chats off)",
+            )
+
+    def calls_park(self) -> bool:
+        """The ``call-parks-chats`` setting stored (it changes only while no agent is on a call)."""
+        if not self.one("SELECT count(*) FROM sqlite_master WHERE name = 'config'"):
+            return True
+        return self.one("SELECT value FROM config WHERE queue = '' AND key = 'call-parks-chats'") != "off"
+
+    def modes(self) -> None:
+        """The wrap-up modes' and an agent's connection's invariants."""
+        self.report(
+            "SELECT id, closed_reason FROM chats WHERE closed_reason IN ('wrapup-skipped', 'no-wrapup')"
+            " AND (extensions_left IS NOT NULL OR wrapup_ms != 0) ORDER BY number",
+            lambda chat, reason: f"chat {_name(chat)}: closed as {reason} but it was in wrap-up",
+        )
+        self.report(
+            "SELECT c.id, c.agent FROM chats c JOIN agents a ON a.id = c.agent"
+            " WHERE c.state = 'new' AND a.presence = 'unavailable' ORDER BY c.number",
+            lambda chat, agent: f"chat {_name(chat)}: new in the inbox of {_name(agent)}, who is unavailable"
+            " (a disconnected agent is offered nothing)",
+        )
+
+    def _parked_by_calls(self) -> None:
         self.report(
             f"SELECT a.id, c.id, c.state FROM agents a JOIN chats c ON c.agent = a.id"
             f" WHERE a.on_call != 0 AND c.state IN {_in(_ACTIVE)} ORDER BY a.id, c.number",
@@ -380,12 +411,17 @@ class _Checker:
             lambda chat, state, left: f"chat {_name(chat)}: {state} with a paused wrap-up timer"
             f" ({left!r} ms remaining); only parked-wrapup has one",
         )
+        # An untimed wrap-up (wrapup-mode untimed) has no timer at all, and nothing to extend.
+        untimed = ("(wrapup_deadline_ms IS NULL AND wrapup_remaining_ms IS NULL"
+                   " AND extension_ms IS 0 AND extensions_left IS 0)")
         self.report(
-            "SELECT id FROM chats WHERE state = 'active-wrapup' AND wrapup_deadline_ms IS NULL ORDER BY number",
+            "SELECT id FROM chats WHERE state = 'active-wrapup' AND wrapup_deadline_ms IS NULL"
+            f" AND NOT {untimed} ORDER BY number",
             lambda chat: f"chat {_name(chat)}: active-wrapup without a wrap-up deadline",
         )
         self.report(
-            "SELECT id FROM chats WHERE state = 'parked-wrapup' AND wrapup_remaining_ms IS NULL ORDER BY number",
+            "SELECT id FROM chats WHERE state = 'parked-wrapup' AND wrapup_remaining_ms IS NULL"
+            f" AND NOT {untimed} ORDER BY number",
             lambda chat: f"chat {_name(chat)}: parked-wrapup without the wrap-up time remaining",
         )
         self.report(
