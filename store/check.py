@@ -363,6 +363,14 @@ class _Checker:
             lambda chat, reason: f"chat {_name(chat)}: closed as {reason} but it was in wrap-up",
         )
         self.report(
+            "SELECT e.chat, e.from_state, c.closed_reason FROM events e JOIN chats c ON c.id = e.chat"
+            " WHERE e.to_state = 'closed' AND e.from_state IN ('new', 'active', 'parked') AND NOT"
+            " (c.closed_reason IS 'no-wrapup' OR (e.from_state = 'active' AND c.closed_reason IS 'wrapup-skipped'))"
+            " ORDER BY e.seq",
+            lambda chat, before, reason: f"chat {_name(chat)} went {before!r} -> 'closed', which no transition allows"
+            f" (closed as {reason!r}: only wrapup-mode off closes a chat before wrap-up, and optional from active)",
+        )
+        self.report(
             "SELECT c.id, c.agent FROM chats c JOIN agents a ON a.id = c.agent"
             " WHERE c.state = 'new' AND a.presence = 'unavailable' ORDER BY c.number",
             lambda chat, agent: f"chat {_name(chat)}: new in the inbox of {_name(agent)}, who is unavailable"
