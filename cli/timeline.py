@@ -51,6 +51,9 @@ LOOKS = {
         "logged-out": Look("#ececec", "_"),
     },
 }
+#: States drawn and listed in the legend only where a lane has one (the legend of a timeline
+#: without them stays as it was): an agent disconnected (``agent disconnect``).
+WHEN_SEEN = {AGENT: {"unavailable": Look("#525252", "x")}, CHAT: {}}
 #: A state no table knows (a database from a newer chatemu).
 UNKNOWN = Look("#000000", "?")
 #: Calls: the outline of an agent's on-call intervals and the marks of a chat's moves a call made.
@@ -69,7 +72,7 @@ FONT = 'font-family="sans-serif" font-size="12"'
 
 
 def look(kind: str, state: str) -> Look:
-    return LOOKS.get(kind, {}).get(state, UNKNOWN)
+    return LOOKS.get(kind, {}).get(state) or WHEN_SEEN.get(kind, {}).get(state, UNKNOWN)
 
 
 def fill(kind: str, state: str) -> str:
@@ -412,8 +415,10 @@ def print_text(tl: Timeline) -> None:
     kinds = [kind for kind in (AGENT, CHAT) if any(lane.kind == kind for lane in tl.lanes)]
     indent = max((len(LEGEND_TITLES[kind]) + 1 for kind in kinds), default=0)
     for kind in kinds:
+        seen = {i.state for lane in tl.lanes if lane.kind == kind for i in lane.intervals}
         items = [(found.letter, state + (" (paused)" if found.hatched else ""), found)
-                 for state, found in LOOKS[kind].items()]
+                 for state, found in (*LOOKS[kind].items(), *WHEN_SEEN[kind].items())
+                 if state in LOOKS[kind] or state in seen]
         if kind == kinds[-1]:
             items.append((CALL_LETTER, "a call moved the chat", Look("#ffffff", CALL_LETTER)))
         row = Text(f"{LEGEND_TITLES[kind]}:".ljust(indent))

@@ -468,3 +468,17 @@ def test_check_holds_calls_to_their_setting(cm):
     found = corrupt(cm, "UPDATE config SET value = 'off' WHERE key = 'call-parks-chats'",
                     "UPDATE chats SET parked_by_call = 1, state = 'parked' WHERE id = 'C1'")
     assert any("marked parked_by_call (parked) but calls park no chat" in line for line in found), found
+
+
+def test_timeline_draws_unavailable_and_lists_it_only_when_seen(cm):
+    cm.ok("chat", "new")
+    before = cm.ok("timeline", env={"COLUMNS": "100"}).out
+    assert "unavailable" not in before  # the legend of a timeline without it stays as it was
+    cm.ok("agent", "disconnect")
+    cm.ok("clock", "advance", "5m")
+    cm.ok("agent", "available")
+    cm.ok("clock", "advance", "1m")
+    text = cm.ok("timeline", env={"COLUMNS": "100"}).out
+    lane = next(line for line in text.splitlines() if line.startswith("agent-1"))
+    assert "x" in lane and "?" not in lane
+    assert "x unavailable" in text
