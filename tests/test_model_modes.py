@@ -289,6 +289,16 @@ class ModesMachine(ChatemuMachine):
             self.step(f"{agent}: agent available", lambda: self.engines[agent].agent_presence("available"),
                       lambda m: m.presence(agent, "available"))
 
+    @rule(chat=ChatemuMachine.chats, how=st.sampled_from(["end", "end", "wrapup", "finish", "finish", "extend"]))
+    def conversation_ends(self, chat, how):
+        """The conversation of a chat in an inbox ends (the customer leaves, or the agent wraps up,
+        finishes or extends): where the wrap-up modes differ."""
+        if how == "end":
+            chat = self.aimed(chat, True, "wrapup")  # an active chat, if any
+            self.end("owner", chat, self.model.chats[chat].state == QUEUED)
+        else:
+            self.wrapup("owner", chat, True, "" if how == "wrapup" else how)
+
     @rule(agent=actors, queue=st.sampled_from(QUEUES))
     def crowd(self, agent, queue):
         """Two customers at once into one queue, so that a short queue fills."""

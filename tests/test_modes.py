@@ -482,3 +482,29 @@ def test_timeline_draws_unavailable_and_lists_it_only_when_seen(cm):
     lane = next(line for line in text.splitlines() if line.startswith("agent-1"))
     assert "x" in lane and "?" not in lane
     assert "x unavailable" in text
+
+
+def test_snapshots_and_bundles_carry_the_new_states(cm, tmp_path):
+    cm.ok("config", "set", "wrapup-mode", "untimed", "--queue", "sales")
+    cm.ok("config", "set", "wrapup-mode", "off", "--queue", "vip")
+    cm.ok("chat", "new", "--queue", "sales", "--inbox")  # C1: untimed wrap-up
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "end", "C1")
+    cm.ok("chat", "new", "--queue", "vip", "--inbox")  # C2: closed, no-wrapup
+    cm.ok("chat", "end", "C2")
+    cm.ok("agent", "disconnect")  # unavailable
+    state = (cm.js("chat", "list", "--all"), cm.js("agent", "status"), cm.js("config", "show"))
+    assert state[1]["presence"] == "unavailable" and state[0][1]["closed_reason"] == "no-wrapup"
+    cm.ok("snapshot", "save", "modes")
+    cm.ok("agent", "available")
+    cm.ok("chat", "wrapup", "C1", "--finish")
+    cm.ok("snapshot", "restore", "modes")
+    assert (cm.js("chat", "list", "--all"), cm.js("agent", "status"), cm.js("config", "show")) == state
+    bundle = tmp_path / "modes.json"
+    cm.ok("export", str(bundle))
+    from conftest import Chatemu
+
+    other = Chatemu(tmp_path / "other.db")
+    other.ok("import", str(bundle))
+    assert (other.js("chat", "list", "--all"), other.js("agent", "status"), other.js("config", "show")) == state
+    assert other.run("db", "check").code == 0
