@@ -230,7 +230,9 @@ def call_end(tx):
                 if core.allowed(found["state"], core.CALL_END, parks=tx.config("call-parks-chats"))]
     tx.q("UPDATE chats SET parked_by_call = 0 WHERE agent = ? AND parked_by_call = 1", tx.agent)
     # The call's end is logged first, with the status it leads to once the chat resumes.
-    after = core.agent_status(presence(tx, tx.agent), False, core.ACTIVE_WRAPUP if resuming else None)
+    item = chats.active_item(tx, tx.agent)  # one a call left active (call-parks-chats off)
+    after = core.agent_status(presence(tx, tx.agent), False,
+                              core.ACTIVE_WRAPUP if resuming else item["state"] if item else None)
     tx.status_event(tx.agent, after, "call")
     for found in resuming:
         chats.move(tx, chats.row(tx, found["id"]), core.CALL_END, "call")

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
 
 import pytest
@@ -342,6 +343,9 @@ def test_call_parks_chats_off_keeps_a_wrapup_running(cm):
     cm.ok("chat", "call-end")
     chat = cm.chat("C1")
     assert (chat["state"], chat["wrapup_remaining"]) == ("active-wrapup", 30)
+    agent = cm.js("agent", "status")
+    assert (agent["status"], agent["status_since"]) == ("wrap-up", "2026-01-05T09:00:30.000Z")
+    assert cm.run("db", "check").code == 0  # the status logged at the call's end is the one it has
 
 
 # == an agent who drops =======================================================================
@@ -508,3 +512,22 @@ def test_snapshots_and_bundles_carry_the_new_states(cm, tmp_path):
     other.ok("import", str(bundle))
     assert (other.js("chat", "list", "--all"), other.js("agent", "status"), other.js("config", "show")) == state
     assert other.run("db", "check").code == 0
+
+
+def test_timeline_marks_the_rejected_chats(cm):
+    cm.ok("agent", "break")
+    cm.ok("config", "set", "max-queue-length", "1")
+    cm.ok("chat", "new")
+    assert "rejected" not in cm.ok("timeline").out
+    cm.ok("clock", "advance", "1m")
+    cm.fails(3, "chat", "new")
+    cm.ok("clock", "advance", "1m")
+    text = cm.ok("timeline", env={"COLUMNS": "100"}).out.splitlines()
+    row = next(line for line in text if line.startswith("rejected"))
+    assert row.count("r") == 2  # "rejected" and one mark
+    assert any("r a new chat rejected" in line for line in text)
+    script = cm.db.parent / "t.chatemu"
+    script.write_text("timeline\ntimeline --chat C1\n", encoding="utf-8")
+    whole, one = (json.loads(line)["result"] for line in cm.ok("run", "--json", str(script)).out.splitlines()[:2])
+    assert whole["rejected"] == [{"at": "2026-01-05T09:01:00.000Z", "queue": "default"}]
+    assert "rejected" not in one  # a picture of some chats or agents leaves the queues out
