@@ -30,6 +30,14 @@ The invariants:
 - closed chats have a known reason and a closing time (not before their
   creation, not after the clock), open chats have neither;
 - ``parked_by_call`` only on a parked chat of an agent that is on a call;
+- the modes: an untimed wrap-up (no timer at all) has nothing to extend (extension 0, none
+  left); a chat closed before wrap-up (``no-wrapup``, ``wrapup-skipped``) never had one, and
+  its history closes it from ``new``, ``active`` or ``parked`` only with one of those reasons
+  (``wrapup-skipped`` only from ``active``); an ``unavailable`` agent has no ``new`` chat; with
+  ``call-parks-chats on`` no agent on a call has an active item, with ``off`` no chat is marked
+  ``parked_by_call`` (the key changes only while no agent is on a call).  How many chats a
+  queue holds is no invariant: ``max-queue-length`` refuses only ``chat new``, and returns,
+  transfers, a disconnect and lowering the limit may leave a queue above it;
 - events: ``seq`` runs 1, 2, 3, … with nothing missing and nothing above the
   AUTOINCREMENT counter; times never go backwards nor past the clock; every
   chat event names a chat that exists and a legal transition (creation as

@@ -531,3 +531,30 @@ def test_timeline_marks_the_rejected_chats(cm):
     whole, one = (json.loads(line)["result"] for line in cm.ok("run", "--json", str(script)).out.splitlines()[:2])
     assert whole["rejected"] == [{"at": "2026-01-05T09:01:00.000Z", "queue": "default"}]
     assert "rejected" not in one  # a picture of some chats or agents leaves the queues out
+
+
+def test_explain_names_each_mode(cm):
+    cm.ok("config", "set", "wrapup-mode", "off", "--queue", "q-off")
+    cm.ok("config", "set", "wrapup-mode", "optional", "--queue", "q-opt")
+    cm.ok("config", "set", "wrapup-mode", "untimed", "--queue", "q-untimed")
+    cm.ok("config", "set", "wrapup-mode", "no-early-exit", "--queue", "q-nee")
+    cm.ok("config", "set", "call-parks-chats", "off")
+    cm.ok("config", "set", "max-chats", "4")
+    for queue in ("q-off", "q-opt", "q-untimed", "q-nee"):
+        cm.ok("chat", "new", "--queue", queue, "--inbox")  # C1 … C4
+    cm.ok("chat", "activate", "C1")
+    nxt = " ".join(cm.js("explain", "C1")["next"])
+    assert "closes it (wrapup-mode off: no wrap-up)" in nxt
+    assert "a call leaves it active (call-parks-chats off)" in nxt
+    cm.ok("chat", "activate", "C2")
+    assert "closes it at once (wrapup-mode optional)" in " ".join(cm.js("explain", "C2")["next"])
+    assert "it closes (wrapup-mode off: no wrap-up)" in " ".join(cm.js("explain", "C1")["next"])  # parked now
+    cm.ok("chat", "activate", "C3")
+    assert "starts a wrap-up with no timer (wrapup-mode untimed)" in " ".join(cm.js("explain", "C3")["next"])
+    cm.ok("chat", "activate", "C4")
+    assert "parked-wrapup with no timer (wrapup-mode untimed)" in " ".join(cm.js("explain", "C3")["next"])
+    cm.ok("chat", "wrapup", "C4")
+    assert "is refused until the timer runs out (wrapup-mode no-early-exit)" in " ".join(cm.js("explain", "C4")["next"])
+    cm.ok("chat", "call-start")
+    nxt = " ".join(cm.js("explain", "C1")["next"])
+    assert "`chat activate C1` makes it active again" in nxt and "refused while" not in nxt
