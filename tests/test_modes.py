@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from test_core import ALLOWED
@@ -506,6 +507,10 @@ def test_snapshots_and_bundles_carry_the_new_states(cm, tmp_path):
     assert (cm.js("chat", "list", "--all"), cm.js("agent", "status"), cm.js("config", "show")) == state
     bundle = tmp_path / "modes.json"
     cm.ok("export", str(bundle))
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parent.parent / "docs" / "bundle.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(json.loads(bundle.read_text("utf-8")))  # disconnect events too
     from conftest import Chatemu
 
     other = Chatemu(tmp_path / "other.db")
