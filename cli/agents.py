@@ -96,6 +96,20 @@ def agent_logout(
     changed_agent(ctx, engine(ctx).agent_logout(return_chats), json)
 
 
+@agent_app.command("disconnect")
+def agent_disconnect(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """The agent's connection is lost: it becomes unavailable; its new chats go back to their
+    queues (keeping their place), its other chats stay with it. `agent available` once
+    reconnected.
+
+    \b
+    Examples:
+      chatemu agent disconnect
+      chatemu --agent agent-2 agent disconnect --json
+    """
+    changed_agent(ctx, engine(ctx).agent_disconnect(), json)
+
+
 queues_app = typer.Typer(
     help=with_examples("The agent's queues, in its order: `agent queues` shows them; set, on, off and clear change them.",
                        "chatemu agent queues", "chatemu agent queues set sales support", "chatemu agent queues off support",

@@ -353,6 +353,11 @@ class Emulator:
         return self.engine.agent_logout(return_chats).value
 
     @_strict
+    def disconnect(self) -> dict:
+        """``agent disconnect``: the connection is lost; ``available()`` once reconnected."""
+        return self.engine.agent_disconnect().value
+
+    @_strict
     def available(self) -> dict:
         """``agent available``."""
         return self.engine.agent_presence("available").value

@@ -80,6 +80,8 @@ def chat_park(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> Non
 def chat_end(ctx: typer.Context, chat_id: ChatId, json: JsonOpt = False) -> None:
     """The customer ends the chat: wrap-up starts (paused unless it is active).
 
+    With the queue's wrapup-mode off the chat closes at once; untimed, wrap-up has no timer.
+
     \b
     Examples:
       chatemu chat end C1
@@ -97,6 +99,10 @@ def chat_wrapup(
     json: JsonOpt = False,
 ) -> None:
     """The agent ends the conversation (wrap-up starts), or extends or finishes wrap-up.
+
+    The queue's wrapup-mode changes this: untimed (no timer, nothing to extend),
+    no-early-exit (--finish waits for the timer), optional (--finish on the active chat
+    skips wrap-up), off (ending the conversation closes the chat).
 
     \b
     Examples:
@@ -232,6 +238,9 @@ def chat_contact(
 @chat_app.command("call-start")
 def call_start(ctx: typer.Context, json: JsonOpt = False) -> None:
     """A phone call reaches the agent: the active item is parked.
+
+    With call-parks-chats off nothing moves: the active chat stays active and a wrap-up
+    timer keeps running.
 
     \b
     Examples:

@@ -586,6 +586,8 @@ def stats_agents(value: dict) -> None:
         print(f"{title}: no agents")
         return
     statuses = list(value["agents"][0]["status_seconds"])
+    if not any(a["status_seconds"].get("unavailable") for a in value["agents"]):
+        statuses = [s for s in statuses if s != "unavailable"]  # a column only once an agent was disconnected
     headers = ["AGENT", *(s.upper() for s in statuses), "HANDLED", "AVG HANDLE", "AVG WRAP-UP", "EXTENSIONS",
                "TRANSFERS", "RETURNS"]
     rows = [[a["agent"], *(duration(a["status_seconds"][s]) for s in statuses), str(a["handled"]),
@@ -600,14 +602,16 @@ def stats_queues(value: dict) -> None:
         print(f"{title}: no queues")
         return
     rows = []
+    rejected = any(q["rejected"] for q in value["queues"])  # a column only once a queue refused a chat
     for q in value["queues"]:
         level = "-" if q["service_level"] is None else f"{q['service_level'] * 100:.1f}%"
         rows.append([q["queue"], str(q["offered"]), str(q["presented_or_taken"]), str(q["abandoned"]),
+                     *([str(q["rejected"])] if rejected else []),
                      duration(q["average_wait_seconds"]), duration(q["longest_wait_seconds"]),
                      f"{level} ({q['within_service_level']}/{q['waits_ended']} within "
                      f"{duration(q['service_level_seconds'])})"])
-    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"], rows,
-           title=title)
+    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", *(["REJECTED"] if rejected else []), "AVG WAIT",
+            "LONGEST WAIT", "SERVICE LEVEL"], rows, title=title)
 
 
 # -- QA tools ----------------------------------------------------------------------

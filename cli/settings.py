@@ -112,6 +112,11 @@ def config_set(
       chatemu config set max-chats 1 --agent agent-2
       chatemu config set routing queue-order
       chatemu config set break-reasons lunch,training
+      chatemu config set max-queue-length 5 --queue sales
+      chatemu config set when-no-agent refuse --queue vip
+      chatemu config set wrapup-mode untimed --queue support
+      chatemu config set timeout-classification no-answer
+      chatemu config set call-parks-chats off
     """
     result = engine(ctx).config_set(key, value, queue, agent)
     where = f" for queue {queue}" if queue else f" for agent {agent}" if agent else ""

@@ -51,10 +51,12 @@ def stats_agents(ctx: typer.Context, since: SinceOpt = None, until: UntilOpt = N
 
 @stats_app.command("queues")
 def stats_queues(ctx: typer.Context, since: SinceOpt = None, until: UntilOpt = None, json: JsonOpt = False) -> None:
-    """Per queue: chats offered, presented or taken, abandoned, average and longest wait,
-    service level.
+    """Per queue: chats offered, presented or taken, abandoned, rejected, average and longest
+    wait, service level.
 
     Offered: chats put into the queue (created, returned, transferred) in the window.
+    Rejected: new chats the queue refused (max-queue-length, when-no-agent refuse), as
+    the journal of refusals holds them (`chatemu refusals`).
     A wait runs from entering the queue to leaving it (presented, taken or abandoned);
     average and longest are over the waits that ended in the window.  Service level:
     the share of those waits that ended by a presentation or take within the queue's

@@ -51,11 +51,16 @@ LOOKS = {
         "logged-out": Look("#ececec", "_"),
     },
 }
+#: States drawn and listed in the legend only where a lane has one (the legend of a timeline
+#: without them stays as it was): an agent disconnected (``agent disconnect``).
+WHEN_SEEN = {AGENT: {"unavailable": Look("#525252", "x")}, CHAT: {}}
 #: A state no table knows (a database from a newer chatemu).
 UNKNOWN = Look("#000000", "?")
 #: Calls: the outline of an agent's on-call intervals and the marks of a chat's moves a call made.
 CALL_COLOUR = "#b2182b"
 CALL_LETTER = "*"
+#: A new chat a queue refused (``max-queue-length``, ``when-no-agent``): a mark on the time axis.
+REJECTED_LETTER = "r"
 LEGEND_TITLES = {AGENT: "agents", CHAT: "chats"}
 
 # -- the SVG's geometry (px) ---------------------------------------------------------------
@@ -69,7 +74,7 @@ FONT = 'font-family="sans-serif" font-size="12"'
 
 
 def look(kind: str, state: str) -> Look:
-    return LOOKS.get(kind, {}).get(state, UNKNOWN)
+    return LOOKS.get(kind, {}).get(state) or WHEN_SEEN.get(kind, {}).get(state, UNKNOWN)
 
 
 def fill(kind: str, state: str) -> str:
@@ -263,6 +268,10 @@ def svg(tl: Timeline, declaration: bool = True) -> str:
         add(f'<line x1="{tx}" y1="{TOP - 4}" x2="{tx}" y2="{axis + 4}" stroke="#dddddd"/>')
         add(f'<line x1="{tx}" y1="{axis}" x2="{tx}" y2="{axis + 4}" stroke="#444444"/>')
         add(f'<text x="{tx}" y="{axis + 17}" text-anchor="middle" fill="#444444">{xml(label)}</text>')
+    for at, queue in tl.rejected:
+        add(f'<path class="rejected" d="M{_n(x(at) - 3)} {axis - 6}L{_n(x(at) + 3)} {axis}M{_n(x(at) + 3)} {axis - 6}'
+            f'L{_n(x(at) - 3)} {axis}" stroke="{CALL_COLOUR}" stroke-width="1.5">'
+            f'<title>{xml(f"a new chat rejected by queue {queue} at {format_time(at)}")}</title></path>')
     add("</g>")
     for index, lane in enumerate(tl.lanes):
         top = TOP + LANE * index
@@ -375,7 +384,7 @@ def print_text(tl: Timeline) -> None:
 
     console = rich_console(highlight=False)
     width = console.width
-    label = min(max([len(lane.id) for lane in tl.lanes] + [4]), 20)
+    label = min(max([len(lane.id) for lane in tl.lanes] + [4] + ([len("rejected")] if tl.rejected else [])), 20)
     bar = max(width - label - 2, 10)
 
     def line(text: Text) -> None:
@@ -398,6 +407,13 @@ def print_text(tl: Timeline) -> None:
             row.append(letter, style=style + (" italic" if found.hatched else ""))
         row.rstrip()
         line(row)
+    if tl.rejected:  # the new chats the queues refused: an r where each was
+        row = Text("rejected"[:label].ljust(label) + "  ")
+        marked = [" "] * bar
+        for at, _queue in tl.rejected:
+            marked[min(int((at - tl.start) * bar / max(tl.span, 1)), bar - 1)] = REJECTED_LETTER
+        row.append("".join(marked).rstrip(), style=f"bold {CALL_COLOUR}")
+        line(row)
     # The axis: a mark under each tick, its label under it where there is room.
     marks, labels = [" "] * bar, [" "] * bar
     free = 0
@@ -412,10 +428,14 @@ def print_text(tl: Timeline) -> None:
     kinds = [kind for kind in (AGENT, CHAT) if any(lane.kind == kind for lane in tl.lanes)]
     indent = max((len(LEGEND_TITLES[kind]) + 1 for kind in kinds), default=0)
     for kind in kinds:
+        seen = {i.state for lane in tl.lanes if lane.kind == kind for i in lane.intervals}
         items = [(found.letter, state + (" (paused)" if found.hatched else ""), found)
-                 for state, found in LOOKS[kind].items()]
+                 for state, found in (*LOOKS[kind].items(), *WHEN_SEEN[kind].items())
+                 if state in LOOKS[kind] or state in seen]
         if kind == kinds[-1]:
             items.append((CALL_LETTER, "a call moved the chat", Look("#ffffff", CALL_LETTER)))
+            if tl.rejected:
+                items.append((REJECTED_LETTER, "a new chat rejected", Look("#ffffff", REJECTED_LETTER)))
         row = Text(f"{LEGEND_TITLES[kind]}:".ljust(indent))
         for letter, name, found in items:
             if row.cell_len > indent and row.cell_len + 4 + len(name) > width:

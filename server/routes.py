@@ -47,6 +47,7 @@ ROWS = (
     ("POST", "/agents/{agent}/logout", "--agent {agent} agent logout", "return=--return!"),
     ("POST", "/agents/{agent}/available", "--agent {agent} agent available", ""),
     ("POST", "/agents/{agent}/break", "--agent {agent} agent break", "reason=--reason"),
+    ("POST", "/agents/{agent}/disconnect", "--agent {agent} agent disconnect", ""),
     ("POST", "/agents/{agent}/call-start", "--agent {agent} chat call-start", ""),
     ("POST", "/agents/{agent}/call-end", "--agent {agent} chat call-end", ""),
     ("GET", "/agents/{agent}/queues", "--agent {agent} agent queues", ""),

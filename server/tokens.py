@@ -40,7 +40,7 @@ POLICY: dict[tuple[str, ...], frozenset] = {
     **{("chat", verb): A for verb in ("take", "activate", "park", "wrapup", "send", "return", "transfer", "classify",
                                       "flag-abusive", "contact", "call-start", "call-end")},
     # its own status and queues
-    **{("agent", verb): A for verb in ("available", "break", "login", "logout")},
+    **{("agent", verb): A for verb in ("available", "break", "login", "logout", "disconnect")},
     **{("agent", "queues", verb): A for verb in ("set", "clear", "on", "off")},
     # reads of one chat
     ("chat", "show"): AC, ("chat", "transcript"): AC,

@@ -61,10 +61,12 @@ def presence(tx, agent: str) -> str:
 
 
 def logged_out(tx, agent: str) -> str | None:
-    """Why a logged-out agent is given no chat (None: it is logged in)."""
+    """Why a logged-out (or disconnected) agent is given no chat (None: it is logged in and connected)."""
     found = tx.q("SELECT presence FROM agents WHERE id = ?", agent).fetchone()
     if found is not None and found["presence"] == core.LOGGED_OUT:
         return f"{agent} is logged out (chatemu --agent {agent} agent login)"
+    if found is not None and found["presence"] == core.UNAVAILABLE:
+        return f"{agent} is unavailable (reconnected: chatemu --agent {agent} agent available)"
     return None
 
 
@@ -210,7 +212,7 @@ def call_start(tx):
         raise Refused(f"cannot start a call: {tx.agent} is logged out")
     tx.q("UPDATE agents SET on_call = 1 WHERE id = ?", tx.agent)
     item = chats.active_item(tx, tx.agent)
-    if item is not None:
+    if item is not None and core.allowed(item["state"], core.CALL_START, parks=tx.config("call-parks-chats")):
         tx.q("UPDATE chats SET parked_by_call = 1 WHERE id = ?", item["id"])
         chats.move(tx, chats.row(tx, item["id"]), core.CALL_START, "call")
     tx.status_event(tx.agent, core.ON_CALL, "call")
@@ -224,11 +226,31 @@ def call_end(tx):
     marked = tx.records(
         f"SELECT {chats.FIELDS} FROM chats WHERE agent = ? AND parked_by_call = 1 ORDER BY number", tx.agent
     )
-    resuming = [found for found in marked if core.allowed(found["state"], core.CALL_END)]
+    resuming = [found for found in marked
+                if core.allowed(found["state"], core.CALL_END, parks=tx.config("call-parks-chats"))]
     tx.q("UPDATE chats SET parked_by_call = 0 WHERE agent = ? AND parked_by_call = 1", tx.agent)
     # The call's end is logged first, with the status it leads to once the chat resumes.
-    after = core.agent_status(presence(tx, tx.agent), False, core.ACTIVE_WRAPUP if resuming else None)
+    item = chats.active_item(tx, tx.agent)  # one a call left active (call-parks-chats off)
+    after = core.agent_status(presence(tx, tx.agent), False,
+                              core.ACTIVE_WRAPUP if resuming else item["state"] if item else None)
     tx.status_event(tx.agent, after, "call")
     for found in resuming:
         chats.move(tx, chats.row(tx, found["id"]), core.CALL_END, "call")
+    return view(tx)
+
+
+def disconnect(tx):
+    """The agent's connection is lost: it becomes ``unavailable``; its ``new`` chats go back,
+    queued, to the queue each is in (keeping its place: its arrival time); its other chats stay
+    in its inbox (a wrap-up timer keeps running).  ``agent available`` (or ``login``) once
+    reconnected."""
+    if presence(tx, tx.agent) == core.LOGGED_OUT:
+        raise Refused(f"cannot disconnect: {tx.agent} is logged out")
+    offered = tx.records(
+        f"SELECT {chats.FIELDS} FROM chats WHERE agent = ? AND state = 'new' ORDER BY number", tx.agent)
+    for chat in offered:
+        chats.move(tx, chat, core.RETURN, "disconnect")
+        tx.q("UPDATE chats SET agent = NULL WHERE id = ?", chat["id"])
+    if presence(tx, tx.agent) != core.UNAVAILABLE:
+        _presence(tx, tx.agent, core.UNAVAILABLE, "disconnect")
     return view(tx)

@@ -50,8 +50,8 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
     the move (a presentation).  A move into or out of the active item may change an agent's
     status: it is logged once the instant's moves are done (``Tx.flush_status``)."""
     chat_id, state = chat["id"], chat["state"]
-    step = core.step(chat_id, state, event)
     timer = core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"])
+    step = core.step(chat_id, state, event, *modes(tx, chat, event, timer))
     extension, extensions_left = chat["extension_ms"], chat["extensions_left"]
     duration = 0
     if step.timer in (core.T_START, core.T_START_PAUSED):
@@ -59,6 +59,8 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         duration = tx.config("wrapup", chat["queue"])
         extension = tx.config("wrapup-extension", chat["queue"])
         extensions_left = tx.config("wrapup-extensions", chat["queue"])
+    elif step.to in core.WRAPUP_STATES and state not in core.WRAPUP_STATES:
+        extension, extensions_left = 0, 0  # an untimed wrap-up: no timer, nothing to extend
     elif step.timer == core.T_EXTEND:
         if not extensions_left:
             raise Refused(f"cannot extend the wrap-up of {chat_id}: it is {state} with no extensions left")
@@ -82,6 +84,8 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
     if sql is None:
         sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
     tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
+    if event == core.EXPIRE and chat["classification"] is None:
+        timeout_classification(tx, chat)
     tx.event(agent, chat_id, state, step.to, cause, queue=chat["queue"])
     if state in _ACTIVE_ITEM or step.to in _ACTIVE_ITEM:
         for owner in (chat["agent"], agent):  # the one it leaves, the one it goes to
@@ -91,6 +95,32 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         tx.timer_set(timer.deadline)
         if timer.deadline <= tx.now:
             tx.due = True  # e.g. a zero-length wrap-up: finish() settles it
+
+
+#: The events whose pairs depend on the chat's wrap-up mode, and on call-parks-chats.
+_MODAL = (core.END, core.WRAPUP, core.FINISH, core.EXTEND, core.EXPIRE)
+_CALL = (core.CALL_START, core.CALL_END)
+
+
+def modes(tx, chat: dict, event: str, timer: core.Timer) -> tuple[str, bool]:
+    """The wrap-up mode and the ``call-parks-chats`` setting ``event`` follows on ``chat``
+    (``core.table``): the queue's ``wrapup-mode`` as ``core.wrapup_mode`` reads it."""
+    mode = core.TIMED
+    if event in _MODAL:
+        mode = core.wrapup_mode(tx.config("wrapup-mode", chat["queue"]), chat["state"], timer)
+    return mode, (tx.config("call-parks-chats") if event in _CALL else True)
+
+
+def timeout_classification(tx, chat: dict) -> None:
+    """A chat its wrap-up timer closes unclassified gets its queue's ``timeout-classification``."""
+    code = tx.config("timeout-classification", chat["queue"])
+    if code is not None:
+        tx.q("UPDATE chats SET classification = ? WHERE id = ?", code, chat["id"])
+
+
+def call_refuses(tx, event: str) -> bool:
+    """Whether the acting agent's call refuses ``event`` now (``core.CALL_REFUSES``)."""
+    return event in core.CALL_REFUSES[tx.config("call-parks-chats")] and is_on_call(tx, tx.agent)
 
 
 def own(tx, chat_id: str, doing: str) -> dict:
@@ -144,6 +174,12 @@ def new(tx, customer, queue, priority, chat_id, inbox):
         if tx.q("SELECT 1 FROM chats WHERE id = ?", chat_id).fetchone():
             raise Refused(f"cannot create {chat_id}: a chat with that id exists")
     state, agent = core.QUEUED, None
+    if not inbox:
+        from .queues import refuse_new
+
+        why = refuse_new(tx, queue)
+        if why:
+            raise Refused(why)
     if inbox:
         from .agents import logged_out
 
@@ -200,7 +236,7 @@ def is_on_call(tx, agent: str) -> bool:
 def activate(tx, chat_id):
     chat = own(tx, chat_id, "activate")
     core.step(chat_id, chat["state"], core.ACTIVATE)
-    if is_on_call(tx, tx.agent):
+    if call_refuses(tx, core.ACTIVATE):
         raise Refused(f"cannot activate {chat_id}: it is {chat['state']} and {tx.agent} is on a call")
     other = active_item(tx, tx.agent)
     if other is not None and other["id"] != chat_id:
@@ -226,7 +262,8 @@ def wrapup(tx, chat_id, extend, finish):
         raise UsageError("use --extend or --finish, not both")
     event = core.EXTEND if extend else core.FINISH if finish else core.WRAPUP
     chat = own(tx, chat_id, core.VERBS[event])
-    if finish and core.allowed(chat["state"], event) and chat["classification"] is None \
+    mode = modes(tx, chat, event, core.Timer(chat["wrapup_deadline_ms"], chat["wrapup_remaining_ms"]))[0]
+    if finish and core.allowed(chat["state"], event, mode) and chat["classification"] is None \
             and tx.config("classification-required", chat["queue"]):
         raise Refused(
             f"cannot finish the wrap-up of {chat_id}: it is {chat['state']} and not classified"
@@ -240,7 +277,7 @@ def return_(tx, chat_id):
     """The agent's new, active or parked chat goes back, queued, to the queue it first arrived in."""
     chat = own(tx, chat_id, "return")
     core.step(chat_id, chat["state"], core.RETURN)
-    if is_on_call(tx, tx.agent):
+    if call_refuses(tx, core.RETURN):
         raise Refused(f"cannot return {chat_id}: it is {chat['state']} and {tx.agent} is on a call")
     tx.q("UPDATE chats SET queue = origin_queue WHERE id = ?", chat_id)
     move(tx, {**chat, "queue": chat["origin_queue"]}, core.RETURN, "return")  # logged in the queue it returns to

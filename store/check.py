@@ -30,6 +30,14 @@ The invariants:
 - closed chats have a known reason and a closing time (not before their
   creation, not after the clock), open chats have neither;
 - ``parked_by_call`` only on a parked chat of an agent that is on a call;
+- the modes: an untimed wrap-up (no timer at all) has nothing to extend (extension 0, none
+  left); a chat closed before wrap-up (``no-wrapup``, ``wrapup-skipped``) never had one, and
+  its history closes it from ``new``, ``active`` or ``parked`` only with one of those reasons
+  (``wrapup-skipped`` only from ``active``); an ``unavailable`` agent has no ``new`` chat; with
+  ``call-parks-chats on`` no agent on a call has an active item, with ``off`` no chat is marked
+  ``parked_by_call`` (the key changes only while no agent is on a call).  How many chats a
+  queue holds is no invariant: ``max-queue-length`` refuses only ``chat new``, and returns,
+  transfers, a disconnect and lowering the limit may leave a queue above it;
 - events: ``seq`` runs 1, 2, 3, … with nothing missing and nothing above the
   AUTOINCREMENT counter; times never go backwards nor past the clock; every
   chat event names a chat that exists and a legal transition (creation as
@@ -118,7 +126,7 @@ def _name(value) -> str:
 def _legal_pairs() -> set[tuple[str | None, str]]:
     """(from, to) pairs a chat's event may carry: creation, or a transition of the table."""
     pairs: set[tuple[str | None, str]] = {(None, core.QUEUED), (None, core.NEW)}
-    pairs.update((state, step.to) for (state, _event), step in core.TRANSITIONS.items())
+    pairs.update(core.every_pair())  # of every wrap-up mode, with calls that park or not
     return pairs
 
 
@@ -163,6 +171,7 @@ class _Checker:
         self.timers(now)
         self.closing(now)
         self.call_marks()
+        self.modes()
         self.event_order(now)
         self.replay()
         if self.version >= 3:
@@ -352,6 +361,44 @@ class _Checker:
             f" WHERE agent IS NOT NULL AND state IN {_in(_ACTIVE)} GROUP BY agent HAVING count(*) > 1 ORDER BY agent",
             lambda agent, n, chats: f"agent {_name(agent)}: {n} active items, at most one allowed: {chats}",
         )
+        if self.calls_park():
+            self._parked_by_calls()
+        else:
+            self.report(
+                "SELECT id, state FROM chats WHERE parked_by_call != 0 ORDER BY number",
+                lambda chat, state: f"chat {_name(chat)}: marked parked_by_call ({state}) but calls park no chat"
+                " (call-parks-chats off)",
+            )
+
+    def calls_park(self) -> bool:
+        """The ``call-parks-chats`` setting stored (it changes only while no agent is on a call)."""
+        if not self.one("SELECT count(*) FROM sqlite_master WHERE name = 'config'"):
+            return True
+        return self.one("SELECT value FROM config WHERE queue = '' AND key = 'call-parks-chats'") != "off"
+
+    def modes(self) -> None:
+        """The wrap-up modes' and an agent's connection's invariants."""
+        self.report(
+            "SELECT id, closed_reason FROM chats WHERE closed_reason IN ('wrapup-skipped', 'no-wrapup')"
+            " AND (extensions_left IS NOT NULL OR wrapup_ms != 0) ORDER BY number",
+            lambda chat, reason: f"chat {_name(chat)}: closed as {reason} but it was in wrap-up",
+        )
+        self.report(
+            "SELECT e.chat, e.from_state, c.closed_reason FROM events e JOIN chats c ON c.id = e.chat"
+            " WHERE e.to_state = 'closed' AND e.from_state IN ('new', 'active', 'parked') AND NOT"
+            " (c.closed_reason IS 'no-wrapup' OR (e.from_state = 'active' AND c.closed_reason IS 'wrapup-skipped'))"
+            " ORDER BY e.seq",
+            lambda chat, before, reason: f"chat {_name(chat)} went {before!r} -> 'closed', which no transition allows"
+            f" (closed as {reason!r}: only wrapup-mode off closes a chat before wrap-up, and optional from active)",
+        )
+        self.report(
+            "SELECT c.id, c.agent FROM chats c JOIN agents a ON a.id = c.agent"
+            " WHERE c.state = 'new' AND a.presence = 'unavailable' ORDER BY c.number",
+            lambda chat, agent: f"chat {_name(chat)}: new in the inbox of {_name(agent)}, who is unavailable"
+            " (a disconnected agent is offered nothing)",
+        )
+
+    def _parked_by_calls(self) -> None:
         self.report(
             f"SELECT a.id, c.id, c.state FROM agents a JOIN chats c ON c.agent = a.id"
             f" WHERE a.on_call != 0 AND c.state IN {_in(_ACTIVE)} ORDER BY a.id, c.number",
@@ -393,12 +440,17 @@ class _Checker:
             lambda chat, state, left: f"chat {_name(chat)}: {state} with a paused wrap-up timer"
             f" ({left!r} ms remaining); only parked-wrapup has one",
         )
+        # An untimed wrap-up (wrapup-mode untimed) has no timer at all, and nothing to extend.
+        untimed = ("(wrapup_deadline_ms IS NULL AND wrapup_remaining_ms IS NULL"
+                   " AND extension_ms IS 0 AND extensions_left IS 0)")
         self.report(
-            "SELECT id FROM chats WHERE state = 'active-wrapup' AND wrapup_deadline_ms IS NULL ORDER BY number",
+            "SELECT id FROM chats WHERE state = 'active-wrapup' AND wrapup_deadline_ms IS NULL"
+            f" AND NOT {untimed} ORDER BY number",
             lambda chat: f"chat {_name(chat)}: active-wrapup without a wrap-up deadline",
         )
         self.report(
-            "SELECT id FROM chats WHERE state = 'parked-wrapup' AND wrapup_remaining_ms IS NULL ORDER BY number",
+            "SELECT id FROM chats WHERE state = 'parked-wrapup' AND wrapup_remaining_ms IS NULL"
+            f" AND NOT {untimed} ORDER BY number",
             lambda chat: f"chat {_name(chat)}: parked-wrapup without the wrap-up time remaining",
         )
         self.report(

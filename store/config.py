@@ -205,12 +205,24 @@ def effective(tx, queue: str | None = None) -> dict:
 
 def store(tx, name: str, value, queue: str = "") -> None:
     """Store a key's value (already checked: ``parse_value``); ``queue`` '' for every queue."""
+    if name == "call-parks-chats" and value != tx.config(name):
+        _calls_over(tx)
     tx.q(
         "INSERT INTO config (queue, key, value) VALUES (?, ?, ?)"
         " ON CONFLICT (queue, key) DO UPDATE SET value = excluded.value",
         queue, name, encode(KEYS[name], value),
     )
     tx.config_changed()
+
+
+def _calls_over(tx) -> None:
+    """``call-parks-chats`` changes only while no agent is on a call: a call keeps the rule it
+    started with (what it parked resumes at its end; what it left active stays so)."""
+    calling = [row[0] for row in tx.q("SELECT id FROM agents WHERE on_call != 0 ORDER BY id")]
+    if calling:
+        from .errors import Refused
+
+        raise Refused(f"cannot set call-parks-chats: {', '.join(calling)} on a call (chatemu chat call-end first)")
 
 
 def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):

@@ -51,7 +51,7 @@ FINISH = "finish"  # chat wrapup --finish
 EXPIRE = "expire"  # the wrap-up timer ran out
 CALL_START = "call-start"  # a call parks the agent's active item
 CALL_END = "call-end"  # the call ended; a chat the customer ended resumes
-RETURN = "return"  # the agent sends the chat back to its original queue
+RETURN = "return"  # the chat goes back to a queue (the agent sends it back; its agent disconnected)
 TRANSFER_QUEUE = "transfer-queue"  # the agent moves its active chat to another queue
 TRANSFER_AGENT = "transfer-agent"  # the agent hands its active chat to another agent
 
@@ -106,9 +106,11 @@ TRANSITIONS: dict[tuple[str, str], Step] = {
 #: Every cause an event records: the command or happening that moved a chat or an agent's status
 #: (``upgrade``: an older database's upgrade logged the agent's status).
 CAUSES = ("customer", "presentation", "take", "activate", "park", "wrapup", "extend", "finish", "timer", "call",
-          "return", "transfer", "login", "logout", "available", "break", "upgrade",
+          "return", "transfer", "login", "logout", "available", "break", "upgrade", "disconnect",
           "profile")  # profile: a vendor profile applied (neither a chat's nor an agent's event)
-CLOSED_REASONS = ("wrapup-expired", "wrapup-finished", "abandoned")
+#: ``wrapup-skipped``: finished from active where wrap-up is optional; ``no-wrapup``: the
+#: conversation ended where there is no wrap-up (``MODE_TRANSITIONS``).
+CLOSED_REASONS = ("wrapup-expired", "wrapup-finished", "abandoned", "wrapup-skipped", "no-wrapup")
 
 # What a refused event was trying to do, for messages: "cannot park C1: it is queued".
 VERBS = {
@@ -129,16 +131,95 @@ VERBS = {
 }
 
 
-def step(chat_id: str, state: str, event: str) -> Step:
-    """The transition for ``event`` on a chat in ``state``, or ``Refused``."""
+def step(chat_id: str, state: str, event: str, mode: str = "timed", parks: bool = True) -> Step:
+    """The transition for ``event`` on a chat in ``state``, or ``Refused``; ``mode``: the
+    chat's wrap-up mode, ``parks``: the ``call-parks-chats`` setting (``table``)."""
     try:
-        return TRANSITIONS[(state, event)]
+        return table(mode, parks)[(state, event)]
     except KeyError:
-        raise Refused(f"cannot {VERBS[event]} {chat_id}: {refusal_reason(state, event)}") from None
+        raise Refused(f"cannot {VERBS[event]} {chat_id}: {refusal_reason(state, event, mode)}") from None
 
 
-def allowed(state: str, event: str) -> bool:
-    return (state, event) in TRANSITIONS
+def allowed(state: str, event: str, mode: str = "timed", parks: bool = True) -> bool:
+    return (state, event) in table(mode, parks)
+
+
+# --- wrap-up modes and calls that park nothing --------------------------------------
+# ``wrapup-mode`` (per queue) and ``call-parks-chats`` (global) change some pairs of the
+# table: each mode's pairs added (a Step) or taken away (None), and the call's pairs when a
+# call parks nothing.  ``table(mode, parks)`` is TRANSITIONS with those applied.
+
+TIMED, UNTIMED, NO_EARLY_EXIT, OPTIONAL, OFF = "timed", "untimed", "no-early-exit", "optional", "off"
+WRAPUP_MODES = (TIMED, UNTIMED, NO_EARLY_EXIT, OPTIONAL, OFF)
+
+MODE_TRANSITIONS: dict[str, dict[tuple[str, str], Step | None]] = {
+    TIMED: {},
+    # No timer: wrap-up starts with none (T_NONE), only --finish closes it, nothing to extend.
+    UNTIMED: {
+        (NEW, END): Step(PARKED_WRAPUP),
+        (PARKED, END): Step(PARKED_WRAPUP),
+        (ACTIVE, END): Step(ACTIVE_WRAPUP),
+        (ACTIVE, WRAPUP): Step(ACTIVE_WRAPUP),
+        (ACTIVE_WRAPUP, EXTEND): None,
+        (ACTIVE_WRAPUP, EXPIRE): None,
+    },
+    # Only the timer closes it: --finish is refused while it runs.
+    NO_EARLY_EXIT: {(ACTIVE_WRAPUP, FINISH): None},
+    # The agent may skip wrap-up: --finish from active closes the chat at once.
+    OPTIONAL: {(ACTIVE, FINISH): Step(CLOSED, T_NONE, "wrapup-skipped")},
+    # No wrap-up at all: the conversation's end closes the chat.
+    OFF: {
+        (NEW, END): Step(CLOSED, T_NONE, "no-wrapup"),
+        (PARKED, END): Step(CLOSED, T_NONE, "no-wrapup"),
+        (ACTIVE, END): Step(CLOSED, T_NONE, "no-wrapup"),
+        (ACTIVE, WRAPUP): Step(CLOSED, T_NONE, "no-wrapup"),
+    },
+}
+
+#: ``call-parks-chats off``: a call moves no chat (the active item stays active, a wrap-up
+#: timer keeps running), so these pairs are taken away.
+CALL_PAIRS = ((ACTIVE, CALL_START), (ACTIVE_WRAPUP, CALL_START), (PARKED_WRAPUP, CALL_END))
+
+#: What the agent's call refuses of its own commands, by ``call-parks-chats``: while a call
+#: parks chats, activating and returning wait for its end; otherwise the call refuses nothing.
+CALL_REFUSES = {True: (ACTIVATE, RETURN), False: ()}
+
+_TABLES: dict[tuple[str, bool], dict[tuple[str, str], Step]] = {}
+
+
+def table(mode: str = TIMED, parks: bool = True) -> dict[tuple[str, str], Step]:
+    """The transition table of a wrap-up ``mode`` and a ``call-parks-chats`` setting."""
+    found = _TABLES.get((mode, parks))
+    if found is None:
+        found = dict(TRANSITIONS)
+        for pair, changed in MODE_TRANSITIONS[mode].items():
+            if changed is None:
+                found.pop(pair, None)
+            else:
+                found[pair] = changed
+        if not parks:
+            for pair in CALL_PAIRS:
+                found.pop(pair, None)
+        _TABLES[(mode, parks)] = found
+    return found
+
+
+def every_pair() -> set[tuple[str, str]]:
+    """Every (from, to) a chat's move may carry, whatever the modes (``db check``'s replay)."""
+    return {(state, s.to) for mode in WRAPUP_MODES for parks in (True, False)
+            for (state, _event), s in table(mode, parks).items()}
+
+
+def wrapup_mode(queue_mode: str, state: str, timer: "Timer") -> str:
+    """The mode a chat's event follows: a chat in wrap-up without a timer is ``untimed``,
+    whatever its queue says now; one in wrap-up with a timer follows its queue only where
+    that refuses --finish (``no-early-exit``, read when the agent finishes); a chat not yet
+    in wrap-up follows its queue's mode."""
+    if state in WRAPUP_STATES:
+        if timer.deadline is None and timer.remaining is None:
+            return UNTIMED
+        return NO_EARLY_EXIT if queue_mode == NO_EARLY_EXIT else TIMED
+    return queue_mode
 
 
 # --- actions that do not move a chat -------------------------------------------
@@ -173,10 +254,14 @@ ACTION_VERBS = {
 }
 
 
-def refusal_reason(state: str, event: str) -> str:
+def refusal_reason(state: str, event: str, mode: str = "timed") -> str:
     """Why ``event`` (a transition or an action) is refused in ``state``, after "cannot … C1: "."""
     if state in WRAPUP_STATES + (CLOSED,) and event in (SEND, RECEIVE, RETURN, TRANSFER_QUEUE, TRANSFER_AGENT):
         return f"the customer has left ({state})"
+    if mode == UNTIMED and state == ACTIVE_WRAPUP and event == EXTEND:
+        return f"it is {state} with no timer (wrapup-mode untimed: only --finish closes it)"
+    if mode == NO_EARLY_EXIT and state == ACTIVE_WRAPUP and event == FINISH:
+        return f"it is {state} and its timer has not run out (wrapup-mode no-early-exit)"
     return f"it is {state}"
 
 
@@ -283,13 +368,14 @@ def bucket(state: str) -> str | None:
 AVAILABLE = "available"
 BREAK = "break"
 LOGGED_OUT = "logged-out"
-PRESENCES = (AVAILABLE, BREAK, LOGGED_OUT)
+UNAVAILABLE = "unavailable"  # the agent's connection was lost (``agent disconnect``)
+PRESENCES = (AVAILABLE, BREAK, LOGGED_OUT, UNAVAILABLE)
 
 ON_CALL = "on-call"
 HANDLING_CHAT = "handling-chat"
 WRAP_UP = "wrap-up"
 #: Every derived status, in the order statistics list them.
-STATUSES = (AVAILABLE, HANDLING_CHAT, WRAP_UP, ON_CALL, BREAK, LOGGED_OUT)
+STATUSES = (AVAILABLE, HANDLING_CHAT, WRAP_UP, ON_CALL, BREAK, LOGGED_OUT, UNAVAILABLE)
 
 
 def agent_status(presence: str, on_call: bool, active_state: str | None) -> str:

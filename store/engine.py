@@ -363,6 +363,9 @@ class Engine:
     def agent_logout(self, return_chats: bool = False) -> Result:
         return self._run(agents.logout, return_chats)
 
+    def agent_disconnect(self) -> Result:
+        return self._run(agents.disconnect)
+
     def agent_queues(self, agent_id: str | None = None) -> Result:
         from . import queues
 

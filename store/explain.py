@@ -23,30 +23,37 @@ def explain(tx, chat_id):
         nxt.append("while it is new, nothing else is presented to " + agent)
     elif state == core.ACTIVE:
         why.append(f"{chat_id} is {agent}'s active item{since}")
-        nxt.append(f"`chat park {chat_id}` parks it; `chat wrapup {chat_id}` or the customer ending it starts wrap-up; a call parks it")
+        nxt.append(f"`chat park {chat_id}` parks it; " + _ending(tx, row))
     elif state == core.PARKED:
         why.append(f"{chat_id} is parked in {agent}'s inbox{since}" + (" by a call" if chat["parked_by_call"] else ""))
-        if chats.is_on_call(tx, agent):
+        if chats.is_on_call(tx, agent) and core.ACTIVATE in core.CALL_REFUSES[tx.config("call-parks-chats")]:
             nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays parked")
         else:
             nxt.append(f"`chat activate {chat_id}` makes it active again" + _would_park(tx, agent, chat_id))
-        nxt.append(f"if the customer ends it, it goes to parked-wrapup with a full {_wrapup_text(tx, row['queue'])} wrap-up")
+        nxt.append(f"if the customer ends it, {_parked_end(tx, row['queue'])}")
+    elif state in core.WRAPUP_STATES and row["wrapup_deadline_ms"] is None and row["wrapup_remaining_ms"] is None:
+        why.append(f"{chat_id} is in wrap-up with no timer (wrapup-mode untimed){since}")
+        nxt.append(f"only `chat wrapup {chat_id} --finish` closes it; there is nothing to extend"
+                   + ("" if state == core.ACTIVE_WRAPUP else f"; `chat activate {chat_id}` makes it active again"))
     elif state == core.ACTIVE_WRAPUP:
         left = core.timer_left(core.Timer(row["wrapup_deadline_ms"], row["wrapup_remaining_ms"]), tx.now)
         why.append(f"{chat_id} is in wrap-up, the timer running{since}")
         nxt.append(
             f"it closes at {format_time(row['wrapup_deadline_ms'])} (in {format_duration(left)}) unless extended or finished"
         )
+        early = (f"`chat wrapup {chat_id} --finish` is refused until the timer runs out (wrapup-mode no-early-exit)"
+                 if tx.config("wrapup-mode", row["queue"]) == core.NO_EARLY_EXIT
+                 else f"`chat wrapup {chat_id} --finish` closes it now")
         nxt.append(
             f"{row['extensions_left']} extension(s) of {format_duration(row['extension_ms'] or 0)} left; "
-            f"`chat wrapup {chat_id} --finish` closes it now; parking it pauses the timer"
+            f"{early}; parking it pauses the timer"
         )
     elif state == core.PARKED_WRAPUP:
         left = row["wrapup_remaining_ms"]
         why.append(f"{chat_id} is in wrap-up, the timer paused with {format_duration(left)} left{since}")
         if chat["parked_by_call"]:
             nxt.append(f"it resumes by itself into active-wrapup when {agent}'s call ends")
-        elif chats.is_on_call(tx, agent):
+        elif chats.is_on_call(tx, agent) and core.ACTIVATE in core.CALL_REFUSES[tx.config("call-parks-chats")]:
             nxt.append(f"activating it is refused while {agent} is on a call; when the call ends it stays paused")
         elif tx.now + left > MAX_MS:
             nxt.append("activating it is refused: the wrap-up would end after 9999-12-31")
@@ -81,6 +88,7 @@ def _queued(tx, row, since, why, nxt, agents) -> str | None:
         reasons = routing.not_presentable(agent, auto) + routing.queue_reasons(agent, queue)
         agents.append({"agent": agent.id, "presentable": not reasons, "reasons": reasons})
         blocked[agent.id] = routing.would_not_receive(agent, queue, agent.id in closing)
+    why += _queue_limits(tx, queue)
     if not facts:
         why.append("there are no agents yet")
     elif not any(routing.serves(agent, queue) for agent in facts):
@@ -126,7 +134,7 @@ def _conversation(tx, row) -> list[str]:
         if targets is not None and not targets:
             lines.append(f"transferring it to a queue is refused: {agent} is assigned to no other queue")
     elif state in (core.NEW, core.PARKED):
-        on_call = chats.is_on_call(tx, agent)
+        on_call = chats.is_on_call(tx, agent) and core.RETURN in core.CALL_REFUSES[tx.config("call-parks-chats")]
         lines.append(f"sending and transferring are refused: it is {state}, not active")
         if on_call:
             lines.append(f"returning it is refused while {agent} is on a call")
@@ -156,3 +164,44 @@ def _would_park(tx, agent: str, chat_id: str) -> str:
 
 def _wrapup_text(tx, queue: str) -> str:
     return format_duration(tx.config("wrapup", queue))
+
+
+def _ending(tx, row) -> str:
+    """What ending an active chat does in its queue's wrap-up mode, and what a call does to it."""
+    chat_id, mode = row["id"], tx.config("wrapup-mode", row["queue"])
+    if mode == core.OFF:
+        text = f"`chat wrapup {chat_id}` or the customer ending it closes it (wrapup-mode off: no wrap-up)"
+    elif mode == core.UNTIMED:
+        text = f"`chat wrapup {chat_id}` or the customer ending it starts a wrap-up with no timer (wrapup-mode untimed)"
+    else:
+        text = f"`chat wrapup {chat_id}` or the customer ending it starts wrap-up"
+        if mode == core.OPTIONAL:
+            text += f"; `chat wrapup {chat_id} --finish` closes it at once (wrapup-mode optional)"
+    calls = "a call parks it" if tx.config("call-parks-chats") else "a call leaves it active (call-parks-chats off)"
+    return f"{text}; {calls}"
+
+
+def _parked_end(tx, queue: str) -> str:
+    """What the customer ending a new or parked chat does in its queue's wrap-up mode."""
+    mode = tx.config("wrapup-mode", queue)
+    if mode == core.OFF:
+        return "it closes (wrapup-mode off: no wrap-up)"
+    if mode == core.UNTIMED:
+        return "it goes to parked-wrapup with no timer (wrapup-mode untimed)"
+    return f"it goes to parked-wrapup with a full {_wrapup_text(tx, queue)} wrap-up"
+
+
+def _queue_limits(tx, queue: str) -> list[str]:
+    """What the queue refuses of new chats (``max-queue-length``, ``when-no-agent``)."""
+    lines = []
+    limit = tx.config("max-queue-length", queue)
+    if limit is not None:
+        waiting = tx.q("SELECT count(*) FROM chats WHERE state = 'queued' AND queue = ?", queue).fetchone()[0]
+        lines.append(f"queue {queue} holds {waiting} waiting of at most {limit} (max-queue-length):"
+                     + (" new chats are refused" if waiting >= limit else " it takes new chats"))
+    if tx.config("when-no-agent", queue) == "refuse":
+        from .queues import logged_in_serving
+
+        lines.append(f"queue {queue} refuses new chats when no logged-in agent serves it (when-no-agent refuse):"
+                     + (" one does now" if logged_in_serving(tx, queue) else " none does now"))
+    return lines

@@ -208,9 +208,27 @@ def timeline(tx, chat_ids: list[str], agent_ids: list[str], start: int | None, e
             agent_rows += cur.execute(f"{_ROW} WHERE agent = ? AND chat IS NULL AND seq <= ? ORDER BY seq",
                                       (agent_id, last)).fetchall()
     rows = agent_rows + chat_rows
+    # The new chats the queues refused, on the whole picture (not one of some chats or agents).
+    refused = [] if chat_ids or agent_ids else rejected_between(tx, -(2**63) if start is None else start, end)
     if defaulted_end:
-        end = tl.default_end(rows, start, end)
-    return tl.build(rows, end, start)
+        end = tl.default_end(rows + [(None, at) for at, _queue in refused], start, end)
+    built = tl.build(rows, end, start)
+    built.rejected = [(at, queue) for at, queue in refused if built.start <= at <= built.end]
+    return built
+
+
+def rejected_between(tx, start: int, end: int) -> list[tuple[int, str]]:
+    """(instant, queue) of the new chats the queues refused in ``[start, end]`` (the journal of
+    refusals, ``queues.rejected_queue``)."""
+    from .queues import rejected_queue
+
+    found = []
+    for at, message in tx.q("SELECT at_ms, message FROM refusals WHERE exit_code = 3 AND at_ms BETWEEN ? AND ?"
+                            " ORDER BY seq", start, end):
+        queue = rejected_queue(message)
+        if queue is not None:
+            found.append((at, queue))
+    return found
 
 
 def last_seq_at(tx, at_ms: int) -> int:

@@ -190,3 +190,42 @@ def transfer_targets(tx, agent: str, current: str) -> list[str] | None:
 
 def _listed(rows) -> str:
     return ", ".join(r["queue"] + ("" if r["enabled"] else " (off)") for r in rows)
+
+
+# -- queues that refuse a new chat -----------------------------------------------------
+# ``max-queue-length`` and ``when-no-agent refuse``: ``chat new`` into the queue is refused
+# (exit 3) with one of these messages, journaled as every refusal is.  ``stats queues``
+# counts a queue's ``rejected`` from the journal (``rejected``), matching these exact forms
+# (a queue name has no space, so the match is exact).
+
+_FULL = "queue {queue} is full ({waiting} waiting)"
+_UNSERVED = "no logged-in agent serves queue {queue}"
+
+
+def refuse_new(tx, queue: str) -> str | None:
+    """Why a new chat may not join ``queue`` (None: it may wait there)."""
+    limit = tx.config("max-queue-length", queue)
+    if limit is not None:
+        waiting = tx.q("SELECT count(*) FROM chats WHERE state = 'queued' AND queue = ?", queue).fetchone()[0]
+        if waiting >= limit:
+            return _FULL.format(queue=queue, waiting=waiting)
+    if tx.config("when-no-agent", queue) == "refuse" and not logged_in_serving(tx, queue):
+        return _UNSERVED.format(queue=queue)
+    return None
+
+
+def logged_in_serving(tx, queue: str) -> bool:
+    """Whether an agent that is logged in (available, on a break or unavailable) serves ``queue``
+    (assigned to it with it switched on, or assigned to no queue)."""
+    return tx.exists(
+        "SELECT 1 FROM agents a WHERE a.presence != 'logged-out' AND (NOT EXISTS (SELECT 1 FROM agent_queues g"
+        " WHERE g.agent = a.id) OR EXISTS (SELECT 1 FROM agent_queues g WHERE g.agent = a.id AND g.queue = ?"
+        " AND g.enabled = 1))", queue)
+
+
+def rejected_queue(message: str) -> str | None:
+    """The queue a journaled refusal's message says rejected a new chat (None: another refusal)."""
+    import re
+
+    found = re.fullmatch(r"queue (\S+) is full \(\d+ waiting\)|no logged-in agent serves queue (\S+)", message)
+    return None if found is None else found.group(1) or found.group(2)

@@ -1,6 +1,7 @@
 """Statistics per agent and per queue, folded from the event log alone.
 
-Only the ``events`` table is read (and the ``service-level`` config key), so a
+Only the ``events`` table is read (and the ``service-level`` config key; the journal of
+refusals for a queue's rejected chats), so a
 restored snapshot or an imported bundle gives the same figures.  The folds are
 pure: they take event rows in log order (``seq``) and the window, and keep state
 only for what is still open (a chat in an inbox, a chat waiting in a queue, an
@@ -35,6 +36,9 @@ the log names before ``until``):
 - a wait: from the event that queued a chat to the one that took it out of the queue;
   average and longest over the waits that ended in the window (presented, taken or
   abandoned there), whenever they began;
+- rejected: new chats the queue refused (``max-queue-length``, ``when-no-agent refuse``),
+  counted from the journal of refusals (the one table read beside ``events``): a refusal
+  changes no chat and logs no event, and the journal travels with the state as the log does;
 - service level: of the waits that ended in the window, the share that ended by a
   presentation or a take within the queue's ``service-level`` (at most that long);
   None when no wait ended.
@@ -176,11 +180,14 @@ def fold_agents(rows: Iterable[tuple], window: Window) -> list[dict]:
 _OFFERED, _PRESENTED, _ABANDONED, _WAITS, _WAIT_MS, _LONGEST, _IN_TIME = range(7)
 
 
-def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[str], int]) -> list[dict]:
+def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[str], int],
+                rejected: dict[str, int] | None = None) -> list[dict]:
     """Per queue, its figures over ``window``.  ``rows``: (at_ms, chat, from_state, to_state,
     queue) in log order, up to ``window.end``; any superset of ``QUEUE_EVENTS``.
-    ``service_level(queue)``: the queue's service level in ms."""
-    queues: dict[str, list] = {}
+    ``service_level(queue)``: the queue's service level in ms.  ``rejected``: per queue, the new
+    chats it refused in the window (``rejections``)."""
+    rejected = rejected or {}
+    queues: dict[str, list] = {name: [0, 0, 0, 0, 0, None, 0] for name in rejected}
     waiting: dict[str, int] = {}  # chat → since when it waits (its queue does not change meanwhile)
     levels: dict[str, int] = {}
     counts = window.counts
@@ -225,6 +232,7 @@ def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[
             "offered": figures[_OFFERED],
             "presented_or_taken": figures[_PRESENTED],
             "abandoned": figures[_ABANDONED],
+            "rejected": rejected.get(name, 0),
             "waits_ended": waits,
             "average_wait_seconds": _average(figures[_WAIT_MS], waits),
             "longest_wait_seconds": seconds(figures[_LONGEST]),
@@ -259,11 +267,28 @@ def agents(tx, since_ms, until_ms):
     return figures  # read once timers and presentation due now have been applied
 
 
+def rejections(rows: Iterable[tuple], window: Window) -> dict[str, int]:
+    """Per queue, the new chats it refused in ``window`` (``max-queue-length``, ``when-no-agent``):
+    the journal of refusals' rows (at_ms, message) of exit 3 whose message is a queue's refusal
+    (``queues.rejected_queue``)."""
+    from .queues import rejected_queue
+
+    found: dict[str, int] = {}
+    for at, message in rows:
+        queue = rejected_queue(message)
+        if queue is not None and window.counts(at):
+            found[queue] = found.get(queue, 0) + 1
+    return found
+
+
 def queues(tx, since_ms, until_ms):
     window = Window(since_ms, until_ms, tx.now)
 
     def figures():
         rows = _rows(tx, "at_ms, chat, from_state, to_state, queue", QUEUE_EVENTS, window.end)
-        return {**window.shown(), "queues": fold_queues(rows, window, lambda q: tx.config("service-level", q))}
+        refused = rejections(tx.q("SELECT at_ms, message FROM refusals WHERE exit_code = 3 AND at_ms < ?"
+                                  " ORDER BY seq", window.end).fetchall(), window)
+        return {**window.shown(),
+                "queues": fold_queues(rows, window, lambda q: tx.config("service-level", q), refused)}
 
     return figures

@@ -70,6 +70,9 @@ class Timeline:
     start: int
     end: int
     lanes: list[Lane]
+    #: New chats the queues refused in the window (``max-queue-length``, ``when-no-agent``):
+    #: (instant, queue), from the journal of refusals.
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def span(self) -> int:
@@ -96,6 +99,8 @@ class Timeline:
                 }
                 for lane in self.lanes
             ],
+            **({"rejected": [{"at": format_time(at), "queue": queue} for at, queue in self.rejected]}
+               if self.rejected else {}),
         }
 
 

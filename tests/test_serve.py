@@ -137,6 +137,7 @@ STEPS = [
     ("DELETE", "/agents/agent-2/queues", None, ["--agent", "agent-2", "agent", "queues", "clear"]),
     ("GET", "/agents", None, ["agent", "list"]),
     ("GET", "/agents/agent-2", None, ["agent", "status", "agent-2"]),
+    ("POST", "/agents/agent-2/disconnect", None, ["--agent", "agent-2", "agent", "disconnect"]),
     ("POST", "/agents/agent-2/logout", {"return": True}, ["--agent", "agent-2", "agent", "logout", "--return"]),
     ("GET", "/stats/agents", None, ["stats", "agents"]),
     ("GET", "/stats/queues", {"since": START}, ["stats", "queues", "--since", START]),

@@ -113,9 +113,9 @@ def day(day_db, tmp_path) -> Chatemu:
     return Chatemu(tmp_path / "chatemu.db")
 
 
-def statuses(available=0, handling=0, wrapup=0, on_call=0, brk=0, logged_out=0) -> dict:
+def statuses(available=0, handling=0, wrapup=0, on_call=0, brk=0, logged_out=0, unavailable=0) -> dict:
     return {"available": available, "handling-chat": handling, "wrap-up": wrapup, "on-call": on_call,
-            "break": brk, "logged-out": logged_out}
+            "break": brk, "logged-out": logged_out, "unavailable": unavailable}
 
 
 def agent(name, status_seconds, handled, avg_handle, avg_wrapup, extensions, transfers, returns) -> dict:
@@ -123,8 +123,9 @@ def agent(name, status_seconds, handled, avg_handle, avg_wrapup, extensions, tra
             "average_wrapup_seconds": avg_wrapup, "extensions": extensions, "transfers": transfers, "returns": returns}
 
 
-def queue(name, offered, presented, abandoned, waits, avg, longest, level_s, within, level) -> dict:
+def queue(name, offered, presented, abandoned, waits, avg, longest, level_s, within, level, rejected=0) -> dict:
     return {"queue": name, "offered": offered, "presented_or_taken": presented, "abandoned": abandoned,
+            "rejected": rejected,
             "waits_ended": waits, "average_wait_seconds": avg, "longest_wait_seconds": longest,
             "service_level_seconds": level_s, "within_service_level": within, "service_level": level}
 

@@ -157,7 +157,7 @@ def token(role: str, agent: str | None = None, ns: str = "demo", revoked: str | 
 AGENT_MAY = {
     ("chat", v) for v in ("take", "activate", "park", "wrapup", "send", "return", "transfer", "classify",
                           "flag-abusive", "contact", "call-start", "call-end", "show", "transcript", "list")
-} | {("agent", v) for v in ("status", "list", "available", "break", "login", "logout", "queues")} | {
+} | {("agent", v) for v in ("status", "list", "available", "break", "login", "logout", "disconnect", "queues")} | {
     ("agent", "queues", v) for v in ("set", "clear", "on", "off")
 } | {("queue", "list"), ("queue", "show"), ("break-reason", "list"), ("clock",), ("config", "show"),
      ("template", "list"), ("classification", "list"), ("contact", "history"), ("stats", "agents"),
