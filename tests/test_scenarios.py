@@ -480,6 +480,8 @@ chat activate C3
 chat return C3
 agent break
 agent available
+agent disconnect
+agent available
 --agent agent-2 agent login
 chat activate C3
 chat transfer C3 --agent agent-2
@@ -496,7 +498,7 @@ def change_line(event: dict) -> str:
 def documented_agent_causes() -> set[str]:
     """The agent event causes docs/json.md names, between "Agent events" and "A command shows"."""
     text = (Path(__file__).resolve().parent.parent / "docs" / "json.md").read_text(encoding="utf-8")
-    section = text[text.index("Agent events have"):text.index("A command shows every event")]
+    section = text[text.index("Agent events have"):text.index("A vendor profile applied")]
     return set(re.findall(r"`([a-z-]+)`", section)) - {"chat", "from", "cause", "chat end"}
 
 
@@ -520,7 +522,7 @@ def test_every_event_a_line_causes_is_shown_by_single_commands_run_and_run_json_
             mark = str(caused[0]["seq"] - 1)
             assert single.run("expect", "events-since", mark, str(len(caused))).code == 0
     every = single.js("events")
-    agent_causes = {e["cause"] for e in every if e["chat"] is None}
+    agent_causes = {e["cause"] for e in every if e["chat"] is None and e["agent"] is not None}
     assert agent_causes == documented_agent_causes() - {"upgrade"}  # docs/json.md names each one
     assert {"customer", "timer", "login", "park", "transfer", "activate"} <= agent_causes
 
