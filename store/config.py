@@ -224,4 +224,6 @@ def set_(tx, name: str, text: str, queue: str | None, agent: str | None = None):
         queue or "", name, encode(k, value),
     )
     tx.config_changed()
+    if name == "max-chats":
+        tx.free_changed()  # every agent's capacity may be another now
     return lambda: show_all(tx)
