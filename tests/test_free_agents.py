@@ -243,3 +243,98 @@ def test_db_check_says_where_a_kept_flag_is_wrong(cm):
     assert done.code == 1
     assert "agent agent-1: kept as free for a queued chat, but its presence, call, chats and capacity make it" \
            " not free" in done.out
+
+
+def kept_flags(path) -> dict[str, int | None]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT id, free FROM agents ORDER BY id").fetchall())
+    finally:
+        conn.close()
+
+
+def three_agents(cm) -> None:
+    """agent-1 free, agent-2 busy (a new chat), agent-3 on a break."""
+    for agent in ("agent-1", "agent-2", "agent-3"):
+        cm.ok("agent", "login", agent=agent)
+    cm.ok("chat", "new", "--inbox", "--id", "C1", agent="agent-2")
+    cm.ok("agent", "break", agent="agent-3")
+
+
+WORKED_OUT = {"agent-1": 1, "agent-2": 0, "agent-3": 0}
+
+
+def test_an_older_database_gets_its_flags_worked_out_by_the_upgrade(cm):
+    three_agents(cm)
+    conn = sqlite3.connect(cm.db)
+    try:  # as the schema was before the flag
+        (table,) = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
+        conn.execute(f"DELETE FROM {table} WHERE name = '0010_free_agents'")
+        conn.execute("DROP INDEX idx_agents_free")
+        conn.execute("ALTER TABLE agents DROP COLUMN free")
+        conn.execute("PRAGMA user_version = 7")
+        conn.commit()
+    finally:
+        conn.close()
+    cm.ok("clock", "advance", "0s")
+    assert kept_flags(cm.db) == WORKED_OUT
+    assert cm.run("db", "check").code == 0
+
+
+def test_export_leaves_the_flag_out_and_import_and_restore_work_it_out(cm, tmp_path):
+    three_agents(cm)
+    cm.ok("snapshot", "save", "s1")
+    bundle = tmp_path / "b.json"
+    cm.ok("export", str(bundle))
+    assert '"free"' not in bundle.read_text()  # worked out from the state, never saved
+    conn = sqlite3.connect(cm.db)
+    try:  # wrong flags: restoring the snapshot works them out again
+        conn.execute("UPDATE agents SET free = 1 - ifnull(free, 0)")
+        conn.commit()
+    finally:
+        conn.close()
+    cm.ok("snapshot", "restore", "s1")
+    assert kept_flags(cm.db) == WORKED_OUT
+    other = type(cm)(tmp_path / "other.db")
+    other.ok("import", str(bundle))
+    assert kept_flags(other.db) == WORKED_OUT
+    assert other.run("db", "check").code == 0
+
+
+def test_an_agent_put_in_by_sql_is_worked_out_when_presenting(cm):
+    """A row whose flag is not worked out yet (NULL) is a candidate: a chat is presented to it
+    if it is free, and its flag is kept from then on."""
+    cm.ok("agent", "login")
+    cm.ok("chat", "new", "--inbox", "--id", "C1")  # agent-1 busy
+    conn = sqlite3.connect(cm.db)
+    try:
+        conn.execute("INSERT INTO agents (id, presence, on_call, last_activity_ms, created_at_ms, status,"
+                     " status_since_ms) SELECT 'sql-1', 'available', 0, now_ms, now_ms, 'available', now_ms FROM meta")
+        conn.execute("INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause)"
+                     " SELECT now_ms, 'sql-1', NULL, NULL, 'available', 'login' FROM meta")
+        conn.commit()
+    finally:
+        conn.close()
+    assert kept_flags(cm.db)["sql-1"] is None
+    assert cm.run("db", "check").code == 0  # not worked out yet is not wrong
+    cm.ok("chat", "new", "--id", "C2")
+    assert cm.js("chat", "show", "C2")["agent"] == "sql-1"
+    assert kept_flags(cm.db) == {"agent-1": 0, "sql-1": 0}
+
+
+def test_changing_the_global_capacity_works_out_every_flag(cm):
+    for agent in ("agent-1", "agent-2"):
+        cm.ok("agent", "login", agent=agent)
+        cm.ok("chat", "new", "--inbox", "--id", f"C-{agent}", agent=agent)
+        cm.ok("chat", "activate", f"C-{agent}", agent=agent)
+        cm.ok("chat", "park", f"C-{agent}", agent=agent)  # one parked chat each: free under max-chats 3
+    assert kept_flags(cm.db) == {"agent-1": 1, "agent-2": 1}
+    cm.ok("config", "set", "max-chats", "1")
+    assert kept_flags(cm.db) == {"agent-1": 0, "agent-2": 0}
+    cm.ok("chat", "new", "--id", "Q1")
+    assert cm.js("chat", "show", "Q1")["state"] == "queued"
+    cm.ok("config", "set", "max-chats", "2", "--agent", "agent-2")
+    assert kept_flags(cm.db) == {"agent-1": 0, "agent-2": 0}  # Q1 went to agent-2 at once
+    assert cm.js("chat", "show", "Q1")["agent"] == "agent-2"
+    assert cm.run("db", "check").code == 0
