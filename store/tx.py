@@ -301,10 +301,11 @@ class Tx:
         for r in rows:
             on, assigned = served.get(r[0], (None, None))
             agent = free_agents.facts(r, max_chats, pending.get(r[0]), None if on is None else tuple(on),
-                               None if assigned is None else tuple(assigned))
+                                      None if assigned is None else tuple(assigned))
             facts.append(agent)
-            if r[7] != free_agents.is_free(agent):
-                wrong.append((int(free_agents.is_free(agent)), r[0]))
+            flag = free_agents.is_free(agent)
+            if r[7] != flag:  # NULL: not worked out yet
+                wrong.append((int(flag), r[0]))
         return facts, wrong
 
     def membership(self) -> bool:
@@ -373,7 +374,8 @@ class Tx:
 
         Only agents whose facts changed since the last presentation can have become free
         (``touched``), unless a chat joined a queue or the config changed; so settling N
-        timers looks at one agent per timer, not at every agent each time."""
+        timers looks at one agent per timer, not at every agent each time.  Otherwise only
+        the agents that may be free are read, from their index (``_present_in_order``)."""
         touched, self.touched = self.touched, set()
         if touched is not None and not touched:
             return
