@@ -190,18 +190,24 @@ class Tx:
             self.status_check(agent, cause)
 
     def status_check(self, agent: str, cause: str) -> None:
-        """Log the agent's derived status if a chat's move changed it."""
-        found = self._plain.execute(
-            "SELECT a.presence, a.on_call, a.status, (SELECT c.state FROM chats c WHERE c.agent = a.id"
-            " AND c.state IN ('active', 'active-wrapup') LIMIT 1) FROM agents a WHERE a.id = ?", (agent,)
-        ).fetchone()
+        """Log the agent's derived status if a chat's move changed it (and keep its free flag:
+        the same read tells both)."""
+        found = self._plain.execute(free_agents.ONE_STATUS, (agent,)).fetchone()
         if found is None:
             return
-        presence, on_call, stored, active = found
+        presence, on_call, stored, active = found[1], found[2], found[7], free_agents.active_state(found)
         derived = core.agent_status(presence, bool(on_call), active)
+        flag = self._flag(found)
         if derived != stored:
-            self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
+            if flag is None:
+                self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
+            else:
+                self.q("UPDATE agents SET status = ?, status_since_ms = ?, free = ? WHERE id = ?",
+                       derived, self.at, flag, agent)
             self.event(agent, None, stored, derived, cause)
+            self._worked_out(agent)  # a status event changes none of the facts its flag comes from
+        elif flag is not None:
+            self.q(free_agents.SET, flag, agent)
 
     def active(self, agent: str) -> None:
         """The agent acted (or was acted for) now: it is no longer idle since ``at``."""
@@ -280,7 +286,6 @@ class Tx:
 
     def _facts(self, where: str, params, limit: int | None = None) -> tuple[list[routing.AgentFacts], list]:
         """``agent_facts``, and (flag, agent) for each agent read whose kept free flag is wrong."""
-        max_chats = self.config("max-chats")
         pending = self._idle_since or {}  # last activity not written yet (settling)
         rows = self._plain.execute(
             free_agents.FACTS.format(where=where, limit="" if limit is None else f" LIMIT {int(limit)}"), params).fetchall()
@@ -300,7 +305,7 @@ class Tx:
         facts, wrong = [], []
         for r in rows:
             on, assigned = served.get(r[0], (None, None))
-            agent = free_agents.facts(r, max_chats, pending.get(r[0]), None if on is None else tuple(on),
+            agent = free_agents.facts(r, pending.get(r[0]), None if on is None else tuple(on),
                                       None if assigned is None else tuple(assigned))
             facts.append(agent)
             flag = free_agents.is_free(agent)
@@ -333,8 +338,10 @@ class Tx:
         self.queued = None  # not known now: read again when needed
         waiting = [routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
                    for r in candidates.values()]
+        given = {agent.id: agent for agent in free}
         for chat_id, agent in routing.decide(waiting, free, True, self.config("routing")):
             chats.move(self, candidates[chat_id], core.PRESENT, "presentation", agent=agent)
+            self._given(given[agent], chat_id)
         self.touched = set()
 
     def pending(self) -> bool:
@@ -383,15 +390,16 @@ class Tx:
             self.queued = self.exists("SELECT 1 FROM chats WHERE state = 'queued'")
         if not self.queued or not self.config("auto-present"):
             return
-        self.refresh_free()
         if touched is None:
+            self.refresh_free()
             self._present_in_order()
             return
-        if len(touched) == 1:
-            facts = self.agent_facts(free_agents.CANDIDATES + " AND a.id = ?", *touched)
-        else:
-            facts = self.agent_facts(free_agents.CANDIDATES + f" AND a.id IN ({', '.join('?' * len(touched))})",
-                                     *sorted(touched))
+        # The agents whose facts changed, read whole: their flags are worked out from the same read.
+        where = "WHERE a.id = ?" if len(touched) == 1 else f"WHERE a.id IN ({', '.join('?' * len(touched))})"
+        facts, wrong = self._facts(where, sorted(touched))
+        free_agents.set_flags(self.conn, wrong)
+        for agent in touched:
+            self._worked_out(agent)
         self._present_to(routing.free_agents(facts, True))
 
     def _present_to(self, free: list[routing.AgentFacts]) -> None:
@@ -408,8 +416,10 @@ class Tx:
             del self._head[:len(head)]  # every one is presented below
         waiting = [routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
                    for r in head.values()]
+        given = {agent.id: agent for agent in free}
         for chat_id, agent in routing.decide(waiting, free, True):
             chats.move(self, head[chat_id], core.PRESENT, "presentation", agent=agent)
+            self._given(given[agent], chat_id)
         self.touched = set()  # every agent free now has been given a chat, or none is waiting
 
     # -- free agents (``free``: the flag kept per agent, its index) ---------------
@@ -422,17 +432,41 @@ class Tx:
         """Work out again the free flag of each agent whose facts changed since the last time."""
         stale, self._stale = self._stale, set()
         if stale is None:
-            free_agents.rebuild(self.conn, self.config("max-chats"))
+            free_agents.rebuild(self.conn)
             return
         if not stale:
             return
+        if len(stale) == 1:  # most commands: the acting agent's
+            row = self._plain.execute(free_agents.ONE, tuple(stale)).fetchone()
+            flag = None if row is None else self._flag(row)
+            if flag is not None:
+                self.q(free_agents.SET, flag, row[0])
+            return
         ids = sorted(stale)
-        max_chats = self.config("max-chats")
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             where = "WHERE a.id = ?" if len(chunk) == 1 else f"WHERE a.id IN ({', '.join('?' * len(chunk))})"
-            rows = self._plain.execute(free_agents.FACTS.format(where=where, limit=""), chunk).fetchall()
-            free_agents.set_flags(self.conn, free_agents.wrong_flags(rows, max_chats))
+            rows = self._plain.execute(free_agents.FLAGS.format(where=where), chunk).fetchall()
+            free_agents.set_flags(self.conn, free_agents.wrong_flags(rows))
+
+    def _flag(self, row) -> int | None:
+        """The free flag a row of ``free.ONE`` gives its agent, when it is not the one kept (None:
+        it is); the agent's flag is worked out as of now."""
+        self._worked_out(row[0])
+        flag = free_agents.flag_of(row)
+        return None if row[4] == flag else flag
+
+    def _worked_out(self, agent: str) -> None:
+        if self._stale is not None:
+            self._stale.discard(agent)
+
+    def _given(self, agent: routing.AgentFacts, chat_id: str) -> None:
+        """A chat was just presented to this (free) agent: its flag is routing's answer for it
+        with that chat new in its inbox (it has a flag kept: presentation reads and keeps it)."""
+        after = agent._replace(busy_chat=f"{chat_id} {core.NEW}", open_chats=agent.open_chats + 1)
+        if not free_agents.is_free(after):
+            self.q(free_agents.SET, 0, agent.id)
+            self._worked_out(agent.id)
 
     def _present_in_order(self) -> None:
         """Present to the agents that may be free, read from their index in routing's order (the

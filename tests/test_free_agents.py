@@ -47,7 +47,6 @@ def centre(tmp_path):
 
 def every_agent_facts(conn: sqlite3.Connection) -> list[routing.AgentFacts]:
     """Every agent's facts as routing sees them (read without the kept flag)."""
-    limit = free.max_chats(conn)
     rows = conn.execute(free.FACTS.format(where="", limit="")).fetchall()
     served: dict[str, tuple[list, list]] = {}
     for agent, queue, enabled in conn.execute("SELECT agent, queue, enabled FROM agent_queues ORDER BY agent, position"):
@@ -58,7 +57,7 @@ def every_agent_facts(conn: sqlite3.Connection) -> list[routing.AgentFacts]:
     out = []
     for row in rows:
         on, assigned = served.get(row[0], (None, None))
-        out.append(free.facts(row, limit, None, None if on is None else tuple(on),
+        out.append(free.facts(row, None, None if on is None else tuple(on),
                               None if assigned is None else tuple(assigned)))
     return out
 
