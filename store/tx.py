@@ -480,14 +480,16 @@ class Tx:
         after: tuple[int, str] | None = None
         while True:
             if self.membership():
-                limit = FREE_BATCH
+                limit, where = FREE_BATCH, free_agents.SERVING
             else:  # each free agent takes one chat: no more agents than chats queued are needed
                 limit = self.q("SELECT count(*) FROM (SELECT 1 FROM chats WHERE state = 'queued' LIMIT ?)",
                                FREE_BATCH).fetchone()[0]
                 if not limit:
                     self.queued = False
                     return
-            where = free_agents.CANDIDATES + ("" if after is None else " AND (a.last_activity_ms, a.id) > (?, ?)")
+                where = free_agents.CANDIDATES
+            if after is not None:
+                where += " AND (a.last_activity_ms, a.id) > (?, ?)"
             facts, wrong = self._facts(where, () if after is None else after, limit)
             free_agents.set_flags(self.conn, wrong)  # rows put in some other way: worked out now
             self._present_to(routing.free_agents(facts, True))
