@@ -287,8 +287,8 @@ class Tx:
     def _facts(self, where: str, params, limit: int | None = None) -> tuple[list[routing.AgentFacts], list]:
         """``agent_facts``, and (flag, agent) for each agent read whose kept free flag is wrong."""
         pending = self._idle_since or {}  # last activity not written yet (settling)
-        rows = self._plain.execute(
-            free_agents.FACTS.format(where=where, limit="" if limit is None else f" LIMIT {int(limit)}"), params).fetchall()
+        sql = free_agents.FACTS.format(where=where, limit="" if limit is None else f" LIMIT {int(limit)}")
+        rows = self._plain.execute(sql, params).fetchall()
         served: dict[str, tuple[list[str], list[str]]] = {}
         if rows and self.membership():
             ids = [r[0] for r in rows]
