@@ -23,6 +23,9 @@ product's speed.  This script (not a test: it asserts nothing unless
 3b. queue: ``clock advance 2m`` running out N wrap-up timers (N agents at
    capacity 1) with N chats queued, each expiry presenting one, N up to 3,000:
    its time and the cost per timer at each N;
+3c. routing: ``chatemu run`` of 300 ``chat new`` lines (each chat queued) with 20 and with
+   2,000 agents, all busy; and building N agents in wrap-up with N chats queued (N = 250,
+   500, 1,000): what a queued chat costs must not grow with the number of agents;
 4. peak memory (max RSS) of those processes, empty against big database;
 5. whole: ``export``, ``import``, ``snapshot save/list/restore``, ``events`` and
    ``stats agents``/``stats queues`` and ``timeline`` on databases of two sizes: peak RSS and
@@ -103,6 +106,11 @@ class Plan:
     whole_rounds: int
     serve_chats: int
     serve_rounds: int
+    busy_agents: tuple[int, int]
+    busy_lines: int
+    busy_rounds: int
+    ending_sizes: tuple[int, ...]
+    ending_rounds: int
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -111,6 +119,7 @@ class Plan:
             scale_chats=300, scale_rounds=2, settle_timers=(0, 10), settle_rounds=1,
             memory_runs=1, warmup=1, queue_sizes=(20, 40), queue_rounds=1,
             whole_sizes=(100, 400), whole_rounds=1, serve_chats=2, serve_rounds=1,
+            busy_agents=(5, 50), busy_lines=30, busy_rounds=1, ending_sizes=(10, 20), ending_rounds=1,
         )
 
     @classmethod
@@ -120,6 +129,7 @@ class Plan:
             scale_chats=100_000, scale_rounds=25, settle_timers=(0, 10, 100, 1000), settle_rounds=7,
             memory_runs=5, warmup=3, queue_sizes=(500, 1000, 2000, 3000), queue_rounds=5,
             whole_sizes=(25_000, 100_000), whole_rounds=2, serve_chats=14, serve_rounds=5,
+            busy_agents=(20, 2_000), busy_lines=300, busy_rounds=7, ending_sizes=(250, 500, 1_000), ending_rounds=3,
         )
 
 
@@ -1040,6 +1050,91 @@ def bench_queue(runner: Runner, plan: Plan, report: Report) -> None:
                   f"{growth:.2f}", "≤ 1.2")
 
 
+# -- 3c. routing: queued chats with every agent busy ---------------------------------------
+
+
+def busy_centre(n: int) -> str:
+    """A scenario: ``n`` agents log in, each with a new chat in its inbox (so each is busy)."""
+    return "".join(f"--agent bz-{i} agent login\n--agent bz-{i} chat new --inbox --id BZ{i}\n" for i in range(1, n + 1))
+
+
+def queued_chats(lines: int, prefix: str) -> str:
+    """A scenario of ``lines`` customers' chats, each queued (every agent is busy)."""
+    return "".join(f"chat new --id {prefix}{i} --customer c{i}\n" for i in range(1, lines + 1))
+
+
+def ending_centre(n: int) -> str:
+    """``n`` agents each ending a chat (in wrap-up, its timer running), then ``n`` chats queued."""
+    out = []
+    for i in range(1, n + 1):
+        out += [f"--agent en-{i} agent login", f"--agent en-{i} chat new --inbox --id EN{i}",
+                f"--agent en-{i} chat activate EN{i}", f"chat end EN{i}"]
+    out += [f"chat new --id EQ{i}" for i in range(1, n + 1)]
+    out.append(f"expect chat EQ{n} state=queued")
+    return "".join(f"{line}\n" for line in out)
+
+
+def bench_routing(runner: Runner, plan: Plan, report: Report) -> None:
+    """What a queued chat costs against the number of agents: ``chatemu run`` of ``busy_lines``
+    ``chat new`` lines (each chat queued) with few and with many agents, all busy; and
+    building a centre of N agents in wrap-up with N chats queued, at several N."""
+    tmp = runner.tmp
+    few, many = plan.busy_agents
+    built: dict[int, Path] = {}
+    for n in (few, many):
+        path = tmp / f"routing-{n}.db"
+        (tmp / f"routing-{n}.txt").write_text(busy_centre(n))
+        runner.check([runner.chatemu, "run", "--quiet", "--keep", str(path), str(tmp / f"routing-{n}.txt")])
+        built[n] = path
+    work = {n: tmp / f"routing-work-{n}.db" for n in built}
+    scenario = tmp / "routing-queued.txt"
+    scenario.write_text(queued_chats(plan.busy_lines, "QC"))
+
+    def queued_run(n: int) -> float:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{work[n]}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(built[n], work[n])
+        return runner.timed([runner.chatemu, "run", "--quiet", str(scenario)], work[n])
+
+    progress(f"routing: {plan.busy_lines} queued `chat new` lines with {few} and {many} busy agents, "
+             f"{plan.busy_rounds} interleaved rounds")
+    jobs = {f"{n} agents": (lambda n=n: queued_run(n)) for n in (few, many)}
+    samples = interleave(plan.busy_rounds, jobs, warmup=1)
+    conn = sqlite3.connect(work[many])
+    try:
+        queued = conn.execute("SELECT count(*) FROM chats WHERE state = 'queued'").fetchone()[0]
+    finally:
+        conn.close()
+    if queued != plan.busy_lines:
+        raise BenchError(f"{queued} of {plan.busy_lines} chats queued with {many} busy agents")
+    stats = {name: summary(v) for name, v in samples.items()}
+    r = paired(samples[f"{many} agents"], samples[f"{few} agents"])
+    big, small = stats[f"{many} agents"], stats[f"{few} agents"]
+    section = {"queued_lines": plan.busy_lines, "agents": [few, many], "runs": stats, "ratio": r}
+    report.target(f"routing: `run` of {plan.busy_lines} queued `chat new`, {many:,} vs {few} agents all busy",
+                  ms_pair(big), ms_pair(small), r, "<=", 1.2, ratio_text(r, big["min"] / small["min"]), "≤ 1.2")
+
+    # Building N agents in wrap-up and N chats queued: its time should grow linearly with N.
+    files = {}
+    for n in plan.ending_sizes:
+        files[n] = tmp / f"routing-ending-{n}.txt"
+        files[n].write_text(ending_centre(n))
+    progress(f"routing: building {plan.ending_sizes} agents in wrap-up with as many chats queued, "
+             f"{plan.ending_rounds} interleaved rounds")
+    ending = interleave(plan.ending_rounds, {
+        n: (lambda n=n: runner.timed([runner.chatemu, "run", "--quiet", "--fresh", str(files[n])]))
+        for n in plan.ending_sizes})
+    rows = [{"agents": n, "lines": 5 * n + 1, "time": summary(ending[n])} for n in plan.ending_sizes]
+    section["ending"] = rows
+    half, whole = plan.ending_sizes[-2], plan.ending_sizes[-1]
+    g = paired(ending[whole], ending[half])
+    section["ending_growth"] = g
+    report.target(f"routing: building {whole:,} agents in wrap-up + {whole:,} queued chats vs {half:,} (linear: ≤ 2.5)",
+                  ms_pair(summary(ending[whole])), ms_pair(summary(ending[half])), g, "<=", 2.5,
+                  ratio_text(g, min(ending[whole]) / min(ending[half])), "≤ 2.5")
+    report.sections["routing"] = section
+
+
 # -- 5. whole-state commands ------------------------------------------------------------------
 
 
@@ -1515,6 +1610,19 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
         for row in qs["rows"]:
             add(f"| {row['timers']:,} | {ms_pair(row['time'])} | {row['ratio']:.2f} | {row['per_timer_ms']:.3f} ms |")
 
+    rt = report.sections.get("routing")
+    if rt:
+        few, many = rt["agents"]
+        add(f"\n### Routing: a `run` of {rt['queued_lines']} `chat new` lines, each chat queued (every agent busy)\n")
+        add("| agents, all busy | min / median |")
+        add("|---|---|")
+        for n in (few, many):
+            add(f"| {n:,} | {ms_pair(rt['runs'][f'{n} agents'])} |")
+        add("\n| building N agents in wrap-up + N queued chats (`run --fresh`, 5 N + 1 lines) | min / median |")
+        add("|---|---|")
+        for row in rt["ending"]:
+            add(f"| {row['agents']:,} | {ms_pair(row['time'])} |")
+
     wh = report.sections.get("whole")
     if wh:
         sizes = list(wh["sizes"].values())
@@ -1574,7 +1682,7 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
 
 # -- main -----------------------------------------------------------------------------
 
-SECTIONS = ["startup", "batch", "scale", "queue", "memory", "whole", "serve"]
+SECTIONS = ["startup", "batch", "scale", "queue", "routing", "memory", "whole", "serve"]
 
 
 def find_chatemu(explicit: str | None) -> str:
@@ -1635,6 +1743,8 @@ def main(argv: list[str] | None = None) -> int:
                     scale = bench_scale(runner, plan, report)
                 elif name == "queue":
                     bench_queue(runner, plan, report)
+                elif name == "routing":
+                    bench_routing(runner, plan, report)
                 elif name == "whole":
                     bench_whole(runner, plan, report)
                 elif name == "memory":

@@ -67,6 +67,9 @@ CHUNK = 1 << 20
 #: zlib's level: the fastest; JSON rows still shrink about eight times.
 LEVEL = 1
 _COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {}
+#: Columns worked out from the rest of the state and kept for speed (``free.py``): never saved
+#: in a snapshot or a bundle, worked out again when a state is loaded.
+DERIVED = {"agents": ("free",)}
 #: What must be unique in a state's tables (the keys of the live schema).
 _UNIQUE = {"chats": ("id", "number"), "agents": ("id",), "events": ("seq",),
            "config": ("queue", "key"), "contacts": ("name",), "messages": ("chat", "seq"),
@@ -98,6 +101,7 @@ def columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[str, bool]]
     if table not in _COLUMNS:
         _COLUMNS[table] = {
             row[1]: (row[2].upper(), bool(row[3] or row[5])) for row in conn.execute(f"PRAGMA table_info({table})")
+            if row[1] not in DERIVED.get(table, ())
         }
     return _COLUMNS[table]
 
@@ -309,6 +313,9 @@ def load_parts(conn: sqlite3.Connection, parts: Parts, seq: int, where: str | No
     conn.execute("DELETE FROM sqlite_sequence WHERE name = 'events'")
     conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('events', ?)", (seq,))
     schema.fill_agents_queues(conn)
+    from . import free
+
+    free.rebuild(conn)
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:

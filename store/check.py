@@ -76,6 +76,8 @@ The invariants:
   ``webhook add`` takes them, a disabling time exactly with its reason, a
   generation no later than the log's and a cursor that is a seq (or -1); each
   delivery record names an endpoint, with at least one attempt;
+- each agent's kept free flag (whether a queued chat may be presented to it now) is what
+  its presence, call, chats and capacity make it (or not worked out yet);
 - every stored value obeys the rules the command line enforces, whatever way
   it came in: names and ids (chats, agents, queues, snapshots, templates),
   customer and contact names, message texts, priorities, times within
@@ -182,7 +184,19 @@ class _Checker:
             self.refusals()
         if self.version >= 7:
             self.webhooks()
+        self.free_flags()
         return self.found
+
+    def free_flags(self) -> None:
+        """Each agent's kept free flag is what its facts make it (``free.py``)."""
+        from . import free
+
+        wrong = free.problems(self.conn)
+        for agent, kept, should in wrong[:self.limit]:
+            self.found.append(f"agent {_name(agent)}: kept as {'free' if kept else 'not free'} for a queued chat,"
+                              f" but its presence, call, chats and capacity make it {'free' if should else 'not free'}")
+        if len(wrong) > self.limit:
+            self.found.append(f"… and {len(wrong) - self.limit} more like the line above")
 
     def clock(self) -> int | None:
         rows = self.rows("SELECT id, now_ms FROM meta")

@@ -213,6 +213,8 @@ def store(tx, name: str, value, queue: str = "") -> None:
         queue, name, encode(KEYS[name], value),
     )
     tx.config_changed()
+    if name == "max-chats":
+        tx.free_changed()  # every agent's capacity may be another now
 
 
 def _calls_over(tx) -> None:

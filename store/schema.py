@@ -18,8 +18,8 @@ from .errors import DatabaseError, UsageError
 
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
-#: The number of migrations below; mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 7
+#: The schema's version, mirrored in ``PRAGMA user_version``.
+SCHEMA_VERSION = 10
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -480,8 +480,22 @@ def _migrations(sqlite_utils, now_ms: int):
                 db.conn.execute(statement)
         db.conn.execute("INSERT INTO webhook_log (id, tag, generation) VALUES (1, NULL, 0)")
 
+    @migrations(name="0010_free_agents")
+    def free_agents(db) -> None:
+        # Whether a queued chat may be presented to the agent now (1, 0; NULL: not worked out yet),
+        # kept by every command (store/free.py); the index holds only the agents that may be free,
+        # in routing's order, so presenting never reads the busy ones.
+        from . import free
+
+        db.conn.execute("ALTER TABLE agents ADD COLUMN free INTEGER")
+        db.conn.execute(FREE_INDEX)
+        free.rebuild(db.conn)
+
     return migrations
 
+
+#: The agents that may be free, in routing's order (``free.CANDIDATES`` is its WHERE).
+FREE_INDEX = "CREATE INDEX idx_agents_free ON agents(last_activity_ms, id) WHERE free IS NOT 0"
 
 #: Schema version 7's tables.  ``webhook_log``: one row, the log's generation (counted up each
 #: time reset, snapshot restore or import replaces the event log) and a random tag of this

@@ -14,17 +14,11 @@ from __future__ import annotations
 import sqlite3
 
 from . import chats, core, routing
+from . import free as free_agents
 from . import config as cfg
 from .clock import clock_now
 from .timefmt import format_time
 
-_FACTS = (
-    "SELECT a.id, a.presence, a.on_call, a.last_activity_ms,"
-    f" (SELECT count(*) FROM chats c WHERE c.agent = a.id AND c.state IN {chats.OPEN}) AS open,"
-    f" (SELECT c.id || ' ' || c.state FROM chats c WHERE c.agent = a.id AND c.state IN {chats.BUSY}"
-    "  ORDER BY c.number LIMIT 1) AS busy, a.max_chats"
-    " FROM agents a {where} ORDER BY a.last_activity_ms, a.id"
-)
 _BEGIN = (
     "SELECT mode, now_ms, offset_ms, next_chat,"
     " (SELECT min(wrapup_deadline_ms) FROM chats WHERE wrapup_deadline_ms IS NOT NULL) AS first_due,"
@@ -33,7 +27,8 @@ _BEGIN = (
     " FROM meta WHERE id = 1"
 )
 _NAMES: dict[str, tuple[str, ...]] = {}  # a query's column names, for ``Tx.records``
-_FREE = "WHERE a.presence = 'available' AND a.on_call = 0"
+#: At most this many agents that may be free are read at a time (the queue's chats, at most).
+FREE_BATCH = 64
 _INSERT_EVENT = "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause, queue) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -86,6 +81,8 @@ class Tx:
         self._head_whole = False  # the head read ahead is the whole queue
         self._membership: bool | None = None  # whether any agent_queues row exists (None: not known)
         self._status_pending: dict[str, str] = {}  # agent → the cause of a move that may change its status
+        # Agents whose kept free flag (``free``) may be out of date; None: every agent's.
+        self._stale: set[str] | None = set()
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -114,6 +111,7 @@ class Tx:
         if self.due:
             self.settle()
         self.present()
+        self.refresh_free()
         clock = (self.mode, self.now, self.offset)
         if clock != self.stored_clock:
             self.q("UPDATE meta SET mode = ?, now_ms = ?, offset_ms = ? WHERE id = 1", *clock)
@@ -165,6 +163,8 @@ class Tx:
         )
         if agent is not None:
             self.active(agent)
+            if self._stale is not None:
+                self._stale.add(agent)
         if to_state == core.QUEUED:
             self.touched = None  # a chat joined a queue: any free agent may take it
             self.queued = True
@@ -190,18 +190,24 @@ class Tx:
             self.status_check(agent, cause)
 
     def status_check(self, agent: str, cause: str) -> None:
-        """Log the agent's derived status if a chat's move changed it."""
-        found = self._plain.execute(
-            "SELECT a.presence, a.on_call, a.status, (SELECT c.state FROM chats c WHERE c.agent = a.id"
-            " AND c.state IN ('active', 'active-wrapup') LIMIT 1) FROM agents a WHERE a.id = ?", (agent,)
-        ).fetchone()
+        """Log the agent's derived status if a chat's move changed it (and keep its free flag:
+        the same read tells both)."""
+        found = self._plain.execute(free_agents.ONE_STATUS, (agent,)).fetchone()
         if found is None:
             return
-        presence, on_call, stored, active = found
+        presence, on_call, stored, active = found[1], found[2], found[7], free_agents.active_state(found)
         derived = core.agent_status(presence, bool(on_call), active)
+        flag = self._flag(found)
         if derived != stored:
-            self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
+            if flag is None:
+                self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
+            else:
+                self.q("UPDATE agents SET status = ?, status_since_ms = ?, free = ? WHERE id = ?",
+                       derived, self.at, flag, agent)
             self.event(agent, None, stored, derived, cause)
+            self._worked_out(agent)  # a status event changes none of the facts its flag comes from
+        elif flag is not None:
+            self.q(free_agents.SET, flag, agent)
 
     def active(self, agent: str) -> None:
         """The agent acted (or was acted for) now: it is no longer idle since ``at``."""
@@ -267,15 +273,22 @@ class Tx:
             self._no_due_before = deadline
 
     def touch(self, agent: str) -> None:
-        """The agent's facts changed without an event (it came into being)."""
+        """The agent's facts changed without an event (it came into being, its capacity changed)."""
         if self.touched is not None:
             self.touched.add(agent)
+        if self._stale is not None:
+            self._stale.add(agent)
 
-    def agent_facts(self, where: str = "", *params) -> list[routing.AgentFacts]:
-        """The facts routing needs, for the agents ``where`` selects (SQL on ``agents a``)."""
-        limit = self.config("max-chats")
+    def agent_facts(self, where: str = "", *params, limit: int | None = None) -> list[routing.AgentFacts]:
+        """The facts routing needs, for the agents ``where`` selects (SQL on ``agents a``), in
+        routing's order (the first ``limit`` of them: all when None)."""
+        return self._facts(where, params, limit)[0]
+
+    def _facts(self, where: str, params, limit: int | None = None) -> tuple[list[routing.AgentFacts], list]:
+        """``agent_facts``, and (flag, agent) for each agent read whose kept free flag is wrong."""
         pending = self._idle_since or {}  # last activity not written yet (settling)
-        rows = self.q(_FACTS.format(where=where), *params).fetchall()
+        sql = free_agents.FACTS.format(where=where, limit="" if limit is None else f" LIMIT {int(limit)}")
+        rows = self._plain.execute(sql, params).fetchall()
         served: dict[str, tuple[list[str], list[str]]] = {}
         if rows and self.membership():
             ids = [r[0] for r in rows]
@@ -289,13 +302,16 @@ class Tx:
                     assigned.append(queue)
                     if enabled:
                         on.append(queue)
-        facts = []
+        facts, wrong = [], []
         for r in rows:
             on, assigned = served.get(r[0], (None, None))
-            facts.append(routing.AgentFacts(
-                r[0], r[1], bool(r[2]), r[5], r[4], limit if r[6] is None else r[6], pending.get(r[0], r[3]),
-                None if on is None else tuple(on), None if assigned is None else tuple(assigned)))
-        return facts
+            agent = free_agents.facts(r, pending.get(r[0]), None if on is None else tuple(on),
+                                      None if assigned is None else tuple(assigned))
+            facts.append(agent)
+            flag = free_agents.is_free(agent)
+            if r[7] != flag:  # NULL: not worked out yet
+                wrong.append((int(flag), r[0]))
+        return facts, wrong
 
     def membership(self) -> bool:
         """Whether any agent is assigned to queues (otherwise every agent serves every queue)."""
@@ -322,8 +338,10 @@ class Tx:
         self.queued = None  # not known now: read again when needed
         waiting = [routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
                    for r in candidates.values()]
+        given = {agent.id: agent for agent in free}
         for chat_id, agent in routing.decide(waiting, free, True, self.config("routing")):
             chats.move(self, candidates[chat_id], core.PRESENT, "presentation", agent=agent)
+            self._given(given[agent], chat_id)
         self.touched = set()
 
     def pending(self) -> bool:
@@ -334,7 +352,7 @@ class Tx:
             return True
         if not self.queued or not self.config("auto-present"):
             return False
-        free = routing.free_agents(self.agent_facts(_FREE), True)
+        free = routing.free_agents(self.agent_facts(free_agents.CANDIDATES), True)
         if not free or any(agent.queues is None for agent in free):
             return bool(free)
         # Every free agent serves only some queues: is a chat waiting in one of them?
@@ -363,7 +381,8 @@ class Tx:
 
         Only agents whose facts changed since the last presentation can have become free
         (``touched``), unless a chat joined a queue or the config changed; so settling N
-        timers looks at one agent per timer, not at every agent each time."""
+        timers looks at one agent per timer, not at every agent each time.  Otherwise only
+        the agents that may be free are read, from their index (``_present_in_order``)."""
         touched, self.touched = self.touched, set()
         if touched is not None and not touched:
             return
@@ -372,12 +391,19 @@ class Tx:
         if not self.queued or not self.config("auto-present"):
             return
         if touched is None:
-            facts = self.agent_facts(_FREE)
-        elif len(touched) == 1:
-            facts = self.agent_facts(_FREE + " AND a.id = ?", *touched)
-        else:
-            facts = self.agent_facts(_FREE + f" AND a.id IN ({', '.join('?' * len(touched))})", *sorted(touched))
-        free = routing.free_agents(facts, True)
+            self.refresh_free()
+            self._present_in_order()
+            return
+        # The agents whose facts changed, read whole: their flags are worked out from the same read.
+        where = "WHERE a.id = ?" if len(touched) == 1 else f"WHERE a.id IN ({', '.join('?' * len(touched))})"
+        facts, wrong = self._facts(where, sorted(touched))
+        free_agents.set_flags(self.conn, wrong)
+        for agent in touched:
+            self._worked_out(agent)
+        self._present_to(routing.free_agents(facts, True))
+
+    def _present_to(self, free: list[routing.AgentFacts]) -> None:
+        """Present queued chats to these free agents (in routing's order), as ``routing`` decides."""
         if not free:
             return  # no queue query when nobody can take a chat
         if any(agent.queues is not None for agent in free):
@@ -390,6 +416,84 @@ class Tx:
             del self._head[:len(head)]  # every one is presented below
         waiting = [routing.Waiting(r["id"], r["queue"], r["priority"], r["created_at_ms"], r["number"])
                    for r in head.values()]
+        given = {agent.id: agent for agent in free}
         for chat_id, agent in routing.decide(waiting, free, True):
             chats.move(self, head[chat_id], core.PRESENT, "presentation", agent=agent)
+            self._given(given[agent], chat_id)
         self.touched = set()  # every agent free now has been given a chat, or none is waiting
+
+    # -- free agents (``free``: the flag kept per agent, its index) ---------------
+
+    def free_changed(self) -> None:
+        """Every agent's free flag may be out of date (the global max-chats changed)."""
+        self._stale = None
+
+    def refresh_free(self) -> None:
+        """Work out again the free flag of each agent whose facts changed since the last time."""
+        stale, self._stale = self._stale, set()
+        if stale is None:
+            free_agents.rebuild(self.conn)
+            return
+        if not stale:
+            return
+        if len(stale) == 1:  # most commands: the acting agent's
+            row = self._plain.execute(free_agents.ONE, tuple(stale)).fetchone()
+            flag = None if row is None else self._flag(row)
+            if flag is not None:
+                self.q(free_agents.SET, flag, row[0])
+            return
+        ids = sorted(stale)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            where = "WHERE a.id = ?" if len(chunk) == 1 else f"WHERE a.id IN ({', '.join('?' * len(chunk))})"
+            rows = self._plain.execute(free_agents.FLAGS.format(where=where), chunk).fetchall()
+            free_agents.set_flags(self.conn, free_agents.wrong_flags(rows))
+
+    def _flag(self, row) -> int | None:
+        """The free flag a row of ``free.ONE`` gives its agent, when it is not the one kept (None:
+        it is); the agent's flag is worked out as of now."""
+        self._worked_out(row[0])
+        flag = free_agents.flag_of(row)
+        return None if row[4] == flag else flag
+
+    def _worked_out(self, agent: str) -> None:
+        if self._stale is not None:
+            self._stale.discard(agent)
+
+    def _given(self, agent: routing.AgentFacts, chat_id: str) -> None:
+        """A chat was just presented to this (free) agent: its flag is routing's answer for it
+        with that chat new in its inbox (it has a flag kept: presentation reads and keeps it)."""
+        after = agent._replace(busy_chat=f"{chat_id} {core.NEW}", open_chats=agent.open_chats + 1)
+        if not free_agents.is_free(after):
+            self.q(free_agents.SET, 0, agent.id)
+            self._worked_out(agent.id)
+
+    def _present_in_order(self) -> None:
+        """Present to the agents that may be free, read from their index in routing's order (the
+        one idle longest first) a batch at a time: as many as chats are queued (up to
+        ``FREE_BATCH``), until no chat is queued or no agent is left.  The busy agents are never
+        read, however many there are."""
+        if self._idle_since:  # settling: the agents' last activity, written now, is the index's order
+            self.conn.executemany("UPDATE agents SET last_activity_ms = ? WHERE id = ?",
+                                  [(at, agent) for agent, at in self._idle_since.items()])
+            self._idle_since.clear()
+        after: tuple[int, str] | None = None
+        while True:
+            if self.membership():
+                limit, where = FREE_BATCH, free_agents.SERVING
+            else:  # each free agent takes one chat: no more agents than chats queued are needed
+                limit = self.q("SELECT count(*) FROM (SELECT 1 FROM chats WHERE state = 'queued' LIMIT ?)",
+                               FREE_BATCH).fetchone()[0]
+                if not limit:
+                    self.queued = False
+                    return
+                where = free_agents.CANDIDATES
+            if after is not None:
+                where += " AND (a.last_activity_ms, a.id) > (?, ?)"
+            facts, wrong = self._facts(where, () if after is None else after, limit)
+            free_agents.set_flags(self.conn, wrong)  # rows put in some other way: worked out now
+            self._present_to(routing.free_agents(facts, True))
+            if len(facts) < limit or self.queued is False:
+                return
+            after = (facts[-1].last_activity_ms, facts[-1].id)
+            self.refresh_free()  # those just presented a chat are busy now

@@ -28,12 +28,12 @@ HEAVY = bool(os.environ.get("CHATEMU_HEAVY"))  # as in test_check.py: set and no
 
 
 def test_quick_run_prints_the_table():
-    """The queue section as a table (every section at once with ``CHATEMU_HEAVY``)."""
-    done = run_bench() if HEAVY else run_bench("--only", "queue")
+    """The queue and routing sections as a table (every section at once with ``CHATEMU_HEAVY``)."""
+    done = run_bench() if HEAVY else run_bench("--only", "queue", "--only", "routing")
     assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
     out = done.stdout
     assert "| check | chatemu | baseline | ratio / value | target | result |" in out
-    for row in ("start-up:", "batch:", "scale:", "memory:", "queue:", "serve:") if HEAVY else ("queue:",):
+    for row in ("start-up:", "batch:", "scale:", "memory:", "queue:", "routing:", "serve:") if HEAVY else ("queue:", "routing:"):
         assert f"| {row}" in out, f"no {row} row in:\n{out}"
     assert "**error**" not in out
     if HEAVY:  # the import check is reported either way (a regression shows as a WARNING line)
@@ -41,7 +41,7 @@ def test_quick_run_prints_the_table():
 
 
 #: The lightest sections by default; every one with ``CHATEMU_HEAVY`` (the suite stays fast).
-SECTIONS = ["startup", "batch", "scale", "queue", "memory", "whole", "serve"] if HEAVY else ["memory"]
+SECTIONS = ["startup", "batch", "scale", "queue", "routing", "memory", "whole", "serve"] if HEAVY else ["memory"]
 
 
 @pytest.mark.parametrize("section", SECTIONS)

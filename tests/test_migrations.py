@@ -116,7 +116,10 @@ def test_upgrade_loses_nothing(v1):
         applied = [r[0] for r in conn.execute(f"SELECT name FROM {table} ORDER BY rowid")]
     finally:
         conn.close()
-    assert applied[0] == "0001_initial" and "0002_snapshots" in applied and len(applied) == schema.SCHEMA_VERSION
+    import sqlite_utils
+
+    defined = [m.name for m in schema._migrations(sqlite_utils, 0)._migrations]
+    assert applied[0] == "0001_initial" and "0002_snapshots" in applied and applied == defined
     assert cm.run("db", "check").code == 0, cm.run("db", "check")
 
 
@@ -554,7 +557,7 @@ def test_v6_upgrade_keeps_every_row_and_adds_empty_webhook_tables(v6, tmp_path):
     assert rows(cm.db)["user_version"] == 6
     cm.ok("clock", "advance", "0s")
     after = rows(cm.db, V6_TABLES)
-    assert after["user_version"] == schema.SCHEMA_VERSION == 7
+    assert after["user_version"] == schema.SCHEMA_VERSION
     assert {"webhooks", "webhook_log", "webhook_deliveries"} <= set(after["tables"])
     for table in V6_TABLES:
         assert after[table] == before[table], f"{table} changed by the upgrade"
