@@ -337,3 +337,18 @@ def test_changing_the_global_capacity_works_out_every_flag(cm):
     assert kept_flags(cm.db) == {"agent-1": 0, "agent-2": 0}  # Q1 went to agent-2 at once
     assert cm.js("chat", "show", "Q1")["agent"] == "agent-2"
     assert cm.run("db", "check").code == 0
+
+
+def test_a_profile_changing_the_global_capacity_works_out_every_flag(cm):
+    cm.ok("agent", "login", agent="agent-1")
+    for n in (1, 2, 3):
+        cm.ok("chat", "new", "--inbox", "--id", f"C{n}")
+        cm.ok("chat", "activate", f"C{n}")
+        cm.ok("chat", "park", f"C{n}")
+    assert kept_flags(cm.db) == {"agent-1": 0}  # three parked chats: full under max-chats 3
+    cm.ok("chat", "new", "--id", "Q1")
+    assert cm.js("chat", "show", "Q1")["state"] == "queued"
+    cm.ok("profile", "apply", "genesys")  # max-chats 4: room for one more, presented at once
+    assert cm.js("chat", "show", "Q1")["agent"] == "agent-1"
+    assert kept_flags(cm.db) == {"agent-1": 0}
+    assert cm.run("db", "check").code == 0
