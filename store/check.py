@@ -136,6 +136,18 @@ class _Checker:
         row = self.cur.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def _simulation(self, queue: str, value) -> None:
+        """An unfinished simulation's plan (``config.SIMULATION``): a JSON object, for no queue."""
+        import json
+
+        try:
+            ok = not queue and isinstance(value, str) and isinstance(json.loads(value), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            self.found.append(f"config: {cfg.SIMULATION} holds {value[:60] if isinstance(value, str) else value!r},"
+                              " not a simulation's plan (a JSON object)")
+
     def report(self, sql: str, fmt, *params) -> None:
         """Run a query of offending rows; add one line per row (at most ``limit``)."""
         cur = self.cur.execute(sql, params)
@@ -232,6 +244,9 @@ class _Checker:
             if key == cfg.QUEUES_ADDED:
                 if queue or value != "on":
                     self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
+                continue
+            if key == cfg.SIMULATION:
+                self._simulation(queue, value)
                 continue
             if key not in cfg.KEYS:
                 self.found.append(f"config: unknown key {_name(key)}{where}")
