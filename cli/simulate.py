@@ -70,6 +70,8 @@ def simulate(
         raise UsageError(f"bad --commit-every {commit_every}: use 1 to 100000")
     if (speed != 1.0) and not live:
         raise UsageError("--speed goes with --live")
+    if until is not None:
+        _until(until, 0)  # a bad --until is a usage error before anything is changed
     model = model_.load(model_file)
     own = session(ctx)
     path = own.db if own.db is not None else default_db()
