@@ -102,13 +102,13 @@ def simulate(
                 progress.stop()
         figures = engine.stats_queues(sim.plan.start, None).value
     value = {"start": _time(sim.plan.start), "now": _time(sim.now), "finished": done,
-             "customers": sim.plan.arrived, "commands": sim.commands, "events": sim.events,
+             "customers": sim.plan.arrived, "steps": sim.steps, "events": sim.events,
              "queues": figures["queues"]}
     if json:
         render.emit_json(value)
         return
     how = "day simulated" if done else "stopped; `chatemu simulate` with the same model carries on"
-    print(f"{value['start']} to {value['now']}: {sim.plan.arrived} customers, {sim.commands} commands,"
+    print(f"{value['start']} to {value['now']}: {sim.plan.arrived} customers, {sim.steps} steps,"
           f" {sim.events} events ({how})")
     render.stats_queues(figures)
 

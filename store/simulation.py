@@ -11,10 +11,12 @@ heap of the next virtual instants (``simulate.Plan``); what each command's event
 (a presentation to a virtual agent, a chat closing) schedules the next ones.
 
 Commands are batched: several run inside one SQLite transaction, each in a savepoint of
-its own and otherwise exactly as alone (a new ``Tx`` reads the state the previous one
-left, settles, applies, settles, presents, logs), so the events and state are what
-separate transactions give; ``tests/test_simulate.py`` compares a batched run with an
-unbatched one byte for byte.
+its own, and each as alone (settle, apply, settle, present, log) over one ``Tx`` carried
+from command to command, whose caches (the clock, the next chat number, the earliest
+timer, the agents whose facts changed since the last presentation) hold what a new ``Tx``
+would read back from what the previous command committed; a refused command drops it.  So
+the events and state are what separate transactions give: ``tests/test_simulate.py``
+compares batched runs with unbatched ones (``--commit-every 1``) byte for byte.
 
 The plan is kept in the database between runs (a config row, ``simulation``), so a run
 stopped with ``--until`` (or Ctrl-C in ``--live``) is carried on by the next one.
@@ -43,7 +45,9 @@ class SimEngine(Engine):
     in a savepoint of the one open transaction instead of a transaction of its own."""
 
     batching = False
+    _tx: Tx | None = None  # the transaction's state, carried from one command of a batch to the next
     batch = 2000  # commands per transaction (1: each its own, as separate command lines run)
+    clock_to: int | None = None  # while batching: the instant the next command first moves the clock to
 
     def begin(self) -> None:
         if self.batch <= 1:
@@ -51,6 +55,7 @@ class SimEngine(Engine):
         conn = self.connections.open[self.key][0]
         conn.execute("BEGIN IMMEDIATE")
         self.batching = True
+        self._tx = None
 
     def commit(self) -> None:
         if self.batching:
@@ -72,16 +77,36 @@ class SimEngine(Engine):
             return
         conn = self.connections.open[self.key][0]
         conn.execute("SAVEPOINT simulate")
+        moving = self.clock_to
         try:
-            # What ``Engine._start`` does once the transaction has begun (the schema is current).
-            tx = Tx(conn, self.wall(), self.agent)
+            # What ``Engine._start`` does once the transaction has begun (the schema is current),
+            # over the transaction's state as the previous command of the batch left it.
+            tx = self._tx
+            if tx is None:
+                tx = self._tx = Tx(conn, self.wall(), self.agent)
+            else:
+                tx.agent, tx.agent_exists = self.agent, False
+                tx.appended, tx.finished, tx.due, tx.at = [], False, False, tx.now
             tx.settle()
             if acting:
                 agents.ensure(tx, self.agent, acting)
+            if self.clock_to is not None:
+                # ``clock set`` to the step's instant, as that command does it (``clock.move_to``,
+                # then what ``Tx.finish`` does: settle what became due, each at its instant, and present).
+                clock.move_to(tx, self.clock_to)
+                tx.at = tx.now  # as a new Tx starts at the clock's instant
+                self.clock_to = None
+                tx.flush_status()
+                if tx.due:
+                    tx.settle()
+                tx.present()
             yield tx
             tx.finish()
+            tx.stored_clock = (tx.mode, tx.now, tx.offset)
             conn.execute("RELEASE simulate")
         except BaseException:
+            self._tx = None  # what it knew may be what was rolled back
+            self.clock_to = moving  # the next command moves the clock instead
             conn.execute("ROLLBACK TO simulate")
             conn.execute("RELEASE simulate")
             raise
@@ -128,6 +153,7 @@ class Simulation:
         self.state: dict[str, list] = {}  # open chat → [state, agent]
         self.now = 0
         self.commands = 0
+        self.steps = 0  # the plan's steps taken (each a customer's or an agent's move, or a tick)
         self.events = 0
         self.refused = 0
         self.plan: Plan | None = None
@@ -199,9 +225,14 @@ class Simulation:
                     self.plan.push(max(self.now, at + group.reply_delay), ACTIVATE, chat, ev["agent"])
 
     def _clock(self, at: int) -> None:
+        """``clock set`` to the step's instant; while batching, done by the next command first."""
         if at > self.now:
             self.now = at
-            self._run(_CLOCK, at, acting=False)
+            if self.engine.batching:
+                self.engine.clock_to = at
+                self.commands += 1
+            else:
+                self._run(_CLOCK, at, acting=False)
 
     def _as(self, agent: str, command: Callable, *args):
         self.engine.agent = agent
@@ -224,6 +255,7 @@ class Simulation:
                         break
                     engine.begin()
                 at, _, kind, subject, agent = plan.pop()
+                self.steps += 1
                 self._clock(at)
                 self._step(kind, subject, agent)
                 if self._pending >= engine.batch:

@@ -146,7 +146,7 @@ def test_a_run_is_deterministic_batched_or_not_and_the_database_checks_clean(cm,
     done = cm.js("simulate", model, "--json")
     assert done["finished"] and done["customers"] > 20
     assert other.js("simulate", model, "--json") == done
-    single.ok("simulate", model, "--commit-every", "1")
+    assert single.js("simulate", model, "--commit-every", "1", "--json") == done
     cm.ok("db", "check")
     first = export(cm, tmp_path, "a.json")
     assert first == export(other, tmp_path, "b.json") == export(single, tmp_path, "c.json")
