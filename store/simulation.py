@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from . import agents, chats, clock, core, messages
 from .engine import Engine
-from .errors import Refused, UsageError
+from .errors import ChatemuError, Refused
 from .simulate import (ABANDON, ACTIVATE, ARRIVE, END, FINISH, RECEIVE, SEND, TICK, DEFAULT_START, Model,
                        Plan)
 from .timefmt import format_time, parse_time
@@ -128,7 +128,7 @@ def _facts(tx) -> dict:
     """What a run needs to know of the database before it starts."""
     found = tx.q("SELECT value FROM config WHERE queue = '' AND key = ?", KEY).fetchone()
     return {
-        "now": tx.now, "mode": tx.mode, "pristine": clock.pristine(tx), "plan": None if found is None else found[0],
+        "now": tx.now, "mode": tx.mode, "seq": tx.q("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0], "pristine": clock.pristine(tx), "plan": None if found is None else found[0],
         "agents": {row[0] for row in tx.q("SELECT id FROM agents")},
         "queues": {row[0] for row in tx.q("SELECT name FROM queues")},
         "open": {row[0]: (row[1], row[2]) for row in tx.q("SELECT id, state, agent FROM chats WHERE state != 'closed'")},
@@ -157,6 +157,9 @@ class Simulation:
         self.events = 0
         self.refused = 0
         self.plan: Plan | None = None
+        self.live = False  # --live: people work beside the simulation (``poll``)
+        self.real = False  # the database's clock is real: it is never set
+        self.seen = 0  # --live: the last event followed
         self._pending = 0
 
     # -- set up or carry on ------------------------------------------------------------
@@ -168,6 +171,7 @@ class Simulation:
             raise Refused("cannot simulate on a real clock: the simulation moves the virtual clock"
                           " (chatemu clock mode virtual), or use --live")
         self.now = facts["now"]
+        self.live, self.real, self.seen = live, facts["mode"] != clock.VIRTUAL, facts["seq"]
         self.state = {chat: [state, agent] for chat, (state, agent) in facts["open"].items()}
         if facts["plan"] is not None:
             self.plan = Plan.loads(self.model, facts["plan"])
@@ -201,8 +205,19 @@ class Simulation:
         result = self.engine._run(command, *args, acting=acting)
         self.commands += 1
         self._pending += 1
-        self._seen(result.events)
+        if self.live:
+            self.poll()
+        else:
+            self._seen(result.events)
         return result
+
+    def poll(self) -> None:
+        """``--live``: follow the event log (people's commands move chats too), not only the
+        events of the simulation's own commands."""
+        rows = self.engine._read(_events_since, self.seen).value
+        if rows:
+            self.seen = rows[-1]["seq"]
+            self._seen(rows)
 
     def _seen(self, events: list[dict]) -> None:
         """Follow the chats' states; a presentation to a virtual agent schedules its activation."""
@@ -223,11 +238,34 @@ class Simulation:
                 if group is not None:
                     at = self.now if ev["at"] == now_text else parse_time(ev["at"])
                     self.plan.push(max(self.now, at + group.reply_delay), ACTIVATE, chat, ev["agent"])
+            elif to == core.ACTIVE and ev["from"] == core.NEW:
+                self._talk(chat, ev["agent"])
+
+    def _talk(self, chat: str, agent: str) -> None:
+        """A customer's chat is active for the first time (whoever's agent activated it): its
+        messages, spread evenly over its handle time, each answered (by a virtual agent) halfway
+        to the next, and its end."""
+        plan = self.plan
+        found = plan.customers.get(chat)
+        if found is None or len(found) > 2:
+            return  # not a simulated customer, or talking already
+        handle, count = found
+        found.append(1)
+        steps = 2 * count + 1
+        virtual = agent in self.groups
+        for k in range(1, count + 1):
+            plan.push(self.now + handle * (2 * k - 1) // steps, RECEIVE, chat, str(k))
+            if virtual:
+                plan.push(self.now + handle * 2 * k // steps, SEND, chat, agent)
+        plan.push(self.now + handle, END, chat)
 
     def _clock(self, at: int) -> None:
-        """``clock set`` to the step's instant; while batching, done by the next command first."""
+        """``clock set`` to the step's instant; while batching, done by the next command first.
+        On a real clock (``--live``) the clock runs by itself."""
         if at > self.now:
             self.now = at
+            if self.real:
+                return
             if self.engine.batching:
                 self.engine.clock_to = at
                 self.commands += 1
@@ -257,7 +295,14 @@ class Simulation:
                 at, _, kind, subject, agent = plan.pop()
                 self.steps += 1
                 self._clock(at)
-                self._step(kind, subject, agent)
+                if self.live:
+                    self.poll()
+                    try:
+                        self._step(kind, subject, agent)
+                    except ChatemuError:  # someone changed the chat meanwhile
+                        self.refused += 1
+                else:
+                    self._step(kind, subject, agent)
                 if self._pending >= engine.batch:
                     engine.commit()
                     engine.begin()
@@ -295,13 +340,7 @@ class Simulation:
                 self._run(_END, subject, acting=agents.CUSTOMER)
         elif kind == ACTIVATE:
             if state == core.NEW and found[1] == agent:
-                self._as(agent, _ACTIVATE, subject)
-                handle, count = plan.customers.get(subject, (0, 0))
-                steps = 2 * count + 1
-                for k in range(1, count + 1):
-                    plan.push(self.now + handle * (2 * k - 1) // steps, RECEIVE, subject, str(k))
-                    plan.push(self.now + handle * 2 * k // steps, SEND, subject, agent)
-                plan.push(self.now + handle, END, subject)
+                self._as(agent, _ACTIVATE, subject)  # the customer starts talking (``_talk``)
         elif kind == RECEIVE:
             if state in _OPEN_TALK:
                 self._run(_RECEIVE, subject, f"customer message {agent}", acting=False)
@@ -346,6 +385,13 @@ class Simulation:
             deadline = self._as(owner, _ACTIVATE_DEADLINE, chat).value
         if deadline is not None:
             self.plan.push(max(deadline, self.now), TICK, chat)
+
+
+def _events_since(tx, seq: int) -> list[dict]:
+    return [{"seq": row[0], "at": format_time(row[1]), "agent": row[2], "chat": row[3], "from": row[4], "to": row[5],
+             "cause": row[6]}
+            for row in tx.q("SELECT seq, at_ms, agent, chat, from_state, to_state, cause FROM events WHERE seq > ?"
+                            " ORDER BY seq", seq)]
 
 
 def _new_chat(tx, queue: str, priority: int) -> str:
