@@ -172,7 +172,7 @@ def _dist(where: str, table) -> Dist:
     return Dist(kind, mean, sd)
 
 
-def _queue(where: str, table) -> Queue:
+def _queue(path: str, where: str, table) -> Queue:
     _keys(where, table, _QUEUE)
     if "name" not in table:
         _fail(where, "name is missing")
@@ -183,7 +183,7 @@ def _queue(where: str, table) -> Queue:
         check_name("queue", name)
     except UsageError as exc:
         _fail(f"{where}.name", exc.message)
-    where = f"queue {name}"
+    where = f"{path}: queue {name}"
     per_hour, by_hour = table.get("arrivals_per_hour"), table.get("arrivals_by_hour")
     if (per_hour is None) == (by_hour is None):
         _fail(where, "give arrivals_per_hour or arrivals_by_hour (one of them)")
@@ -272,7 +272,7 @@ def parse(data: dict, path: str = "model") -> Model:
     tables = data["queue"]
     if not isinstance(tables, list) or not tables:
         _fail(f"{path}: queue", "must be one or more [[queue]] tables")
-    queues = [_queue(f"{path}: queue #{i + 1}", t) for i, t in enumerate(tables)]
+    queues = [_queue(path, f"{path}: queue #{i + 1}", t) for i, t in enumerate(tables)]
     names = [q.name for q in queues]
     if len(set(names)) != len(names):
         _fail(f"{path}: queue", "a queue name is given twice")
