@@ -88,16 +88,25 @@ def simulate(
             progress = Progress(transient=True, console=render.console())
             task = progress.add_task("simulating", total=max(1, sim.plan.end - sim.plan.start))
             progress.start()
+        import signal
+
+        stopping: list[int] = []  # Ctrl-C: stop between two steps, keeping everything and the plan
+        try:
+            previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+        except ValueError:  # not the main thread (a server's): nothing to catch
+            previous = None
         try:
             if live:
                 from .simulate_live import run_live
 
-                done = run_live(sim, limit, speed)
+                done = run_live(sim, limit, speed, lambda: bool(stopping))
             else:
                 report = None if progress is None else \
                     (lambda now: progress.update(task, completed=min(now - sim.plan.start, sim.plan.end - sim.plan.start)))
-                done = sim.run(limit, report)
+                done = sim.run(limit, report, stop=lambda: bool(stopping))
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
             if progress is not None:
                 progress.stop()
         figures = engine.stats_queues(sim.plan.start, None).value

@@ -1,13 +1,12 @@
 """`chatemu simulate --live`: the simulation on the real clock (or N times faster on the virtual
-one) while people work their own agents beside it; Ctrl-C stops it, keeping everything so far."""
+one) while people work their own agents beside it."""
 
-import signal
 import time
 
 from chatemu.store import clock
 
 
-def run_live(sim, until, speed: float) -> bool:
+def run_live(sim, until, speed: float, stop) -> bool:
     """Take the plan's steps when their instant comes; True when the plan is done.
 
     At ``--speed 1`` the database's clock is made real (it runs on from its instant) and the
@@ -20,15 +19,13 @@ def run_live(sim, until, speed: float) -> bool:
     if sim.real != real:
         engine._run(clock.set_mode, mode, acting=False)
         sim.real = real
-    stopping: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     base_wall, base = time.monotonic(), max(sim.now, _now(engine))
 
     def virtual_now() -> int:
         return base + int((time.monotonic() - base_wall) * 1000 * speed)
 
     def pace(at: int) -> None:
-        while not stopping:
+        while not stop():
             now = virtual_now()
             if now >= at:
                 return
@@ -37,10 +34,7 @@ def run_live(sim, until, speed: float) -> bool:
             sim.poll()
             time.sleep(min(0.1, (at - now) / speed / 1000))
 
-    try:
-        return sim.run(until, pace=pace, stop=lambda: bool(stopping))
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return sim.run(until, pace=pace, stop=stop)
 
 
 def _now(engine) -> int:

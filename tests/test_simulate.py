@@ -3,6 +3,7 @@ examples; as real `chatemu` processes (the model's parsing in-process)."""
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -191,6 +192,40 @@ def test_until_stops_and_the_next_run_carries_on_exactly(cm, tmp_path):
     cm.ok("simulate", model, "--until", "5m")
     cm.fails(3, "simulate", write(tmp_path, SMALL.replace("seed = 3", "seed = 9"), "m9.toml"),
              match="unfinished simulation of another model")
+
+
+def test_ctrl_c_stops_between_steps_keeping_everything_and_the_plan(cm, tmp_path):
+    import signal
+    import time
+
+    from conftest import CHATEMU
+
+    running = subprocess.Popen([CHATEMU, "simulate", str(MODELS / "busy-monday.toml"), "--json"], env=cm.env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and running.poll() is None:  # until its 200 agents are set up
+            time.sleep(0.2)
+            try:
+                with sqlite3.connect(f"file:{cm.db}?mode=ro", uri=True) as conn:
+                    if conn.execute("SELECT count(*) FROM agent_queues").fetchone()[0] >= 360:  # every agent assigned
+                        break
+            except sqlite3.Error:
+                pass
+        time.sleep(1)
+        running.send_signal(signal.SIGINT)
+        out, err = running.communicate(timeout=120)
+    finally:
+        if running.poll() is None:
+            running.kill()
+    assert running.returncode == 0, err
+    stopped = json.loads(out)
+    assert not stopped["finished"]
+    cm.ok("db", "check")
+    assert cm.js("clock", "--json")["now"] == stopped["now"]
+    more = cm.js("simulate", str(MODELS / "busy-monday.toml"), "--until", "2026-01-05T06:30:00Z", "--json")
+    assert more["start"] == stopped["start"] and more["customers"] >= stopped["customers"]
+    cm.ok("db", "check")
 
 
 def test_stats_of_a_simulated_day_equal_those_of_its_export_imported_elsewhere(cm, tmp_path):
