@@ -92,6 +92,18 @@ BAD = [
     (SMALL + "\n[[queue]]\nname = 'sales'\narrivals_per_hour = 1\nhandle_time = { mean = '1m' }\n",
      "a queue name is given twice"),
     ("seed = 1\nlength = [\n", "is not valid TOML"),
+    (SMALL.replace("seed = 3", "seed = 99999999999999999999999"), "out of range"),
+    (SMALL.replace("seed = 3", "seed = -1"), "out of range"),
+    (SMALL.replace("arrivals_per_hour = 50", "arrivals_per_hour = 1e300"), "out of range"),
+    (SMALL.replace("arrivals_per_hour = 50", "arrivals_per_hour = nan"), "out of range"),
+    (SMALL.replace("arrivals_per_hour = 50", "arrivals_per_hour = inf"), "out of range"),
+    (SMALL.replace("count = 2", "count = 99999999999999999999"), "out of range"),
+    (SMALL.replace('length = "30m"', 'length = "99999999999h"'), "longer than 100 years"),
+    (SMALL.replace('length = "30m"', 'length = "400d"'), "bad duration"),
+    (SMALL.replace('mean = "3m"', 'mean = "inf"'), "bad duration"),
+    (SMALL.replace('mean = "3m", distribution = "exponential"', 'mean = "0s", distribution = "exponential"'),
+     "needs a mean longer than 0s"),
+    (SMALL.replace('start = "2026-01-05T09:00:00Z"', 'start = "tomorrow"'), "bad time"),
 ]
 
 
@@ -243,6 +255,10 @@ def test_usage_errors_of_the_options(cm, tmp_path):
     cm.fails(2, "simulate", model, "--speed", "3", match="--speed goes with --live")
     cm.fails(2, "simulate", model, "--until", "lunchtime", match="bad --until")
     cm.fails(2, "simulate", model, "--commit-every", "0", match="bad --commit-every")
+    cm.fails(2, "simulate", model, "--commit-every", "99999999999999999999999", match="--commit-every")
+    cm.fails(2, "simulate", model, "--live", "--speed", "1e400", match="bad --speed")
+    cm.fails(2, "simulate", model, "--live", "--speed", "nan", match="bad --speed")
+    cm.fails(2, "simulate", model, "--until", "99999999999999999999h", match="bad --until")
 
 
 def test_a_real_clock_is_refused_without_live(cm, tmp_path):
