@@ -283,3 +283,18 @@ def test_ordinary_commands_do_not_import_the_simulator():
             " print(sorted(m for m in sys.modules if 'simul' in m or m in ('tomllib', 'random')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]", done
+
+
+def test_a_terminal_gets_a_progress_bar_then_the_summary(cm):
+    import pexpect
+
+    from conftest import CHATEMU
+
+    env = {k: v for k, v in cm.env.items() if k != "NO_COLOR"} | {"TERM": "xterm"}
+    child = pexpect.spawn(CHATEMU, ["simulate", str(MODELS / "busy-monday.toml"), "--until", "2h"], env=env,
+                          encoding="utf-8", timeout=300, dimensions=(40, 200))
+    child.expect("simulating")
+    child.expect("SERVICE LEVEL")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
