@@ -115,6 +115,27 @@ def waits(db: Path) -> list[tuple[float, bool]]:
     return [((left - came) / 1000, bool(gave_up)) for came, left, gave_up in rows]
 
 
+def fcfs_mismatches(db: Path) -> tuple[int, int]:
+    """How many customers' waits differ from what first-come-first-served M/M/c gives for the same
+    arrival instants and handle times (each customer starts when it arrives or when the first of
+    the c agents frees up, whichever is later), and how many customers there are."""
+    import heapq
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT min(CASE WHEN from_state IS NULL THEN at_ms END),"
+            " min(CASE WHEN from_state = 'queued' THEN at_ms END),"
+            " min(CASE WHEN to_state = 'active' THEN at_ms END), max(CASE WHEN to_state = 'closed' THEN at_ms END)"
+            " FROM events WHERE chat IS NOT NULL GROUP BY chat ORDER BY min(seq)").fetchall()
+    free = [rows[0][0]] * AGENTS
+    wrong = 0
+    for came, left, activated, closed in rows:
+        start = max(came, heapq.heappop(free))
+        wrong += start != left
+        heapq.heappush(free, start + (closed - activated))
+    return wrong, len(rows)
+
+
 def interval(values: list[float]) -> tuple[float, float, float]:
     """Batch means: the estimate and its 95% confidence interval."""
     size = len(values) // BATCHES
@@ -143,6 +164,8 @@ def measure(db: Path, occupancy: float, patience: float | None, customers: int) 
 @pytest.mark.parametrize("name, occupancy, patience, light, heavy", CASES, ids=[c[0] for c in CASES])
 def test_simulation_matches_theory(tmp_path, name, occupancy, patience, light, heavy):
     found = measure(tmp_path / "theory.db", occupancy, patience, heavy if HEAVY else light)
+    if patience is None:  # the engine's waits are exactly M/M/c's for its own draws
+        assert fcfs_mismatches(tmp_path / "theory.db") == (0, pytest.approx(heavy if HEAVY else light, rel=0.1))
     for figure, (theory, centre, low, high) in found.items():
         if figure == "p_abandon" and patience is None:
             assert centre == 0.0
