@@ -169,7 +169,7 @@ class Simulation:
         facts = engine._read(_facts).value
         if facts["mode"] != clock.VIRTUAL and not live:
             raise Refused("cannot simulate on a real clock: the simulation moves the virtual clock"
-                          " (chatemu clock mode virtual), or use --live")
+                          " (chatemu clock virtual), or use --live")
         self.now = facts["now"]
         self.live, self.real, self.seen = live, facts["mode"] != clock.VIRTUAL, facts["seq"]
         self.state = {chat: [state, agent] for chat, (state, agent) in facts["open"].items()}
