@@ -298,3 +298,12 @@ def test_a_terminal_gets_a_progress_bar_then_the_summary(cm):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_db_check_reads_the_kept_plan(cm, tmp_path):
+    cm.ok("simulate", write(tmp_path, SMALL), "--until", "5m")
+    cm.ok("db", "check")
+    with sqlite3.connect(cm.db) as conn:
+        conn.execute("UPDATE config SET value = 'half a plan' WHERE key = 'simulation'")
+    done = cm.run("db", "check")
+    assert done.code == 1 and "simulation holds 'half a plan', not a simulation's plan" in done.out + done.err, done
