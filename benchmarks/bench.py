@@ -111,6 +111,7 @@ class Plan:
     busy_rounds: int
     ending_sizes: tuple[int, ...]
     ending_rounds: int
+    simulate_until: str | None = None  # `simulate --until` (None: the whole day)
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -120,6 +121,7 @@ class Plan:
             memory_runs=1, warmup=1, queue_sizes=(20, 40), queue_rounds=1,
             whole_sizes=(100, 400), whole_rounds=1, serve_chats=2, serve_rounds=1,
             busy_agents=(5, 50), busy_lines=30, busy_rounds=1, ending_sizes=(10, 20), ending_rounds=1,
+            simulate_until="20m",
         )
 
     @classmethod
@@ -703,6 +705,54 @@ def bench_batch(runner: Runner, plan: Plan, report: Report) -> None:
         report.target(f"batch: `chatemu run` mix vs bare sqlite3 loop of {run_lines} transactions", rate_pair(marginal),
                       rate_pair(bare_run), r, ">=", 0.20, ratio_text(r, marginal["max"] / bare_run["max"]), "≥ 0.20")
     report.sections["batch"] = section
+
+
+# -- simulate ------------------------------------------------------------------------
+
+SIMULATE_MODEL = HERE.parent / "examples" / "models" / "busy-monday.toml"
+
+
+def bench_simulate(runner: Runner, plan: Plan, report: Report) -> None:
+    """`chatemu simulate` of the busy Monday (200 agents): wall time, peak RSS, simulated
+    events per second, against the engine API's steps per second (kept connection) measured
+    just before and just after it in the same run."""
+    import sqlite3
+
+    from chatemu.store import engine as engine_module
+
+    tmp = runner.tmp
+    engine = engine_module.Engine(str(prepare_db(runner, tmp / "simulate-engine.db")))
+
+    def engine_rate() -> float:
+        with engine.kept_open():
+            t0 = time.perf_counter()
+            for _ in range(1000):
+                engine.chat_park(LIVE)
+                engine.chat_activate(LIVE)
+            return 2000 / (time.perf_counter() - t0)
+
+    before = [engine_rate() for _ in range(3)]
+    db = tmp / "simulate.db"
+    argv = [runner.chatemu, "simulate", str(SIMULATE_MODEL)] + (["--until", plan.simulate_until] if plan.simulate_until else [])
+    progress(f"simulate: {' '.join(argv[1:])}")
+    seconds, peak = run_measured(runner, argv, db)
+    after = [engine_rate() for _ in range(3)]
+    with sqlite3.connect(db) as conn:
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        chats = conn.execute("SELECT count(*) FROM chats").fetchone()[0]
+        abandoned = conn.execute("SELECT count(*) FROM chats WHERE closed_reason = 'abandoned'").fetchone()[0]
+        messages = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+    steps = statistics.median(before + after)
+    rate = events / seconds
+    report.sections["simulate"] = {"model": SIMULATE_MODEL.name, "until": plan.simulate_until, "seconds": seconds,
+                                   "peak_kb": peak, "events": events, "chats": chats, "abandoned": abandoned,
+                                   "messages": messages, "events_per_s": rate, "engine_steps_per_s": steps}
+    what = f"{chats:,} chats, {messages:,} messages, {abandoned:,} abandoned, {events:,} events"
+    report.target(f"simulate: busy Monday, 200 agents ({what}), wall time", f"{seconds:.1f} s", "", seconds, "<=",
+                  60, f"{seconds:.1f} s", "< 60 s")
+    report.target("simulate: peak RSS", mb(peak), "", peak / 1024, "<=", 100, mb(peak), "< 100 MiB")
+    report.target("simulate: simulated events/s vs engine API steps/s (kept connection), same run",
+                  f"{rate:,.0f} events/s", f"{steps:,.0f} steps/s", rate / steps, ">=", 0.0, f"{rate / steps:.2f}", "–")
 
 
 # -- 3. scale -------------------------------------------------------------------------
@@ -1682,7 +1732,7 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
 
 # -- main -----------------------------------------------------------------------------
 
-SECTIONS = ["startup", "batch", "scale", "queue", "routing", "memory", "whole", "serve"]
+SECTIONS = ["startup", "batch", "scale", "queue", "routing", "memory", "whole", "serve", "simulate"]
 
 
 def find_chatemu(explicit: str | None) -> str:
@@ -1751,6 +1801,8 @@ def main(argv: list[str] | None = None) -> int:
                     bench_memory(runner, plan, report, scale)
                 elif name == "serve":
                     bench_serve(runner, plan, report)
+                elif name == "simulate":
+                    bench_simulate(runner, plan, report)
             except Exception as exc:  # report it, go on with the other sections
                 report.errors.append(f"{name}: {type(exc).__name__}: {exc}")
                 progress(f"{name} failed:\n{traceback.format_exc()}")

@@ -62,6 +62,7 @@ _COMMANDS = {
     "events": ("qa", "events", {}),
     "refusals": ("qa", "refusals", {}),
     "drill": ("drill", "drill", {}),
+    "simulate": ("simulate", "simulate", {}),
     "expect": ("qa", "expect", {"context_settings": {"ignore_unknown_options": True}}),
     "explain": ("qa", "explain", {}),
     "timeline": ("timeline", "timeline", {}),
@@ -75,7 +76,7 @@ _COMMANDS = {
     "completion": ("completion", "completion", {}),
 }
 ORDER = ("chat", "agent", "queue", "break-reason", "clock", "config", "profile", "template", "classification", "contact", "stats",
-         "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "snapshot", "export",
+         "events", "refusals", "expect", "explain", "timeline", "console", "watch", "run", "drill", "simulate", "snapshot", "export",
          "import", "reset", "db", "serve", "token", "webhook", "completion")
 
 

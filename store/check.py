@@ -147,6 +147,18 @@ class _Checker:
         row = self.cur.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
+    def _simulation(self, queue: str, value) -> None:
+        """An unfinished simulation's plan (``config.SIMULATION``): a JSON object, for no queue."""
+        import json
+
+        try:
+            ok = not queue and isinstance(value, str) and isinstance(json.loads(value), dict)
+        except ValueError:
+            ok = False
+        if not ok:
+            self.found.append(f"config: {cfg.SIMULATION} holds {value[:60] if isinstance(value, str) else value!r},"
+                              " not a simulation's plan (a JSON object)")
+
     def report(self, sql: str, fmt, *params) -> None:
         """Run a query of offending rows; add one line per row (at most ``limit``)."""
         cur = self.cur.execute(sql, params)
@@ -261,6 +273,9 @@ class _Checker:
                 if value not in profiles.PROFILES or (queue and not is_name(queue)):
                     self.found.append(f"config: {key}{where} holds {value!r}, not a known profile"
                                       + ("" if not queue or is_name(queue) else " (nor a valid queue name)"))
+                continue
+            if key == cfg.SIMULATION:
+                self._simulation(queue, value)
                 continue
             if key not in cfg.KEYS:
                 self.found.append(f"config: unknown key {_name(key)}{where}")

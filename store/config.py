@@ -65,6 +65,10 @@ KEYS = {
 #: ``reset`` clears it): a queue was added with ``queue add`` (``queues.added``).  Its row is
 #: ``('', 'queues-added', 'on')``; ``config show`` leaves it out and ``config set`` does not know it.
 QUEUES_ADDED = "queues-added"
+#: Another such fact: an unfinished ``chatemu simulate`` run's plan (its next steps, random streams),
+#: a JSON object in the row ``('', 'simulation', …)``, so that the next run carries on
+#: (``simulation.KEY``; docs/simulate.md).  ``config show`` leaves it out.
+SIMULATION = "simulation"
 
 _SWITCH = {"on": True, "true": True, "yes": True, "1": True, "off": False, "false": False, "no": False, "0": False}
 
