@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import routes as table
-from .execute import Outcome, execute, refuse_words
+from .execute import Outcome, execute, lockable, refuse_words
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 BODY_LIMIT = 1 << 20  # a command's JSON body
@@ -140,6 +140,10 @@ class Emulator:
         self.stopping = threading.Event()
         self.locks: dict[str, threading.Lock] = {}
         self.workers: dict[str, ThreadPoolExecutor] = {}
+        # The commands given to each namespace's thread, and those it has done (each counter
+        # written by one thread only: the first by the event loop's, the second by the namespace's).
+        self.given: dict[str, int] = {}
+        self.done: dict[str, int] = {}
         self.tasks: dict[str, anyio.CancelScope] = {}
         self.group = None
 
@@ -158,7 +162,15 @@ class Emulator:
         worker = self.workers.get(ns)
         if worker is None:
             worker = self.workers[ns] = ThreadPoolExecutor(1, thread_name_prefix=f"chatemu-{ns}")
-        return await asyncio.get_running_loop().run_in_executor(worker, function)
+        self.given[ns] = self.given.get(ns, 0) + 1
+
+        def counted():
+            try:
+                return function()
+            finally:
+                self.done[ns] = self.done.get(ns, 0) + 1
+
+        return await asyncio.get_running_loop().run_in_executor(worker, counted)
 
     def namespaces(self) -> list[str]:
         return sorted(name[:-3] for name in os.listdir(self.root)
@@ -210,11 +222,13 @@ class Emulator:
             worker.shutdown(wait=False)  # what it was given still runs; the next command gets a new thread
 
     async def run(self, ns: str, argv: list[str], agent: Optional[str] = None, stdin: Optional[str] = None,
-                  stdout=None, replaced: Optional[Callable[[Outcome], bool]] = None) -> Outcome:
+                  stdout=None, replaced: Optional[Callable[[Outcome], bool]] = None, quick: bool = False) -> Outcome:
         """Run a command line on the namespace's database, on its own thread, one at a time.
         ``replaced(outcome)``: whether it replaced the event log (default: a ``reset``,
         ``snapshot restore`` or ``import`` that succeeded); if so, the generation goes up
-        before the next command runs."""
+        before the next command runs.  ``quick``: a short command on one chat or agent (never
+        one that replaces the log), run at once on the event loop's thread when nothing waits
+        for the namespace (``at_once``)."""
         path = self.path(ns)
 
         def locked():
@@ -224,9 +238,31 @@ class Emulator:
                     self.replaced(ns)
                 return outcome
 
-        outcome = await self.in_worker(ns, locked)
+        outcome = self.at_once(ns, path, argv, agent) if quick else None
+        if outcome is None:
+            outcome = await self.in_worker(ns, locked)
         self.seen(ns)
         return outcome
+
+    def at_once(self, ns: str, path: str, argv: list[str], agent: Optional[str]) -> Optional[Outcome]:
+        """Run a quick command here and now, on the event loop's thread, when that keeps every
+        guarantee: no earlier command of the namespace is still queued or running on its thread
+        (the order they came in holds), nothing of this server holds the namespace (its lock),
+        and the database's write lock is free (no other process is writing, so the command
+        does not wait).  None, with nothing run, when any of these fails: the command then
+        queues on the namespace's thread as any other.  Running here saves the hop to the
+        thread and back, and the two threads taking turns at the interpreter's lock."""
+        if self.given.get(ns, 0) != self.done.get(ns, 0):
+            return None
+        lock = self.lock(ns)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            if not lockable(path):
+                return None
+            return execute(path, argv, agent)
+        finally:
+            lock.release()
 
 
 def _replacing(argv: list[str]) -> Callable[[Outcome], bool]:
@@ -389,17 +425,21 @@ def command_argv(row, request: Request, values: dict) -> list[str]:
 
 
 def endpoint(rows: list):
-    """The endpoint of one path of the table (its rows, by method)."""
+    """The endpoint of one path of the table (its rows, by method).  A route on one chat or one
+    agent (and a new chat) is quick: it may run at once on the event loop (``Emulator.at_once``)."""
+    one = rows[0].path.startswith(("/chats/", "/agents/"))
+    new_chat = rows[0].path == "/chats"
 
     async def serve(request: Request) -> Response:
         emulator, ns, _ = enter(request)
+        quick = one or new_chat and request.method == "POST"
         values = await json_fields(request)
         method = "GET" if request.method == "HEAD" else request.method
         row = choose([r for r in rows if r.method == method], values)
         agent = acting_agent(request, values) if not row.own_agent else request.headers.get("x-chatemu-agent")
         argv = command_argv(row, request, values)
         command = authorize(request, Command(ns, argv, agent, row))
-        outcome = await emulator.run(ns, argv, command.agent)
+        outcome = await emulator.run(ns, argv, command.agent, quick=quick)
         if outcome.exit_code:  # what it printed all the same (a failed check's report) goes along
             raise problem(outcome, **({"result": json.loads(outcome.stdout)} if outcome.stdout.strip() else {}))
         return JSONResponse(json.loads(outcome.stdout) if outcome.stdout.strip() else None, row.status)

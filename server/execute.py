@@ -95,8 +95,26 @@ def kept(db: str):
     that opened it, so each thread of the pool keeps its own; they are dropped as soon as the
     file is no longer the one they opened (the namespace deleted, or the file replaced by
     another process), so nothing is ever written to a file that has gone."""
-    from chatemu.store.engine import Connections
+    found = _kept(db)
+    return found.connections if found is not None else None
 
+
+class _Kept:
+    """One database's kept connections on one thread: the file they opened (device, inode),
+    the engine's ``Connections``, and the connection ``lockable`` probes the write lock with."""
+
+    def __init__(self, file: tuple[int, int]):
+        from chatemu.store.engine import Connections
+
+        self.file, self.connections, self.probe = file, Connections(), None
+
+    def close(self) -> None:
+        self.connections.close()
+        if self.probe is not None:
+            self.probe.close()
+
+
+def _kept(db: str):
     try:
         st = os.stat(db)
     except OSError:
@@ -105,8 +123,8 @@ def kept(db: str):
     if pool is None:
         pool = _local.kept = {}
     found = pool.get(db)
-    if found is not None and (st is None or found[0] != (st.st_dev, st.st_ino)):
-        found[1].close()
+    if found is not None and (st is None or found.file != (st.st_dev, st.st_ino)):
+        found.close()
         del pool[db]
         found = None
     if st is None:
@@ -114,12 +132,36 @@ def kept(db: str):
     if found is None:
         if len(pool) >= KEPT_PER_THREAD:  # the least recently used one goes
             oldest = next(iter(pool))
-            pool.pop(oldest)[1].close()
-        found = ((st.st_dev, st.st_ino), Connections())
+            pool.pop(oldest).close()
+        found = _Kept((st.st_dev, st.st_ino))
     else:
         del pool[db]
     pool[db] = found  # the most recently used last
-    return found[1]
+    return found
+
+
+def lockable(db: str) -> bool:
+    """Whether a command may start on ``db`` at once on this thread: the file is there and its
+    write lock is free right now (no other process or connection is writing: ``BEGIN
+    IMMEDIATE`` succeeds without waiting, and is rolled back at once, nothing changed).  The
+    caller holds the namespace's lock, so no other command of this server takes it between this
+    answer and the command's own ``BEGIN IMMEDIATE`` (another process may: the command then
+    waits for it, as any command waits for a writer)."""
+    import sqlite3
+
+    found = _kept(db)
+    if found is None:
+        return False
+    try:
+        if found.probe is None:
+            found.probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        found.probe.execute("BEGIN IMMEDIATE")
+        found.probe.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        if found.probe is not None and found.probe.in_transaction:
+            found.probe.execute("ROLLBACK")
+        return False
 
 
 #: How many databases each thread of the pool keeps a connection to.
