@@ -373,7 +373,7 @@ async def read_body(request: Request, limit: int = BODY_LIMIT) -> bytes:
 async def json_fields(request: Request) -> dict:
     """The request's fields: the query string's (each once), and a JSON object body's."""
     values: dict = {}
-    for name, value in request.query_params.multi_items():
+    for name, value in request.query_params.multi_items() if request.scope.get("query_string") else ():
         if name in values:
             raise bad_request(f"{name} is given twice")
         values[name] = value
@@ -425,26 +425,45 @@ def command_argv(row, request: Request, values: dict) -> list[str]:
 
 
 def endpoint(rows: list):
-    """The endpoint of one path of the table (its rows, by method).  A route on one chat or one
-    agent (and a new chat) is quick: it may run at once on the event loop (``Emulator.at_once``)."""
-    one = rows[0].path.startswith(("/chats/", "/agents/"))
-    new_chat = rows[0].path == "/chats"
+    """The endpoint of one path of the table (its rows, by method): what ``table_answer`` answers."""
+    answer = table_answer(rows)
 
     async def serve(request: Request) -> Response:
+        status, body = await answer(request)
+        return Response(body, status, media_type="application/json")
+
+    serve.answer = answer
+    return serve
+
+
+def table_answer(rows: list):
+    """The answer to a request on one path of the table (its rows, by method): the status and
+    the JSON body (what the command printed with ``--json``, compact, as one encode), or a
+    ``Problem`` raised.  A route on one chat or one agent (and a new chat) is quick: it may run
+    at once on the event loop (``Emulator.at_once``)."""
+    one = rows[0].path.startswith(("/chats/", "/agents/"))
+    new_chat = rows[0].path == "/chats"
+    by_method = {method: [r for r in rows if r.method == method] for method in {r.method for r in rows}}
+
+    async def answer(request: Request) -> tuple[int, bytes]:
         emulator, ns, _ = enter(request)
-        quick = one or new_chat and request.method == "POST"
         values = await json_fields(request)
         method = "GET" if request.method == "HEAD" else request.method
-        row = choose([r for r in rows if r.method == method], values)
+        row = choose(by_method.get(method, []), values)
         agent = acting_agent(request, values) if not row.own_agent else request.headers.get("x-chatemu-agent")
         argv = command_argv(row, request, values)
         command = authorize(request, Command(ns, argv, agent, row))
-        outcome = await emulator.run(ns, argv, command.agent, quick=quick)
+        outcome = await emulator.run(ns, argv, command.agent, quick=one or new_chat and method == "POST")
         if outcome.exit_code:  # what it printed all the same (a failed check's report) goes along
             raise problem(outcome, **({"result": json.loads(outcome.stdout)} if outcome.stdout.strip() else {}))
-        return JSONResponse(json.loads(outcome.stdout) if outcome.stdout.strip() else None, row.status)
+        return row.status, _compact(json.loads(outcome.stdout) if outcome.stdout.strip() else None)
 
-    return serve
+    return answer
+
+
+def _compact(value) -> bytes:
+    """A JSON answer's body, as ``JSONResponse`` renders it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 async def cli(request: Request) -> Response:
@@ -643,14 +662,16 @@ async def on_error(request: Request, exc: Exception) -> Response:
 
 
 class NamespaceNames:
-    """The namespace in a request's path, checked as it came (before any decoding): a name
-    carries no ``%``, ``/`` or ``.``, so ``..``, ``%2e%2e`` or an encoded slash is refused with 400
-    before any route sees it."""
+    """The front door: the namespace in a request's path, checked as it came (before any
+    decoding): a name carries no ``%``, ``/`` or ``.``, so ``..``, ``%2e%2e`` or an encoded slash
+    is refused with 400 before any route sees it.  A request on a route of the table (its path
+    plain, no ``%``; not ``HEAD``) is answered here by the route's own ``table_answer``, without
+    the router's matching and per-request objects; every other request goes on to the router."""
 
     PREFIX = b"/v1/ns/"
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, table: Optional["TableIndex"] = None):
+        self.app, self.table = app, table
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -664,7 +685,57 @@ class NamespaceNames:
                                            " letter or digit").response(scope["path"])
                     await response(scope, receive, send)
                     return
+                found = self.table.find(scope, raw) if self.table is not None else None
+                if found is not None:
+                    await self.answer(found, scope, receive, send)
+                    return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def answer(answer, scope, receive, send) -> None:
+        request = Request(scope, receive)
+        try:
+            status, body = await answer(request)
+        except Problem as exc:
+            await (await on_problem(request, exc))(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class TableIndex:
+    """The table's paths by their number of words, for ``NamespaceNames`` to find a request's
+    route as the router would (each ``{name}`` one non-empty word) without trying every route."""
+
+    def __init__(self, by_path: dict[str, list], answers: dict[str, Callable]):
+        self.shapes: dict[int, list] = {}
+        for path, rows in by_path.items():
+            words = path.strip("/").split("/")
+            shape = tuple(None if w.startswith("{") else w for w in words)
+            names = [(i, w[1:-1]) for i, w in enumerate(words) if w.startswith("{")]
+            self.shapes.setdefault(len(words), []).append((shape, names, {r.method for r in rows}, answers[path]))
+
+    def find(self, scope, raw: bytes):
+        """The answer of the table's route for this request (its path parameters set in the
+        scope), or None: not a plain path of the table, or a method it does not take."""
+        method = scope["method"]
+        if method == "HEAD" or b"%" in raw:
+            return None
+        words = scope["path"].split("/")[3:]  # "", "v1", "ns", then NS and the route's words
+        if len(words) < 2 or not words[0]:
+            return None
+        ns, words = words[0], words[1:]
+        for shape, names, methods, answer in self.shapes.get(len(words), ()):
+            if all(w == want if want is not None else w for w, want in zip(words, shape)):
+                if method not in methods:
+                    return None
+                params = {"ns": ns}
+                for i, name in names:
+                    params[name] = words[i]
+                scope["path_params"] = params
+                return answer
+        return None
 
 
 def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tuple = (),
@@ -681,8 +752,10 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
     for row in table.ROUTES:
         by_path.setdefault(row.path, []).append(row)
     prefix = "/v1/ns/{ns}"
-    app_routes = [Route(prefix + path, endpoint(rows), methods=sorted({r.method for r in rows}))
+    endpoints = {path: endpoint(rows) for path, rows in by_path.items()}
+    app_routes = [Route(prefix + path, endpoints[path], methods=sorted({r.method for r in rows}))
                   for path, rows in by_path.items()]
+    index = TableIndex(by_path, {path: serve.answer for path, serve in endpoints.items()})
     app_routes += [
         Route("/v1/openapi.json", openapi, methods=["GET"]),
         Route("/v1/ns", namespaces, methods=["GET"]),
@@ -713,7 +786,7 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
         for worker in emulator.workers.values():
             worker.shutdown(wait=False)
 
-    app = Starlette(routes=app_routes, lifespan=lifespan, middleware=[Middleware(NamespaceNames)],
+    app = Starlette(routes=app_routes, lifespan=lifespan, middleware=[Middleware(NamespaceNames, table=index)],
                     exception_handlers={Problem: on_problem, HTTPException: on_http, Exception: on_error})
     app.state.emulator = emulator
     return app
