@@ -456,7 +456,7 @@ def table_answer(rows: list):
         outcome = await emulator.run(ns, argv, command.agent, quick=one or new_chat and method == "POST")
         if outcome.exit_code:  # what it printed all the same (a failed check's report) goes along
             raise problem(outcome, **({"result": json.loads(outcome.stdout)} if outcome.stdout.strip() else {}))
-        return row.status, _compact(json.loads(outcome.stdout) if outcome.stdout.strip() else None)
+        return row.status, _compact(outcome.json())
 
     return answer
 

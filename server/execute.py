@@ -12,6 +12,7 @@ keeps its one: opening a database costs a command more than the command itself.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import threading
@@ -51,10 +52,25 @@ def install() -> None:
 
 
 class Outcome:
-    """What a command line did: its exit code, what it printed on stdout, its error lines."""
+    """What a command line did: its exit code, what it printed on stdout, its error lines.
+    ``stdout`` may be given as a ``Captured`` stream, made text only when asked for."""
 
-    def __init__(self, exit_code: int, stdout: str, stderr: list[str]):
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+    def __init__(self, exit_code: int, stdout, stderr: list[str]):
+        self.exit_code, self._stdout, self.stderr = exit_code, stdout, stderr
+
+    @property
+    def stdout(self) -> str:
+        if not isinstance(self._stdout, str):
+            self._stdout = self._stdout.getvalue()
+        return self._stdout
+
+    def json(self):
+        """The JSON document the command printed (None if it printed nothing): the value
+        itself when that is all it printed (``Captured``), else its text read back."""
+        parts = getattr(self._stdout, "parts", None)
+        if parts is not None and len(parts) == 1 and isinstance(parts[0], _Value):
+            return parts[0].value
+        return json.loads(self.stdout) if self.stdout.strip() else None
 
     @property
     def detail(self) -> str:
@@ -64,6 +80,35 @@ class Outcome:
     def as_dict(self) -> dict:
         return {"exit_code": self.exit_code, "stdout": self.stdout,
                 "stderr": "".join(line + "\n" for line in self.stderr)}
+
+
+class _Value:
+    def __init__(self, value):
+        self.value = value
+
+
+class Captured(io.StringIO):
+    """A command's stdout as it printed it: its text, and each JSON document as the value it
+    printed (``render.emit_json`` gives it over with ``capture_json``), so that an answer made
+    of one document is encoded once, by the server; ``getvalue`` is the text it would have
+    written, escaped as ``render.EscapedOutput`` escapes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def capture_json(self, value) -> None:
+        self.parts.append(_Value(value))
+
+    def getvalue(self) -> str:
+        from chatemu.cli.render import escape_controls, json_text
+
+        return "".join(part if isinstance(part, str) else escape_controls(json_text(part.value))
+                       for part in self.parts)
 
 
 def refuse_words(argv: list[str]) -> str | None:
@@ -178,7 +223,7 @@ def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | Non
 
     install()
     root = ["--agent", agent] if agent is not None else []
-    out = io.StringIO() if stdout is None else stdout
+    out = Captured() if stdout is None else stdout
     _local.stdout, _local.stdin = render.EscapedOutput(out), io.StringIO(stdin or "")
     try:
         connections = kept(db)
@@ -190,7 +235,7 @@ def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | Non
             code, lines = app.call(["--db", db] + root + list(argv), session=Session(connections=connections))
     finally:
         _local.stdout = _local.stdin = None
-    return Outcome(code, out.getvalue() if stdout is None else "", lines)
+    return Outcome(code, out if stdout is None else "", lines)
 
 
 def dispatcher(db: str, connections):
