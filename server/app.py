@@ -281,8 +281,10 @@ def replaces(argv: list[str]) -> bool:
 
 async def settle(emulator: Emulator, ns: str) -> None:
     """On a real clock, apply what falls due as it does (``events --follow`` does the same).
-    A kept read-only connection tells the clock's mode cheaply; only a real clock is asked
-    whether anything is due (``Engine.pending``), and settled only then."""
+    A kept read-only connection tells the clock's mode cheaply, on the event loop itself (one
+    row, never waiting: a database another process holds reads as no real clock until the next
+    turn); only a real clock is asked, on a thread, whether anything is due
+    (``Engine.pending``), and settled only then."""
     import sqlite3
 
     from chatemu.store.engine import Engine
@@ -295,7 +297,7 @@ async def settle(emulator: Emulator, ns: str) -> None:
         if not kept:
             if not os.path.exists(engine.path):
                 return False
-            kept.append(sqlite3.connect(f"file:{engine.path}?mode=ro", uri=True, check_same_thread=False))
+            kept.append(sqlite3.connect(f"file:{engine.path}?mode=ro", uri=True, timeout=0))
         try:
             row = kept[0].execute("SELECT mode FROM meta").fetchone()
         except sqlite3.Error:
@@ -304,17 +306,18 @@ async def settle(emulator: Emulator, ns: str) -> None:
         return row is not None and row[0] == "real"
 
     def due() -> None:
-        if real() and engine.pending():
+        if engine.pending():
             with emulator.lock(ns):
                 if engine.pending():
                     engine.settle()
 
     try:
         while True:
-            try:
-                await anyio.to_thread.run_sync(due)
-            except ChatemuError:
-                pass  # a database another process holds or broke: the next turn tries again
+            if real():
+                try:
+                    await anyio.to_thread.run_sync(due)
+                except ChatemuError:
+                    pass  # a database another process holds or broke: the next turn tries again
             await anyio.sleep(SETTLE_SECONDS)
     finally:
         for conn in kept:
@@ -709,12 +712,15 @@ class TableIndex:
     route as the router would (each ``{name}`` one non-empty word) without trying every route."""
 
     def __init__(self, by_path: dict[str, list], answers: dict[str, Callable]):
-        self.shapes: dict[int, list] = {}
+        # By number of words and first word (a path starting with a parameter would never be found
+        # here, and go to the router).
+        self.shapes: dict[tuple[int, str], list] = {}
         for path, rows in by_path.items():
             words = path.strip("/").split("/")
             shape = tuple(None if w.startswith("{") else w for w in words)
             names = [(i, w[1:-1]) for i, w in enumerate(words) if w.startswith("{")]
-            self.shapes.setdefault(len(words), []).append((shape, names, {r.method for r in rows}, answers[path]))
+            self.shapes.setdefault((len(words), words[0]), []).append(
+                (shape, names, {r.method for r in rows}, answers[path]))
 
     def find(self, scope, raw: bytes):
         """The answer of the table's route for this request (its path parameters set in the
@@ -726,7 +732,7 @@ class TableIndex:
         if len(words) < 2 or not words[0]:
             return None
         ns, words = words[0], words[1:]
-        for shape, names, methods, answer in self.shapes.get(len(words), ()):
+        for shape, names, methods, answer in self.shapes.get((len(words), words[0]), ()):
             if all(w == want if want is not None else w for w, want in zip(words, shape)):
                 if method not in methods:
                     return None
