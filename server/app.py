@@ -35,7 +35,7 @@ import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -365,12 +365,17 @@ async def read_body(request: Request, limit: int = BODY_LIMIT) -> bytes:
     if length is not None and length.isdigit() and int(length) > limit:
         raise Problem(413, "too-large", "Request body too large", f"the body is over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:  # as ``request.stream()`` reads it, without an async generator per request
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise Problem(413, "too-large", "Request body too large", f"the body is over {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def json_fields(request: Request) -> dict:
