@@ -9,6 +9,7 @@ without opening the tokens file on every request: neither may cost a guarantee.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -89,6 +90,28 @@ def test_a_token_added_or_revoked_while_serving_counts_from_the_next_request(cm,
             (tmp_path / ".tokens.db").unlink()  # no tokens file: a token matches nothing, and the folder stays closed
             assert clock(third["token"]) == 401
             assert clock(None) == 401
+    finally:
+        assert stop(proc) == 0
+        assert "Traceback" not in proc.stderr.read()
+
+
+def test_an_answer_is_the_command_json_value_encoded_once_compact(tmp_path):
+    proc, url = start_server("--data-dir", str(tmp_path))
+    text = "bidi \u202e, caf\u00e9, \"quoted\", \U0001F600 done"
+    try:
+        with httpx.Client(base_url=f"{url}/v1/ns/n", timeout=30) as http:
+            assert http.post("/clock", json={"set": START}).status_code == 200
+            assert http.post("/agents/a1/login").status_code == 200
+            assert http.post("/chats", json={"id": "c1", "customer": "x"}).status_code == 201
+            assert http.post("/chats/c1/activate", headers={"X-Chatemu-Agent": "a1"}).status_code == 200
+            answer = http.post("/chats/c1/receive", json={"text": text}, headers={"X-Chatemu-Agent": "a1"})
+            shown = http.get("/chats/c1/transcript")
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/json", answer.text
+        value = json.loads(answer.content)
+        # one compact encoding of the value, the characters as they are (the command line shows them escaped)
+        assert answer.content == json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        assert value["text"] == text and "\u202e".encode() in answer.content  # as it is, not escaped
+        assert shown.json() == Chatemu(tmp_path / "n.db").js("chat", "transcript", "c1", "--json")
     finally:
         assert stop(proc) == 0
         assert "Traceback" not in proc.stderr.read()
