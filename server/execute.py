@@ -209,8 +209,10 @@ def lockable(db: str) -> bool:
         return False
 
 
-#: How many databases each thread of the pool keeps a connection to.
-KEPT_PER_THREAD = 4
+#: How many databases each thread keeps its connections to: a namespace's own thread uses one;
+#: the event loop's runs the quick commands of every namespace (``Emulator.at_once``), and
+#: reopening a database would cost a request more than its command.
+KEPT_PER_THREAD = 32
 
 
 def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | None = None, stdout=None) -> Outcome:
