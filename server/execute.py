@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 import sys
 import threading
 
@@ -148,10 +149,10 @@ class _Kept:
     """One database's kept connections on one thread: the file they opened (device, inode),
     the engine's ``Connections``, and the connection ``lockable`` probes the write lock with."""
 
-    def __init__(self, file: tuple[int, int]):
+    def __init__(self, file: tuple[int, int], regular: bool):
         from chatemu.store.engine import Connections
 
-        self.file, self.connections, self.probe = file, Connections(), None
+        self.file, self.regular, self.connections, self.probe = file, regular, Connections(), None
 
     def close(self) -> None:
         self.connections.close()
@@ -178,7 +179,7 @@ def _kept(db: str):
         if len(pool) >= KEPT_PER_THREAD:  # the least recently used one goes
             oldest = next(iter(pool))
             pool.pop(oldest).close()
-        found = _Kept((st.st_dev, st.st_ino))
+        found = _Kept((st.st_dev, st.st_ino), stat.S_ISREG(st.st_mode))
     else:
         del pool[db]
     pool[db] = found  # the most recently used last
@@ -186,16 +187,16 @@ def _kept(db: str):
 
 
 def lockable(db: str) -> bool:
-    """Whether a command may start on ``db`` at once on this thread: the file is there and its
-    write lock is free right now (no other process or connection is writing: ``BEGIN
-    IMMEDIATE`` succeeds without waiting, and is rolled back at once, nothing changed).  The
-    caller holds the namespace's lock, so no other command of this server takes it between this
-    answer and the command's own ``BEGIN IMMEDIATE`` (another process may: the command then
+    """Whether a command may start on ``db`` at once on this thread: the file is there, a regular
+    file, and its write lock is free right now (no other process or connection is writing:
+    ``BEGIN IMMEDIATE`` succeeds without waiting, and is rolled back at once, nothing changed).
+    The caller holds the namespace's lock, so no other command of this server takes it between
+    this answer and the command's own ``BEGIN IMMEDIATE`` (another process may: the command then
     waits for it, as any command waits for a writer)."""
     import sqlite3
 
     found = _kept(db)
-    if found is None:
+    if found is None or not found.regular:  # what is no regular file is the command's to refuse
         return False
     try:
         if found.probe is None:
