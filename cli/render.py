@@ -118,10 +118,21 @@ def escaped(stream):
 
 def emit_json(value) -> None:
     """One JSON document on stdout: exact, and safe on a terminal (``EscapedOutput`` writes the
-    characters of ``_CONTROL`` as JSON escapes; JSON escapes C0 itself)."""
+    characters of ``_CONTROL`` as JSON escapes; JSON escapes C0 itself).  A stdout that keeps
+    documents as values (``chatemu serve``'s, with ``capture_json``) is given the value itself,
+    to write as ``json_text`` later if it must."""
+    capture = getattr(sys.stdout, "capture_json", None)
+    if capture is not None:
+        capture(value)
+        return
+    sys.stdout.write(json_text(value))
+
+
+def json_text(value) -> str:
+    """What ``emit_json`` writes of ``value`` (before ``EscapedOutput`` escapes it)."""
     import json
 
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    return json.dumps(value, ensure_ascii=False) + "\n"
 
 
 # -- building blocks -------------------------------------------------------------

@@ -35,12 +35,12 @@ import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import routes as table
-from .execute import Outcome, execute, refuse_words
+from .execute import Outcome, execute, lockable, refuse_words
 
 NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 BODY_LIMIT = 1 << 20  # a command's JSON body
@@ -140,6 +140,10 @@ class Emulator:
         self.stopping = threading.Event()
         self.locks: dict[str, threading.Lock] = {}
         self.workers: dict[str, ThreadPoolExecutor] = {}
+        # The commands given to each namespace's thread, and those it has done (each counter
+        # written by one thread only: the first by the event loop's, the second by the namespace's).
+        self.given: dict[str, int] = {}
+        self.done: dict[str, int] = {}
         self.tasks: dict[str, anyio.CancelScope] = {}
         self.group = None
 
@@ -158,7 +162,15 @@ class Emulator:
         worker = self.workers.get(ns)
         if worker is None:
             worker = self.workers[ns] = ThreadPoolExecutor(1, thread_name_prefix=f"chatemu-{ns}")
-        return await asyncio.get_running_loop().run_in_executor(worker, function)
+        self.given[ns] = self.given.get(ns, 0) + 1
+
+        def counted():
+            try:
+                return function()
+            finally:
+                self.done[ns] = self.done.get(ns, 0) + 1
+
+        return await asyncio.get_running_loop().run_in_executor(worker, counted)
 
     def namespaces(self) -> list[str]:
         return sorted(name[:-3] for name in os.listdir(self.root)
@@ -210,11 +222,13 @@ class Emulator:
             worker.shutdown(wait=False)  # what it was given still runs; the next command gets a new thread
 
     async def run(self, ns: str, argv: list[str], agent: Optional[str] = None, stdin: Optional[str] = None,
-                  stdout=None, replaced: Optional[Callable[[Outcome], bool]] = None) -> Outcome:
+                  stdout=None, replaced: Optional[Callable[[Outcome], bool]] = None, quick: bool = False) -> Outcome:
         """Run a command line on the namespace's database, on its own thread, one at a time.
         ``replaced(outcome)``: whether it replaced the event log (default: a ``reset``,
         ``snapshot restore`` or ``import`` that succeeded); if so, the generation goes up
-        before the next command runs."""
+        before the next command runs.  ``quick``: a short command on one chat or agent (never
+        one that replaces the log), run at once on the event loop's thread when nothing waits
+        for the namespace (``at_once``)."""
         path = self.path(ns)
 
         def locked():
@@ -224,9 +238,31 @@ class Emulator:
                     self.replaced(ns)
                 return outcome
 
-        outcome = await self.in_worker(ns, locked)
+        outcome = self.at_once(ns, path, argv, agent) if quick else None
+        if outcome is None:
+            outcome = await self.in_worker(ns, locked)
         self.seen(ns)
         return outcome
+
+    def at_once(self, ns: str, path: str, argv: list[str], agent: Optional[str]) -> Optional[Outcome]:
+        """Run a quick command here and now, on the event loop's thread, when that keeps every
+        guarantee: no earlier command of the namespace is still queued or running on its thread
+        (the order they came in holds), nothing of this server holds the namespace (its lock),
+        and the database's write lock is free (no other process is writing, so the command
+        does not wait).  None, with nothing run, when any of these fails: the command then
+        queues on the namespace's thread as any other.  Running here saves the hop to the
+        thread and back, and the two threads taking turns at the interpreter's lock."""
+        if self.given.get(ns, 0) != self.done.get(ns, 0):
+            return None
+        lock = self.lock(ns)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            if not lockable(path):
+                return None
+            return execute(path, argv, agent)
+        finally:
+            lock.release()
 
 
 def _replacing(argv: list[str]) -> Callable[[Outcome], bool]:
@@ -245,8 +281,10 @@ def replaces(argv: list[str]) -> bool:
 
 async def settle(emulator: Emulator, ns: str) -> None:
     """On a real clock, apply what falls due as it does (``events --follow`` does the same).
-    A kept read-only connection tells the clock's mode cheaply; only a real clock is asked
-    whether anything is due (``Engine.pending``), and settled only then."""
+    A kept read-only connection tells the clock's mode cheaply, on the event loop itself (one
+    row, never waiting: a database another process holds reads as no real clock until the next
+    turn); only a real clock is asked, on a thread, whether anything is due
+    (``Engine.pending``), and settled only then."""
     import sqlite3
 
     from chatemu.store.engine import Engine
@@ -259,7 +297,7 @@ async def settle(emulator: Emulator, ns: str) -> None:
         if not kept:
             if not os.path.exists(engine.path):
                 return False
-            kept.append(sqlite3.connect(f"file:{engine.path}?mode=ro", uri=True, check_same_thread=False))
+            kept.append(sqlite3.connect(f"file:{engine.path}?mode=ro", uri=True, timeout=0))
         try:
             row = kept[0].execute("SELECT mode FROM meta").fetchone()
         except sqlite3.Error:
@@ -268,17 +306,18 @@ async def settle(emulator: Emulator, ns: str) -> None:
         return row is not None and row[0] == "real"
 
     def due() -> None:
-        if real() and engine.pending():
+        if engine.pending():
             with emulator.lock(ns):
                 if engine.pending():
                     engine.settle()
 
     try:
         while True:
-            try:
-                await anyio.to_thread.run_sync(due)
-            except ChatemuError:
-                pass  # a database another process holds or broke: the next turn tries again
+            if real():
+                try:
+                    await anyio.to_thread.run_sync(due)
+                except ChatemuError:
+                    pass  # a database another process holds or broke: the next turn tries again
             await anyio.sleep(SETTLE_SECONDS)
     finally:
         for conn in kept:
@@ -326,18 +365,23 @@ async def read_body(request: Request, limit: int = BODY_LIMIT) -> bytes:
     if length is not None and length.isdigit() and int(length) > limit:
         raise Problem(413, "too-large", "Request body too large", f"the body is over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:  # as ``request.stream()`` reads it, without an async generator per request
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise Problem(413, "too-large", "Request body too large", f"the body is over {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def json_fields(request: Request) -> dict:
     """The request's fields: the query string's (each once), and a JSON object body's."""
     values: dict = {}
-    for name, value in request.query_params.multi_items():
+    for name, value in request.query_params.multi_items() if request.scope.get("query_string") else ():
         if name in values:
             raise bad_request(f"{name} is given twice")
         values[name] = value
@@ -389,22 +433,45 @@ def command_argv(row, request: Request, values: dict) -> list[str]:
 
 
 def endpoint(rows: list):
-    """The endpoint of one path of the table (its rows, by method)."""
+    """The endpoint of one path of the table (its rows, by method): what ``table_answer`` answers."""
+    answer = table_answer(rows)
 
     async def serve(request: Request) -> Response:
+        status, body = await answer(request)
+        return Response(body, status, media_type="application/json")
+
+    serve.answer = answer
+    return serve
+
+
+def table_answer(rows: list):
+    """The answer to a request on one path of the table (its rows, by method): the status and
+    the JSON body (what the command printed with ``--json``, compact, as one encode), or a
+    ``Problem`` raised.  A route on one chat or one agent (and a new chat) is quick: it may run
+    at once on the event loop (``Emulator.at_once``)."""
+    one = rows[0].path.startswith(("/chats/", "/agents/"))
+    new_chat = rows[0].path == "/chats"
+    by_method = {method: [r for r in rows if r.method == method] for method in {r.method for r in rows}}
+
+    async def answer(request: Request) -> tuple[int, bytes]:
         emulator, ns, _ = enter(request)
         values = await json_fields(request)
         method = "GET" if request.method == "HEAD" else request.method
-        row = choose([r for r in rows if r.method == method], values)
+        row = choose(by_method.get(method, []), values)
         agent = acting_agent(request, values) if not row.own_agent else request.headers.get("x-chatemu-agent")
         argv = command_argv(row, request, values)
         command = authorize(request, Command(ns, argv, agent, row))
-        outcome = await emulator.run(ns, argv, command.agent)
+        outcome = await emulator.run(ns, argv, command.agent, quick=one or new_chat and method == "POST")
         if outcome.exit_code:  # what it printed all the same (a failed check's report) goes along
             raise problem(outcome, **({"result": json.loads(outcome.stdout)} if outcome.stdout.strip() else {}))
-        return JSONResponse(json.loads(outcome.stdout) if outcome.stdout.strip() else None, row.status)
+        return row.status, _compact(outcome.json())
 
-    return serve
+    return answer
+
+
+def _compact(value) -> bytes:
+    """A JSON answer's body, as ``JSONResponse`` renders it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 async def cli(request: Request) -> Response:
@@ -603,14 +670,16 @@ async def on_error(request: Request, exc: Exception) -> Response:
 
 
 class NamespaceNames:
-    """The namespace in a request's path, checked as it came (before any decoding): a name
-    carries no ``%``, ``/`` or ``.``, so ``..``, ``%2e%2e`` or an encoded slash is refused with 400
-    before any route sees it."""
+    """The front door: the namespace in a request's path, checked as it came (before any
+    decoding): a name carries no ``%``, ``/`` or ``.``, so ``..``, ``%2e%2e`` or an encoded slash
+    is refused with 400 before any route sees it.  A request on a route of the table (its path
+    plain, no ``%``; not ``HEAD``) is answered here by the route's own ``table_answer``, without
+    the router's matching and per-request objects; every other request goes on to the router."""
 
     PREFIX = b"/v1/ns/"
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, table: Optional["TableIndex"] = None):
+        self.app, self.table = app, table
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -624,7 +693,60 @@ class NamespaceNames:
                                            " letter or digit").response(scope["path"])
                     await response(scope, receive, send)
                     return
+                found = self.table.find(scope, raw) if self.table is not None else None
+                if found is not None:
+                    await self.answer(found, scope, receive, send)
+                    return
         await self.app(scope, receive, send)
+
+    @staticmethod
+    async def answer(answer, scope, receive, send) -> None:
+        request = Request(scope, receive)
+        try:
+            status, body = await answer(request)
+        except Problem as exc:
+            await (await on_problem(request, exc))(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class TableIndex:
+    """The table's paths by their number of words, for ``NamespaceNames`` to find a request's
+    route as the router would (each ``{name}`` one non-empty word) without trying every route."""
+
+    def __init__(self, by_path: dict[str, list], answers: dict[str, Callable]):
+        # By number of words and first word (a path starting with a parameter would never be found
+        # here, and go to the router).
+        self.shapes: dict[tuple[int, str], list] = {}
+        for path, rows in by_path.items():
+            words = path.strip("/").split("/")
+            shape = tuple(None if w.startswith("{") else w for w in words)
+            names = [(i, w[1:-1]) for i, w in enumerate(words) if w.startswith("{")]
+            self.shapes.setdefault((len(words), words[0]), []).append(
+                (shape, names, {r.method for r in rows}, answers[path]))
+
+    def find(self, scope, raw: bytes):
+        """The answer of the table's route for this request (its path parameters set in the
+        scope), or None: not a plain path of the table, or a method it does not take."""
+        method = scope["method"]
+        if method == "HEAD" or b"%" in raw:
+            return None
+        words = scope["path"].split("/")[3:]  # "", "v1", "ns", then NS and the route's words
+        if len(words) < 2 or not words[0]:
+            return None
+        ns, words = words[0], words[1:]
+        for shape, names, methods, answer in self.shapes.get((len(words), words[0]), ()):
+            if all(w == want if want is not None else w for w, want in zip(words, shape)):
+                if method not in methods:
+                    return None
+                params = {"ns": ns}
+                for i, name in names:
+                    params[name] = words[i]
+                scope["path_params"] = params
+                return answer
+        return None
 
 
 def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tuple = (),
@@ -641,8 +763,10 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
     for row in table.ROUTES:
         by_path.setdefault(row.path, []).append(row)
     prefix = "/v1/ns/{ns}"
-    app_routes = [Route(prefix + path, endpoint(rows), methods=sorted({r.method for r in rows}))
+    endpoints = {path: endpoint(rows) for path, rows in by_path.items()}
+    app_routes = [Route(prefix + path, endpoints[path], methods=sorted({r.method for r in rows}))
                   for path, rows in by_path.items()]
+    index = TableIndex(by_path, {path: serve.answer for path, serve in endpoints.items()})
     app_routes += [
         Route("/v1/openapi.json", openapi, methods=["GET"]),
         Route("/v1/ns", namespaces, methods=["GET"]),
@@ -673,7 +797,7 @@ def make_app(root: str, policy: Optional[Callable] = None, namespace_tasks: tupl
         for worker in emulator.workers.values():
             worker.shutdown(wait=False)
 
-    app = Starlette(routes=app_routes, lifespan=lifespan, middleware=[Middleware(NamespaceNames)],
+    app = Starlette(routes=app_routes, lifespan=lifespan, middleware=[Middleware(NamespaceNames, table=index)],
                     exception_handlers={Problem: on_problem, HTTPException: on_http, Exception: on_error})
     app.state.emulator = emulator
     return app

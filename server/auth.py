@@ -15,6 +15,7 @@ from typing import Optional
 from .app import OPEN_WHO, Command, Problem, named_agent
 from .tokens import POLICY, Token, TokenStore, authorize, bearer, loopback
 
+_CREDENTIALS = "chatemu.credentials"  # where a request's credentials are kept once read (its ASGI scope)
 _STATUS = {401: ("unauthorized", "A valid token is needed"), 403: ("forbidden", "Not allowed with this token")}
 
 
@@ -51,14 +52,14 @@ class TokenPolicy:
     def credentials(self, request) -> tuple[bool, Optional[Token]]:
         """(open: a loopback request and no token defined, the request's token or None), read
         once per request."""
-        found = getattr(request.state, "credentials", None)
+        found = request.scope.get(_CREDENTIALS)
         if found is None:
-            host = request.client.host if request.client else None
-            if loopback(host) and not self.defined():
+            client = request.scope.get("client")
+            if client and loopback(client[0]) and not self.defined():
                 found = (True, None)
             else:
                 found = (False, self.store.lookup(bearer(request.headers.get("authorization"))))
-            request.state.credentials = found
+            request.scope[_CREDENTIALS] = found
         return found
 
     def authenticate(self, request, ns: str) -> None:

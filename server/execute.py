@@ -12,7 +12,9 @@ keeps its one: opening a database costs a command more than the command itself.
 from __future__ import annotations
 
 import io
+import json
 import os
+import stat
 import sys
 import threading
 
@@ -51,10 +53,25 @@ def install() -> None:
 
 
 class Outcome:
-    """What a command line did: its exit code, what it printed on stdout, its error lines."""
+    """What a command line did: its exit code, what it printed on stdout, its error lines.
+    ``stdout`` may be given as a ``Captured`` stream, made text only when asked for."""
 
-    def __init__(self, exit_code: int, stdout: str, stderr: list[str]):
-        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+    def __init__(self, exit_code: int, stdout, stderr: list[str]):
+        self.exit_code, self._stdout, self.stderr = exit_code, stdout, stderr
+
+    @property
+    def stdout(self) -> str:
+        if not isinstance(self._stdout, str):
+            self._stdout = self._stdout.getvalue()
+        return self._stdout
+
+    def json(self):
+        """The JSON document the command printed (None if it printed nothing): the value
+        itself when that is all it printed (``Captured``), else its text read back."""
+        parts = getattr(self._stdout, "parts", None)
+        if parts is not None and len(parts) == 1 and isinstance(parts[0], _Value):
+            return parts[0].value
+        return json.loads(self.stdout) if self.stdout.strip() else None
 
     @property
     def detail(self) -> str:
@@ -64,6 +81,35 @@ class Outcome:
     def as_dict(self) -> dict:
         return {"exit_code": self.exit_code, "stdout": self.stdout,
                 "stderr": "".join(line + "\n" for line in self.stderr)}
+
+
+class _Value:
+    def __init__(self, value):
+        self.value = value
+
+
+class Captured(io.StringIO):
+    """A command's stdout as it printed it: its text, and each JSON document as the value it
+    printed (``render.emit_json`` gives it over with ``capture_json``), so that an answer made
+    of one document is encoded once, by the server; ``getvalue`` is the text it would have
+    written, escaped as ``render.EscapedOutput`` escapes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def capture_json(self, value) -> None:
+        self.parts.append(_Value(value))
+
+    def getvalue(self) -> str:
+        from chatemu.cli.render import escape_controls, json_text
+
+        return "".join(part if isinstance(part, str) else escape_controls(json_text(part.value))
+                       for part in self.parts)
 
 
 def refuse_words(argv: list[str]) -> str | None:
@@ -95,8 +141,26 @@ def kept(db: str):
     that opened it, so each thread of the pool keeps its own; they are dropped as soon as the
     file is no longer the one they opened (the namespace deleted, or the file replaced by
     another process), so nothing is ever written to a file that has gone."""
-    from chatemu.store.engine import Connections
+    found = _kept(db)
+    return found.connections if found is not None else None
 
+
+class _Kept:
+    """One database's kept connections on one thread: the file they opened (device, inode),
+    the engine's ``Connections``, and the connection ``lockable`` probes the write lock with."""
+
+    def __init__(self, file: tuple[int, int], regular: bool):
+        from chatemu.store.engine import Connections
+
+        self.file, self.regular, self.connections, self.probe = file, regular, Connections(), None
+
+    def close(self) -> None:
+        self.connections.close()
+        if self.probe is not None:
+            self.probe.close()
+
+
+def _kept(db: str):
     try:
         st = os.stat(db)
     except OSError:
@@ -105,8 +169,8 @@ def kept(db: str):
     if pool is None:
         pool = _local.kept = {}
     found = pool.get(db)
-    if found is not None and (st is None or found[0] != (st.st_dev, st.st_ino)):
-        found[1].close()
+    if found is not None and (st is None or found.file != (st.st_dev, st.st_ino)):
+        found.close()
         del pool[db]
         found = None
     if st is None:
@@ -114,16 +178,42 @@ def kept(db: str):
     if found is None:
         if len(pool) >= KEPT_PER_THREAD:  # the least recently used one goes
             oldest = next(iter(pool))
-            pool.pop(oldest)[1].close()
-        found = ((st.st_dev, st.st_ino), Connections())
+            pool.pop(oldest).close()
+        found = _Kept((st.st_dev, st.st_ino), stat.S_ISREG(st.st_mode))
     else:
         del pool[db]
     pool[db] = found  # the most recently used last
-    return found[1]
+    return found
 
 
-#: How many databases each thread of the pool keeps a connection to.
-KEPT_PER_THREAD = 4
+def lockable(db: str) -> bool:
+    """Whether a command may start on ``db`` at once on this thread: the file is there, a regular
+    file, and its write lock is free right now (no other process or connection is writing:
+    ``BEGIN IMMEDIATE`` succeeds without waiting, and is rolled back at once, nothing changed).
+    The caller holds the namespace's lock, so no other command of this server takes it between
+    this answer and the command's own ``BEGIN IMMEDIATE`` (another process may: the command then
+    waits for it, as any command waits for a writer)."""
+    import sqlite3
+
+    found = _kept(db)
+    if found is None or not found.regular:  # what is no regular file is the command's to refuse
+        return False
+    try:
+        if found.probe is None:
+            found.probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+        found.probe.execute("BEGIN IMMEDIATE")
+        found.probe.execute("ROLLBACK")
+        return True
+    except sqlite3.Error:
+        if found.probe is not None and found.probe.in_transaction:
+            found.probe.execute("ROLLBACK")
+        return False
+
+
+#: How many databases each thread keeps its connections to: a namespace's own thread uses one;
+#: the event loop's runs the quick commands of every namespace (``Emulator.at_once``), and
+#: reopening a database would cost a request more than its command.
+KEPT_PER_THREAD = 32
 
 
 def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | None = None, stdout=None) -> Outcome:
@@ -136,7 +226,7 @@ def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | Non
 
     install()
     root = ["--agent", agent] if agent is not None else []
-    out = io.StringIO() if stdout is None else stdout
+    out = Captured() if stdout is None else stdout
     _local.stdout, _local.stdin = render.EscapedOutput(out), io.StringIO(stdin or "")
     try:
         connections = kept(db)
@@ -148,7 +238,7 @@ def execute(db: str, argv: list[str], agent: str | None = None, stdin: str | Non
             code, lines = app.call(["--db", db] + root + list(argv), session=Session(connections=connections))
     finally:
         _local.stdout = _local.stdin = None
-    return Outcome(code, out.getvalue() if stdout is None else "", lines)
+    return Outcome(code, out if stdout is None else "", lines)
 
 
 def dispatcher(db: str, connections):

@@ -12,6 +12,7 @@ that may run it.  A command without a line is a trainer's only.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -128,6 +129,7 @@ def bearer(header: str | None) -> str | None:
     return value if scheme.lower() == "bearer" and value and " " not in value else None
 
 
+@functools.lru_cache(maxsize=256)
 def loopback(host: str | None) -> bool:
     """Whether a request's client address (``request.client.host``) is a loopback address
     (127.0.0.0/8, ::1, or an IPv4-mapped one); a name or nothing is not."""
@@ -173,6 +175,8 @@ class TokenStore:
     def __init__(self, data_dir: str):
         self.dir = data_dir
         self.path = os.path.join(data_dir, FILE_NAME)
+        self._file = None  # (device, inode, descriptor) of the tokens file, kept open by ``_known``
+        self._seen = None  # (the file's version, every token by its hash) as ``_known`` last read them
 
     def _folder(self) -> None:
         if not os.path.isdir(self.dir):
@@ -274,13 +278,59 @@ class TokenStore:
 
     def defined(self) -> bool:
         """Whether any token was ever added (a revoked one counts: the folder is no longer open)."""
-        conn = self._connect(write=False)
-        if conn is None:
-            return False
+        return bool(self._known())
+
+    def _known(self) -> dict:
+        """Every token by its hash (the hash and the token's record), read from the file again only when the file changed: the
+        server asks on every request, and a token added or revoked counts from the next one.
+        The file's version is its device and inode (the file replaced or removed) and SQLite's
+        file change counter (bytes 24-27 of its header, raised by every transaction that
+        changes the file), read from a descriptor kept open: a ``stat`` and a 28-byte read per
+        request instead of opening the database.  A file SQLite writes in WAL mode (where the
+        counter does not move on each change) is read every time."""
+        import stat
+
         try:
-            return conn.execute("SELECT 1 FROM tokens LIMIT 1").fetchone() is not None
-        finally:
-            conn.close()
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            self._folder()
+            self._seen = None
+            return {}
+        version = None
+        if stat.S_ISREG(st.st_mode):
+            if self._file is None or self._file[:2] != (st.st_dev, st.st_ino):
+                self._forget_file()
+                try:
+                    fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+                except OSError:
+                    fd = None
+                if fd is not None:
+                    opened = os.fstat(fd)
+                    self._file = (opened.st_dev, opened.st_ino, fd)
+            if self._file is not None and self._file[:2] == (st.st_dev, st.st_ino):
+                header = os.pread(self._file[2], 28, 0)
+                if len(header) == 28 and header[18] == 1:  # a rollback journal: the counter moves
+                    version = (st.st_dev, st.st_ino, header[24:28])
+        if version is not None and self._seen is not None and self._seen[0] == version:
+            return self._seen[1]
+        conn = self._connect(write=False)  # refuses what is not a regular file
+        if conn is None:
+            found = {}
+        else:
+            try:
+                found = {row[0]: (row[0], self._token(row[1:])) for row in conn.execute(
+                    "SELECT hash, id, ns, role, agent, created, revoked FROM tokens")}
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"cannot read {self.path}: {exc}") from None
+            finally:
+                conn.close()
+        self._seen = (version, found) if version is not None else None
+        return found
+
+    def _forget_file(self) -> None:
+        if self._file is not None:
+            os.close(self._file[2])
+            self._file = None
 
     def decide(self, authorization: str | None, client_host: str | None, ns: str, words, agent: str | None) -> Decision:
         """``authorize`` for one request: its ``Authorization`` header value, its client address,
@@ -296,18 +346,11 @@ class TokenStore:
         None.  The hashes are compared in constant time."""
         if not presented:
             return None
-        conn = self._connect(write=False)
-        if conn is None:
-            return None
         wanted = digest(presented)
-        try:
-            row = conn.execute("SELECT hash, id, ns, role, agent, created, revoked FROM tokens WHERE hash = ?",
-                               (wanted,)).fetchone()
-        finally:
-            conn.close()
-        if row is None or not hmac.compare_digest(row[0], wanted):
+        found = self._known().get(wanted)
+        if found is None or not hmac.compare_digest(found[0], wanted):
             return None
-        return self._token(row[1:])
+        return found[1]
 
 
 def _wall_ms() -> int:
