@@ -26,6 +26,7 @@ NOT_REMOTE = {
     "watch": "it runs on a database of this machine (--db)",
     "drill": "it runs on a database of this machine (--db)",
     "serve": "it starts a server of its own",
+    "simulate": "it reads a model file of this machine and runs on a database of this machine (--db)",
 }
 
 

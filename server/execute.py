@@ -23,7 +23,7 @@ _local = threading.local()
 #: Commands that read or write files of the server's machine (the tokens of every namespace
 #: among them) or take over a terminal: over HTTP they are routes of their own (``/run``, ``/export``, ``/import``, ``/events/stream``).
 NOT_HERE = {"run": "POST /run", "drill": None, "console": None, "watch": None, "export": "GET /export",
-            "import": "PUT /import", "serve": None, "token": None}
+            "import": "PUT /import", "serve": None, "token": None, "simulate": None}
 
 
 class _Proxy:

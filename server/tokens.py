@@ -60,8 +60,10 @@ POLICY: dict[tuple[str, ...], frozenset] = {
         ("snapshot", "restore"), ("snapshot", "list"), ("snapshot", "delete"), ("export",), ("import",), ("reset",),
         ("webhook", "add"), ("webhook", "list"), ("webhook", "delete"), ("webhook", "enable"),
         ("webhook", "deliveries"), ("token", "add"), ("token", "list"), ("token", "revoke"))},
-    # the terminal's own commands: nothing to serve
-    **{words: NONE for words in (("console",), ("watch",), ("serve",), ("completion",), ("db", "path"))},
+    # the terminal's own commands: nothing to serve (simulate reads a model file of this machine: run it
+    # where the namespace's database is, `chatemu --db DIR/NS.db simulate`, and the server shows its events)
+    **{words: NONE for words in (("console",), ("watch",), ("serve",), ("completion",), ("db", "path"),
+                                 ("simulate",))},
 }
 
 

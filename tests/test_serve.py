@@ -227,7 +227,7 @@ def test_a_command_line_through_post_cli_answers_as_the_process_ends(space):
         done = space.cli.run(*argv)
         assert answer.json() == {"exit_code": done.code, "stdout": done.out, "stderr": done.err}, argv
     for argv in (["--db", "/tmp/elsewhere.db", "chat", "list"], ["chat", "list", "--db=x.db"], ["run", "-"],
-                 ["export", "/tmp/x.json"], ["events", "-f"], ["console"]):
+                 ["export", "/tmp/x.json"], ["events", "-f"], ["console"], ["simulate", "/tmp/model.toml"]):
         answer = space.call("POST", "/cli", {"argv": argv}).json()
         assert answer["exit_code"] == 2 and answer["stderr"].startswith("error: ") and answer["stdout"] == "", argv
     assert not Path("/tmp/elsewhere.db").exists()

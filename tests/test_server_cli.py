@@ -83,6 +83,7 @@ def test_the_environment_names_the_server_namespace_token_and_agent(cm, chatemu_
     (["chat", "list", "--db", "x.db"], "error: --db and --server: on a server the namespace (--ns) is the database"),
     (["console"], "error: console does not run against a server"),
     (["serve"], "error: serve does not run against a server"),
+    (["simulate", "examples/models/small-class.toml"], "error: simulate does not run against a server"),
     (["run", "--fresh", "x.chatemu"], "error: run --fresh does not run against a server"),
 ])
 def test_what_makes_no_sense_on_a_server_is_a_usage_error(chatemu_server, argv, message):
