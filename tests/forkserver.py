@@ -18,17 +18,18 @@ A command line whose environment changes how an interpreter starts
 installed ``chatemu`` for every call.  Tests about start-up, terminals,
 signals, killing and packaging exec it.
 
-Protocol, one connection per command line: the client sends one JSON line
-(argv, env, cwd) with its three file descriptors; the server answers one line
-with the command's pid, then one with its exit status (``subprocess``'s
-convention: negative for a signal).
+Protocol, one connection per command line: the client sends a request (argv,
+env, cwd, umask: a dict in ``marshal``'s format, which a shim reads and writes
+without importing anything, after its length as 8 decimal digits) with its three
+file descriptors; the server answers one line with the command's pid, then one
+with its exit status (``subprocess``'s convention: negative for a signal).
 """
 
 from __future__ import annotations
 
 import atexit
 import io
-import json
+import marshal
 import os
 import select
 import shutil
@@ -140,14 +141,15 @@ def serve(path: str) -> None:
         listener.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        while data and not data.endswith(b"\n"):
+        size = int(data[:8]) + 8 if len(data) >= 8 and data[:8].isdigit() else 0
+        while data and len(data) < size:
             more = conn.recv(1 << 20)
             if not more:
                 break
             data += more
-        if not data.endswith(b"\n") or len(fds) != 3:
+        if not size or len(data) != size or len(fds) != 3:
             os._exit(1)  # the client went away before asking for anything
-        request = json.loads(data)
+        request = marshal.loads(data[8:])
         pid = os.fork()
         if pid == 0:
             conn.close()
@@ -159,6 +161,12 @@ def serve(path: str) -> None:
         _, status = os.waitpid(pid, 0)
         conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
         os._exit(0)
+
+
+def encode(request: dict) -> bytes:
+    """A request as the server reads it: its length, then the dict in ``marshal``'s format."""
+    data = marshal.dumps(request)
+    return b"%08d" % len(data) + data
 
 
 def answers(conn: socket.socket, timeout: float | None, argv) -> tuple[int, int]:
@@ -254,9 +262,8 @@ class Server:
                 files[0].seek(0)
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.connect(self.path)
-                request = json.dumps({"argv": argv, "env": env, "cwd": str(cwd or os.getcwd()),
-                                      "umask": umask}).encode() + b"\n"
-                socket.send_fds(conn, [request], [f.fileno() for f in files])
+                request = encode({"argv": argv, "env": env, "cwd": str(cwd or os.getcwd()), "umask": umask})
+                conn.sendall(request[socket.send_fds(conn, [request], [f.fileno() for f in files]):])
                 pid, code = answers(conn, timeout, argv)
             out, err = (self._text(f) for f in files[1:])
             return code, out, err
