@@ -29,6 +29,40 @@ def pytest_configure(config):
         compileall.compile_dir(root / folder, quiet=1)
 
 
+#: pytest's cache key for the seconds each test file took when it last ran.
+FILE_SECONDS = "chatemu/file-seconds"
+_spent: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest-running files first (by their last run's time, kept in pytest's cache; a file
+    not yet timed before those), each file's tests together and in their order: with ``-n``, the
+    workers then end together rather than one finishing a long file started last."""
+    cache = getattr(config, "cache", None)
+    seconds = cache.get(FILE_SECONDS, {}) if cache is not None else {}
+    if not seconds:
+        return
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = sorted(files, key=lambda name: -seconds.get(name, float("inf")))
+    items[:] = [item for name in order for item in files[name]]
+
+
+def pytest_runtest_logreport(report):
+    name = report.nodeid.split("::")[0]
+    _spent[name] = _spent.get(name, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    """Keep each file's time for the next run's order (``pytest_collection_modifyitems``); under
+    ``-n`` the controller, which hears every worker's reports, keeps them."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _spent:
+        return
+    cache.set(FILE_SECONDS, {**cache.get(FILE_SECONDS, {}), **{k: round(v, 2) for k, v in _spent.items()}})
+
+
 def launch(argv: list[str], env: dict, stdin: str | None = None, timeout: float = 60, cwd=None,
            umask: int | None = None) -> tuple[int, str, str]:
     """Run a ``chatemu`` command line as a process; return (exit status, stdout, stderr).
