@@ -27,6 +27,27 @@ def pytest_configure(config):
     root = Path(__file__).resolve().parent.parent
     for folder in ("cli", "store", "server", "package"):
         compileall.compile_dir(root / folder, quiet=1)
+    _temporary_files_in_memory(config)
+
+
+def _temporary_files_in_memory(config) -> None:
+    """Temporary files (``tmp_path``, the databases of ``cm``, ``run``'s private ones) on the
+    machine's RAM file system, /dev/shm, when it has one: a command that writes ends with SQLite's
+    checkpoint, whose fsync would otherwise wait for the disk at every such command.  Not when
+    ``TMPDIR``, ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` already says where.  Set before the
+    ``-n`` workers start, so they and every process they start inherit it."""
+    import tempfile
+
+    if config.option.basetemp or os.environ.get("TMPDIR") or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    try:
+        with open("/proc/mounts") as mounts:
+            memory = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in mounts)
+    except OSError:
+        return
+    if memory and os.access("/dev/shm", os.W_OK | os.X_OK):
+        os.environ["TMPDIR"] = "/dev/shm"
+        tempfile.tempdir = None  # found again from TMPDIR
 
 
 #: pytest's cache key for the seconds each test file took when it last ran.
