@@ -119,27 +119,58 @@ def _become(request: dict, fds: list[int]) -> None:
 def serve(path: str) -> None:
     """Accept command lines on a Unix socket at ``path`` until the parent goes away.
 
-    Returns only in a command's process, which the caller then runs."""
+    The server forks each command itself and waits for it through a pidfd in the same
+    ``select`` as new connections.  Returns only in a command's process, which the caller
+    then runs."""
     _warm()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the managers below reap themselves
     print("ready", flush=True)
     parent = os.getppid()
+    running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the caller's connection)
     while True:
-        ready, _, _ = select.select([listener], [], [], 1.0)
+        ready, _, _ = select.select([listener, *running], [], [], 1.0)
         if os.getppid() != parent:
             os._exit(0)  # the test process ended
-        if not ready:
+        for pidfd in [fd for fd in ready if fd in running]:
+            pid, conn = running.pop(pidfd)
+            os.close(pidfd)
+            _, status = os.waitpid(pid, 0)
+            try:
+                conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+            except OSError:
+                pass  # the caller went away
+            conn.close()
+        if listener not in ready:
             continue
         conn, _ = listener.accept()
-        if os.fork() != 0:
-            conn.close()
+        request, fds = _request(conn)
+        if request is None:
+            conn.close()  # the client went away before asking for anything
             continue
-        # A manager: runs one command line and reports on it.
-        listener.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        pid = os.fork()
+        if pid == 0:
+            listener.close()
+            conn.close()
+            for pidfd, (_, other) in running.items():
+                os.close(pidfd)
+                other.close()
+            _become(request, fds)
+            return
+        for fd in fds:
+            os.close(fd)
+        try:
+            conn.sendall(f"{pid}\n".encode())
+        except OSError:
+            pass  # the caller went away: the command still runs to its end, and is reaped
+        running[os.pidfd_open(pid)] = (pid, conn)
+
+
+def _request(conn: socket.socket) -> tuple[dict | None, list[int]]:
+    """A caller's request (``encode``) and its three file descriptors; None if it sent none."""
+    conn.settimeout(10)
+    try:
         data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
         size = int(data[:8]) + 8 if len(data) >= 8 and data[:8].isdigit() else 0
         while data and len(data) < size:
@@ -147,20 +178,15 @@ def serve(path: str) -> None:
             if not more:
                 break
             data += more
-        if not size or len(data) != size or len(fds) != 3:
-            os._exit(1)  # the client went away before asking for anything
-        request = marshal.loads(data[8:])
-        pid = os.fork()
-        if pid == 0:
-            conn.close()
-            _become(request, fds)
-            return
+    except OSError:
+        return None, []
+    finally:
+        conn.settimeout(None)
+    if not size or len(data) != size or len(fds) != 3:
         for fd in fds:
             os.close(fd)
-        conn.sendall(f"{pid}\n".encode())
-        _, status = os.waitpid(pid, 0)
-        conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
-        os._exit(0)
+        return None, []
+    return marshal.loads(data[8:]), fds
 
 
 def encode(request: dict) -> bytes:
