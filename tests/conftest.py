@@ -289,6 +289,21 @@ def started_db(tmp_path_factory) -> Path:
     return c.db
 
 
+def shared_start(tmp_path_factory, started_db: Path) -> Chatemu:
+    """A started database of its own, for a module-scoped fixture to play a set-up on once;
+    ``copy_into`` then gives each test a copy of the result."""
+    c = Chatemu(tmp_path_factory.mktemp("shared") / "chatemu.db")
+    shutil.copyfile(started_db, c.db)
+    return c
+
+
+def copy_into(db: Path, cm: Chatemu) -> Chatemu:
+    """``cm`` with its database replaced by a copy of ``db`` (the same bytes: no WAL beside it)."""
+    assert not Path(f"{db}-wal").exists()  # the whole state is in the file: a copy is the same database
+    shutil.copyfile(db, cm.db)
+    return cm
+
+
 @pytest.fixture
 def cm(tmp_path, started_db) -> Chatemu:
     """A fresh database whose virtual clock starts at 2026-01-05T09:00:00Z (a copy of what
