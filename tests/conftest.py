@@ -259,27 +259,6 @@ def journaled_only(before: tuple | None, after: tuple | None, code: int) -> bool
             and len(journal_after) == len(journal) + 1 and journal_after[-1][4] == code)
 
 
-CHROMIUM = os.environ.get("CHATEMU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """One Chromium per test process, driven by Playwright (tests/test_desk*.py): each test opens
-    its own contexts, so nothing of one reaches another.  Skips, saying why, without either."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright is not installed (pip install playwright)")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHATEMU_CHROMIUM)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
 @pytest.fixture(scope="session")
 def started_db(tmp_path_factory) -> Path:
     """What ``chatemu clock set START`` makes of a new database: made once per test process."""

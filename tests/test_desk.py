@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -20,6 +21,9 @@ import pytest
 from conftest import START, Chatemu
 from test_serve import start_server, stop
 
+CHROMIUM = os.environ.get("CHATEMU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SHOTS = Path(os.environ.get("CHATEMU_SCREENSHOTS", "")) if os.environ.get("CHATEMU_SCREENSHOTS") else None
@@ -33,6 +37,20 @@ def server(tmp_path_factory):
     yield url, folder
     assert stop(proc) == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed (pip install playwright)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHATEMU_CHROMIUM)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 class Space:

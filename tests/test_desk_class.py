@@ -17,7 +17,7 @@ import pytest
 
 from chatemu.server.tokens import TokenStore
 from conftest import START, Chatemu
-from test_desk import SHOTS
+from test_desk import CHROMIUM, CHROMIUM_ARGS, SHOTS, browser  # noqa: F401  (the module's one browser)
 from test_serve import start_server, stop
 
 _names = itertools.count(1)
