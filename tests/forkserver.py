@@ -168,8 +168,10 @@ def serve(path: str) -> None:
 
 
 def _request(conn: socket.socket) -> tuple[dict | None, list[int]]:
-    """A caller's request (``encode``) and its three file descriptors; None if it sent none."""
-    conn.settimeout(10)
+    """A caller's request (``encode``) and its three file descriptors; None if it sent none.
+    Callers send it as soon as they are connected, so the server waits for it (however loaded
+    the machine, which may hold a caller back for seconds)."""
+    data, fds, size = b"", [], 0
     try:
         data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
         size = int(data[:8]) + 8 if len(data) >= 8 and data[:8].isdigit() else 0
@@ -179,9 +181,7 @@ def _request(conn: socket.socket) -> tuple[dict | None, list[int]]:
                 break
             data += more
     except OSError:
-        return None, []
-    finally:
-        conn.settimeout(None)
+        size = 0
     if not size or len(data) != size or len(fds) != 3:
         for fd in fds:
             os.close(fd)
