@@ -59,8 +59,7 @@ def pytest_collection_modifyitems(config, items):
     """The longest-running files first (by their last run's time, kept in pytest's cache; a file
     not yet timed before those), each file's tests together and in their order: with ``-n``, the
     workers then end together rather than one finishing a long file started last."""
-    cache = getattr(config, "cache", None)
-    seconds = cache.get(FILE_SECONDS, {}) if cache is not None else {}
+    seconds = config.workerinput.get(FILE_SECONDS) if hasattr(config, "workerinput") else _file_seconds(config)
     if not seconds:
         return
     files: dict[str, list] = {}
@@ -68,6 +67,18 @@ def pytest_collection_modifyitems(config, items):
         files.setdefault(item.nodeid.split("::")[0], []).append(item)
     order = sorted(files, key=lambda name: -seconds.get(name, float("inf")))
     items[:] = [item for name in order for item in files[name]]
+
+
+def _file_seconds(config) -> dict:
+    cache = getattr(config, "cache", None)
+    return cache.get(FILE_SECONDS, {}) if cache is not None else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """Under ``-n``, every worker orders its tests by the times the controller read, so that all
+    collect the same order even if another run writes the cache meanwhile."""
+    node.workerinput[FILE_SECONDS] = _file_seconds(node.config)
 
 
 def pytest_runtest_logreport(report):
