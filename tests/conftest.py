@@ -27,6 +27,72 @@ def pytest_configure(config):
     root = Path(__file__).resolve().parent.parent
     for folder in ("cli", "store", "server", "package"):
         compileall.compile_dir(root / folder, quiet=1)
+    _temporary_files_in_memory(config)
+
+
+def _temporary_files_in_memory(config) -> None:
+    """Temporary files (``tmp_path``, the databases of ``cm``, ``run``'s private ones) on the
+    machine's RAM file system, /dev/shm, when it has one: a command that writes ends with SQLite's
+    checkpoint, whose fsync would otherwise wait for the disk at every such command.  Not when
+    ``TMPDIR``, ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` already says where.  Set before the
+    ``-n`` workers start, so they and every process they start inherit it."""
+    import tempfile
+
+    if config.option.basetemp or os.environ.get("TMPDIR") or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
+        return
+    try:
+        with open("/proc/mounts") as mounts:
+            memory = any(line.split()[1:3] == ["/dev/shm", "tmpfs"] for line in mounts)
+    except OSError:
+        return
+    if memory and os.access("/dev/shm", os.W_OK | os.X_OK):
+        os.environ["TMPDIR"] = "/dev/shm"
+        tempfile.tempdir = None  # found again from TMPDIR
+
+
+#: pytest's cache key for the seconds each test file took when it last ran.
+FILE_SECONDS = "chatemu/file-seconds"
+_spent: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest-running files first (by their last run's time, kept in pytest's cache; a file
+    not yet timed before those), each file's tests together and in their order: with ``-n``, the
+    workers then end together rather than one finishing a long file started last."""
+    seconds = config.workerinput.get(FILE_SECONDS) if hasattr(config, "workerinput") else _file_seconds(config)
+    if not seconds:
+        return
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = sorted(files, key=lambda name: -seconds.get(name, float("inf")))
+    items[:] = [item for name in order for item in files[name]]
+
+
+def _file_seconds(config) -> dict:
+    cache = getattr(config, "cache", None)
+    return cache.get(FILE_SECONDS, {}) if cache is not None else {}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """Under ``-n``, every worker orders its tests by the times the controller read, so that all
+    collect the same order even if another run writes the cache meanwhile."""
+    node.workerinput[FILE_SECONDS] = _file_seconds(node.config)
+
+
+def pytest_runtest_logreport(report):
+    name = report.nodeid.split("::")[0]
+    _spent[name] = _spent.get(name, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    """Keep each file's time for the next run's order (``pytest_collection_modifyitems``); under
+    ``-n`` the controller, which hears every worker's reports, keeps them."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _spent:
+        return
+    cache.set(FILE_SECONDS, {**cache.get(FILE_SECONDS, {}), **{k: round(v, 2) for k, v in _spent.items()}})
 
 
 def launch(argv: list[str], env: dict, stdin: str | None = None, timeout: float = 60, cwd=None,
@@ -211,6 +277,21 @@ def started_db(tmp_path_factory) -> Path:
     c.ok("clock", "set", START)
     assert not Path(f"{c.db}-wal").exists()  # the whole state is in the file: a copy is the same database
     return c.db
+
+
+def shared_start(tmp_path_factory, started_db: Path) -> Chatemu:
+    """A started database of its own, for a module-scoped fixture to play a set-up on once;
+    ``copy_into`` then gives each test a copy of the result."""
+    c = Chatemu(tmp_path_factory.mktemp("shared") / "chatemu.db")
+    shutil.copyfile(started_db, c.db)
+    return c
+
+
+def copy_into(db: Path, cm: Chatemu) -> Chatemu:
+    """``cm`` with its database replaced by a copy of ``db`` (the same bytes: no WAL beside it)."""
+    assert not Path(f"{db}-wal").exists()  # the whole state is in the file: a copy is the same database
+    shutil.copyfile(db, cm.db)
+    return cm
 
 
 @pytest.fixture

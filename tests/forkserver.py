@@ -18,17 +18,18 @@ A command line whose environment changes how an interpreter starts
 installed ``chatemu`` for every call.  Tests about start-up, terminals,
 signals, killing and packaging exec it.
 
-Protocol, one connection per command line: the client sends one JSON line
-(argv, env, cwd) with its three file descriptors; the server answers one line
-with the command's pid, then one with its exit status (``subprocess``'s
-convention: negative for a signal).
+Protocol, one connection per command line: the client sends a request (argv,
+env, cwd, umask: a dict in ``marshal``'s format, which a shim reads and writes
+without importing anything, after its length as 8 decimal digits) with its three
+file descriptors; the server answers one line with the command's pid, then one
+with its exit status (``subprocess``'s convention: negative for a signal).
 """
 
 from __future__ import annotations
 
 import atexit
 import io
-import json
+import marshal
 import os
 import select
 import shutil
@@ -118,47 +119,80 @@ def _become(request: dict, fds: list[int]) -> None:
 def serve(path: str) -> None:
     """Accept command lines on a Unix socket at ``path`` until the parent goes away.
 
-    Returns only in a command's process, which the caller then runs."""
+    The server forks each command itself and waits for it through a pidfd in the same
+    ``select`` as new connections.  Returns only in a command's process, which the caller
+    then runs."""
     _warm()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the managers below reap themselves
     print("ready", flush=True)
     parent = os.getppid()
+    running: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the caller's connection)
     while True:
-        ready, _, _ = select.select([listener], [], [], 1.0)
+        ready, _, _ = select.select([listener, *running], [], [], 1.0)
         if os.getppid() != parent:
             os._exit(0)  # the test process ended
-        if not ready:
+        for pidfd in [fd for fd in ready if fd in running]:
+            pid, conn = running.pop(pidfd)
+            os.close(pidfd)
+            _, status = os.waitpid(pid, 0)
+            try:
+                conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
+            except OSError:
+                pass  # the caller went away
+            conn.close()
+        if listener not in ready:
             continue
         conn, _ = listener.accept()
-        if os.fork() != 0:
-            conn.close()
+        request, fds = _request(conn)
+        if request is None:
+            conn.close()  # the client went away before asking for anything
             continue
-        # A manager: runs one command line and reports on it.
-        listener.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
-        while data and not data.endswith(b"\n"):
-            more = conn.recv(1 << 20)
-            if not more:
-                break
-            data += more
-        if not data.endswith(b"\n") or len(fds) != 3:
-            os._exit(1)  # the client went away before asking for anything
-        request = json.loads(data)
         pid = os.fork()
         if pid == 0:
+            listener.close()
             conn.close()
+            for pidfd, (_, other) in running.items():
+                os.close(pidfd)
+                other.close()
             _become(request, fds)
             return
         for fd in fds:
             os.close(fd)
-        conn.sendall(f"{pid}\n".encode())
-        _, status = os.waitpid(pid, 0)
-        conn.sendall(f"{os.waitstatus_to_exitcode(status)}\n".encode())
-        os._exit(0)
+        try:
+            conn.sendall(f"{pid}\n".encode())
+        except OSError:
+            pass  # the caller went away: the command still runs to its end, and is reaped
+        running[os.pidfd_open(pid)] = (pid, conn)
+
+
+def _request(conn: socket.socket) -> tuple[dict | None, list[int]]:
+    """A caller's request (``encode``) and its three file descriptors; None if it sent none.
+    Callers send it as soon as they are connected, so the server waits for it (however loaded
+    the machine, which may hold a caller back for seconds)."""
+    data, fds, size = b"", [], 0
+    try:
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        size = int(data[:8]) + 8 if len(data) >= 8 and data[:8].isdigit() else 0
+        while data and len(data) < size:
+            more = conn.recv(1 << 20)
+            if not more:
+                break
+            data += more
+    except OSError:
+        size = 0
+    if not size or len(data) != size or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return marshal.loads(data[8:]), fds
+
+
+def encode(request: dict) -> bytes:
+    """A request as the server reads it: its length, then the dict in ``marshal``'s format."""
+    data = marshal.dumps(request)
+    return b"%08d" % len(data) + data
 
 
 def answers(conn: socket.socket, timeout: float | None, argv) -> tuple[int, int]:
@@ -254,9 +288,8 @@ class Server:
                 files[0].seek(0)
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.connect(self.path)
-                request = json.dumps({"argv": argv, "env": env, "cwd": str(cwd or os.getcwd()),
-                                      "umask": umask}).encode() + b"\n"
-                socket.send_fds(conn, [request], [f.fileno() for f in files])
+                request = encode({"argv": argv, "env": env, "cwd": str(cwd or os.getcwd()), "umask": umask})
+                conn.sendall(request[socket.send_fds(conn, [request], [f.fileno() for f in files]):])
                 pid, code = answers(conn, timeout, argv)
             out, err = (self._text(f) for f in files[1:])
             return code, out, err

@@ -1,16 +1,17 @@
 """A ``chatemu`` for shell scripts under test: runs the command line on the test process's fork
 server (tests/forkserver.py) with this process's stdio, argv, environment, folder and umask, passes
 on the signals a shell sends it (Ctrl-C, ``timeout``, ``kill``), and exits as the command did.
-The server writes it out with a call of ``main`` appended."""
+The server writes it out with a call of ``main`` appended.  It imports only built-in modules
+(``_socket``, ``_signal``, ``marshal``), as a script runs it hundreds of times."""
 
-import json
+import _signal
+import _socket
+import marshal
 import os
-import signal
-import socket
 import sys
 
 STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG")
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
 
 
 def main(real: str, startup: dict) -> None:
@@ -23,7 +24,7 @@ def main(real: str, startup: dict) -> None:
             os.fstat(fd)
         except OSError:
             usable = False  # closed by the script (`>&-`): the real program meets that itself
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) if usable else None
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM) if usable else None
     try:
         if conn is not None:
             conn.connect(path)
@@ -34,7 +35,10 @@ def main(real: str, startup: dict) -> None:
     mask = os.umask(0)
     os.umask(mask)
     request = {"argv": [real, *sys.argv[1:]], "env": dict(os.environ), "cwd": os.getcwd(), "umask": mask}
-    socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+    data = marshal.dumps(request)
+    data = b"%08d" % len(data) + data  # as forkserver.encode writes it
+    fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
+    conn.sendall(data[conn.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]):])
     data = b""
     while b"\n" not in data:
         data += conn.recv(64) or sys.exit(70)
@@ -46,7 +50,7 @@ def main(real: str, startup: dict) -> None:
             pass
 
     for sig in FORWARDED:
-        signal.signal(sig, forward)
+        _signal.signal(sig, forward)
     while data.count(b"\n") < 2:
         chunk = conn.recv(64)
         if not chunk:
@@ -54,6 +58,6 @@ def main(real: str, startup: dict) -> None:
         data += chunk
     code = int(data.split(b"\n")[1])
     if code < 0:
-        signal.signal(-code, signal.SIG_DFL)
+        _signal.signal(-code, _signal.SIG_DFL)
         os.kill(os.getpid(), -code)
     sys.exit(code)

@@ -57,6 +57,7 @@ from conftest import CHATEMU, START, Chatemu, journaled_only, launch, logical_st
 
 EMPTY = hashlib.sha256(b"").hexdigest()
 SEED = 424242
+HEAVY = bool(os.environ.get("CHATEMU_HEAVY"))
 FUZZ_COUNT = 170
 PROCESS_SAMPLE = 24
 DOCUMENTED = {0, 1, 2, 3, 4, 5}
@@ -392,7 +393,9 @@ def real_db(tmp_path_factory) -> Path:
 HUGE = [str(2**63), "9" * 20, str(10**30), "9" * 5000, "-" + "9" * 5000, "0" * 5000 + "1", "1" + "0" * 4400, "1e309",
         "١٢", "²"]
 #: An input that never ends, cut to a few megabytes: what `import -`, `run -` and `drill -` read.
-ENDLESS = {"zeros": "\0" * (4 << 20), "yes": "y\n" * (2 << 20), "a string": '{"format": "' + "a" * (5 << 20),
+#: `yes` is cut to 256K lines (2M with ``CHATEMU_HEAVY``): `run -` reads every line before the first
+#: runs, some seconds for 2M.
+ENDLESS = {"zeros": "\0" * (4 << 20), "yes": "y\n" * (2 << (20 if HEAVY else 17)), "a string": '{"format": "' + "a" * (5 << 20),
            "digits": '{"format": ' + "9" * (5 << 20), "a line": "chat new --customer " + "a" * (1 << 20) + "\n"}
 
 

@@ -323,9 +323,16 @@ def test_huge_numbers_in_every_numeric_argument(template, work):
 
 # -- every column of every table, one hostile value at a time -------------------------------------
 
-#: Values of the wrong kind for any column: each is refused by import, or accepted and then harmless.
-HOSTILE_ANY = [None, "", "a\x01b", "a\x00b", "\x1b[31mred", "\x1b]0;title\x07", "two\nlines", "\u202eevil", "\x85",
-               "warp", "x" * 20_000, 2**63, -(2**63) - 1, 2**62, -1, 0, 1.5, True, [], {}]
+#: Values of the wrong kind for any column, by kind: each is refused by import, or accepted and then
+#: harmless.
+HOSTILE_KINDS = [
+    [None],
+    ["a\x01b", "a\x00b", "\x1b[31mred", "\x1b]0;title\x07", "two\nlines", "\u202eevil", "\x85"],  # control
+    ["", "warp", "x" * 20_000],  # text that is no value of any column
+    [2**63, -(2**63) - 1, 2**62, -1, 0],  # integers past SQLite's, huge, negative, zero
+    [1.5, True, [], {}],  # the wrong JSON type
+]
+HOSTILE_ANY = [value for kind in HOSTILE_KINDS for value in kind]
 #: Control characters, as plain output must never print them.
 RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -339,10 +346,19 @@ LATER = (["chat", "list", "--all"], ["events"], ["stats", "queues"], ["stats", "
          ["classification", "list"], ["chat", "show", "C1"], ["explain", "C1"], ["clock"])
 
 
+def hostile_values(spot: int) -> list:
+    """The hostile values the ``spot``-th column is given: every one with ``CHATEMU_HEAVY``;
+    otherwise one of each kind, taking the kind's values in turn from column to column, so that
+    every column meets every kind and every value meets many columns."""
+    if HEAVY:
+        return HOSTILE_ANY
+    return [kind[spot % len(kind)] for kind in HOSTILE_KINDS]
+
+
 def hostile_bundles(text: str):
     """(where, bundle text) for every column of every table of the state (the first row, and an
-    agent's first status event), of the snapshots' entries and of ``events_seq``, set to each
-    hostile value in turn."""
+    agent's first status event), of the snapshots' entries and of ``events_seq``, set to hostile
+    values in turn (``hostile_values``)."""
     document = json.loads(text)
     spots = []
     for table, rows in sorted(document["state"].items()):
@@ -357,8 +373,8 @@ def hostile_bundles(text: str):
     for column in sorted(document["snapshots"][0]):
         if column != "state":
             spots.append((("snapshots", 0, column), f"snapshots[0].{column}"))
-    for path, where in spots:
-        for value in HOSTILE_ANY:
+    for spot, (path, where) in enumerate(spots):
+        for value in hostile_values(spot):
             copy = json.loads(text)
             parent = copy
             for key in path[:-1]:
@@ -407,3 +423,11 @@ def test_every_column_of_every_table_is_refused_or_harmless(template, work):
             assert code in (0, 4), f"{where}: {later} exit {code}\n{err}"
             assert not RAW_CONTROL.search(out + err), f"{where}: {later} printed {out + err!r}"
     assert accepted  # some values are legal somewhere (null where a column may be null)
+
+
+def test_every_hostile_value_meets_some_column(template):
+    """The default sample (``hostile_values``) still gives every value of HOSTILE_ANY to some column."""
+    spots = len(list(hostile_bundles(template[1]))) // len(hostile_values(0))
+    assert spots > 50  # every column of every table
+    used = {repr(value) for spot in range(spots) for value in hostile_values(spot)}
+    assert used == {repr(value) for value in HOSTILE_ANY}

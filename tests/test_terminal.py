@@ -12,7 +12,7 @@ import re
 import pexpect
 import pytest
 
-from conftest import CHATEMU
+from conftest import CHATEMU, copy_into, shared_start
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Between two words of the same table line: spaces, colour codes and rich's box lines.
@@ -69,10 +69,11 @@ def finish(child: pexpect.spawn) -> str:
     return shown(child)
 
 
-@pytest.fixture
-def inbox(cm):
+@pytest.fixture(scope="module")
+def inbox_db(tmp_path_factory, started_db):
     """agent-1's inbox: C1 active-wrapup with 45s left, C2 parked-wrapup (1m, paused),
-    C3 active; C4 in another agent's inbox and C5 queued are not in it."""
+    C3 active; C4 in another agent's inbox and C5 queued are not in it.  Played once."""
+    cm = shared_start(tmp_path_factory, started_db)
     cm.ok("config", "set", "auto-present", "off")
     cm.ok("chat", "new", "--inbox", "--customer", "Alice")
     cm.ok("chat", "new", "--inbox", "--customer", "Bob", "--queue", "sales")
@@ -83,7 +84,13 @@ def inbox(cm):
     cm.ok("agent", "login", agent="agent-2")
     cm.ok("chat", "new", "--inbox", "--customer", "Carol", agent="agent-2")
     cm.ok("chat", "new", "--customer", "Dave")
-    return cm
+    return cm.db
+
+
+@pytest.fixture
+def inbox(cm, inbox_db):
+    """``cm`` on a copy of ``inbox_db``."""
+    return copy_into(inbox_db, cm)
 
 
 def test_chat_list_in_a_terminal_is_a_rich_table(inbox):

@@ -11,19 +11,21 @@ import copy
 import hashlib
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from conftest import Chatemu
+from conftest import Chatemu, copy_into, shared_start
 
 
 def sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
-@pytest.fixture
-def source(cm, tmp_path) -> dict:
-    """A bundle of a small real session, with one snapshot."""
+@pytest.fixture(scope="module")
+def session(tmp_path_factory, started_db) -> tuple[Path, str]:
+    """A database of a small real session, with one snapshot, and its bundle: played once."""
+    cm = shared_start(tmp_path_factory, started_db)
     cm.ok("config", "set", "wrapup", "30s", "--queue", "billing")
     cm.ok("chat", "new", "--customer", "Ann", "--queue", "billing")
     cm.ok("chat", "activate", "C1")
@@ -31,7 +33,16 @@ def source(cm, tmp_path) -> dict:
     cm.ok("snapshot", "save", "s1")
     cm.ok("chat", "wrapup", "C1")
     cm.ok("chat", "new", "--customer", "Bob")
-    return json.loads(cm.run("export", "-").out)
+    return cm.db, cm.ok("export", "-").out
+
+
+@pytest.fixture
+def source(cm, session) -> dict:
+    """A bundle of a small real session, with one snapshot; ``cm``'s database is that session's
+    (a copy of the file)."""
+    db, text = session
+    copy_into(db, cm)
+    return json.loads(text)
 
 
 def import_fails(tmp_path, bundle: dict, *fragments: str) -> None:
