@@ -24,7 +24,7 @@ import re
 ROWS = (
     # chats
     ("GET", "/chats", "chat list", "all=--all! state=--state queue=--queue ids=--ids!"),
-    ("POST", "/chats", "chat new", "customer=--customer queue=--queue priority:int=--priority id=--id inbox=--inbox!", 201),
+    ("POST", "/chats", "chat new", "customer=--customer queue=--queue priority:int=--priority id=--id inbox=--inbox! patience=--patience", 201),
     ("GET", "/chats/{id}", "chat show {id}", ""),
     ("GET", "/chats/{id}/transcript", "chat transcript {id}", ""),
     ("GET", "/chats/{id}/explain", "explain {id}", ""),

@@ -8,7 +8,7 @@ the table names and logs the event.
 from __future__ import annotations
 
 
-from . import core
+from . import clocks, core
 from .errors import Refused, UsageError, unknown
 from .timefmt import MAX_MS, format_time, seconds
 from .validate import check_customer, check_name, check_priority, shown
@@ -18,7 +18,8 @@ FIELDS = (
     "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
     " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
     " state_since_ms, active_ms, parked_ms, wrapup_ms, origin_queue, transfers, unread, classification,"
-    " classification_note, abusive, contact"
+    " classification_note, abusive, contact, patience_ms, waiting_since_ms, offer_deadline_ms, patience_deadline_ms,"
+    " idle_deadline_ms, awaiting_since_ms, alert_deadline_ms, alerting_since_ms"
 )
 #: ... and its number of messages: what showing it needs.
 COLUMNS = FIELDS + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
@@ -36,7 +37,8 @@ def row(tx, chat_id: str, columns: str = FIELDS) -> dict:
 
 #: The columns ``move`` may change, in the order it writes them.
 _MOVED = ("state", "wrapup_deadline_ms", "wrapup_remaining_ms", "extension_ms", "extensions_left", "state_since_ms",
-          "active_ms", "parked_ms", "wrapup_ms", "closed_at_ms", "closed_reason", "parked_by_call", "agent")
+          "active_ms", "parked_ms", "wrapup_ms", "closed_at_ms", "closed_reason", "parked_by_call", "agent",
+          *clocks.CHAT_COLUMNS)
 _UPDATES: dict[tuple[str, ...], str] = {}
 
 
@@ -75,7 +77,8 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         agent = chat["agent"]
     values = (step.to, timer.deadline, timer.remaining, extension, extensions_left, tx.at,
               spent["active_ms"], spent["parked_ms"], spent["wrapup_ms"], tx.at if closing else None,
-              step.closed_reason, 0 if closing else chat["parked_by_call"], agent)
+              step.closed_reason, 0 if closing else chat["parked_by_call"], agent,
+              *clocks.moved(tx, chat, event, step.to, chat["queue"]))
     # Only the columns that change: an index whose columns are not set is left alone.
     changed = tuple(name for name, value in zip(_MOVED, values) if chat[name] != value or name == "state")
     sql = _UPDATES.get(changed)
@@ -87,10 +90,8 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         for owner in (chat["agent"], agent):  # the one it leaves, the one it goes to
             if owner is not None:
                 tx.status_changed(owner, cause)
-    if timer.deadline is not None:
-        tx.timer_set(timer.deadline)
-        if timer.deadline <= tx.now:
-            tx.due = True  # e.g. a zero-length wrap-up: finish() settles it
+    if timer.deadline is not None and timer.deadline != chat["wrapup_deadline_ms"]:
+        tx.timer_set(timer.deadline, core.K_WRAPUP, chat_id)
 
 
 def own(tx, chat_id: str, doing: str) -> dict:
@@ -122,10 +123,14 @@ def at_capacity(tx, agent: str) -> str | None:
     return f"{agent} is at capacity {count}/{limit}" if count >= limit else None
 
 
-def new(tx, customer, queue, priority, chat_id, inbox):
+def new(tx, customer, queue, priority, chat_id, inbox, patience=None):
     from .queues import ensure as ensure_queue, named
 
     check_name("queue", queue)
+    if patience is not None:
+        from .timefmt import parse_duration
+
+        patience = parse_duration(patience) if isinstance(patience, str) else patience
     check_priority(priority)
     if customer is not None:
         check_customer(customer)
@@ -157,11 +162,16 @@ def new(tx, customer, queue, priority, chat_id, inbox):
     ensure_queue(tx, queue)
     if customer is not None:
         ensure_contact(tx, customer)
+    deadline, waiting = clocks.arrived(tx, state == core.QUEUED, patience, queue)
     tx.q(
         "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms, state_since_ms,"
-        " origin_queue, contact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer,
+        " origin_queue, contact, patience_ms, waiting_since_ms, patience_deadline_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer, patience, waiting,
+        deadline,
     )
+    if deadline is not None:
+        tx.timer_set(deadline, core.K_PATIENCE, chat_id)
     tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
     tx.next_chat = number + 1
     tx.event(agent, chat_id, None, state, "customer", queue=queue)

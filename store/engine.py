@@ -271,8 +271,9 @@ class Engine:
 
     # -- chats ----------------------------------------------------------------
 
-    def chat_new(self, customer=None, queue=DEFAULT_QUEUE, priority=0, chat_id=None, inbox=False) -> Result:
-        return self._run(chats.new, customer, queue, priority, chat_id, inbox,
+    def chat_new(self, customer=None, queue=DEFAULT_QUEUE, priority=0, chat_id=None, inbox=False,
+                 patience=None) -> Result:
+        return self._run(chats.new, customer, queue, priority, chat_id, inbox, patience,
                          acting=agents.AGENT if inbox else agents.CUSTOMER)
 
     def chat_take(self, chat_id: str) -> Result:

@@ -1,0 +1,169 @@
+"""The clocks beyond wrap-up, as users run them (real `chatemu` processes): an offer that
+times out, a customer's patience, the reply alert, a customer gone idle, a break past its
+limit; every expiry at its own instant however late it is observed, in time order, each
+followed by presentation; `db check` clean after each story."""
+
+from __future__ import annotations
+
+import pytest
+
+START = "2026-01-05T09:00:00.000Z"
+
+
+def at(seconds: float) -> str:
+    """The ISO time ``seconds`` after the test clock's start."""
+    ms = int(seconds * 1000)
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    return f"2026-01-05T{9 + h:02d}:{m:02d}:{s:02d}.{ms:03d}Z"
+
+
+def clean(cm) -> None:
+    done = cm.run("db", "check")
+    assert done.code == 0, done
+
+
+def moves(cm, cause: str) -> list[tuple]:
+    return [(e["at"], e["chat"], e["agent"], e["from"], e["to"]) for e in cm.js("events") if e["cause"] == cause]
+
+
+# -- offers that time out --------------------------------------------------------------------------
+
+
+def test_offer_timeout_requeues_keeping_its_place_and_the_agent_stops_receiving(cm):
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("chat", "new", "--customer", "Ann")  # C1, presented to agent-1 at once
+    cm.ok("agent", "break", agent="agent-1")
+    cm.ok("agent", "available", agent="agent-1")
+    assert cm.chat("C1")["state"] == "new"
+    cm.ok("agent", "login", agent="agent-2")
+    cm.ok("agent", "break", agent="agent-2")
+    cm.ok("chat", "new", "--customer", "Bob")  # C2 queued behind C1's arrival
+    cm.ok("clock", "advance", "45s")
+    # At 09:00:30 exactly the offer ran out: C1 queued again, agent-1 not-responding, nothing presented to it.
+    assert moves(cm, "offer-timeout") == [
+        (at(30), "C1", "agent-1", "new", "queued"), (at(30), None, "agent-1", "available", "not-responding")]
+    c1 = cm.chat("C1")
+    assert c1["state"] == "queued" and c1["agent"] is None
+    assert cm.js("agent", "status", "agent-1")["status"] == "not-responding"
+    # Keeping its place: ahead of C2, which arrived after it.
+    cm.ok("agent", "available", agent="agent-2")
+    assert cm.chat("C1")["agent"] == "agent-2" and cm.chat("C2")["state"] == "queued"
+    # Back with `agent available`: presented again.
+    cm.ok("agent", "available", agent="agent-1")
+    assert cm.chat("C2")["agent"] == "agent-1"
+    clean(cm)
+
+
+def test_an_offer_activated_in_time_has_no_timer_and_take_has_none(cm):
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("chat", "new")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("config", "set", "auto-present", "off")
+    cm.ok("chat", "new")
+    cm.ok("chat", "take", "C2")  # taken deliberately: no offer timer
+    cm.ok("clock", "advance", "10m")
+    assert cm.chat("C1")["state"] == "active" and cm.chat("C2")["state"] == "new"
+    assert moves(cm, "offer-timeout") == []
+    clean(cm)
+
+
+def test_offer_timeouts_chain_in_order_within_one_late_settle(cm):
+    """An offer timing out puts the chat back; it is presented at that instant to the next
+    agent, whose own offer is already due by now: every expiry at its own instant, in order."""
+    cm.ok("config", "set", "offer-timeout", "10s")
+    for agent in ("agent-1", "agent-2", "agent-3"):
+        cm.ok("agent", "login", agent=agent)
+    cm.ok("chat", "new")  # C1 → agent-1 (idle longest)
+    cm.ok("clock", "advance", "1h")
+    got = [(e["at"], e["chat"], e["agent"], e["from"], e["to"], e["cause"]) for e in cm.js("events")][-8:]
+    assert got == [
+        (at(10), "C1", "agent-1", "new", "queued", "offer-timeout"),
+        (at(10), None, "agent-1", "available", "not-responding", "offer-timeout"),
+        (at(10), "C1", "agent-2", "queued", "new", "presentation"),
+        (at(20), "C1", "agent-2", "new", "queued", "offer-timeout"),
+        (at(20), None, "agent-2", "available", "not-responding", "offer-timeout"),
+        (at(20), "C1", "agent-3", "queued", "new", "presentation"),
+        (at(30), "C1", "agent-3", "new", "queued", "offer-timeout"),
+        (at(30), None, "agent-3", "available", "not-responding", "offer-timeout"),
+    ]
+    assert cm.chat("C1")["state"] == "queued"
+    assert {a["id"]: a["status"] for a in cm.js("agent", "list")} == {
+        "agent-1": "not-responding", "agent-2": "not-responding", "agent-3": "not-responding"}
+    clean(cm)
+
+
+def test_offer_timeout_per_queue(cm):
+    cm.ok("config", "set", "offer-timeout", "20s", "--queue", "sales")
+    cm.ok("chat", "new", "--queue", "sales")
+    cm.ok("clock", "advance", "20s")
+    assert cm.chat("C1")["state"] == "queued"
+    cm.ok("agent", "available")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "wrapup", "C1")
+    cm.ok("chat", "wrapup", "C1", "--finish")
+    cm.ok("chat", "new")  # the default queue: no offer timeout
+    cm.ok("clock", "advance", "1h")
+    assert cm.chat("C2")["state"] == "new"
+    clean(cm)
+
+
+# -- customers who give up ---------------------------------------------------------------------------
+
+
+def test_patience_closes_a_queued_chat_abandoned_at_its_instant(cm):
+    cm.ok("config", "set", "patience", "2m")
+    cm.ok("agent", "break")
+    cm.ok("chat", "new", "--customer", "Ann")
+    cm.ok("clock", "advance", "1m")
+    cm.ok("chat", "new", "--customer", "Bob", "--patience", "30s")  # its own patience
+    cm.ok("clock", "advance", "10m")
+    c1, c2 = cm.chat("C1"), cm.chat("C2")
+    assert (c1["state"], c1["closed_reason"], c1["closed_at"]) == ("closed", "abandoned", at(120))
+    assert (c2["state"], c2["closed_reason"], c2["closed_at"]) == ("closed", "abandoned", at(90))
+    assert [m[:2] for m in moves(cm, "patience")] == [(at(90), "C2"), (at(120), "C1")]
+    clean(cm)
+
+
+def test_patience_stops_when_presented_and_counts_from_arrival_after_an_offer_timeout(cm):
+    cm.ok("config", "set", "patience", "1m")
+    cm.ok("config", "set", "offer-timeout", "40s")
+    cm.ok("chat", "new")  # presented at once: patience stops
+    cm.ok("clock", "advance", "40s")  # the offer ran out: queued again, patience from arrival (left 20 s)
+    assert cm.chat("C1")["state"] == "queued"
+    cm.ok("clock", "advance", "19s")
+    assert cm.chat("C1")["state"] == "queued"
+    cm.ok("clock", "advance", "1s")
+    assert cm.chat("C1")["closed_reason"] == "abandoned" and cm.chat("C1")["closed_at"] == at(60)
+    clean(cm)
+
+
+def test_patience_starts_again_on_return(cm):
+    cm.ok("config", "set", "patience", "1m")
+    cm.ok("chat", "new")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("clock", "advance", "5m")
+    cm.ok("agent", "break")
+    cm.ok("chat", "return", "C1")
+    cm.ok("clock", "advance", "59s")
+    assert cm.chat("C1")["state"] == "queued"
+    cm.ok("clock", "advance", "1s")
+    assert cm.chat("C1")["closed_at"] == at(360)
+    clean(cm)
+
+
+@pytest.mark.parametrize("value", ["soon", "-5s", ""])
+def test_a_bad_patience_is_a_usage_error(cm, value):
+    cm.fails(2, "chat", "new", "--patience", value)
+
+
+def test_patience_through_the_python_api(tmp_path):
+    from chatemu.cli.api import Emulator
+
+    emu = Emulator(tmp_path / "api.db")
+    emu.set_clock(START)
+    emu.break_()
+    assert emu.new(customer="Ann", patience="45s")["state"] == "queued"
+    emu.advance("45s")
+    assert (emu.chat("C1")["closed_reason"], emu.chat("C1")["closed_at"]) == ("abandoned", at(45))
