@@ -409,9 +409,9 @@ class Emulator:
         return self.engine.break_reason_list().value
 
     @_strict
-    def break_reason_add(self, reason: str) -> list:
-        """``break-reason add``."""
-        return self.engine.break_reason_add(reason).value
+    def break_reason_add(self, reason: str, limit: str | None = None) -> list:
+        """``break-reason add`` (``limit``, e.g. ``"30m"``: a break for it longer than that overruns)."""
+        return self.engine.break_reason_add(reason, limit).value
 
     @_strict
     def break_reason_remove(self, reason: str) -> list:

@@ -86,7 +86,7 @@ TREE = {
     'queue show': ([], ['--json', '--help', '-h'], [], [], {}, {}, ['queue'], {'--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
     'break-reason': (['list', 'add', 'remove'], ['--help', '-h'], [], [], {}, {}, [], {'--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
     'break-reason list': ([], ['--json', '--help', '-h'], [], [], {}, {}, [], {'--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
-    'break-reason add': ([], ['--json', '--help', '-h'], [], [], {}, {}, ['-'], {'--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
+    'break-reason add': ([], ['--limit', '--json', '--help', '-h'], ['--limit'], [], {}, {}, ['-'], {'--limit': 'A break for it longer than D overruns (off: no limit); set again for a listed reason', '--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
     'break-reason remove': ([], ['--json', '--help', '-h'], [], [], {}, {}, ['reason'], {'--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
     'clock': (['advance', 'set', 'real', 'virtual'], ['--json', '--help', '-h'], [], [], {}, {}, [], {'--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),
     'clock advance': ([], ['--json', '--help', '-h'], [], [], {}, {}, ['-'], {'--json': 'Print one JSON document on stdout', '--help': 'Show this message and exit', '-h': 'Show this message and exit'}),

@@ -292,6 +292,8 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
     unread = any(chat.get("unread") for chat in chats)  # the column only when there is something unread
     headers = ["ID", "STATE"] + (["AGENT"] if with_agent else []) + ["CUSTOMER", "QUEUE", "PRIO", "WRAP-UP", "EXT", "CALL"]
     headers += ["UNREAD"] if unread else []
+    alerting = any(chat.get("alerting") for chat in chats)  # the column only when a chat alerts
+    headers += ["ALERT"] if alerting else []
     rows, styles = [], []
     for chat in chats:
         row = [chat["id"], chat["state"]]
@@ -308,6 +310,8 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
             _text(chat["extensions_left"]),
             "parked" if chat["parked_by_call"] else "",
         ] + ([str(chat["unread"]) if chat["unread"] else ""] if unread else [])
+        if alerting:
+            row.append(f"awaiting reply since {chat['awaiting_reply_since'][11:19]}" if chat.get("alerting") else "")
         rows.append(row)
         styles.append({1: STATE_STYLES.get(chat["state"], "")})
     _table(headers, rows, styles, title=title)
@@ -438,7 +442,13 @@ def agent_list(agents: list[dict]) -> None:
         [a["id"], a["status"], a["presence"], _text(a["on_call"]), _text(a["active_chat"]), str(a["open_chats"])]
         for a in agents
     ]
-    _table(["AGENT", "STATUS", "PRESENCE", "ON CALL", "ACTIVE", "OPEN"], rows)
+    headers = ["AGENT", "STATUS", "PRESENCE", "ON CALL", "ACTIVE", "OPEN"]
+    if any(a.get("break_overrun_since") for a in agents):  # the column only when a break overran its limit
+        headers.append("BREAK")
+        for row, a in zip(rows, agents):
+            since = a.get("break_overrun_since")
+            row.append(f"{a['break_reason'] or 'break'} overrun since {since[11:19]}" if since else "")
+    _table(headers, rows)
 
 
 def clock(value: dict) -> str:

@@ -128,6 +128,8 @@ def inbox_headers(chats: list[dict], every_agent: bool, spare: bool) -> list[str
         headers.append("UNREAD")
     if not spare or any(chat["parked_by_call"] for chat in chats):
         headers.append("CALL")
+    if any(chat.get("alerting") for chat in chats):
+        headers.append("ALERT")
     return headers
 
 
@@ -144,6 +146,7 @@ def inbox_cells(chat: dict) -> dict[str, Text]:
         "WRAP-UP": wrapup_cell(chat), "EXT": Text("-" if chat["extensions_left"] is None else str(chat["extensions_left"])),
         "UNREAD": Text(str(chat["unread"]) if chat["unread"] else "", style="bold yellow"),
         "CALL": Text("parked" if chat["parked_by_call"] else "", style="red"),
+        "ALERT": Text("awaiting reply" if chat.get("alerting") else "", style="bold red"),
     }
 
 
@@ -224,7 +227,8 @@ def agents_text(board: dict, leave_out: str | None) -> Text:
         return Text("no other agents" if leave_out else "no agents yet", style="dim")
     rows = []
     for a in shown:
-        rows.append([Text(a["id"], style="bold"), Text(a["status"], style=_status_style(a["status"])),
+        status = a["status"] + (" overrun" if a.get("break_overrun_since") else "")
+        rows.append([Text(a["id"], style="bold"), Text(status, style=_status_style(a["status"])),
                      Text(since_text(board, a.get("status_since"))), Text(a["active_chat"] or "-"),
                      Text(str(a["open_chats"]))])
     return _columns(rows, ["AGENT", "STATUS", "FOR", "CHAT", "OPEN"], gap=1)

@@ -59,7 +59,7 @@ ROWS = (
     ("POST", "/queues", "queue add", "name", 201),
     ("GET", "/queues/{queue}", "queue show {queue}", ""),
     ("GET", "/break-reasons", "break-reason list", ""),
-    ("POST", "/break-reasons", "break-reason add", "reason", 201),
+    ("POST", "/break-reasons", "break-reason add", "reason limit=--limit", 201),
     ("DELETE", "/break-reasons/{reason}", "break-reason remove {reason}", ""),
     ("GET", "/templates", "template list", "queue=--queue"),
     ("POST", "/templates", "template add", "queue=--queue name text", 201),

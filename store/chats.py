@@ -388,4 +388,6 @@ def chat_object(tx, chat: dict) -> dict:
         "classification": chat["classification"],
         "classification_note": chat["classification_note"],
         "abusive": bool(chat["abusive"]),
+        "awaiting_reply_since": format_time(chat["awaiting_since_ms"]),
+        "alerting": chat["alerting_since_ms"] is not None,
     }

@@ -402,8 +402,11 @@ class Engine:
     def break_reason_list(self) -> Result:
         return self._read(agents.break_reasons)
 
-    def break_reason_add(self, reason: str) -> Result:
-        return self._run(agents.break_reason_add, reason, acting=False)
+    def break_reason_add(self, reason: str, limit: str | None = None) -> Result:
+        return self._run(agents.break_reason_add, reason, limit, acting=False)
+
+    def break_reason_limits(self) -> Result:
+        return self._read(agents.break_reason_limits)
 
     def break_reason_remove(self, reason: str) -> Result:
         return self._run(agents.break_reason_remove, reason, acting=False)

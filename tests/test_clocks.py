@@ -167,3 +167,107 @@ def test_patience_through_the_python_api(tmp_path):
     assert emu.new(customer="Ann", patience="45s")["state"] == "queued"
     emu.advance("45s")
     assert (emu.chat("C1")["closed_reason"], emu.chat("C1")["closed_at"]) == ("abandoned", at(45))
+
+
+# -- customers who go quiet, messages left unanswered ------------------------------------------------
+
+
+def test_reply_alert_marks_the_oldest_unanswered_message_and_an_agent_message_clears_it(cm):
+    cm.ok("config", "set", "reply-alert", "1m")
+    cm.ok("chat", "new")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "receive", "C1", "hello?")
+    cm.ok("clock", "advance", "30s")
+    cm.ok("chat", "receive", "C1", "anyone?")  # the oldest unanswered one still counts
+    assert cm.chat("C1")["alerting"] is False
+    cm.ok("clock", "advance", "5m")
+    chat = cm.chat("C1")
+    assert (chat["alerting"], chat["awaiting_reply_since"]) == (True, at(0))
+    assert moves(cm, "reply-alert") == [(at(60), "C1", "agent-1", "active", "active")]
+    listed = cm.ok("chat", "list").out
+    assert "ALERT" in listed and "awaiting reply since 09:00:00" in listed
+    cm.ok("chat", "send", "C1", "sorry, here")
+    chat = cm.chat("C1")
+    assert (chat["alerting"], chat["awaiting_reply_since"]) == (False, None)
+    assert "ALERT" not in cm.ok("chat", "list").out
+    clean(cm)
+
+
+def test_reply_alert_off_never_alerts(cm):
+    cm.ok("chat", "new")
+    cm.ok("chat", "receive", "C1", "hello?")
+    cm.ok("clock", "advance", "1h")
+    chat = cm.chat("C1")
+    assert (chat["alerting"], chat["awaiting_reply_since"]) == (False, at(0))
+    clean(cm)
+
+
+def test_customer_idle_timeout_ends_the_chat_into_wrap_up(cm):
+    cm.ok("config", "set", "customer-idle-timeout", "2m")
+    cm.ok("chat", "new")
+    cm.ok("chat", "activate", "C1")
+    cm.ok("chat", "send", "C1", "how can I help?")
+    cm.ok("clock", "advance", "90s")
+    cm.ok("chat", "receive", "C1", "thinking")  # the customer spoke: no idle timer
+    cm.ok("clock", "advance", "5m")
+    assert cm.chat("C1")["state"] == "active"
+    cm.ok("chat", "send", "C1", "still there?")  # at 6m30s
+    cm.ok("clock", "advance", "2m30s")
+    chat = cm.chat("C1")
+    assert chat["state"] == "active-wrapup"
+    assert moves(cm, "idle-timeout")[0] == (at(510), "C1", "agent-1", "active", "active-wrapup")
+    assert chat["wrapup_ends_at"] == at(570)  # the wrap-up runs from the idle instant
+    clean(cm)
+
+
+# -- breaks with a limit -------------------------------------------------------------------------------
+
+
+def test_a_break_past_its_limit_overruns_at_the_instant(cm):
+    cm.ok("break-reason", "add", "lunch", "--limit", "30m")
+    assert "lunch (limit 30m)" in cm.ok("break-reason", "list").out
+    cm.ok("agent", "break", "--reason", "lunch")
+    assert cm.js("agent", "status")["break_ends_at"] == at(1800)
+    cm.ok("clock", "advance", "45m")
+    agent = cm.js("agent", "status")
+    assert (agent["status"], agent["break_overrun_since"], agent["break_ends_at"]) == ("break", at(1800), None)
+    assert [(e["at"], e["agent"], e["from"], e["to"]) for e in cm.js("events") if e["cause"] == "break-overrun"] == [
+        (at(1800), "agent-1", "break", "break")]
+    assert "lunch overrun since 09:30:00" in cm.ok("agent", "list").out
+    cm.ok("agent", "available")
+    assert cm.js("agent", "status")["break_overrun_since"] is None
+    clean(cm)
+
+
+def test_a_break_within_its_limit_or_without_one_does_not_overrun(cm):
+    cm.ok("break-reason", "add", "lunch", "--limit", "30m")
+    cm.ok("agent", "break", "--reason", "lunch")
+    cm.ok("clock", "advance", "29m")
+    cm.ok("agent", "available")
+    cm.ok("agent", "break", "--reason", "training")
+    cm.ok("clock", "advance", "3h")
+    assert cm.js("agent", "status")["break_overrun_since"] is None
+    cm.ok("break-reason", "add", "lunch", "--limit", "off")
+    assert "limit" not in cm.ok("break-reason", "list").out
+    clean(cm)
+
+
+def test_break_limits_travel_with_snapshots_and_bundles(cm, tmp_path):
+    cm.ok("break-reason", "add", "lunch", "--limit", "30m")
+    cm.ok("snapshot", "save", "s")
+    cm.ok("break-reason", "add", "lunch", "--limit", "off")
+    cm.ok("snapshot", "restore", "s")
+    assert "lunch (limit 30m)" in cm.ok("break-reason", "list").out
+    bundle = tmp_path / "b.json"
+    cm.ok("export", str(bundle))
+    from conftest import Chatemu
+
+    other = Chatemu(tmp_path / "other.db")
+    other.ok("import", str(bundle))
+    assert "lunch (limit 30m)" in other.ok("break-reason", "list").out
+    clean(other)
+
+
+@pytest.mark.parametrize("value", ["long", "-1m"])
+def test_a_bad_break_limit_is_a_usage_error(cm, value):
+    cm.fails(2, "break-reason", "add", "lunch", "--limit", value)
