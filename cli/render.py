@@ -547,12 +547,21 @@ def stats_agents(value: dict) -> None:
     if not value["agents"]:
         print(f"{title}: no agents")
         return
-    statuses = list(value["agents"][0]["status_seconds"])
+    # The clocks' columns only where some agent has something there (not-responding time, a
+    # missed offer, an overrun): a table of a day without them reads as before.
+    clocks = [name for name in ("not-responding", "missed_offers", "overruns")
+              if any(a["status_seconds"].get(name) if name == "not-responding" else a[name] for a in value["agents"])]
+    statuses = [s for s in value["agents"][0]["status_seconds"] if s != "not-responding" or s in clocks]
     headers = ["AGENT", *(s.upper() for s in statuses), "HANDLED", "AVG HANDLE", "AVG WRAP-UP", "EXTENSIONS",
-               "TRANSFERS", "RETURNS"]
+               "TRANSFERS", "RETURNS"] + [{"missed_offers": "MISSED OFFERS", "overruns": "OVERRUNS"}[name]
+                                          for name in clocks if name != "not-responding"]
     rows = [[a["agent"], *(duration(a["status_seconds"][s]) for s in statuses), str(a["handled"]),
              duration(a["average_handle_seconds"]), duration(a["average_wrapup_seconds"]), str(a["extensions"]),
-             str(a["transfers"]), str(a["returns"])] for a in value["agents"]]
+             str(a["transfers"]), str(a["returns"])]
+            + ([str(a["missed_offers"])] if "missed_offers" in clocks else [])
+            + ([f"{a['overruns']} ({duration(a['overrun_seconds'])} over)" if a["overruns"] else "0"]
+               if "overruns" in clocks else [])
+            for a in value["agents"]]
     _table(headers, rows, title=title)
 
 
@@ -568,8 +577,12 @@ def stats_queues(value: dict) -> None:
                      duration(q["average_wait_seconds"]), duration(q["longest_wait_seconds"]),
                      f"{level} ({q['within_service_level']}/{q['waits_ended']} within "
                      f"{duration(q['service_level_seconds'])})"])
-    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"], rows,
-           title=title)
+    headers = ["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", "AVG WAIT", "LONGEST WAIT", "SERVICE LEVEL"]
+    if any(q["reply_alerts"] for q in value["queues"]):  # the column only where a chat alerted
+        headers.append("REPLY ALERTS")
+        for row, q in zip(rows, value["queues"]):
+            row.append(str(q["reply_alerts"]))
+    _table(headers, rows, title=title)
 
 
 # -- QA tools ----------------------------------------------------------------------

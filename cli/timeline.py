@@ -16,7 +16,7 @@ import typer
 from chatemu.store.engine import Result
 from chatemu.store.errors import UsageError
 from chatemu.store.timefmt import format_duration, format_time, parse_time
-from chatemu.store.timeline import AGENT, CALL, CHAT, Interval, Lane, Timeline
+from chatemu.store.timeline import AGENT, ALERT, CALL, CHAT, Interval, Lane, Timeline
 
 from .common import engine, session
 
@@ -51,8 +51,13 @@ LOOKS = {
         "logged-out": Look("#ececec", "_"),
     },
 }
+#: States drawn, and shown in the legend, only where a lane holds them: the clocks' own.
+EXTRA_LOOKS = {AGENT: {"not-responding": Look("#fdb863", "N")}}
 #: A state no table knows (a database from a newer chatemu).
 UNKNOWN = Look("#000000", "?")
+#: A chat's reply alert: a mark at its instant (its letter in the text).
+ALERT_COLOUR = "#d7191c"
+ALERT_LETTER = "!"
 #: Calls: the outline of an agent's on-call intervals and the marks of a chat's moves a call made.
 CALL_COLOUR = "#b2182b"
 CALL_LETTER = "*"
@@ -69,7 +74,8 @@ FONT = 'font-family="sans-serif" font-size="12"'
 
 
 def look(kind: str, state: str) -> Look:
-    return LOOKS.get(kind, {}).get(state, UNKNOWN)
+    found = LOOKS.get(kind, {}).get(state)
+    return found if found is not None else EXTRA_LOOKS.get(kind, {}).get(state, UNKNOWN)
 
 
 def fill(kind: str, state: str) -> str:
@@ -282,6 +288,9 @@ def svg(tl: Timeline, declaration: bool = True) -> str:
         for at, state in lane.calls:
             add(f'<path class="call" d="{_call_mark(x(at), bar)}" fill="{CALL_COLOUR}">'
                 f"<title>{xml(call_title(lane, at, state))}</title></path>")
+        for at in lane.alerts:
+            add(f'<circle class="alert" cx="{_n(x(at))}" cy="{_n(bar + BAR / 2)}" r="3" fill="{ALERT_COLOUR}">'
+                f"<title>{xml(lane.id)}: a reply alert at {format_time(at)}</title></circle>")
         add("</g>")
     if not tl.lanes:
         add(f'<text x="{left}" y="{TOP + 16}" fill="#444444">nothing to show in this window</text>')
@@ -364,6 +373,10 @@ def cells(tl: Timeline, lane: Lane, width: int) -> list[Optional[tuple[str, Look
         cell = min(int((at - tl.start) * width / span), width - 1)
         under = found[cell]
         found[cell] = (CALL, under[1] if under else Look("#ffffff", CALL_LETTER))
+    for at in lane.alerts:
+        cell = min(int((at - tl.start) * width / span), width - 1)
+        under = found[cell]
+        found[cell] = (ALERT, under[1] if under else Look("#ffffff", ALERT_LETTER))
     return found
 
 
@@ -393,8 +406,9 @@ def print_text(tl: Timeline) -> None:
                 row.append(" ")
                 continue
             state, found = cell
-            letter = CALL_LETTER if state == CALL else found.letter
-            style = f"{'bold ' + CALL_COLOUR if state == CALL else '#000000'} on {found.colour}"
+            letter = CALL_LETTER if state == CALL else ALERT_LETTER if state == ALERT else found.letter
+            mark = CALL_COLOUR if state == CALL else ALERT_COLOUR if state == ALERT else None
+            style = f"{'bold ' + mark if mark else '#000000'} on {found.colour}"
             row.append(letter, style=style + (" italic" if found.hatched else ""))
         row.rstrip()
         line(row)
@@ -414,6 +428,10 @@ def print_text(tl: Timeline) -> None:
     for kind in kinds:
         items = [(found.letter, state + (" (paused)" if found.hatched else ""), found)
                  for state, found in LOOKS[kind].items()]
+        used = {i.state for lane in tl.lanes if lane.kind == kind for i in lane.intervals}
+        items += [(found.letter, state, found) for state, found in EXTRA_LOOKS.get(kind, {}).items() if state in used]
+        if kind == CHAT and any(lane.alerts for lane in tl.lanes):
+            items.append((ALERT_LETTER, "a reply alert", Look("#ffffff", ALERT_LETTER)))
         if kind == kinds[-1]:
             items.append((CALL_LETTER, "a call moved the chat", Look("#ffffff", CALL_LETTER)))
         row = Text(f"{LEGEND_TITLES[kind]}:".ljust(indent))
