@@ -72,6 +72,11 @@ def _deadline(at: int, duration: int | None) -> int | None:
 def moved(tx, chat: dict, event: str, to: str, queue: str) -> tuple:
     """The chat's clock columns (``CHAT_COLUMNS``) after ``event`` moves it to ``to``."""
     state = chat["state"]
+    if to != core.QUEUED and chat["idle_deadline_ms"] is None and chat["patience_deadline_ms"] is None \
+            and chat["offer_deadline_ms"] is None and chat["alert_deadline_ms"] is None \
+            and chat["awaiting_since_ms"] is None and chat["alerting_since_ms"] is None \
+            and (event != core.PRESENT or tx.config("offer-timeout", queue) is None):
+        return (None, None, None, None, None, None, chat["waiting_since_ms"])  # no clock runs, none starts
     timers = {core.K_IDLE: chat["idle_deadline_ms"], core.K_PATIENCE: chat["patience_deadline_ms"],
               core.K_OFFER: chat["offer_deadline_ms"], core.K_ALERT: chat["alert_deadline_ms"]}
     offer = patience = None
