@@ -173,6 +173,8 @@ def clock_line(board: dict) -> Text:
 def agent_text(board: dict) -> Text:
     me = board["me"]
     presence = me["presence"] + (f" ({me['break_reason']})" if me.get("break_reason") else "")
+    if me.get("break_overrun_since"):
+        presence += f", overrun since {me['break_overrun_since'][11:19]}"
     lines = Text()
     lines.append(me["id"], "bold")
     lines.append("  ")
@@ -191,7 +193,7 @@ def agent_text(board: dict) -> Text:
 
 def _status_style(status: str) -> str:
     return {"available": "bold green", "break": "yellow", "on-call": "bold red", "logged-out": "dim",
-            "handling-chat": "bold cyan", "wrap-up": "bold magenta"}.get(status, "")
+            "handling-chat": "bold cyan", "wrap-up": "bold magenta", "not-responding": "bold yellow"}.get(status, "")
 
 
 def _columns(rows: list[list[Text]], header: list[str], gap: int = 2) -> Text:

@@ -271,3 +271,29 @@ def test_break_limits_travel_with_snapshots_and_bundles(cm, tmp_path):
 @pytest.mark.parametrize("value", ["long", "-1m"])
 def test_a_bad_break_limit_is_a_usage_error(cm, value):
     cm.fails(2, "break-reason", "add", "lunch", "--limit", value)
+
+
+# -- the console and watch -----------------------------------------------------------------------
+
+
+def test_console_and_watch_show_alerts_and_overruns(cm):
+    """The screen's pieces (cli/screen.py) on what the engine answers: an ALERT column only
+    when a chat alerts, a break past its limit in the agents' panel and the agent's own."""
+    from chatemu.cli import screen
+
+    cm.ok("config", "set", "reply-alert", "1m")
+    cm.ok("break-reason", "add", "lunch", "--limit", "5m")
+    cm.ok("agent", "login", agent="agent-2")
+    cm.ok("agent", "break", "--reason", "lunch", agent="agent-2")
+    cm.ok("chat", "new")
+    chats = cm.js("chat", "list", "--all")
+    assert "ALERT" not in screen.inbox_headers(chats, True, True)
+    cm.ok("chat", "receive", "C1", "hello?")
+    cm.ok("clock", "advance", "10m")
+    chats = cm.js("chat", "list", "--all")
+    assert "ALERT" in screen.inbox_headers(chats, True, True)
+    assert screen.inbox_cells(chats[0])["ALERT"].plain == "awaiting reply"
+    agents = cm.js("agent", "list")
+    board = {"agents": agents, "now_ms": 0, "me": cm.js("agent", "status", agent="agent-2")}
+    assert "break overrun" in screen.agents_text(board, None).plain
+    assert "overrun since 09:05:00" in screen.agent_text({**board, "mine": {"all": True}}).plain
