@@ -297,3 +297,55 @@ def test_console_and_watch_show_alerts_and_overruns(cm):
     board = {"agents": agents, "now_ms": 0, "me": cm.js("agent", "status", agent="agent-2")}
     assert "break overrun" in screen.agents_text(board, None).plain
     assert "overrun since 09:05:00" in screen.agent_text({**board, "mine": {"all": True}}).plain
+
+
+# -- explain, stats, timeline --------------------------------------------------------------------
+
+
+def test_explain_says_why_a_chat_is_queued_again_and_why_the_agent_gets_nothing(cm):
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("config", "set", "patience", "10m")
+    cm.ok("chat", "new")
+    assert any("the offer times out at " + at(30) in line for line in cm.js("explain", "C1")["next"])
+    cm.ok("clock", "advance", "30s")
+    found = cm.js("explain", "C1")
+    why = " ".join(found["why"])
+    assert "queued again at " + at(30) in why and "offer to agent-1 was not activated within offer-timeout" in why
+    assert "not presented to agent-1: it is not-responding" in why
+    assert found["first"] is None
+    assert any("the customer leaves at " + at(600) in line for line in found["next"])  # from arrival
+
+
+def test_stats_count_missed_offers_overruns_abandoned_and_alerts(cm):
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("config", "set", "patience", "2m")
+    cm.ok("config", "set", "reply-alert", "1m")
+    cm.ok("break-reason", "add", "lunch", "--limit", "10m")
+    cm.ok("chat", "new")
+    cm.ok("chat", "receive", "C1", "hi")
+    cm.ok("clock", "advance", "5m")  # offer out at 0:30, alert at 1:00, patience out at 2:00 (from 0:00)
+    cm.ok("agent", "break", "--reason", "lunch")  # at 5:00; over at 15:00
+    cm.ok("clock", "advance", "20m")  # to 25:00: 10m over
+    agent = cm.js("stats", "agents")["agents"][0]
+    assert (agent["missed_offers"], agent["overruns"], agent["overrun_seconds"]) == (1, 1, 600)
+    assert agent["status_seconds"]["not-responding"] == 270  # 0:30 to 5:00
+    queue = cm.js("stats", "queues")["queues"][0]
+    assert (queue["abandoned"], queue["reply_alerts"]) == (1, 1)
+    table = cm.ok("stats", "agents").out
+    assert "MISSED OFFERS" in table and "1 (10m over)" in table and "NOT-RESPONDING" in table
+    assert "REPLY ALERTS" in cm.ok("stats", "queues").out
+
+
+def test_timeline_shows_not_responding_and_marks_alerts(cm):
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("config", "set", "reply-alert", "10s")
+    cm.ok("chat", "new")
+    cm.ok("chat", "receive", "C1", "hi")
+    cm.ok("clock", "advance", "2m")
+    from chatemu.store.engine import Engine
+
+    lanes = {lane["id"]: lane for lane in Engine(str(cm.db)).timeline().value.as_json()["lanes"]}
+    assert [i["state"] for i in lanes["agent-1"]["intervals"]] == ["available", "not-responding"]
+    assert lanes["C1"]["alerts"] == [at(10)]
+    text = cm.ok("timeline", env={"COLUMNS": "100"}).out
+    assert "N not-responding" in text and "! a reply alert" in text
