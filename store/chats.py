@@ -18,11 +18,12 @@ FIELDS = (
     "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
     " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
     " state_since_ms, active_ms, parked_ms, wrapup_ms, origin_queue, transfers, unread, classification,"
-    " classification_note, abusive, contact, patience_ms, waiting_since_ms, offer_deadline_ms, patience_deadline_ms,"
-    " idle_deadline_ms, awaiting_since_ms, alert_deadline_ms, alerting_since_ms"
+    " classification_note, abusive, contact, " + clocks.CLOCKING
 )
+#: ... with the clocks' own columns (``clocks.CLOCK_FIELDS``): what a clock's expiry needs.
+FULL = FIELDS + ", " + clocks.CLOCK_FIELDS
 #: ... and its number of messages: what showing it needs.
-COLUMNS = FIELDS + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
+COLUMNS = FULL + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
 OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
 BUSY = "('new', 'active', 'active-wrapup')"
 
@@ -37,8 +38,7 @@ def row(tx, chat_id: str, columns: str = FIELDS) -> dict:
 
 #: The columns ``move`` may change, in the order it writes them.
 _MOVED = ("state", "wrapup_deadline_ms", "wrapup_remaining_ms", "extension_ms", "extensions_left", "state_since_ms",
-          "active_ms", "parked_ms", "wrapup_ms", "closed_at_ms", "closed_reason", "parked_by_call", "agent",
-          *clocks.CHAT_COLUMNS)
+          "active_ms", "parked_ms", "wrapup_ms", "closed_at_ms", "closed_reason", "parked_by_call", "agent")
 _UPDATES: dict[tuple[str, ...], str] = {}
 
 
@@ -77,14 +77,22 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         agent = chat["agent"]
     values = (step.to, timer.deadline, timer.remaining, extension, extensions_left, tx.at,
               spent["active_ms"], spent["parked_ms"], spent["wrapup_ms"], tx.at if closing else None,
-              step.closed_reason, 0 if closing else chat["parked_by_call"], agent,
-              *clocks.moved(tx, chat, event, step.to, chat["queue"]))
+              step.closed_reason, 0 if closing else chat["parked_by_call"], agent)
     # Only the columns that change: an index whose columns are not set is left alone.
-    changed = tuple(name for name, value in zip(_MOVED, values) if chat[name] != value or name == "state")
+    names, params = ["state"], [step.to]
+    for name, value in zip(_MOVED[1:], values[1:]):
+        if chat[name] != value:
+            names.append(name)
+            params.append(value)
+    clock = clocks.moved(tx, chat, event, step.to, chat["queue"])  # the clocks' columns that change
+    if clock:
+        names.extend(clock)
+        params.extend(clock.values())
+    changed = tuple(names)
     sql = _UPDATES.get(changed)
     if sql is None:
         sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
-    tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
+    tx.q(sql, *params, chat_id)
     tx.event(agent, chat_id, state, step.to, cause, queue=chat["queue"])
     if state in _ACTIVE_ITEM or step.to in _ACTIVE_ITEM:
         for owner in (chat["agent"], agent):  # the one it leaves, the one it goes to

@@ -41,9 +41,15 @@ _AGENT = ("SELECT id, presence, break_reason, break_deadline_ms, overrun_since_m
 _COLUMNS = {core.K_WRAPUP: "wrapup_deadline_ms", core.K_IDLE: "idle_deadline_ms",
             core.K_PATIENCE: "patience_deadline_ms", core.K_OFFER: "offer_deadline_ms",
             core.K_ALERT: "alert_deadline_ms", core.K_BREAK: "break_deadline_ms"}
-#: The chat columns the clocks keep, in the order ``moved`` returns them.
+#: The chat columns the clocks keep and ``moved`` may change.
 CHAT_COLUMNS = ("idle_deadline_ms", "patience_deadline_ms", "offer_deadline_ms", "alert_deadline_ms",
                 "awaiting_since_ms", "alerting_since_ms", "waiting_since_ms")
+#: The clocks' columns of a chat, read where a clock runs or is shown (``chats.FULL``).
+CLOCK_FIELDS = "patience_ms, " + ", ".join(CHAT_COLUMNS)
+#: In a chat's own columns (``chats.FIELDS``, what every move reads): whether any clock runs on
+#: it or it awaits a reply.  A move of a chat with none (a wrap-up running out) reads no more.
+CLOCKING = ("(idle_deadline_ms IS NOT NULL OR patience_deadline_ms IS NOT NULL OR offer_deadline_ms IS NOT NULL"
+            " OR alert_deadline_ms IS NOT NULL OR awaiting_since_ms IS NOT NULL) AS clocking")
 _CHAT_KINDS = (core.K_IDLE, core.K_PATIENCE, core.K_OFFER, core.K_ALERT)
 #: The earliest deadline of every kind: whether settling has anything to look at.
 FIRST_DUE = "(SELECT min(d) FROM (" + " UNION ALL ".join(
@@ -52,13 +58,15 @@ FIRST_DUE = "(SELECT min(d) FROM (" + " UNION ALL ".join(
 
 
 def kinds(fields: str) -> tuple[Kind, ...]:
-    """Every kind of timer, with its queries (``fields``: a chat's columns)."""
+    """Every kind of timer, with its queries (``fields``: a chat's own columns; a wrap-up's
+    expiry reads no more, the clocks' read theirs too)."""
     found = []
     for name, col in _COLUMNS.items():
         if name == core.K_BREAK:
             found.append(Kind(name, col, _AGENT, _AGENT.split(" WHERE ")[0] + " WHERE id = ?"))
-        else:
-            found.append(Kind(name, col, _CHAT.format(fields=fields, col=col), f"SELECT {fields} FROM chats WHERE id = ?"))
+            continue
+        columns = fields if name == core.K_WRAPUP else f"{fields}, {CLOCK_FIELDS}"
+        found.append(Kind(name, col, _CHAT.format(fields=columns, col=col), f"SELECT {columns} FROM chats WHERE id = ?"))
     return tuple(found)
 
 
@@ -74,14 +82,15 @@ def _deadline(at: int, duration: int | None) -> int | None:
     return end if end <= MAX_MS else None
 
 
-def moved(tx, chat: dict, event: str, to: str, queue: str) -> tuple:
-    """The chat's clock columns (``CHAT_COLUMNS``) after ``event`` moves it to ``to``."""
-    state = chat["state"]
-    if to != core.QUEUED and chat["idle_deadline_ms"] is None and chat["patience_deadline_ms"] is None \
-            and chat["offer_deadline_ms"] is None and chat["alert_deadline_ms"] is None \
-            and chat["awaiting_since_ms"] is None and chat["alerting_since_ms"] is None \
+def moved(tx, chat: dict, event: str, to: str, queue: str) -> dict | None:
+    """The chat's clock columns (``CHAT_COLUMNS``) that change when ``event`` moves it to ``to``
+    (None or empty: none).  ``chat``: its own columns (``chats.FIELDS``), or all (``chats.FULL``)."""
+    if not chat["clocking"] and to != core.QUEUED \
             and (event != core.PRESENT or tx.config("offer-timeout", queue) is None):
-        return (None, None, None, None, None, None, chat["waiting_since_ms"])  # no clock runs, none starts
+        return None  # no clock runs, none starts: nothing more to read or write
+    if "waiting_since_ms" not in chat:
+        chat = {**chat, **tx.record(f"SELECT {CLOCK_FIELDS} FROM chats WHERE id = ?", chat["id"])}
+    state = chat["state"]
     timers = {core.K_IDLE: chat["idle_deadline_ms"], core.K_PATIENCE: chat["patience_deadline_ms"],
               core.K_OFFER: chat["offer_deadline_ms"], core.K_ALERT: chat["alert_deadline_ms"]}
     offer = patience = None
@@ -102,8 +111,9 @@ def moved(tx, chat: dict, event: str, to: str, queue: str) -> tuple:
     for kind in _CHAT_KINDS:
         if after[kind] is not None and after[kind] != timers[kind]:
             tx.timer_set(after[kind], kind, chat["id"])
-    return (after[core.K_IDLE], after[core.K_PATIENCE], after[core.K_OFFER], after[core.K_ALERT], awaiting, alerting,
-            waiting)
+    values = (after[core.K_IDLE], after[core.K_PATIENCE], after[core.K_OFFER], after[core.K_ALERT], awaiting, alerting,
+              waiting)
+    return {name: value for name, value in zip(CHAT_COLUMNS, values) if chat[name] != value}
 
 
 def arrived(tx, queued: bool, patience_ms: int | None, queue: str) -> tuple[int | None, int | None]:
@@ -115,9 +125,17 @@ def arrived(tx, queued: bool, patience_ms: int | None, queue: str) -> tuple[int 
     return _deadline(tx.at, patience_ms), tx.at
 
 
+def _full(tx, chat: dict) -> dict:
+    """The chat with its clocks' columns (read if ``chat`` holds only its own)."""
+    if "waiting_since_ms" in chat:
+        return chat
+    return {**chat, **tx.record(f"SELECT {CLOCK_FIELDS} FROM chats WHERE id = ?", chat["id"])}
+
+
 def received(tx, chat: dict) -> None:
     """A customer message arrived: it awaits a reply (the alert timer starts with the oldest
     unanswered one); the customer is not idle any more."""
+    chat = _full(tx, chat)
     sets = {}
     if chat["awaiting_since_ms"] is None:
         sets["awaiting_since_ms"] = tx.at
@@ -132,6 +150,7 @@ def received(tx, chat: dict) -> None:
 
 def sent(tx, chat: dict) -> None:
     """The agent's message answers the customer (no alert any more) and starts the idle timer."""
+    chat = _full(tx, chat)
     sets = {"awaiting_since_ms": None, "alert_deadline_ms": None, "alerting_since_ms": None}
     sets = {name: value for name, value in sets.items() if chat[name] is not None}
     idle = _deadline(tx.at, tx.config("customer-idle-timeout", chat["queue"]))
