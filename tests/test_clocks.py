@@ -349,3 +349,17 @@ def test_timeline_shows_not_responding_and_marks_alerts(cm):
     assert lanes["C1"]["alerts"] == [at(10)]
     text = cm.ok("timeline", env={"COLUMNS": "100"}).out
     assert "N not-responding" in text and "! a reply alert" in text
+
+
+def test_activating_an_offer_that_timed_out_is_refused_and_journaled(cm):
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("agent", "login")
+    cm.ok("agent", "login", agent="agent-2")
+    cm.ok("agent", "break", agent="agent-2")
+    cm.ok("chat", "new")
+    cm.ok("clock", "advance", "30s")
+    cm.fails(3, "chat", "activate", "C1", match="cannot activate C1: it is queued")
+    assert cm.journal()[-1][3:5] == ("chat activate C1", 3)
+    cm.fails(3, "chat", "transfer", "C1", "--agent", "agent-1", agent="agent-2", match="it is queued")
+    cm.ok("chat", "take", "C1")  # a not-responding agent may still pick a chat deliberately
+    assert cm.chat("C1")["agent"] == "agent-1"
