@@ -363,3 +363,28 @@ def test_activating_an_offer_that_timed_out_is_refused_and_journaled(cm):
     cm.fails(3, "chat", "transfer", "C1", "--agent", "agent-1", agent="agent-2", match="it is queued")
     cm.ok("chat", "take", "C1")  # a not-responding agent may still pick a chat deliberately
     assert cm.chat("C1")["agent"] == "agent-1"
+
+
+def test_running_timers_travel_with_snapshots_and_bundles(cm, tmp_path):
+    cm.ok("config", "set", "patience", "2m")
+    cm.ok("config", "set", "reply-alert", "1m")
+    cm.ok("agent", "break")
+    cm.ok("chat", "new")
+    cm.ok("chat", "receive", "C1", "hello?")
+    cm.ok("snapshot", "save", "waiting")
+    bundle = tmp_path / "b.json"
+    cm.ok("export", "--pretty", str(bundle))
+    cm.ok("clock", "advance", "5m")
+    assert cm.chat("C1")["closed_reason"] == "abandoned"
+    cm.ok("snapshot", "restore", "waiting")
+    assert cm.chat("C1")["state"] == "queued"
+    cm.ok("clock", "advance", "1m")
+    assert cm.chat("C1")["alerting"] is True and cm.chat("C1")["state"] == "queued"
+    from conftest import Chatemu
+
+    other = Chatemu(tmp_path / "other.db")
+    other.ok("import", str(bundle))
+    other.ok("clock", "advance", "2m")
+    c1 = other.chat("C1")
+    assert (c1["closed_reason"], c1["closed_at"]) == ("abandoned", at(120))
+    clean(other)
