@@ -11,9 +11,8 @@ the ``Tx`` as their first argument.
 
 from __future__ import annotations
 
-import sqlite3
-
 import heapq
+import sqlite3
 
 from . import chats, clocks, core, routing
 from . import config as cfg
