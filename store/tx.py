@@ -175,8 +175,11 @@ class Tx:
             self.active(agent)
         if self._dirty is not None and chat is not None:
             self._dirty.add(chat)  # settling: a due timer of it read before is judged again
-        if self._head is not None and (to_state == core.QUEUED or from_state == core.QUEUED and cause != "presentation"):
-            self._head, self._head_whole = [], False  # a chat joined or left the queue: read its head again
+        if self._head is not None and (to_state == core.QUEUED) != (from_state == core.QUEUED):
+            if to_state == core.QUEUED:
+                self._head, self._head_whole = [], False  # a chat joined the queue: read its head again
+            elif cause != "presentation":  # it left the queue otherwise (a customer gave up): not at its head
+                self._head = [r for r in self._head if r["id"] != chat]
         if to_state == core.QUEUED:
             self.touched = None  # a chat joined a queue: any free agent may take it
             self.queued = True
