@@ -22,7 +22,9 @@ product's speed.  This script (not a test: it asserts nothing unless
    settling N due wrap-up timers against history size;
 3b. queue: ``clock advance 2m`` running out N wrap-up timers (N agents at
    capacity 1) with N chats queued, each expiry presenting one, N up to 3,000:
-   its time and the cost per timer at each N;
+   its time and the cost per timer at each N; and the same with the clocks beyond wrap-up
+   (each queued chat's reply alert and N more queued chats' patience running out, 3N
+   timers of three kinds interleaved in time);
 3c. routing: ``chatemu run`` of 300 ``chat new`` lines (each chat queued) with 20 and with
    2,000 agents, all busy; and building N agents in wrap-up with N chats queued (N = 250,
    500, 1,000): what a queued chat costs must not grow with the number of agents;
@@ -1059,6 +1061,53 @@ class QueueTimers(Timers):
         return super().disarm(saved), presented
 
 
+class ClockTimers(QueueTimers):
+    """``QueueTimers`` plus the clocks beyond wrap-up: each queued chat awaits a reply whose
+    alert runs out within the minute (it alerts in the inbox it is presented to), and N more
+    queued chats behind them give up within the minute (patience: abandoned).  ``clock
+    advance 2m`` then runs 3N timers of three kinds out, interleaved in time."""
+
+    def arm(self, n: int) -> dict:
+        saved = super().arm(n)
+        mode, now, offset, next_chat = saved["meta"]
+        queued, behind = next_chat + n, next_chat + 2 * n
+        conn = sqlite3.connect(self.db, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous=OFF")  # bookkeeping, not measured
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE chats SET awaiting_since_ms = ?, alert_deadline_ms = ? + 30000 + (number - ?) * 7 + 3"
+                         " WHERE number >= ? AND number < ?", (now, now, queued, queued, behind))
+            for j in range(n):
+                chat = f"P{j + 1}"
+                conn.execute(
+                    "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms,"
+                    " parked_by_call, state_since_ms, origin_queue, contact, waiting_since_ms, patience_deadline_ms)"
+                    " VALUES (?, ?, 'queued', NULL, NULL, 'default', 0, ?, 0, ?, 'default', NULL, ?, ?)",
+                    (chat, behind + j, now, now, now, now + 30_000 + j * 7 + 5),
+                )
+                conn.execute(
+                    "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause)"
+                    " VALUES (?, NULL, ?, NULL, 'queued', 'customer')", (now, chat),
+                )
+            conn.execute("UPDATE meta SET next_chat = ? WHERE id = 1", (behind + n,))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return saved
+
+    def disarm(self, saved: dict) -> tuple[int, int]:
+        """Undo; returns (timers run out, queued chats presented): 3N and N when all ran."""
+        next_chat, n = saved["meta"][3], saved["n"]
+        conn = sqlite3.connect(self.db)
+        try:
+            alerting = conn.execute("SELECT count(alerting_since_ms) FROM chats WHERE number >= ?",
+                                    (next_chat + n,)).fetchone()[0]
+        finally:
+            conn.close()
+        closed, presented = super().disarm(saved)  # closed: the N wrap-ups and the N who gave up
+        return closed + alerting, presented
+
+
 def bench_queue(runner: Runner, plan: Plan, report: Report) -> None:
     """``clock advance 2m`` running out N wrap-up timers with N chats queued (each expiry
     presents one), against the same command with nothing due, on the same database."""
@@ -1091,11 +1140,47 @@ def bench_queue(runner: Runner, plan: Plan, report: Report) -> None:
     first, last = rows[0], rows[-1]
     growth = last["per_timer_ms"] / first["per_timer_ms"] if first["per_timer_ms"] > 0 else float("inf")
     report.sections["queue"] = {"nothing_due": stats[0], "rows": rows, "per_timer_growth": growth}
+    _bench_clock_queue(runner, plan, report, db)
     nmax = last["timers"]
     report.target(f"queue: `clock advance 2m`, {nmax:,} timers and {nmax:,} queued chats (whole process)",
                   ms_pair(last["time"]), ms_pair(stats[0]), last["time"]["median"], "<=", 500,
                   ms(last["time"]["median"]), "≤ 0.5 s")
     report.target(f"queue: per-timer cost at {nmax:,} vs at {first['timers']:,} (linear: ≤ 1.2)",
+                  f"{last['per_timer_ms']:.3f} ms", f"{first['per_timer_ms']:.3f} ms", growth, "<=", 1.2,
+                  f"{growth:.2f}", "≤ 1.2")
+
+
+def _bench_clock_queue(runner: Runner, plan: Plan, report: Report, db: Path) -> None:
+    """The queue's settle with the clocks beyond wrap-up (``ClockTimers``): 3N timers of three
+    kinds, against the same command with nothing due; per timer, as the queue row."""
+    timers = ClockTimers(db)
+    sizes = (0, *plan.queue_sizes)
+    samples: dict[int, list[float]] = {n: [] for n in sizes}
+    progress(f"queue: the same with the clocks, 3 timers per N, {plan.queue_rounds} interleaved rounds")
+    for r in range(plan.queue_rounds + 1):  # round 0 is a warm-up
+        order = list(sizes[r % len(sizes):] + sizes[:r % len(sizes)])
+        if r % 2:
+            order.reverse()
+        for n in order:
+            saved = timers.arm(n)
+            try:
+                t = runner.timed([runner.chatemu, "clock", "advance", "2m"], db)
+            finally:
+                ran, presented = timers.disarm(saved)
+            if (ran, presented) != (3 * n, n):
+                raise BenchError(f"clock advance ran {ran} of {3 * n} timers and presented {presented} of {n}")
+            if r:
+                samples[n].append(t)
+    stats = {n: summary(v) for n, v in samples.items()}
+    rows = []
+    for n in plan.queue_sizes:
+        per = [(t - t0) / (3 * n) for t, t0 in zip(samples[n], samples[0])]
+        rows.append({"timers": 3 * n, "time": stats[n], "per_timer_ms": statistics.median(per),
+                     "ratio": paired(samples[n], samples[0])})
+    first, last = rows[0], rows[-1]
+    growth = last["per_timer_ms"] / first["per_timer_ms"] if first["per_timer_ms"] > 0 else float("inf")
+    report.sections["queue_clocks"] = {"nothing_due": stats[0], "rows": rows, "per_timer_growth": growth}
+    report.target(f"queue + clocks: per-timer cost at {last['timers']:,} vs at {first['timers']:,} timers (linear: ≤ 1.2)",
                   f"{last['per_timer_ms']:.3f} ms", f"{first['per_timer_ms']:.3f} ms", growth, "<=", 1.2,
                   f"{growth:.2f}", "≤ 1.2")
 
@@ -1704,6 +1789,14 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
         add("| N | min / median | vs nothing due | per timer (median of rounds) |")
         add("|---|---|---|---|")
         for row in qs["rows"]:
+            add(f"| {row['timers']:,} | {ms_pair(row['time'])} | {row['ratio']:.2f} | {row['per_timer_ms']:.3f} ms |")
+    qc = report.sections.get("queue_clocks")
+    if qc:
+        add("\n### The same with the clocks: N wrap-ups, N reply alerts, N customers giving up (3N timers)\n")
+        add(f"Nothing due: {ms_pair(qc['nothing_due'])}.\n")
+        add("| timers | min / median | vs nothing due | per timer (median of rounds) |")
+        add("|---|---|---|---|")
+        for row in qc["rows"]:
             add(f"| {row['timers']:,} | {ms_pair(row['time'])} | {row['ratio']:.2f} | {row['per_timer_ms']:.3f} ms |")
 
     rt = report.sections.get("routing")

@@ -193,29 +193,41 @@ break_reason_app = typer.Typer(help=with_examples("The reasons an agent may give
 
 @break_reason_app.command("list")
 def break_reason_list(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """The break reasons, in order.
+    """The break reasons, in order (a reason's limit beside it, when it has one).
 
     \b
     Examples:
       chatemu break-reason list
       chatemu break-reason list --json
     """
-    show(ctx, engine(ctx).break_reason_list(), json, lambda r: print("\n".join(r.value) or "(no break reasons)"))
+    def text(result) -> None:
+        if not result.value:
+            print("(no break reasons)")
+            return
+        limits = engine(ctx).break_reason_limits().value
+        from chatemu.store.timefmt import format_duration
+
+        print("\n".join(f"{r} (limit {format_duration(limits[r])})" if r in limits else r for r in result.value))
+
+    show(ctx, engine(ctx).break_reason_list(), json, text)
 
 
 @break_reason_app.command("add")
 def break_reason_add(
     ctx: typer.Context,
     reason: Annotated[str, typer.Argument(metavar="R", help="A name (letters, digits and . _ : @ + -).")],
+    limit: Annotated[Optional[str], typer.Option(
+        metavar="D", help="A break for it longer than D overruns (off: no limit); set again for a listed reason.")] = None,
     json: JsonOpt = False,
 ) -> None:
-    """Add a break reason (at the end of the list).
+    """Add a break reason (at the end of the list), or set its limit.
 
     \b
     Examples:
       chatemu break-reason add coaching
+      chatemu break-reason add lunch --limit 30m
     """
-    show(ctx, engine(ctx).break_reason_add(reason), json, lambda r: print(", ".join(r.value)))
+    show(ctx, engine(ctx).break_reason_add(reason, limit), json, lambda r: print(", ".join(r.value)))
 
 
 @break_reason_app.command("remove")

@@ -236,9 +236,10 @@ class Emulator:
 
     @_strict
     def new(self, customer: str | None = None, queue: str = DEFAULT_QUEUE, priority: int = 0,
-            id: str | None = None, inbox: bool = False) -> dict:
-        """``chat new``: a customer starts a chat (queued, or new in the inbox with ``inbox``)."""
-        return self.engine.chat_new(customer, queue, priority, id, inbox).value
+            id: str | None = None, inbox: bool = False, patience: str | None = None) -> dict:
+        """``chat new``: a customer starts a chat (queued, or new in the inbox with ``inbox``;
+        ``patience``, e.g. ``"2m"``: the customer leaves if still queued after it)."""
+        return self.engine.chat_new(customer, queue, priority, id, inbox, patience).value
 
     @_strict
     def take(self, id: str) -> dict:
@@ -413,9 +414,9 @@ class Emulator:
         return self.engine.break_reason_list().value
 
     @_strict
-    def break_reason_add(self, reason: str) -> list:
-        """``break-reason add``."""
-        return self.engine.break_reason_add(reason).value
+    def break_reason_add(self, reason: str, limit: str | None = None) -> list:
+        """``break-reason add`` (``limit``, e.g. ``"30m"``: a break for it longer than that overruns)."""
+        return self.engine.break_reason_add(reason, limit).value
 
     @_strict
     def break_reason_remove(self, reason: str) -> list:

@@ -26,6 +26,8 @@ def chat_new(
     priority: Annotated[int, typer.Option(metavar="N", help="Higher is presented first.")] = 0,
     chat_id: Annotated[Optional[str], typer.Option("--id", metavar="ID", help="The chat's id [default: C1, C2, … in creation order].")] = None,
     inbox: Annotated[bool, typer.Option("--inbox", help="Put it straight into the agent's inbox as new.")] = False,
+    patience: Annotated[Optional[str], typer.Option(
+        metavar="D", help="This customer leaves (abandoned) if still queued after D [default: the queue's patience].")] = None,
     json: JsonOpt = False,
 ) -> None:
     """A customer starts a chat: it is queued (or new in the inbox with --inbox).
@@ -37,8 +39,9 @@ def chat_new(
       chatemu chat new --customer Ann
       chatemu chat new --customer Bob --queue sales --priority 2
       chatemu chat new --id VIP-1 --inbox --json
+      chatemu chat new --customer Cy --patience 2m
     """
-    changed_chat(ctx, engine(ctx).chat_new(customer, queue, priority, chat_id, inbox), json)
+    changed_chat(ctx, engine(ctx).chat_new(customer, queue, priority, chat_id, inbox, patience), json)
 
 
 @chat_app.command("take")

@@ -11,7 +11,7 @@ from chatemu.store.timefmt import clip, parse_duration, parse_time
 KINDS = ("chat", "agent", "clock", "config", "inbox", "queue", "events-since")
 LISTS = ("inbox", "queue", "events-since")
 DURATIONS = {"wrapup_remaining", "active_seconds", "parked_seconds", "wrapup_seconds"}
-TIMES = {"created_at", "closed_at", "wrapup_ends_at", "now"}
+TIMES = {"created_at", "closed_at", "wrapup_ends_at", "now", "awaiting_reply_since", "break_ends_at", "break_overrun_since"}
 
 
 def _shown(value, field: str = "") -> str:

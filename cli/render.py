@@ -303,6 +303,8 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
     unread = any(chat.get("unread") for chat in chats)  # the column only when there is something unread
     headers = ["ID", "STATE"] + (["AGENT"] if with_agent else []) + ["CUSTOMER", "QUEUE", "PRIO", "WRAP-UP", "EXT", "CALL"]
     headers += ["UNREAD"] if unread else []
+    alerting = any(chat.get("alerting") for chat in chats)  # the column only when a chat alerts
+    headers += ["ALERT"] if alerting else []
     rows, styles = [], []
     for chat in chats:
         row = [chat["id"], chat["state"]]
@@ -319,6 +321,8 @@ def chat_list(chats: list[dict], with_agent: bool, title: str) -> None:
             _text(chat["extensions_left"]),
             "parked" if chat["parked_by_call"] else "",
         ] + ([str(chat["unread"]) if chat["unread"] else ""] if unread else [])
+        if alerting:
+            row.append(f"awaiting reply since {chat['awaiting_reply_since'][11:19]}" if chat.get("alerting") else "")
         rows.append(row)
         styles.append({1: STATE_STYLES.get(chat["state"], "")})
     _table(headers, rows, styles, title=title)
@@ -449,7 +453,13 @@ def agent_list(agents: list[dict]) -> None:
         [a["id"], a["status"], a["presence"], _text(a["on_call"]), _text(a["active_chat"]), str(a["open_chats"])]
         for a in agents
     ]
-    _table(["AGENT", "STATUS", "PRESENCE", "ON CALL", "ACTIVE", "OPEN"], rows)
+    headers = ["AGENT", "STATUS", "PRESENCE", "ON CALL", "ACTIVE", "OPEN"]
+    if any(a.get("break_overrun_since") for a in agents):  # the column only when a break overran its limit
+        headers.append("BREAK")
+        for row, a in zip(rows, agents):
+            since = a.get("break_overrun_since")
+            row.append(f"{a['break_reason'] or 'break'} overrun since {since[11:19]}" if since else "")
+    _table(headers, rows)
 
 
 def clock(value: dict) -> str:
@@ -596,14 +606,23 @@ def stats_agents(value: dict) -> None:
     if not value["agents"]:
         print(f"{title}: no agents")
         return
-    statuses = list(value["agents"][0]["status_seconds"])
+    # Some columns only where some agent has something there (unavailable time, not-responding
+    # time, a missed offer, an overrun): a table of a day without them reads as before.
+    clocks = [name for name in ("not-responding", "missed_offers", "overruns")
+              if any(a["status_seconds"].get(name) if name == "not-responding" else a[name] for a in value["agents"])]
+    statuses = [s for s in value["agents"][0]["status_seconds"] if s != "not-responding" or s in clocks]
     if not any(a["status_seconds"].get("unavailable") for a in value["agents"]):
         statuses = [s for s in statuses if s != "unavailable"]  # a column only once an agent was disconnected
     headers = ["AGENT", *(s.upper() for s in statuses), "HANDLED", "AVG HANDLE", "AVG WRAP-UP", "EXTENSIONS",
-               "TRANSFERS", "RETURNS"]
+               "TRANSFERS", "RETURNS"] + [{"missed_offers": "MISSED OFFERS", "overruns": "OVERRUNS"}[name]
+                                          for name in clocks if name != "not-responding"]
     rows = [[a["agent"], *(duration(a["status_seconds"][s]) for s in statuses), str(a["handled"]),
              duration(a["average_handle_seconds"]), duration(a["average_wrapup_seconds"]), str(a["extensions"]),
-             str(a["transfers"]), str(a["returns"])] for a in value["agents"]]
+             str(a["transfers"]), str(a["returns"])]
+            + ([str(a["missed_offers"])] if "missed_offers" in clocks else [])
+            + ([f"{a['overruns']} ({duration(a['overrun_seconds'])} over)" if a["overruns"] else "0"]
+               if "overruns" in clocks else [])
+            for a in value["agents"]]
     _table(headers, rows, title=title)
 
 
@@ -621,8 +640,13 @@ def stats_queues(value: dict) -> None:
                      duration(q["average_wait_seconds"]), duration(q["longest_wait_seconds"]),
                      f"{level} ({q['within_service_level']}/{q['waits_ended']} within "
                      f"{duration(q['service_level_seconds'])})"])
-    _table(["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", *(["REJECTED"] if rejected else []), "AVG WAIT",
-            "LONGEST WAIT", "SERVICE LEVEL"], rows, title=title)
+    headers = ["QUEUE", "OFFERED", "PRESENTED/TAKEN", "ABANDONED", *(["REJECTED"] if rejected else []), "AVG WAIT",
+               "LONGEST WAIT", "SERVICE LEVEL"]
+    if any(q["reply_alerts"] for q in value["queues"]):  # the column only where a chat alerted
+        headers.append("REPLY ALERTS")
+        for row, q in zip(rows, value["queues"]):
+            row.append(str(q["reply_alerts"]))
+    _table(headers, rows, title=title)
 
 
 # -- QA tools ----------------------------------------------------------------------

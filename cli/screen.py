@@ -128,6 +128,8 @@ def inbox_headers(chats: list[dict], every_agent: bool, spare: bool) -> list[str
         headers.append("UNREAD")
     if not spare or any(chat["parked_by_call"] for chat in chats):
         headers.append("CALL")
+    if any(chat.get("alerting") for chat in chats):
+        headers.append("ALERT")
     return headers
 
 
@@ -144,6 +146,7 @@ def inbox_cells(chat: dict) -> dict[str, Text]:
         "WRAP-UP": wrapup_cell(chat), "EXT": Text("-" if chat["extensions_left"] is None else str(chat["extensions_left"])),
         "UNREAD": Text(str(chat["unread"]) if chat["unread"] else "", style="bold yellow"),
         "CALL": Text("parked" if chat["parked_by_call"] else "", style="red"),
+        "ALERT": Text("awaiting reply" if chat.get("alerting") else "", style="bold red"),
     }
 
 
@@ -170,6 +173,8 @@ def clock_line(board: dict) -> Text:
 def agent_text(board: dict) -> Text:
     me = board["me"]
     presence = me["presence"] + (f" ({me['break_reason']})" if me.get("break_reason") else "")
+    if me.get("break_overrun_since"):
+        presence += f", overrun since {me['break_overrun_since'][11:19]}"
     lines = Text()
     lines.append(me["id"], "bold")
     lines.append("  ")
@@ -188,7 +193,7 @@ def agent_text(board: dict) -> Text:
 
 def _status_style(status: str) -> str:
     return {"available": "bold green", "break": "yellow", "on-call": "bold red", "logged-out": "dim",
-            "handling-chat": "bold cyan", "wrap-up": "bold magenta"}.get(status, "")
+            "handling-chat": "bold cyan", "wrap-up": "bold magenta", "not-responding": "bold yellow"}.get(status, "")
 
 
 def _columns(rows: list[list[Text]], header: list[str], gap: int = 2) -> Text:
@@ -224,7 +229,8 @@ def agents_text(board: dict, leave_out: str | None) -> Text:
         return Text("no other agents" if leave_out else "no agents yet", style="dim")
     rows = []
     for a in shown:
-        rows.append([Text(a["id"], style="bold"), Text(a["status"], style=_status_style(a["status"])),
+        status = a["status"] + (" overrun" if a.get("break_overrun_since") else "")
+        rows.append([Text(a["id"], style="bold"), Text(status, style=_status_style(a["status"])),
                      Text(since_text(board, a.get("status_since"))), Text(a["active_chat"] or "-"),
                      Text(str(a["open_chats"]))])
     return _columns(rows, ["AGENT", "STATUS", "FOR", "CHAT", "OPEN"], gap=1)

@@ -16,7 +16,7 @@ import typer
 from chatemu.store.engine import Result
 from chatemu.store.errors import UsageError
 from chatemu.store.timefmt import format_duration, format_time, parse_time
-from chatemu.store.timeline import AGENT, CALL, CHAT, Interval, Lane, Timeline
+from chatemu.store.timeline import AGENT, ALERT, CALL, CHAT, Interval, Lane, Timeline
 
 from .common import engine, session
 
@@ -52,10 +52,14 @@ LOOKS = {
     },
 }
 #: States drawn and listed in the legend only where a lane has one (the legend of a timeline
-#: without them stays as it was): an agent disconnected (``agent disconnect``).
-WHEN_SEEN = {AGENT: {"unavailable": Look("#525252", "x")}, CHAT: {}}
+#: without them stays as it was): an agent disconnected (``agent disconnect``), and one that let
+#: an offer time out (``offer-timeout``).
+WHEN_SEEN = {AGENT: {"unavailable": Look("#525252", "x"), "not-responding": Look("#fdb863", "N")}, CHAT: {}}
 #: A state no table knows (a database from a newer chatemu).
 UNKNOWN = Look("#000000", "?")
+#: A chat's reply alert: a mark at its instant (its letter in the text).
+ALERT_COLOUR = "#d7191c"
+ALERT_LETTER = "!"
 #: Calls: the outline of an agent's on-call intervals and the marks of a chat's moves a call made.
 CALL_COLOUR = "#b2182b"
 CALL_LETTER = "*"
@@ -291,6 +295,9 @@ def svg(tl: Timeline, declaration: bool = True) -> str:
         for at, state in lane.calls:
             add(f'<path class="call" d="{_call_mark(x(at), bar)}" fill="{CALL_COLOUR}">'
                 f"<title>{xml(call_title(lane, at, state))}</title></path>")
+        for at in lane.alerts:
+            add(f'<circle class="alert" cx="{_n(x(at))}" cy="{_n(bar + BAR / 2)}" r="3" fill="{ALERT_COLOUR}">'
+                f"<title>{xml(lane.id)}: a reply alert at {format_time(at)}</title></circle>")
         add("</g>")
     if not tl.lanes:
         add(f'<text x="{left}" y="{TOP + 16}" fill="#444444">nothing to show in this window</text>')
@@ -373,6 +380,10 @@ def cells(tl: Timeline, lane: Lane, width: int) -> list[Optional[tuple[str, Look
         cell = min(int((at - tl.start) * width / span), width - 1)
         under = found[cell]
         found[cell] = (CALL, under[1] if under else Look("#ffffff", CALL_LETTER))
+    for at in lane.alerts:
+        cell = min(int((at - tl.start) * width / span), width - 1)
+        under = found[cell]
+        found[cell] = (ALERT, under[1] if under else Look("#ffffff", ALERT_LETTER))
     return found
 
 
@@ -402,8 +413,9 @@ def print_text(tl: Timeline) -> None:
                 row.append(" ")
                 continue
             state, found = cell
-            letter = CALL_LETTER if state == CALL else found.letter
-            style = f"{'bold ' + CALL_COLOUR if state == CALL else '#000000'} on {found.colour}"
+            letter = CALL_LETTER if state == CALL else ALERT_LETTER if state == ALERT else found.letter
+            mark = CALL_COLOUR if state == CALL else ALERT_COLOUR if state == ALERT else None
+            style = f"{'bold ' + mark if mark else '#000000'} on {found.colour}"
             row.append(letter, style=style + (" italic" if found.hatched else ""))
         row.rstrip()
         line(row)
@@ -432,6 +444,8 @@ def print_text(tl: Timeline) -> None:
         items = [(found.letter, state + (" (paused)" if found.hatched else ""), found)
                  for state, found in (*LOOKS[kind].items(), *WHEN_SEEN[kind].items())
                  if state in LOOKS[kind] or state in seen]
+        if kind == CHAT and any(lane.alerts for lane in tl.lanes):
+            items.append((ALERT_LETTER, "a reply alert", Look("#ffffff", ALERT_LETTER)))
         if kind == kinds[-1]:
             items.append((CALL_LETTER, "a call moved the chat", Look("#ffffff", CALL_LETTER)))
             if tl.rejected:

@@ -24,7 +24,7 @@ import re
 ROWS = (
     # chats
     ("GET", "/chats", "chat list", "all=--all! state=--state queue=--queue ids=--ids!"),
-    ("POST", "/chats", "chat new", "customer=--customer queue=--queue priority:int=--priority id=--id inbox=--inbox!", 201),
+    ("POST", "/chats", "chat new", "customer=--customer queue=--queue priority:int=--priority id=--id inbox=--inbox! patience=--patience", 201),
     ("GET", "/chats/{id}", "chat show {id}", ""),
     ("GET", "/chats/{id}/transcript", "chat transcript {id}", ""),
     ("GET", "/chats/{id}/explain", "explain {id}", ""),
@@ -60,7 +60,7 @@ ROWS = (
     ("POST", "/queues", "queue add", "name", 201),
     ("GET", "/queues/{queue}", "queue show {queue}", ""),
     ("GET", "/break-reasons", "break-reason list", ""),
-    ("POST", "/break-reasons", "break-reason add", "reason", 201),
+    ("POST", "/break-reasons", "break-reason add", "reason limit=--limit", 201),
     ("DELETE", "/break-reasons/{reason}", "break-reason remove {reason}", ""),
     ("GET", "/templates", "template list", "queue=--queue"),
     ("POST", "/templates", "template add", "queue=--queue name text", 201),

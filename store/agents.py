@@ -9,7 +9,7 @@ an agent event (``chat`` empty, ``from``/``to`` the statuses) at its exact insta
 from __future__ import annotations
 
 
-from . import chats, core
+from . import chats, clocks, core
 from .errors import Refused, UsageError, unknown
 from .validate import check_name, shown
 
@@ -74,8 +74,8 @@ def state(tx, agent: str) -> tuple[dict | None, dict | None, str]:
     """The agent's row (None: it does not exist), its active item and its derived status
     (an agent not created yet is as it would be created: available)."""
     found = tx.record(
-        "SELECT presence, on_call, break_reason, status_since_ms, max_chats, created_at_ms FROM agents WHERE id = ?",
-        agent)
+        "SELECT presence, on_call, break_reason, status_since_ms, max_chats, created_at_ms, break_deadline_ms,"
+        " overrun_since_ms FROM agents WHERE id = ?", agent)
     item = chats.active_item(tx, agent)
     pres, on_call = (found["presence"], bool(found["on_call"])) if found else (core.AVAILABLE, False)
     return found, item, core.agent_status(pres, on_call, item["state"] if item else None)
@@ -103,6 +103,8 @@ def show(tx, agent_id=None):
         "break_reason": found["break_reason"] if found else None,
         "status_since": format_time(found["status_since_ms"] if found else tx.now),
         "max_chats": chats.capacity(tx, agent),
+        "break_ends_at": format_time(found["break_deadline_ms"]) if found else None,
+        "break_overrun_since": format_time(found["overrun_since_ms"]) if found else None,
     }
 
 
@@ -119,6 +121,7 @@ def _presence(tx, agent: str, new_presence: str, cause: str, reason: str | None 
     """Set the presence (and break reason); logged as the agent's status change, even when the
     derived status stays (a break taken while handling a chat)."""
     tx.q("UPDATE agents SET presence = ?, break_reason = ? WHERE id = ?", new_presence, reason, agent)
+    clocks.break_started(tx, agent, new_presence, reason)
     tx.status_event(agent, status(tx, agent), cause)
 
 
@@ -179,14 +182,33 @@ def break_reasons(tx):
     return list(tx.config("break-reasons"))
 
 
-def break_reason_add(tx, reason):
+def break_reason_add(tx, reason, limit=None):
+    """Add a reason (at the end); ``limit`` (a duration, or ``off``): how long a break for it
+    may last before it overruns (fixed when a break starts)."""
     from . import config as cfg
 
     check_name("break reason", reason)
+    if limit is not None:
+        from .timefmt import parse_duration
+
+        ms = None if limit.strip().lower() == "off" else parse_duration(limit)
     reasons = tx.config("break-reasons")
     if reason not in reasons:
         cfg.store(tx, "break-reasons", (*reasons, reason))
+    if limit is not None:
+        limits = clocks.break_limits(tx)
+        if ms is None:
+            limits.pop(reason, None)
+        else:
+            limits[reason] = ms
+        clocks.store_limits(tx, limits)
     return lambda: break_reasons(tx)
+
+
+def break_reason_limits(tx) -> dict[str, int]:
+    """Each listed reason's limit in ms (only those that have one)."""
+    limits = clocks.break_limits(tx)
+    return {reason: limits[reason] for reason in tx.config("break-reasons") if reason in limits}
 
 
 def break_reason_remove(tx, reason):
@@ -197,6 +219,9 @@ def break_reason_remove(tx, reason):
     if reason not in reasons:
         raise _unknown_reason(reason, reasons)
     cfg.store(tx, "break-reasons", tuple(r for r in reasons if r != reason))
+    limits = clocks.break_limits(tx)
+    if limits.pop(reason, None) is not None:
+        clocks.store_limits(tx, limits)
     return lambda: break_reasons(tx)
 
 

@@ -85,13 +85,16 @@ _STRING = json.encoder.encode_basestring
 #: 8601 time beside it, under its name with ``_iso`` for ``_ms`` (``created_at_iso``); import
 #: checks that the two agree and stores the milliseconds.
 INSTANTS = {"meta": ("now_ms",),
-            "agents": ("created_at_ms", "last_activity_ms", "status_since_ms", "queues_since_ms"),
-            "chats": ("created_at_ms", "closed_at_ms", "wrapup_deadline_ms", "state_since_ms"),
+            "agents": ("created_at_ms", "last_activity_ms", "status_since_ms", "queues_since_ms", "break_deadline_ms",
+                       "overrun_since_ms"),
+            "chats": ("created_at_ms", "closed_at_ms", "wrapup_deadline_ms", "state_since_ms", "waiting_since_ms",
+                      "offer_deadline_ms", "patience_deadline_ms", "idle_deadline_ms", "awaiting_since_ms",
+                      "alert_deadline_ms", "alerting_since_ms"),
             "events": ("at_ms",), "contacts": ("created_at_ms",), "messages": ("at_ms",), "queues": ("created_at_ms",),
             "refusals": ("at_ms",)}
 #: Columns that hold a duration in milliseconds: written as they are, in a pretty bundle too.
 DURATIONS = {"meta": ("offset_ms",),
-             "chats": ("wrapup_remaining_ms", "extension_ms", "active_ms", "parked_ms", "wrapup_ms")}
+             "chats": ("wrapup_remaining_ms", "extension_ms", "active_ms", "parked_ms", "wrapup_ms", "patience_ms")}
 #: Each table's ``_iso`` key → the instant column it shows.
 _ISO = {table: {name[:-3] + "_iso": name for name in names} for table, names in INSTANTS.items()}
 

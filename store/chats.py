@@ -8,7 +8,7 @@ the table names and logs the event.
 from __future__ import annotations
 
 
-from . import core
+from . import clocks, core
 from .errors import Refused, UsageError, unknown
 from .timefmt import MAX_MS, format_time, seconds
 from .validate import check_customer, check_name, check_priority, shown
@@ -18,10 +18,12 @@ FIELDS = (
     "id, number, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason,"
     " parked_by_call, wrapup_deadline_ms, wrapup_remaining_ms, extension_ms, extensions_left,"
     " state_since_ms, active_ms, parked_ms, wrapup_ms, origin_queue, transfers, unread, classification,"
-    " classification_note, abusive, contact"
+    " classification_note, abusive, contact, " + clocks.CLOCKING
 )
+#: ... with the clocks' own columns (``clocks.CLOCK_FIELDS``): what a clock's expiry needs.
+FULL = FIELDS + ", " + clocks.CLOCK_FIELDS
 #: ... and its number of messages: what showing it needs.
-COLUMNS = FIELDS + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
+COLUMNS = FULL + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
 OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
 BUSY = "('new', 'active', 'active-wrapup')"
 
@@ -79,11 +81,20 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
               spent["active_ms"], spent["parked_ms"], spent["wrapup_ms"], tx.at if closing else None,
               step.closed_reason, 0 if closing else chat["parked_by_call"], agent)
     # Only the columns that change: an index whose columns are not set is left alone.
-    changed = tuple(name for name, value in zip(_MOVED, values) if chat[name] != value or name == "state")
+    names, params = ["state"], [step.to]
+    for name, value in zip(_MOVED[1:], values[1:]):
+        if chat[name] != value:
+            names.append(name)
+            params.append(value)
+    clock = clocks.moved(tx, chat, event, step.to, chat["queue"])  # the clocks' columns that change
+    if clock:
+        names.extend(clock)
+        params.extend(clock.values())
+    changed = tuple(names)
     sql = _UPDATES.get(changed)
     if sql is None:
         sql = _UPDATES[changed] = f"UPDATE chats SET {', '.join(f'{name} = ?' for name in changed)} WHERE id = ?"
-    tx.q(sql, *(value for name, value in zip(_MOVED, values) if name in changed), chat_id)
+    tx.q(sql, *params, chat_id)
     if event == core.EXPIRE and chat["classification"] is None:
         timeout_classification(tx, chat)
     tx.event(agent, chat_id, state, step.to, cause, queue=chat["queue"])
@@ -91,14 +102,12 @@ def move(tx, chat: dict, event: str, cause: str, agent: str | None = None) -> No
         for owner in (chat["agent"], agent):  # the one it leaves, the one it goes to
             if owner is not None:
                 tx.status_changed(owner, cause)
-    if timer.deadline is not None:
-        tx.timer_set(timer.deadline)
-        if timer.deadline <= tx.now:
-            tx.due = True  # e.g. a zero-length wrap-up: finish() settles it
+    if timer.deadline is not None and timer.deadline != chat["wrapup_deadline_ms"]:
+        tx.timer_set(timer.deadline, core.K_WRAPUP, chat_id)
 
 
 #: The events whose pairs depend on the chat's wrap-up mode, and on call-parks-chats.
-_MODAL = (core.END, core.WRAPUP, core.FINISH, core.EXTEND, core.EXPIRE)
+_MODAL = (core.END, core.WRAPUP, core.FINISH, core.EXTEND, core.EXPIRE, core.IDLE_TIMEOUT)
 _CALL = (core.CALL_START, core.CALL_END)
 
 
@@ -152,10 +161,14 @@ def at_capacity(tx, agent: str) -> str | None:
     return f"{agent} is at capacity {count}/{limit}" if count >= limit else None
 
 
-def new(tx, customer, queue, priority, chat_id, inbox):
+def new(tx, customer, queue, priority, chat_id, inbox, patience=None):
     from .queues import ensure as ensure_queue, named
 
     check_name("queue", queue)
+    if patience is not None:
+        from .timefmt import parse_duration
+
+        patience = parse_duration(patience) if isinstance(patience, str) else patience
     check_priority(priority)
     if customer is not None:
         check_customer(customer)
@@ -193,11 +206,16 @@ def new(tx, customer, queue, priority, chat_id, inbox):
     ensure_queue(tx, queue)
     if customer is not None:
         ensure_contact(tx, customer)
+    deadline, waiting = clocks.arrived(tx, state == core.QUEUED, patience, queue)
     tx.q(
         "INSERT INTO chats (id, number, state, agent, customer, queue, priority, created_at_ms, state_since_ms,"
-        " origin_queue, contact) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer,
+        " origin_queue, contact, patience_ms, waiting_since_ms, patience_deadline_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_id, number, state, agent, customer, queue, priority, tx.at, tx.at, queue, customer, patience, waiting,
+        deadline,
     )
+    if deadline is not None:
+        tx.timer_set(deadline, core.K_PATIENCE, chat_id)
     tx.q("UPDATE meta SET next_chat = ? WHERE id = 1", number + 1)
     tx.next_chat = number + 1
     tx.event(agent, chat_id, None, state, "customer", queue=queue)
@@ -415,4 +433,6 @@ def chat_object(tx, chat: dict) -> dict:
         "classification": chat["classification"],
         "classification_note": chat["classification_note"],
         "abusive": bool(chat["abusive"]),
+        "awaiting_reply_since": format_time(chat["awaiting_since_ms"]),
+        "alerting": chat["alerting_since_ms"] is not None,
     }

@@ -96,6 +96,7 @@ from . import config as cfg
 from . import core, profiles, schema
 from .clock import MODES
 from .errors import ChatemuError, DatabaseError
+from .clocks import BREAK_LIMITS, encode_limits, parse_limits
 from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
 from .validate import (MAX_STORED_COUNTER, PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem,
@@ -130,6 +131,16 @@ def _legal_pairs() -> set[tuple[str | None, str]]:
     pairs: set[tuple[str | None, str]] = {(None, core.QUEUED), (None, core.NEW)}
     pairs.update(core.every_pair())  # of every wrap-up mode, with calls that park or not
     return pairs
+
+
+def _limits_ok(value) -> bool:
+    """A break-limits row as ``break-reason add R --limit D`` writes it."""
+    try:
+        limits = parse_limits(value)
+    except (ValueError, AttributeError):
+        return False
+    return bool(limits) and encode_limits(limits) == value and all(
+        is_name(reason) and 0 <= ms <= MAX_MS - MIN_MS for reason, ms in limits.items())
 
 
 class _Checker:
@@ -196,7 +207,10 @@ class _Checker:
             self.refusals()
         if self.version >= 7:
             self.webhooks()
-        self.free_flags()
+        if self.version >= 8:
+            self.clocks(now)
+        if self.version >= 9:
+            self.free_flags()
         return self.found
 
     def free_flags(self) -> None:
@@ -276,6 +290,10 @@ class _Checker:
                 continue
             if key == cfg.SIMULATION:
                 self._simulation(queue, value)
+                continue
+            if key == BREAK_LIMITS:
+                if queue or not _limits_ok(value):
+                    self.found.append(f"config: {key}{where} holds {value!r}, not a valid value")
                 continue
             if key not in cfg.KEYS:
                 self.found.append(f"config: unknown key {_name(key)}{where}")
@@ -854,6 +872,56 @@ class _Checker:
             "SELECT c.id, c.contact FROM chats c LEFT JOIN contacts k ON k.name = c.contact"
             " WHERE c.contact IS NOT NULL AND k.name IS NULL ORDER BY c.number",
             lambda chat, contact: f"chat {_name(chat)}: linked to contact {_name(contact)}, who does not exist",
+        )
+
+    def clocks(self, now: int | None) -> None:
+        """The clocks beyond wrap-up: each timer runs only in the states of its kind, none is due
+        at or before the stored clock, an alert only on an unanswered customer message, a
+        not-responding agent presented nothing since, a break limit only on a break."""
+        for kind, states in core.TIMER_STATES.items():
+            if kind == core.K_WRAPUP:
+                continue
+            column = f"{'patience' if kind == core.K_PATIENCE else kind}_deadline_ms"
+            self.report(
+                f"SELECT id, state, {column} FROM chats WHERE {column} IS NOT NULL"
+                f" AND (state NOT IN {_in(states)} OR NOT (typeof({column}) = 'integer'"
+                f" AND {column} BETWEEN {MIN_MS} AND {MAX_MS}) OR {column} <= ?) ORDER BY number",
+                lambda chat, state, deadline, kind=kind: f"chat {_name(chat)}: {state} with a {kind} timer"
+                f" ending {_time(deadline)}: it runs only while {' or '.join(core.TIMER_STATES[kind])},"
+                " and not past the stored clock",
+                now if now is not None else MAX_MS + 1,
+            )
+        present = _in(core.CUSTOMER_PRESENT)
+        self.report(
+            "SELECT id, state FROM chats WHERE (awaiting_since_ms IS NOT NULL OR alerting_since_ms IS NOT NULL)"
+            f" AND state NOT IN {present} OR (alert_deadline_ms IS NOT NULL AND (awaiting_since_ms IS NULL"
+            " OR alerting_since_ms IS NOT NULL)) OR (alerting_since_ms IS NOT NULL AND awaiting_since_ms IS NULL)"
+            " OR patience_ms < 0 ORDER BY number",
+            lambda chat, state: f"chat {_name(chat)}: {state} with a reply alert that does not fit its state"
+            " (an alert needs a customer still there and a message awaiting a reply) or a negative patience",
+        )
+        # Awaiting a reply since the customer's oldest message that no agent message followed.
+        self.report(
+            "SELECT c.id, c.awaiting_since_ms FROM chats c WHERE c.awaiting_since_ms IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM messages m WHERE m.chat = c.id AND m.sender = 'customer' AND m.at_ms = c.awaiting_since_ms"
+            " AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.chat = c.id AND r.sender != 'customer' AND r.seq > m.seq))"
+            " ORDER BY c.number",
+            lambda chat, since: f"chat {_name(chat)}: awaits a reply since {_time(since)}, but no unanswered"
+            " customer message is from then",
+        )
+        self.report(
+            "SELECT a.id FROM agents a WHERE a.presence = 'not-responding' AND EXISTS (SELECT 1 FROM events e"
+            " WHERE e.agent = a.id AND e.cause = 'presentation' AND e.seq > (SELECT max(x.seq) FROM events x"
+            " WHERE x.agent = a.id AND x.chat IS NULL)) ORDER BY a.id",
+            lambda agent: f"agent {_name(agent)}: not-responding, yet presented a chat since",
+        )
+        self.report(
+            "SELECT id, presence FROM agents WHERE (break_deadline_ms IS NOT NULL OR overrun_since_ms IS NOT NULL)"
+            " AND presence != 'break' OR (break_deadline_ms IS NOT NULL AND overrun_since_ms IS NOT NULL)"
+            " OR break_deadline_ms <= ? ORDER BY id",
+            lambda agent, presence: f"agent {_name(agent)}: {presence} with a break limit running or overrun"
+            " (only a break has one, either running or overrun, and never past the stored clock)",
+            now if now is not None else MAX_MS + 1,
         )
 
     @staticmethod

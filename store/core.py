@@ -191,12 +191,15 @@ def table(mode: str = TIMED, parks: bool = True) -> dict[tuple[str, str], Step]:
     """The transition table of a wrap-up ``mode`` and a ``call-parks-chats`` setting."""
     found = _TABLES.get((mode, parks))
     if found is None:
-        found = dict(TRANSITIONS)
+        found = dict(TRANSITIONS_ALL)
         for pair, changed in MODE_TRANSITIONS[mode].items():
-            if changed is None:
-                found.pop(pair, None)
-            else:
-                found[pair] = changed
+            # the customer going quiet ends the conversation as the customer's end does
+            idle = (pair[0], IDLE_TIMEOUT) if pair[1] == END and (pair[0], IDLE_TIMEOUT) in found else None
+            for each in (pair, idle) if idle else (pair,):
+                if changed is None:
+                    found.pop(each, None)
+                else:
+                    found[each] = changed
         if not parks:
             for pair in CALL_PAIRS:
                 found.pop(pair, None)
@@ -387,3 +390,88 @@ def agent_status(presence: str, on_call: bool, active_state: str | None) -> str:
     if active_state == ACTIVE_WRAPUP:
         return WRAP_UP
     return presence
+
+
+# --- the clocks beyond wrap-up ---------------------------------------------------
+# Timers other than wrap-up's: an offer not activated in time, a customer's patience in the
+# queue, a customer message left unanswered (the reply alert), a customer gone quiet after
+# the agent's last message, and a break past its reason's limit.  Each runs only in the
+# states this section names; every one is a deadline (an instant) while it runs.
+
+OFFER_TIMEOUT = "offer-timeout"  # a presented chat was not activated in time: back to its queue
+PATIENCE = "patience"  # the customer gave up waiting in the queue
+IDLE_TIMEOUT = "idle-timeout"  # the customer sent nothing for too long after the agent's last message
+REPLY_ALERT = "reply-alert"  # the customer's oldest unanswered message has waited too long
+
+CLOCK_EVENTS = (OFFER_TIMEOUT, PATIENCE, IDLE_TIMEOUT, REPLY_ALERT)
+
+#: The moves the clocks make, beside ``TRANSITIONS`` (the reply alert leaves the state as it is).
+CLOCK_TRANSITIONS: dict[tuple[str, str], Step] = {
+    (NEW, OFFER_TIMEOUT): Step(QUEUED),
+    (QUEUED, PATIENCE): Step(CLOSED, T_NONE, "abandoned"),
+    (NEW, IDLE_TIMEOUT): Step(PARKED_WRAPUP, T_START_PAUSED),
+    (ACTIVE, IDLE_TIMEOUT): Step(ACTIVE_WRAPUP, T_START),
+    (PARKED, IDLE_TIMEOUT): Step(PARKED_WRAPUP, T_START_PAUSED),
+    **{(state, REPLY_ALERT): Step(state) for state in CUSTOMER_PRESENT},
+}
+TRANSITIONS_ALL = {**TRANSITIONS, **CLOCK_TRANSITIONS}
+VERBS.update({OFFER_TIMEOUT: "time out the offer of", PATIENCE: "give up waiting on",
+              IDLE_TIMEOUT: "time out the idle customer of", REPLY_ALERT: "alert on"})
+CAUSES += ("offer-timeout", "patience", "idle-timeout", "reply-alert", "break-overrun")
+
+#: The agent's presence after an offer timed out: nothing is presented until ``agent available``.
+NOT_RESPONDING = "not-responding"
+PRESENCES += (NOT_RESPONDING,)
+STATUSES += (NOT_RESPONDING,)
+
+# The kinds of timer, in the order timers due at the same instant run out for one chat
+# (chats in creation order first, then agents by id).
+K_WRAPUP = "wrapup"
+K_IDLE = "idle"
+K_PATIENCE = "patience"
+K_OFFER = "offer"
+K_ALERT = "alert"
+K_BREAK = "break"
+TIMER_KINDS = (K_WRAPUP, K_IDLE, K_PATIENCE, K_OFFER, K_ALERT, K_BREAK)
+
+#: The chat states in which each chat timer may run (a break limit runs while on a break).
+TIMER_STATES: dict[str, tuple[str, ...]] = {
+    K_WRAPUP: (ACTIVE_WRAPUP,),
+    K_IDLE: (NEW, ACTIVE, PARKED),
+    K_PATIENCE: (QUEUED,),
+    K_OFFER: (NEW,),
+    K_ALERT: CUSTOMER_PRESENT,
+}
+
+
+def timer_order(due: int, kind: str, owner) -> tuple:
+    """The order timers run out in: by instant; at one instant, chats (``owner`` their number)
+    in creation order, each chat's kinds in ``TIMER_KINDS`` order, then agents (``owner``
+    their id) by id."""
+    if kind == K_BREAK:
+        return (due, 1, 0, owner)
+    return (due, 0, owner, TIMER_KINDS.index(kind))
+
+
+def clock_timers(state: str, event: str, to: str, timers: dict[str, int | None], at: int,
+                 offer_ms: int | None = None, patience_ms: int | None = None,
+                 waited_since: int | None = None) -> dict[str, int | None]:
+    """The chat's clock deadlines after ``event`` moves it from ``state`` to ``to`` at ``at``.
+
+    ``timers``: kind → deadline (None: not running) for idle, patience, offer and alert.  A
+    timer stops where its kind does not run; a routing presentation starts the offer timer
+    (``offer_ms``: the queue's offer-timeout, None off); joining a queue starts the patience
+    timer (``patience_ms``: the chat's or the queue's, None off), counted from ``waited_since``
+    when an offer timed out (the customer is still waiting since then), else from now.  The
+    idle timer stops when the chat goes back to a queue (the customer waits for an agent)."""
+    after = {kind: (deadline if to in TIMER_STATES[kind] else None) for kind, deadline in timers.items()}
+    if to == NEW and event != PRESENT:
+        after[K_OFFER] = None
+    if to == QUEUED:
+        after[K_IDLE] = None
+    if event == PRESENT and offer_ms is not None:
+        after[K_OFFER] = at + offer_ms
+    if to == QUEUED and state != QUEUED:
+        start = waited_since if event == OFFER_TIMEOUT and waited_since is not None else at
+        after[K_PATIENCE] = None if patience_ms is None else max(at, start + patience_ms)
+    return after

@@ -271,8 +271,9 @@ class Engine:
 
     # -- chats ----------------------------------------------------------------
 
-    def chat_new(self, customer=None, queue=DEFAULT_QUEUE, priority=0, chat_id=None, inbox=False) -> Result:
-        return self._run(chats.new, customer, queue, priority, chat_id, inbox,
+    def chat_new(self, customer=None, queue=DEFAULT_QUEUE, priority=0, chat_id=None, inbox=False,
+                 patience=None) -> Result:
+        return self._run(chats.new, customer, queue, priority, chat_id, inbox, patience,
                          acting=agents.AGENT if inbox else agents.CUSTOMER)
 
     def chat_take(self, chat_id: str) -> Result:
@@ -404,8 +405,11 @@ class Engine:
     def break_reason_list(self) -> Result:
         return self._read(agents.break_reasons)
 
-    def break_reason_add(self, reason: str) -> Result:
-        return self._run(agents.break_reason_add, reason, acting=False)
+    def break_reason_add(self, reason: str, limit: str | None = None) -> Result:
+        return self._run(agents.break_reason_add, reason, limit, acting=False)
+
+    def break_reason_limits(self) -> Result:
+        return self._read(agents.break_reason_limits)
 
     def break_reason_remove(self, reason: str) -> Result:
         return self._run(agents.break_reason_remove, reason, acting=False)

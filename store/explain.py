@@ -66,6 +66,7 @@ def explain(tx, chat_id):
         why.append(f"{chat_id} closed at {chat['closed_at']} ({chat['closed_reason']})")
         nxt.append("closed is final: nothing changes it again")
     nxt += _conversation(tx, row)
+    _clocks(tx, row, why, nxt)
     return {"chat": chat_id, "state": state, "agent": agent, "why": why, "next": nxt,
             "agents": agents, "first": first}
 
@@ -153,6 +154,30 @@ def _conversation(tx, row) -> list[str]:
         lines.append(f"{row['unread']} unread customer message(s)"
                      + (": activating it reads them" if state in (core.NEW, core.PARKED) else ""))
     return lines
+
+
+def _clocks(tx, row, why: list[str], nxt: list[str]) -> None:
+    """What the clocks beyond wrap-up say of the chat: an offer timed out, a timer running,
+    an alert."""
+    chat_id = row["id"]
+    if row["state"] == core.QUEUED:
+        last = tx.q("SELECT at_ms, agent, cause FROM events WHERE chat = ? ORDER BY seq DESC LIMIT 1", chat_id).fetchone()
+        if last is not None and last[2] == "offer-timeout":
+            why.append(f"queued again at {format_time(last[0])}: the offer to {last[1]} was not activated within"
+                       f" offer-timeout, so it went back keeping its place, and {last[1]} became not-responding")
+    for column, text in (
+            ("offer_deadline_ms", "the offer times out at {at} (in {left}) unless activated: it goes back to its"
+                                  " queue and {agent} becomes not-responding"),
+            ("patience_deadline_ms", "the customer leaves at {at} (in {left}) if still queued: closed, abandoned"),
+            ("idle_deadline_ms", "the customer leaves at {at} (in {left}) unless they write (customer-idle-timeout):"
+                                 " it goes to wrap-up"),
+            ("alert_deadline_ms", "it alerts at {at} (in {left}) unless the agent answers (reply-alert)")):
+        if row[column] is not None:
+            nxt.append(text.format(at=format_time(row[column]), left=format_duration(max(0, row[column] - tx.now)),
+                                   agent=row["agent"]))
+    if row["alerting_since_ms"] is not None:
+        why.append(f"alerting since {format_time(row['alerting_since_ms'])}: the customer's message of"
+                   f" {format_time(row['awaiting_since_ms'])} awaits a reply; `chat send {chat_id} TEXT` clears it")
 
 
 def _would_park(tx, agent: str, chat_id: str) -> str:

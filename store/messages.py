@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from . import chats, core
+from . import chats, clocks, core
 from .errors import UsageError, unknown
 from .timefmt import format_time
 from .validate import check_name, check_text, shown
@@ -40,7 +40,9 @@ def send(tx, chat_id, text, template):
     core.require(chat_id, chat["state"], core.SEND)
     if template is not None:
         text = check_text(f"message from template {shown(template)}", fill(tx, chat, template_text(tx, template, chat["queue"])))
-    return _append(tx, chat_id, tx.agent, text)
+    message = _append(tx, chat_id, tx.agent, text)
+    clocks.sent(tx, chat)
+    return message
 
 
 def receive(tx, chat_id, text):
@@ -51,6 +53,7 @@ def receive(tx, chat_id, text):
     message = _append(tx, chat_id, CUSTOMER, text)
     if chat["state"] != core.ACTIVE:
         tx.q("UPDATE chats SET unread = unread + 1 WHERE id = ?", chat_id)
+    clocks.received(tx, chat)
     return message
 
 

@@ -78,7 +78,9 @@ def agent_order(agent: AgentFacts) -> tuple:
 
 def _away(agent: AgentFacts) -> str:
     return ("it is on a break" if agent.presence == BREAK
-            else "it is logged out" if agent.presence == LOGGED_OUT else f"it is {agent.presence}")
+            else "it is logged out" if agent.presence == LOGGED_OUT
+            else "it is not-responding: an offer to it timed out (`agent available` brings it back)"
+            if agent.presence == "not-responding" else f"it is {agent.presence}")
 
 
 def not_presentable(agent: AgentFacts, auto_present: bool) -> list[str]:

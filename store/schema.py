@@ -19,7 +19,7 @@ from .errors import DatabaseError, UsageError
 #: Written to ``PRAGMA application_id``: "CHEM".
 APPLICATION_ID = 0x4348454D
 #: The schema's version, mirrored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 9
 #: Seconds a command waits for another process's transaction before giving up (exit 5).
 DEFAULT_BUSY_TIMEOUT = 10.0
 
@@ -480,7 +480,15 @@ def _migrations(sqlite_utils, now_ms: int):
                 db.conn.execute(statement)
         db.conn.execute("INSERT INTO webhook_log (id, tag, generation) VALUES (1, NULL, 0)")
 
-    @migrations(name="0010_free_agents")
+    @migrations(name="0008_clocks")
+    def clocks(db) -> None:
+        # The clocks beyond wrap-up (store/clocks.py): each running timer is its deadline, NULL
+        # when it does not run, with a partial index in the order timers run out.
+        for statement in CLOCK_COLUMNS.split(";"):
+            if statement.strip():
+                db.conn.execute(statement)
+
+    @migrations(name="0009_free_agents")
     def free_agents(db) -> None:
         # Whether a queued chat may be presented to the agent now (1, 0; NULL: not worked out yet),
         # kept by every command (store/free.py); the index holds only the agents that may be free,
@@ -496,6 +504,29 @@ def _migrations(sqlite_utils, now_ms: int):
 
 #: The agents that may be free, in routing's order (``free.CANDIDATES`` is its WHERE).
 FREE_INDEX = "CREATE INDEX idx_agents_free ON agents(last_activity_ms, id) WHERE free IS NOT 0"
+
+#: Schema version 8's columns and indexes.  Chats: the customer's own patience (NULL: the queue's),
+#: since when the customer waits for an agent, the offer, patience, reply-alert and customer-idle
+#: deadlines, the oldest unanswered customer message's instant and when the chat began alerting.
+#: Agents: the deadline of a limited break and when the break overran its limit.
+CLOCK_COLUMNS = """
+ALTER TABLE chats ADD COLUMN patience_ms INTEGER;
+ALTER TABLE chats ADD COLUMN waiting_since_ms INTEGER;
+ALTER TABLE chats ADD COLUMN offer_deadline_ms INTEGER;
+ALTER TABLE chats ADD COLUMN patience_deadline_ms INTEGER;
+ALTER TABLE chats ADD COLUMN idle_deadline_ms INTEGER;
+ALTER TABLE chats ADD COLUMN awaiting_since_ms INTEGER;
+ALTER TABLE chats ADD COLUMN alert_deadline_ms INTEGER;
+ALTER TABLE chats ADD COLUMN alerting_since_ms INTEGER;
+ALTER TABLE agents ADD COLUMN break_deadline_ms INTEGER;
+ALTER TABLE agents ADD COLUMN overrun_since_ms INTEGER;
+CREATE INDEX idx_chats_offer ON chats(offer_deadline_ms, number) WHERE offer_deadline_ms IS NOT NULL;
+CREATE INDEX idx_chats_patience ON chats(patience_deadline_ms, number) WHERE patience_deadline_ms IS NOT NULL;
+CREATE INDEX idx_chats_idle ON chats(idle_deadline_ms, number) WHERE idle_deadline_ms IS NOT NULL;
+CREATE INDEX idx_chats_alert ON chats(alert_deadline_ms, number) WHERE alert_deadline_ms IS NOT NULL;
+CREATE INDEX idx_agents_break ON agents(break_deadline_ms, id) WHERE break_deadline_ms IS NOT NULL;
+"""
+
 
 #: Schema version 7's tables.  ``webhook_log``: one row, the log's generation (counted up each
 #: time reset, snapshot restore or import replaces the event log) and a random tag of this

@@ -60,9 +60,10 @@ QUEUED, NEW, ACTIVE_WRAPUP, CLOSED = core.QUEUED, core.NEW, core.ACTIVE_WRAPUP, 
 #: a queue.  Selecting them in SQL is what keeps a big log fast.
 AGENT_EVENTS = (
     "chat IS NULL OR to_state IN ('new', 'active-wrapup', 'closed') OR from_state = 'active-wrapup'"
-    " OR cause IN ('return', 'transfer')"
+    " OR cause IN ('return', 'transfer', 'offer-timeout')"
 )
-QUEUE_EVENTS = "chat IS NOT NULL AND (from_state IS NULL OR to_state = 'queued' OR from_state = 'queued')"
+QUEUE_EVENTS = ("chat IS NOT NULL AND (from_state IS NULL OR to_state = 'queued' OR from_state = 'queued'"
+                " OR cause = 'reply-alert')")
 
 
 class Window:
@@ -101,10 +102,14 @@ def _average(total_ms: int, n: int) -> int | float | None:
 
 # An agent's figures, as a list (faster than an object in the fold).
 _STATUS, _SINCE, _TIMES, _HANDLED, _HANDLE_MS, _WRAPUP_MS, _EXTENSIONS, _TRANSFERS, _RETURNS = range(9)
+# The clocks' figures: offers that timed out, breaks past their limit, the time over, since when over.
+_MISSED, _OVERRUNS, _OVER_MS, _OVER_SINCE = range(9, 13)
+#: The causes of a status event that end a break (and so its overrun).
+_BREAK_ENDS = ("available", "login", "logout", "break", "offer-timeout")
 
 
 def _new_agent() -> list:
-    return [None, 0, dict.fromkeys(core.STATUSES, 0), 0, 0, 0, 0, 0, 0]
+    return [None, 0, dict.fromkeys(core.STATUSES, 0), 0, 0, 0, 0, 0, 0, 0, 0, 0, None]
 
 
 def fold_agents(rows: Iterable[tuple], window: Window) -> list[dict]:
@@ -128,7 +133,11 @@ def fold_agents(rows: Iterable[tuple], window: Window) -> list[dict]:
                 times = figures[_TIMES]
                 times[figures[_STATUS]] = times.get(figures[_STATUS], 0) + clip(figures[_SINCE], at)
             figures[_STATUS], figures[_SINCE] = to_state, at
+            if cause == "break-overrun" or cause in _BREAK_ENDS:
+                _overrun(figures, at, cause, window)
             continue
+        if cause == "offer-timeout" and figures is not None and counts(at):
+            figures[_MISSED] += 1
         state = open_chats.get(chat)
         if state is None:
             state = open_chats[chat] = [None, None, 0, None]
@@ -161,6 +170,8 @@ def fold_agents(rows: Iterable[tuple], window: Window) -> list[dict]:
         times = figures[_TIMES]
         if figures[_STATUS] is not None:  # the current status lasts until now
             times[figures[_STATUS]] = times.get(figures[_STATUS], 0) + clip(figures[_SINCE], window.now)
+        if figures[_OVER_SINCE] is not None:  # a break still over its limit
+            figures[_OVER_MS] += clip(figures[_OVER_SINCE], window.now)
         handled = figures[_HANDLED]
         found.append({
             "agent": name,
@@ -171,13 +182,30 @@ def fold_agents(rows: Iterable[tuple], window: Window) -> list[dict]:
             "extensions": figures[_EXTENSIONS],
             "transfers": figures[_TRANSFERS],
             "returns": figures[_RETURNS],
+            "missed_offers": figures[_MISSED],
+            "overruns": figures[_OVERRUNS],
+            "overrun_seconds": seconds(figures[_OVER_MS]),
         })
     return found
 
 
+def _overrun(figures: list, at: int, cause: str, window: Window) -> None:
+    """A break went over its limit (``break-overrun``), or a break ended: the time over is
+    from the one to the other, clipped to the window."""
+    if figures[_OVER_SINCE] is not None:
+        figures[_OVER_MS] += window.clip(figures[_OVER_SINCE], at)
+        figures[_OVER_SINCE] = None
+    if cause == "break-overrun":
+        figures[_OVER_SINCE] = at
+        if window.counts(at):
+            figures[_OVERRUNS] += 1
+
+
 # -- queues ---------------------------------------------------------------------------
 
-_OFFERED, _PRESENTED, _ABANDONED, _WAITS, _WAIT_MS, _LONGEST, _IN_TIME = range(7)
+_OFFERED, _PRESENTED, _ABANDONED, _WAITS, _WAIT_MS, _LONGEST, _IN_TIME, _ALERTS = range(8)
+#: A chat event that leaves the state as it is, in these states, is a reply alert.
+_ALERTED = core.CUSTOMER_PRESENT
 
 
 def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[str], int],
@@ -196,7 +224,11 @@ def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[
             continue
         figures = queues.get(queue)
         if figures is None:
-            figures = queues[queue] = [0, 0, 0, 0, 0, None, 0]
+            figures = queues[queue] = [0, 0, 0, 0, 0, None, 0, 0]
+        if from_state == to_state and to_state in _ALERTED:  # a reply alert: the chat stays where it is
+            if counts(at):
+                figures[_ALERTS] += 1
+            continue
         if to_state == QUEUED:
             waiting[chat] = at
             if counts(at):
@@ -239,6 +271,7 @@ def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[
             "service_level_seconds": seconds(service_level(name) if level is None else level),
             "within_service_level": figures[_IN_TIME],
             "service_level": figures[_IN_TIME] / waits if waits else None,
+            "reply_alerts": figures[_ALERTS],
         })
     return found
 

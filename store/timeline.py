@@ -21,6 +21,8 @@ from typing import Iterable
 CLOSED = "closed"
 #: The cause of a move a phone call made (a chat parked by a call, resumed when it ends).
 CALL = "call"
+#: The cause of a chat's reply alert (its state stays; the lane marks the instant).
+ALERT = "reply-alert"
 #: The agent status that is a phone call.
 ON_CALL = "on-call"
 
@@ -61,6 +63,7 @@ class Lane:
     id: str
     intervals: list[Interval] = field(default_factory=list)
     calls: list[tuple[int, str]] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)  # the chat's reply alerts within the window
 
 
 @dataclass
@@ -96,6 +99,7 @@ class Timeline:
                     "intervals": [{"state": i.state, "start": format_time(i.start), "end": format_time(i.end),
                                    "seconds": seconds(i.duration), "cause": i.cause} for i in lane.intervals],
                     "calls": [{"at": format_time(at), "to": state} for at, state in lane.calls],
+                    **({"alerts": [format_time(at) for at in lane.alerts]} if lane.alerts else {}),
                 }
                 for lane in self.lanes
             ],
@@ -153,6 +157,8 @@ def build(rows: Iterable[tuple], end: int, start: int | None = None) -> Timeline
         held = current.get(key)
         if chat is not None and cause == CALL:
             lane.calls.append((at, to_state))
+        if chat is not None and cause == ALERT:
+            lane.alerts.append(at)
         if held is not None and to_state == held[0]:
             continue  # the same state goes on (a wrap-up extended, a break taken while busy)
         if held is not None and at > held[1]:
@@ -171,4 +177,5 @@ def build(rows: Iterable[tuple], end: int, start: int | None = None) -> Timeline
     for lane in lanes.values():
         lane.intervals = [i for i in lane.intervals if i.end > start and i.start < end]
         lane.calls = [call for call in lane.calls if start <= call[0] <= end]
+        lane.alerts = [at for at in lane.alerts if start <= at <= end]
     return Timeline(start, end, list(lanes.values()))

@@ -11,9 +11,10 @@ the ``Tx`` as their first argument.
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 
-from . import chats, core, routing
+from . import chats, clocks, core, routing
 from . import free as free_agents
 from . import config as cfg
 from .clock import clock_now
@@ -21,7 +22,7 @@ from .timefmt import format_time
 
 _BEGIN = (
     "SELECT mode, now_ms, offset_ms, next_chat,"
-    " (SELECT min(wrapup_deadline_ms) FROM chats WHERE wrapup_deadline_ms IS NOT NULL) AS first_due,"
+    f" {clocks.FIRST_DUE} AS first_due,"
     " EXISTS (SELECT 1 FROM chats WHERE state = 'queued') AS queued,"
     " (SELECT last_activity_ms FROM agents WHERE id = ?) AS agent_activity"
     " FROM meta WHERE id = 1"
@@ -29,6 +30,8 @@ _BEGIN = (
 _NAMES: dict[str, tuple[str, ...]] = {}  # a query's column names, for ``Tx.records``
 #: At most this many agents that may be free are read at a time (the queue's chats, at most).
 FREE_BATCH = 64
+_KINDS = clocks.kinds(chats.FIELDS)
+_KIND = {kind.name: kind for kind in _KINDS}
 _INSERT_EVENT = "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause, queue) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -83,6 +86,11 @@ class Tx:
         self._status_pending: dict[str, str] = {}  # agent → the cause of a move that may change its status
         # Agents whose kept free flag (``free``) may be out of date; None: every agent's.
         self._stale: set[str] | None = set()
+        # While settling (None otherwise): the subjects (chat ids) changed since their due rows were
+        # read, and the timers started that are due already (merged in at their place).
+        self._dirty: set[str] | None = None
+        self._fresh: list[tuple] | None = None
+        self._fresh_bound: tuple | None = None
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -165,6 +173,13 @@ class Tx:
             self.active(agent)
             if self._stale is not None:
                 self._stale.add(agent)
+        if self._dirty is not None and chat is not None:
+            self._dirty.add(chat)  # settling: a due timer of it read before is judged again
+        if self._head is not None and (to_state == core.QUEUED) != (from_state == core.QUEUED):
+            if to_state == core.QUEUED:
+                self._head, self._head_whole = [], False  # a chat joined the queue: read its head again
+            elif cause != "presentation":  # it left the queue otherwise (a customer gave up): not at its head
+                self._head = [r for r in self._head if r["id"] != chat]
         if to_state == core.QUEUED:
             self.touched = None  # a chat joined a queue: any free agent may take it
             self.queued = True
@@ -221,13 +236,13 @@ class Tx:
     # -- timers and presentation ----------------------------------------------
 
     def settle(self) -> None:
-        """Run out every wrap-up timer due by now, in time order, each at its instant,
-        presenting after each.
+        """Run out every timer due by now, of every kind (``clocks``), in time order, each at its
+        instant, presenting after each.
 
-        Running a timer out closes its chat; presenting moves queued chats (which have no
-        timer) into inboxes.  Neither starts a timer nor changes another due chat, nor adds
-        to the queue, so: the due timers are read a batch at a time (the rows a query per
-        timer would find, one after the other); the queue's head is read ahead; and what
+        The due timers are read a batch at a time per kind and merged in ``core.timer_order``;
+        a timer started while settling that is due already joins the merge at its place, and
+        a timer whose subject changed since it was read is judged again before it runs (a chat
+        presented, closed or moved meanwhile).  The queue's head is read ahead; and what
         nothing reads while settling (the events, the agents' last activity, which
         presentation takes from here) is written once at the end, with executemany."""
         bound = self._no_due_before
@@ -235,20 +250,42 @@ class Tx:
             self.due = False  # no timer is due: nothing to look for
             return
         self._events, self._idle_since, self._head = [], {}, []
+        self._dirty, self._fresh = set(), []
+        kinds = _KINDS
         try:
             while True:
-                due = self.records(
-                    f"SELECT {chats.FIELDS} FROM chats WHERE wrapup_deadline_ms IS NOT NULL"
-                    " AND wrapup_deadline_ms <= ? ORDER BY wrapup_deadline_ms, number LIMIT 500",
-                    self.now,
-                )
-                if not due:
+                merged, last, n = [], None, 0
+                for kind in kinds:
+                    rows = self.records(kind.due, self.now)
+                    for row in rows:
+                        n += 1
+                        merged.append((core.timer_order(row[kind.column], kind.name, clocks.owner(kind, row)), n, kind,
+                                       row, row["id"]))
+                    if len(rows) == clocks.BATCH:  # more of this kind after its last: merge no further
+                        end = merged[-1][0]
+                        last = end if last is None or end < last else last
+                if not merged:
                     break
-                for row in due:
-                    self.at = row["wrapup_deadline_ms"]  # the exact instant it ran out
-                    chats.move(self, row, core.EXPIRE, "timer")
+                heapq.heapify(merged)
+                self._dirty.clear()
+                self._fresh_bound = last
+                while merged:
+                    order, _, kind, row, subject = heapq.heappop(merged)
+                    if last is not None and order > last:
+                        break  # read the next batch first
+                    at = order[0]
+                    if row is None or subject in self._dirty or kind.name == core.K_BREAK:
+                        row = self.record(kind.read, subject)  # changed since read: judged again
+                        if not clocks.due(kind, row, at):
+                            continue
+                    self.at = at  # the exact instant it ran out
+                    clocks.run(self, kind, row)
                     self.flush_status()
                     self.present()
+                    for order, kind, subject in self._fresh:
+                        n += 1
+                        heapq.heappush(merged, (order, n, kind, None, subject))
+                    self._fresh.clear()
             if self._events:
                 self.conn.executemany(
                     "INSERT INTO events (seq, at_ms, agent, chat, from_state, to_state, cause, queue)"
@@ -262,15 +299,32 @@ class Tx:
                 )
         finally:
             self._events = self._next_seq = self._idle_since = self._head = None
+            self._dirty = self._fresh = None
             self._head_whole = False
         self.at = self.now
         self.due = False
         self._no_due_before = self.now + 1  # every timer due by now has run out
 
-    def timer_set(self, deadline: int) -> None:
-        """A wrap-up timer now runs until ``deadline``."""
+    def timer_set(self, deadline: int, kind: str = core.K_WRAPUP, subject: str | None = None) -> None:
+        """A timer of ``kind`` (of the chat or agent ``subject``) now runs until ``deadline``."""
         if self._no_due_before is not False and (self._no_due_before is None or deadline < self._no_due_before):
             self._no_due_before = deadline
+        if deadline <= self.now:
+            self.due = True  # e.g. a zero-length wrap-up: finish() settles it
+            if self._fresh is not None and subject is not None:
+                # Settling: it runs out in this settle, at its place among the due ones.
+                owner = subject if kind == core.K_BREAK else self._number(subject)
+                order = core.timer_order(deadline, kind, owner)
+                if self._fresh_bound is None or order <= self._fresh_bound:
+                    self._fresh.append((order, _KIND[kind], subject))
+
+    def _number(self, chat_id: str) -> int:
+        return self.q("SELECT number FROM chats WHERE id = ?", chat_id).fetchone()[0]
+
+    def changed(self, chat_id: str) -> None:
+        """The chat changed outside a move: a due timer of it read before is judged again."""
+        if self._dirty is not None:
+            self._dirty.add(chat_id)
 
     def touch(self, agent: str) -> None:
         """The agent's facts changed without an event (it came into being, its capacity changed)."""

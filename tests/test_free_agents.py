@@ -269,7 +269,7 @@ def test_an_older_database_gets_its_flags_worked_out_by_the_upgrade(cm):
     try:  # as the schema was before the flag
         (table,) = [r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
-        conn.execute(f"DELETE FROM {table} WHERE name = '0010_free_agents'")
+        conn.execute(f"DELETE FROM {table} WHERE name = '0009_free_agents'")
         conn.execute("DROP INDEX idx_agents_free")
         conn.execute("ALTER TABLE agents DROP COLUMN free")
         conn.execute("PRAGMA user_version = 7")

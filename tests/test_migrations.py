@@ -327,6 +327,12 @@ def v3(tmp_path) -> tuple[Chatemu, dict]:
     return Chatemu(db), before
 
 
+#: The columns schema 8 added (the clocks: store/clocks.py), null in an upgraded state.
+SCHEMA_8_CHATS = ("patience_ms", "waiting_since_ms", "offer_deadline_ms", "patience_deadline_ms", "idle_deadline_ms",
+                  "awaiting_since_ms", "alert_deadline_ms", "alerting_since_ms")
+SCHEMA_8_AGENTS = ("break_deadline_ms", "overrun_since_ms")
+
+
 def as_schema_3(text: str) -> dict:
     """A bundle as schema 3 held it: without what schema 5 added (queues and who serves them,
     the agents' logged status, break reason and capacity, each chat event's queue, and the
@@ -339,7 +345,10 @@ def as_schema_3(text: str) -> dict:
         for table in ("queues", "agent_queues", "refusals"):
             found.pop(table, None)
         found["agents"] = [{k: v for k, v in a.items() if k not in (
-            "status", "status_since_ms", "break_reason", "max_chats", "queues_since_ms")} for a in found["agents"]]
+            "status", "status_since_ms", "break_reason", "max_chats", "queues_since_ms") + SCHEMA_8_AGENTS}
+            for a in found["agents"]]
+        assert all(c.get(k) is None for c in found["chats"] for k in SCHEMA_8_CHATS)  # no clock ran
+        found["chats"] = [{k: v for k, v in c.items() if k not in SCHEMA_8_CHATS} for c in found["chats"]]
         found["events"] = [{k: v for k, v in e.items() if k != "queue"} for e in found["events"]
                            if e["cause"] != "upgrade"]
         found["events_seq"] = max([e["seq"] for e in found["events"]] + [0])

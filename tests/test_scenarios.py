@@ -486,6 +486,17 @@ agent available
 chat activate C3
 chat transfer C3 --agent agent-2
 agent logout
+config set customer-idle-timeout 10s
+--agent agent-2 chat activate C3
+--agent agent-2 chat send C3 hi
+clock advance 10s
+clock advance 1m
+config set offer-timeout 10s
+chat new
+clock advance 10s
+break-reason add lunch --limit 10s
+--agent agent-2 agent break --reason lunch
+clock advance 10s
 """
 
 

@@ -115,19 +115,21 @@ def day(day_db, tmp_path) -> Chatemu:
 
 def statuses(available=0, handling=0, wrapup=0, on_call=0, brk=0, logged_out=0, unavailable=0) -> dict:
     return {"available": available, "handling-chat": handling, "wrap-up": wrapup, "on-call": on_call,
-            "break": brk, "logged-out": logged_out, "unavailable": unavailable}
+            "break": brk, "logged-out": logged_out, "unavailable": unavailable, "not-responding": 0}
 
 
 def agent(name, status_seconds, handled, avg_handle, avg_wrapup, extensions, transfers, returns) -> dict:
     return {"agent": name, "status_seconds": status_seconds, "handled": handled, "average_handle_seconds": avg_handle,
-            "average_wrapup_seconds": avg_wrapup, "extensions": extensions, "transfers": transfers, "returns": returns}
+            "average_wrapup_seconds": avg_wrapup, "extensions": extensions, "transfers": transfers, "returns": returns,
+            "missed_offers": 0, "overruns": 0, "overrun_seconds": 0}  # no clock beyond wrap-up runs in this day
 
 
 def queue(name, offered, presented, abandoned, waits, avg, longest, level_s, within, level, rejected=0) -> dict:
     return {"queue": name, "offered": offered, "presented_or_taken": presented, "abandoned": abandoned,
             "rejected": rejected,
             "waits_ended": waits, "average_wait_seconds": avg, "longest_wait_seconds": longest,
-            "service_level_seconds": level_s, "within_service_level": within, "service_level": level}
+            "service_level_seconds": level_s, "within_service_level": within, "service_level": level,
+            "reply_alerts": 0}
 
 
 # == the whole day ==========================================================================
