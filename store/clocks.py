@@ -53,7 +53,8 @@ CLOCKING = ("(idle_deadline_ms IS NOT NULL OR patience_deadline_ms IS NOT NULL O
 _CHAT_KINDS = (core.K_IDLE, core.K_PATIENCE, core.K_OFFER, core.K_ALERT)
 #: The earliest deadline of every kind: whether settling has anything to look at.
 FIRST_DUE = "(SELECT min(d) FROM (" + " UNION ALL ".join(
-    f"SELECT min({col}) AS d FROM {'agents' if kind == core.K_BREAK else 'chats'}" for kind, col in _COLUMNS.items()
+    f"SELECT min({col}) AS d FROM {'agents' if kind == core.K_BREAK else 'chats'} WHERE {col} IS NOT NULL"
+    for kind, col in _COLUMNS.items()  # (the WHERE lets each read its partial index's first entry)
 ) + "))"
 
 

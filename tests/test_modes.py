@@ -36,12 +36,20 @@ MODES = {
     "off": {("new", "end"): "closed", ("parked", "end"): "closed", ("active", "end"): "closed",
             ("active", "wrapup"): "closed"},
 }
+# The clocks' pairs beside them (test_clocks_core.py tests them alone): a customer going quiet
+# ends the conversation as the customer's end does, so in "off" it closes the chat.
+CLOCKS = {("new", "offer-timeout"): "queued", ("queued", "patience"): "closed",
+          ("new", "idle-timeout"): "parked-wrapup", ("active", "idle-timeout"): "active-wrapup",
+          ("parked", "idle-timeout"): "parked-wrapup",
+          **{(state, "reply-alert"): state for state in ("queued", "new", "active", "parked")}}
+IDLE_OFF = {("new", "idle-timeout"): "closed", ("active", "idle-timeout"): "closed",
+            ("parked", "idle-timeout"): "closed"}
 # A call that parks nothing: the call's pairs are gone, whatever the mode.
 CALL_PAIRS = {("active", "call-start"), ("active-wrapup", "call-start"), ("parked-wrapup", "call-end")}
 
 
 def contract(mode: str, parks: bool) -> dict:
-    table = dict(ALLOWED)
+    table = {**ALLOWED, **CLOCKS, **(IDLE_OFF if mode == "off" else {})}
     for pair, to in MODES[mode].items():
         if to is None:
             table.pop(pair)
@@ -73,6 +81,8 @@ def test_the_modes_timers_and_closing_reasons():
     for pair in (("new", "end"), ("parked", "end"), ("active", "end"), ("active", "wrapup")):
         assert untimed[pair].timer == core.T_NONE  # no timer is started
         assert core.TRANSITIONS[pair].timer in (core.T_START, core.T_START_PAUSED)
+    for state in ("new", "active", "parked"):  # a customer going quiet starts no timer either
+        assert untimed[(state, "idle-timeout")].timer == core.T_NONE
     assert core.table("optional")[("active", "finish")].closed_reason == "wrapup-skipped"
     for pair in MODES["off"]:
         assert core.table("off")[pair] == core.Step("closed", core.T_NONE, "no-wrapup")
