@@ -208,6 +208,11 @@ _OFFERED, _PRESENTED, _ABANDONED, _WAITS, _WAIT_MS, _LONGEST, _IN_TIME, _ALERTS 
 _ALERTED = core.CUSTOMER_PRESENT
 
 
+def _new_queue() -> list:
+    """A queue's figures before any event (indexed by ``_OFFERED`` … ``_ALERTS``)."""
+    return [0, 0, 0, 0, 0, None, 0, 0]
+
+
 def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[str], int],
                 rejected: dict[str, int] | None = None) -> list[dict]:
     """Per queue, its figures over ``window``.  ``rows``: (at_ms, chat, from_state, to_state,
@@ -215,7 +220,7 @@ def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[
     ``service_level(queue)``: the queue's service level in ms.  ``rejected``: per queue, the new
     chats it refused in the window (``rejections``)."""
     rejected = rejected or {}
-    queues: dict[str, list] = {name: [0, 0, 0, 0, 0, None, 0] for name in rejected}
+    queues: dict[str, list] = {name: _new_queue() for name in rejected}
     waiting: dict[str, int] = {}  # chat → since when it waits (its queue does not change meanwhile)
     levels: dict[str, int] = {}
     counts = window.counts
@@ -224,7 +229,7 @@ def fold_queues(rows: Iterable[tuple], window: Window, service_level: Callable[[
             continue
         figures = queues.get(queue)
         if figures is None:
-            figures = queues[queue] = [0, 0, 0, 0, 0, None, 0, 0]
+            figures = queues[queue] = _new_queue()
         if from_state == to_state and to_state in _ALERTED:  # a reply alert: the chat stays where it is
             if counts(at):
                 figures[_ALERTS] += 1
