@@ -57,9 +57,10 @@ LOOKS = {
 WHEN_SEEN = {AGENT: {"unavailable": Look("#525252", "x"), "not-responding": Look("#fdb863", "N")}, CHAT: {}}
 #: A state no table knows (a database from a newer chatemu).
 UNKNOWN = Look("#000000", "?")
-#: A chat's reply alert: a mark at its instant (its letter in the text).
+#: A chat's reply alert, an agent's break past its limit: a mark at its instant (its letter in the text).
 ALERT_COLOUR = "#d7191c"
 ALERT_LETTER = "!"
+MARK_NAMES = {CHAT: "a reply alert", AGENT: "a break past its limit"}
 #: Calls: the outline of an agent's on-call intervals and the marks of a chat's moves a call made.
 CALL_COLOUR = "#b2182b"
 CALL_LETTER = "*"
@@ -297,7 +298,7 @@ def svg(tl: Timeline, declaration: bool = True) -> str:
                 f"<title>{xml(call_title(lane, at, state))}</title></path>")
         for at in lane.alerts:
             add(f'<circle class="alert" cx="{_n(x(at))}" cy="{_n(bar + BAR / 2)}" r="3" fill="{ALERT_COLOUR}">'
-                f"<title>{xml(lane.id)}: a reply alert at {format_time(at)}</title></circle>")
+                f"<title>{xml(lane.id)}: {MARK_NAMES[lane.kind]} at {format_time(at)}</title></circle>")
         add("</g>")
     if not tl.lanes:
         add(f'<text x="{left}" y="{TOP + 16}" fill="#444444">nothing to show in this window</text>')
@@ -444,8 +445,8 @@ def print_text(tl: Timeline) -> None:
         items = [(found.letter, state + (" (paused)" if found.hatched else ""), found)
                  for state, found in (*LOOKS[kind].items(), *WHEN_SEEN[kind].items())
                  if state in LOOKS[kind] or state in seen]
-        if kind == CHAT and any(lane.alerts for lane in tl.lanes):
-            items.append((ALERT_LETTER, "a reply alert", Look("#ffffff", ALERT_LETTER)))
+        if any(lane.alerts for lane in tl.lanes if lane.kind == kind):
+            items.append((ALERT_LETTER, MARK_NAMES[kind], Look("#ffffff", ALERT_LETTER)))
         if kind == kinds[-1]:
             items.append((CALL_LETTER, "a call moved the chat", Look("#ffffff", CALL_LETTER)))
             if tl.rejected:

@@ -21,13 +21,17 @@ from typing import Iterable
 CLOSED = "closed"
 #: The cause of a move a phone call made (a chat parked by a call, resumed when it ends).
 CALL = "call"
-#: The cause of a chat's reply alert (its state stays; the lane marks the instant).
+#: The cause of a chat's reply alert and of an agent's break going past its reason's limit (the
+#: state stays; the lane marks the instant).
 ALERT = "reply-alert"
+OVERRUN = "break-overrun"
 #: The agent status that is a phone call.
 ON_CALL = "on-call"
 
 CHAT = "chat"
 AGENT = "agent"
+#: What ``to_dict`` calls a lane's marks, by its kind.
+MARKS = {CHAT: "alerts", AGENT: "overruns"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class Lane:
     id: str
     intervals: list[Interval] = field(default_factory=list)
     calls: list[tuple[int, str]] = field(default_factory=list)
-    alerts: list[int] = field(default_factory=list)  # the chat's reply alerts within the window
+    alerts: list[int] = field(default_factory=list)  # a chat's reply alerts, an agent's overruns, in the window
 
 
 @dataclass
@@ -99,7 +103,7 @@ class Timeline:
                     "intervals": [{"state": i.state, "start": format_time(i.start), "end": format_time(i.end),
                                    "seconds": seconds(i.duration), "cause": i.cause} for i in lane.intervals],
                     "calls": [{"at": format_time(at), "to": state} for at, state in lane.calls],
-                    **({"alerts": [format_time(at) for at in lane.alerts]} if lane.alerts else {}),
+                    **({MARKS[lane.kind]: [format_time(at) for at in lane.alerts]} if lane.alerts else {}),
                 }
                 for lane in self.lanes
             ],
@@ -157,7 +161,7 @@ def build(rows: Iterable[tuple], end: int, start: int | None = None) -> Timeline
         held = current.get(key)
         if chat is not None and cause == CALL:
             lane.calls.append((at, to_state))
-        if chat is not None and cause == ALERT:
+        if cause == (ALERT if chat is not None else OVERRUN):
             lane.alerts.append(at)
         if held is not None and to_state == held[0]:
             continue  # the same state goes on (a wrap-up extended, a break taken while busy)

@@ -388,3 +388,19 @@ def test_running_timers_travel_with_snapshots_and_bundles(cm, tmp_path):
     c1 = other.chat("C1")
     assert (c1["closed_reason"], c1["closed_at"]) == ("abandoned", at(120))
     clean(other)
+
+
+def test_timeline_marks_a_break_past_its_limit(cm):
+    cm.ok("break-reason", "add", "lunch", "--limit", "30m")
+    cm.ok("agent", "login")
+    cm.ok("agent", "break", "--reason", "lunch")
+    cm.ok("clock", "advance", "45m")
+    from chatemu.store.engine import Engine
+
+    lanes = {lane["id"]: lane for lane in Engine(str(cm.db)).timeline().value.as_json()["lanes"]}
+    assert lanes["agent-1"]["overruns"] == [at(30 * 60)]
+    assert "alerts" not in lanes["agent-1"]
+    text = cm.ok("timeline", env={"COLUMNS": "100"}).out
+    assert "! a break past its limit" in text and "a reply alert" not in text
+    cm.ok("timeline", "-o", str(cm.db.parent / "t.svg"))
+    assert f"agent-1: a break past its limit at {at(30 * 60)}" in (cm.db.parent / "t.svg").read_text()
