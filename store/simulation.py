@@ -222,7 +222,7 @@ class Simulation:
     def _seen(self, events: list[dict]) -> None:
         """Follow the chats' states; a presentation to a virtual agent schedules its activation."""
         self.events += len(events)
-        now_text = format_time(self.now)
+        now_text = None  # the step's instant as events show it, made when a presentation needs it
         for ev in events:
             chat = ev["chat"]
             if chat is None:
@@ -236,6 +236,8 @@ class Simulation:
             if ev["cause"] == "presentation":
                 group = self.groups.get(ev["agent"])
                 if group is not None:
+                    if now_text is None:
+                        now_text = format_time(self.now)
                     at = self.now if ev["at"] == now_text else parse_time(ev["at"])
                     self.plan.push(max(self.now, at + group.reply_delay), ACTIVATE, chat, ev["agent"])
             elif to == core.ACTIVE and ev["from"] == core.NEW:
