@@ -17,7 +17,7 @@ Two checks:
   a warm-up and are left out), Student's t over the replications' means.
 
 By default each case runs 4 replications of a few hundred customers (9,600 customers in all,
-a few seconds of CPU) and the interval is a 99% one; ``CHATEMU_HEAVY=1`` runs 10 replications
+about 14 s of CPU on this project's machine) and the interval is a 99% one; ``CHATEMU_HEAVY=1`` runs 10 replications
 of thousands (160,000 customers) with 95% intervals.  docs/simulate.md gives the intervals'
 coverage measured at both sizes.  ``python tests/test_simulate_theory.py [--heavy]`` prints
 docs/simulate.md's table.
