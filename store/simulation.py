@@ -48,6 +48,7 @@ class SimEngine(Engine):
     _tx: Tx | None = None  # the transaction's state, carried from one command of a batch to the next
     batch = 2000  # commands per transaction (1: each its own, as separate command lines run)
     clock_to: int | None = None  # while batching: the instant the next command first moves the clock to
+    _agents: frozenset | set = frozenset()  # agents that acted in this batch (so exist: none is removed in it)
 
     def begin(self) -> None:
         if self.batch <= 1:
@@ -56,6 +57,7 @@ class SimEngine(Engine):
         conn.execute("BEGIN IMMEDIATE")
         self.batching = True
         self._tx = None
+        self._agents = set()
 
     def commit(self) -> None:
         if self.batching:
@@ -85,11 +87,13 @@ class SimEngine(Engine):
             if tx is None:
                 tx = self._tx = Tx(conn, self.wall(), self.agent)
             else:
-                tx.agent, tx.agent_exists = self.agent, False
+                tx.agent, tx.agent_exists = self.agent, self.agent in self._agents
                 tx.appended, tx.finished, tx.due, tx.at = [], False, False, tx.now
             tx.settle()
             if acting:
                 agents.ensure(tx, self.agent, acting)
+                if acting is agents.AGENT:  # it exists now (or the command was refused)
+                    self._agents.add(self.agent)
             if self.clock_to is not None:
                 # ``clock set`` to the step's instant, as that command does it (``clock.move_to``,
                 # then what ``Tx.finish`` does: settle what became due, each at its instant, and present).
@@ -106,6 +110,7 @@ class SimEngine(Engine):
             conn.execute("RELEASE simulate")
         except BaseException:
             self._tx = None  # what it knew may be what was rolled back
+            self._agents = set()
             self.clock_to = moving  # the next command moves the clock instead
             conn.execute("ROLLBACK TO simulate")
             conn.execute("RELEASE simulate")
