@@ -48,6 +48,7 @@ class SimEngine(Engine):
     _tx: Tx | None = None  # the transaction's state, carried from one command of a batch to the next
     batch = 2000  # commands per transaction (1: each its own, as separate command lines run)
     clock_to: int | None = None  # while batching: the instant the next command first moves the clock to
+    _agents: frozenset | set = frozenset()  # agents that acted in this batch (so exist: none is removed in it)
 
     def begin(self) -> None:
         if self.batch <= 1:
@@ -56,6 +57,7 @@ class SimEngine(Engine):
         conn.execute("BEGIN IMMEDIATE")
         self.batching = True
         self._tx = None
+        self._agents = set()
 
     def commit(self) -> None:
         if self.batching:
@@ -85,11 +87,13 @@ class SimEngine(Engine):
             if tx is None:
                 tx = self._tx = Tx(conn, self.wall(), self.agent)
             else:
-                tx.agent, tx.agent_exists = self.agent, False
+                tx.agent, tx.agent_exists = self.agent, self.agent in self._agents
                 tx.appended, tx.finished, tx.due, tx.at = [], False, False, tx.now
             tx.settle()
             if acting:
                 agents.ensure(tx, self.agent, acting)
+                if acting is agents.AGENT:  # it exists now (or the command was refused)
+                    self._agents.add(self.agent)
             if self.clock_to is not None:
                 # ``clock set`` to the step's instant, as that command does it (``clock.move_to``,
                 # then what ``Tx.finish`` does: settle what became due, each at its instant, and present).
@@ -106,6 +110,7 @@ class SimEngine(Engine):
             conn.execute("RELEASE simulate")
         except BaseException:
             self._tx = None  # what it knew may be what was rolled back
+            self._agents = set()
             self.clock_to = moving  # the next command moves the clock instead
             conn.execute("ROLLBACK TO simulate")
             conn.execute("RELEASE simulate")
@@ -222,7 +227,7 @@ class Simulation:
     def _seen(self, events: list[dict]) -> None:
         """Follow the chats' states; a presentation to a virtual agent schedules its activation."""
         self.events += len(events)
-        now_text = format_time(self.now)
+        now_text = None  # the step's instant as events show it, made when a presentation needs it
         for ev in events:
             chat = ev["chat"]
             if chat is None:
@@ -236,6 +241,8 @@ class Simulation:
             if ev["cause"] == "presentation":
                 group = self.groups.get(ev["agent"])
                 if group is not None:
+                    if now_text is None:
+                        now_text = format_time(self.now)
                     at = self.now if ev["at"] == now_text else parse_time(ev["at"])
                     self.plan.push(max(self.now, at + group.reply_delay), ACTIVATE, chat, ev["agent"])
             elif to == core.ACTIVE and ev["from"] == core.NEW:

@@ -533,15 +533,14 @@ class Tx:
             self._idle_since.clear()
         after: tuple[int, str] | None = None
         while True:
-            if self.membership():
-                limit, where = FREE_BATCH, free_agents.SERVING
-            else:  # each free agent takes one chat: no more agents than chats queued are needed
-                limit = self.q("SELECT count(*) FROM (SELECT 1 FROM chats WHERE state = 'queued' LIMIT ?)",
-                               FREE_BATCH).fetchone()[0]
-                if not limit:
-                    self.queued = False
-                    return
-                where = free_agents.CANDIDATES
+            # Each free agent takes one chat (routing gives the agents, in this order, one each):
+            # a batch of no more agents than chats are queued; the next batch reads on after it.
+            limit = self.q("SELECT count(*) FROM (SELECT 1 FROM chats WHERE state = 'queued' LIMIT ?)",
+                           FREE_BATCH).fetchone()[0]
+            if not limit:
+                self.queued = False
+                return
+            where = free_agents.SERVING if self.membership() else free_agents.CANDIDATES
             if after is not None:
                 where += " AND (a.last_activity_ms, a.id) > (?, ?)"
             facts, wrong = self._facts(where, () if after is None else after, limit)
