@@ -426,6 +426,18 @@ class Model:
         self.settle()
         self.present(self.now)
 
+    # -- what a subclass changes (test_model_modes) ------------------------------------
+
+    Chat = MChat  # the class of a new chat
+
+    def calls_park(self) -> bool:
+        """Whether a call parks the agent's active chat and refuses activating or returning one
+        while it lasts: always, here."""
+        return True
+
+    def refuse_new(self, me, queue, inbox) -> None:
+        """What else refuses ``chat new`` (before the agent's own checks): nothing, here."""
+
     # -- the commands ----------------------------------------------------------------
 
     def chat_new(self, me, queue, priority, cid, inbox, customer=None) -> str:
@@ -436,12 +448,13 @@ class Model:
             cid = f"C{number}"
         if cid in self.chats:
             raise Refuse(3, f"a chat {cid} exists")
+        self.refuse_new(me, queue, inbox)
         if inbox and self.agents[me].presence == "logged-out":
             raise Refuse(3, f"{me} is logged out")
         if inbox and self.full(me):
             raise Refuse(3, f"{me} is at capacity")
         self.queues.add(queue)
-        c = MChat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer, contact=customer)
+        c = self.Chat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer, contact=customer)
         self.chats[cid] = c
         self.created = number
         if inbox:
@@ -472,7 +485,7 @@ class Model:
         c = self.mine(me, cid)
         if c.state not in (NEW, PARKED, PARKED_WRAPUP):
             raise Refuse(3, f"cannot activate {c.state}")
-        if self.agents[me].on_call:
+        if self.agents[me].on_call and self.calls_park():
             raise Refuse(3, f"{me} is on a call")
         other = self.active_item(me)
         if other is not None:
@@ -548,7 +561,7 @@ class Model:
             raise Refuse(3, f"{me} is logged out")
         a.on_call = True
         self.touch(me, self.now)
-        item = self.active_item(me)
+        item = self.active_item(me) if self.calls_park() else None
         if item is not None:
             if item.state == ACTIVE:
                 self.set_state(item, PARKED, self.now)
@@ -667,7 +680,7 @@ class Model:
         c = self.mine(me, cid)
         if c.state not in (NEW, ACTIVE, PARKED):
             raise Refuse(3, f"cannot return {c.state}")
-        if self.agents[me].on_call:
+        if self.agents[me].on_call and self.calls_park():
             raise Refuse(3, f"cannot return {c.state}: {me} is on a call")
         self.set_state(c, QUEUED, self.now)  # a change to a chat in its inbox: the agent's activity
         c.agent, c.queue = None, c.origin_queue
