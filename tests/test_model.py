@@ -375,9 +375,13 @@ class Model:
                 return
             c = min(due, key=lambda c: (c.deadline, c.number))
             at = c.deadline
-            self.close(c, "wrapup-expired", at)
+            self.run_out(c, at)
             self.statuses(at)
             self.present(at)
+
+    def run_out(self, c: MChat, at: int) -> None:
+        """A wrap-up's timer runs out: the chat closes."""
+        self.close(c, "wrapup-expired", at)
 
     def present(self, at: int) -> None:
         """Each free agent, idle longest first, gets the chat it picks of those still waiting
@@ -1581,6 +1585,10 @@ class ChatemuMachine(RuleBasedStateMachine):
             "routing": str,
             "classification-required": on_off,
         }.get(key, duration_text)(value)
+        self.config_step(key, value, text, queue)
+
+    def config_step(self, key, value, text: str, queue) -> None:
+        """``config set KEY TEXT [--queue Q]``: the model takes VALUE, the parsed TEXT."""
         self.step(
             f"config set {key} {text}{' --queue ' + queue if queue else ''}",
             lambda: self.engines[AGENTS[0]].config_set(key, text, queue),

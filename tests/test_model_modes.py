@@ -82,18 +82,10 @@ class ModesModel(Model):
         if c.remaining is not None:
             super().resume(c)
 
-    def settle(self) -> None:
-        while True:
-            due = [c for c in self.chats.values() if c.deadline is not None and c.deadline <= self.now]
-            if not due:
-                return
-            c = min(due, key=lambda c: (c.deadline, c.number))
-            at = c.deadline
-            if c.classification is None:
-                c.classification = self.mode("timeout-classification", c.queue)
-            self.close(c, "wrapup-expired", at)
-            self.statuses(at)
-            self.present(at)
+    def run_out(self, c: MChat, at: int) -> None:
+        if c.classification is None:
+            c.classification = self.mode("timeout-classification", c.queue)
+        super().run_out(c, at)
 
     def end(self, me, cid) -> None:
         self.begin(me, customer=True)
@@ -210,11 +202,7 @@ class ModesMachine(ChatemuMachine):
     def mode_set(self, setting):
         key, value, queue = setting
         text = "off" if value is None else ("on" if value else "off") if isinstance(value, bool) else str(value)
-        self.step(
-            f"config set {key} {text}{' --queue ' + queue if queue else ''}",
-            lambda: self.engines[AGENTS[0]].config_set(key, text, queue),
-            lambda m: m.config(key, value, queue),
-        )
+        self.config_step(key, value, text, queue)
 
     @rule(agent=st.sampled_from([*AGENTS, *AGENTS, TYPO]), back=st.booleans())
     def disconnect(self, agent, back):
