@@ -68,14 +68,7 @@ def evaluate(eng, kind: str, words: list[str], marks: dict[str, int] | None = No
         if not words or "=" in words[0]:
             raise UsageError("expect chat needs the chat's id first: expect chat ID FIELD=VALUE…")
         ident = words.pop(0)
-    if not words:
-        raise UsageError("expect needs at least one FIELD=VALUE")
-    checks = []
-    for word in words:
-        field, sep, expected = word.partition("=")
-        if not sep or not field:
-            raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
-        checks.append((field, expected))
+    checks = list(_checks(words))
     value = eng.peek(kind, ident).value
     subject = value.get("id", "clock")
     report = []
@@ -87,19 +80,27 @@ def evaluate(eng, kind: str, words: list[str], marks: dict[str, int] | None = No
         f"{subject}.{c['field']}: expected {c['expected']}, got {_shown(c['got'], c['field'])}" for c in report if not c["ok"]]
 
 
+def _checks(words: list[str]):
+    """The words ``FIELD=VALUE…`` as (field, expected) pairs, one at a time (so that a caller's own
+    check of a field comes before the next word is read); none at all, or a word without ``=``, is
+    a usage error."""
+    if not words:
+        raise UsageError("expect needs at least one FIELD=VALUE")
+    for word in words:
+        field, sep, expected = word.partition("=")
+        if not sep or not field:
+            raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
+        yield field, expected
+
+
 def _evaluate_config(eng, words: list[str]) -> tuple:
     """``expect config [Q] KEY=VALUE…``: each key's value (for queue Q: as a chat of Q gets it),
     the value written as ``config set`` takes it; ``profile=NAME`` (or null) the profile applied."""
     from chatemu.store import config as cfg
 
     queue = words.pop(0) if words and "=" not in words[0] else None
-    if not words:
-        raise UsageError("expect needs at least one FIELD=VALUE")
     checks = []
-    for word in words:
-        field, sep, expected = word.partition("=")
-        if not sep or not field:
-            raise UsageError(f"bad check {word!r}: use FIELD=VALUE")
+    for field, expected in _checks(words):
         if field != "profile" and field not in cfg.KEYS:
             raise UsageError(f"unknown field {field!r} of config (fields: profile, {', '.join(cfg.KEYS)})")
         checks.append((field, expected, None if field == "profile" else cfg.parse_value(cfg.KEYS[field], expected)))

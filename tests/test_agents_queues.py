@@ -13,8 +13,8 @@ import sqlite3
 import pytest
 
 from conftest import START, Chatemu
+from test_check import corrupt
 
-from chatemu.store.check import check
 
 
 def at(seconds: float) -> str:
@@ -471,16 +471,6 @@ def checked(tmp_path) -> Chatemu:
     return cm
 
 
-def corrupt(cm: Chatemu, *statements: str) -> list[str]:
-    conn = sqlite3.connect(cm.db, isolation_level=None)
-    try:
-        for sql in statements:
-            conn.execute(sql)
-        return check(conn)
-    finally:
-        conn.close()
-
-
 def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_changed(cm):
     login(cm, "agent-1", "agent-2")
     cm.ok("queue", "add", "vip")
@@ -509,7 +499,7 @@ def test_db_check_passes_a_chat_presented_at_the_instant_its_agents_queues_then_
     (["UPDATE config SET queue = 'sales' WHERE key = 'queues-added'"], "config: queues-added for queue sales holds 'on'"),
 ])
 def test_db_check_finds_each_broken_agent_or_queue_invariant(checked, statements, message):
-    found = corrupt(checked, *statements)
+    found = corrupt(checked.db, *statements)
     assert any(message in line for line in found), found
 
 

@@ -375,9 +375,13 @@ class Model:
                 return
             c = min(due, key=lambda c: (c.deadline, c.number))
             at = c.deadline
-            self.close(c, "wrapup-expired", at)
+            self.run_out(c, at)
             self.statuses(at)
             self.present(at)
+
+    def run_out(self, c: MChat, at: int) -> None:
+        """A wrap-up's timer runs out: the chat closes."""
+        self.close(c, "wrapup-expired", at)
 
     def present(self, at: int) -> None:
         """Each free agent, idle longest first, gets the chat it picks of those still waiting
@@ -426,6 +430,18 @@ class Model:
         self.settle()
         self.present(self.now)
 
+    # -- what a subclass changes (test_model_modes) ------------------------------------
+
+    Chat = MChat  # the class of a new chat
+
+    def calls_park(self) -> bool:
+        """Whether a call parks the agent's active chat and refuses activating or returning one
+        while it lasts: always, here."""
+        return True
+
+    def refuse_new(self, me, queue, inbox) -> None:
+        """What else refuses ``chat new`` (before the agent's own checks): nothing, here."""
+
     # -- the commands ----------------------------------------------------------------
 
     def chat_new(self, me, queue, priority, cid, inbox, customer=None) -> str:
@@ -436,12 +452,13 @@ class Model:
             cid = f"C{number}"
         if cid in self.chats:
             raise Refuse(3, f"a chat {cid} exists")
+        self.refuse_new(me, queue, inbox)
         if inbox and self.agents[me].presence == "logged-out":
             raise Refuse(3, f"{me} is logged out")
         if inbox and self.full(me):
             raise Refuse(3, f"{me} is at capacity")
         self.queues.add(queue)
-        c = MChat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer, contact=customer)
+        c = self.Chat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer, contact=customer)
         self.chats[cid] = c
         self.created = number
         if inbox:
@@ -472,7 +489,7 @@ class Model:
         c = self.mine(me, cid)
         if c.state not in (NEW, PARKED, PARKED_WRAPUP):
             raise Refuse(3, f"cannot activate {c.state}")
-        if self.agents[me].on_call:
+        if self.agents[me].on_call and self.calls_park():
             raise Refuse(3, f"{me} is on a call")
         other = self.active_item(me)
         if other is not None:
@@ -548,7 +565,7 @@ class Model:
             raise Refuse(3, f"{me} is logged out")
         a.on_call = True
         self.touch(me, self.now)
-        item = self.active_item(me)
+        item = self.active_item(me) if self.calls_park() else None
         if item is not None:
             if item.state == ACTIVE:
                 self.set_state(item, PARKED, self.now)
@@ -667,7 +684,7 @@ class Model:
         c = self.mine(me, cid)
         if c.state not in (NEW, ACTIVE, PARKED):
             raise Refuse(3, f"cannot return {c.state}")
-        if self.agents[me].on_call:
+        if self.agents[me].on_call and self.calls_park():
             raise Refuse(3, f"cannot return {c.state}: {me} is on a call")
         self.set_state(c, QUEUED, self.now)  # a change to a chat in its inbox: the agent's activity
         c.agent, c.queue = None, c.origin_queue
@@ -1568,6 +1585,10 @@ class ChatemuMachine(RuleBasedStateMachine):
             "routing": str,
             "classification-required": on_off,
         }.get(key, duration_text)(value)
+        self.config_step(key, value, text, queue)
+
+    def config_step(self, key, value, text: str, queue) -> None:
+        """``config set KEY TEXT [--queue Q]``: the model takes VALUE, the parsed TEXT."""
         self.step(
             f"config set {key} {text}{' --queue ' + queue if queue else ''}",
             lambda: self.engines[AGENTS[0]].config_set(key, text, queue),

@@ -47,6 +47,8 @@ class ModeChat(MChat):
 
 
 class ModesModel(Model):
+    Chat = ModeChat
+
     def __init__(self, now: int):
         super().__init__(now)
         self.modes: dict[tuple[str, str], object] = {}  # (queue or "", key) -> value
@@ -80,18 +82,10 @@ class ModesModel(Model):
         if c.remaining is not None:
             super().resume(c)
 
-    def settle(self) -> None:
-        while True:
-            due = [c for c in self.chats.values() if c.deadline is not None and c.deadline <= self.now]
-            if not due:
-                return
-            c = min(due, key=lambda c: (c.deadline, c.number))
-            at = c.deadline
-            if c.classification is None:
-                c.classification = self.mode("timeout-classification", c.queue)
-            self.close(c, "wrapup-expired", at)
-            self.statuses(at)
-            self.present(at)
+    def run_out(self, c: MChat, at: int) -> None:
+        if c.classification is None:
+            c.classification = self.mode("timeout-classification", c.queue)
+        super().run_out(c, at)
 
     def end(self, me, cid) -> None:
         self.begin(me, customer=True)
@@ -124,14 +118,7 @@ class ModesModel(Model):
 
     # -- queues that refuse -----------------------------------------------------------------
 
-    def chat_new(self, me, queue, priority, cid, inbox, customer=None) -> str:
-        self.begin(me, customer=not inbox)
-        number = self.created + 1
-        self.named(queue)
-        if cid is None:
-            cid = f"C{number}"
-        if cid in self.chats:
-            raise Refuse(3, f"a chat {cid} exists")
+    def refuse_new(self, me, queue, inbox) -> None:
         if not inbox:
             limit = self.mode("max-queue-length", queue)
             waiting = sum(1 for c in self.chats.values() if c.state == QUEUED and c.queue == queue)
@@ -141,72 +128,13 @@ class ModesModel(Model):
                     a.presence != "logged-out" and (self.serving(a) is None or queue in self.serving(a))
                     for a in self.agents.values()):
                 raise Refuse(3, f"no logged-in agent serves queue {queue}")
-        if inbox and self.agents[me].presence in ("logged-out", "unavailable"):
-            raise Refuse(3, f"{me} is {self.agents[me].presence}")
-        if inbox and self.full(me):
-            raise Refuse(3, f"{me} is at capacity")
-        self.queues.add(queue)
-        c = ModeChat(cid, number, queue, priority, created=self.now, since=self.now, customer=customer,
-                     contact=customer)
-        self.chats[cid] = c
-        self.created = number
-        if inbox:
-            c.state, c.agent = NEW, me
-            self.touch(me, self.now)
-        self.finish()
-        return cid
+        elif self.agents[me].presence == "unavailable":
+            raise Refuse(3, f"{me} is unavailable")
 
     # -- calls --------------------------------------------------------------------------------
 
-    def call_start(self, me) -> None:
-        if self.parks:
-            super().call_start(me)
-            return
-        self.begin(me)
-        a = self.agents[me]
-        if a.on_call:
-            raise Refuse(3, f"{me} is already on a call")
-        if a.presence == "logged-out":
-            raise Refuse(3, f"{me} is logged out")
-        a.on_call = True
-        self.touch(me, self.now)
-        self.log_status(a, self.now)
-        self.finish()
-
-    def activate(self, me, cid) -> None:
-        if self.parks:
-            super().activate(me, cid)
-            return
-        self.begin(me)  # as Model.activate, but a call does not refuse it
-        c = self.mine(me, cid)
-        if c.state not in (NEW, PARKED, PARKED_WRAPUP):
-            raise Refuse(3, f"cannot activate {c.state}")
-        other = self.active_item(me)
-        if other is not None:
-            if other.state == ACTIVE:
-                self.set_state(other, PARKED, self.now)
-            else:
-                self.pause(other)
-                self.set_state(other, PARKED_WRAPUP, self.now)
-        if c.state == PARKED_WRAPUP:
-            self.resume(c)
-            self.set_state(c, ACTIVE_WRAPUP, self.now)
-        else:
-            self.set_state(c, ACTIVE, self.now)
-        c.unread = 0
-        self.finish()
-
-    def return_(self, me, cid) -> None:
-        if self.parks:
-            super().return_(me, cid)
-            return
-        self.begin(me)  # as Model.return_, but a call does not refuse it
-        c = self.mine(me, cid)
-        if c.state not in (NEW, ACTIVE, PARKED):
-            raise Refuse(3, f"cannot return {c.state}")
-        self.set_state(c, QUEUED, self.now)
-        c.agent, c.queue = None, c.origin_queue
-        self.finish()
+    def calls_park(self) -> bool:
+        return self.parks
 
     # -- an agent who drops ----------------------------------------------------------------------
 
@@ -274,11 +202,7 @@ class ModesMachine(ChatemuMachine):
     def mode_set(self, setting):
         key, value, queue = setting
         text = "off" if value is None else ("on" if value else "off") if isinstance(value, bool) else str(value)
-        self.step(
-            f"config set {key} {text}{' --queue ' + queue if queue else ''}",
-            lambda: self.engines[AGENTS[0]].config_set(key, text, queue),
-            lambda m: m.config(key, value, queue),
-        )
+        self.config_step(key, value, text, queue)
 
     @rule(agent=st.sampled_from([*AGENTS, *AGENTS, TYPO]), back=st.booleans())
     def disconnect(self, agent, back):

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from test_check import corrupt
 from test_core import ALLOWED
 
 from chatemu.store import core
-from chatemu.store.check import check
 from chatemu.store.errors import Refused
 
 # == the pure core ===========================================================================
@@ -437,16 +436,6 @@ def test_run_takes_disconnect(cm, tmp_path):
 # == db check ===================================================================================
 
 
-def corrupt(cm, *statements: str) -> list[str]:
-    conn = sqlite3.connect(cm.db, isolation_level=None)
-    try:
-        for sql in statements:
-            conn.execute(sql)
-        return check(conn)
-    finally:
-        conn.close()
-
-
 def test_check_holds_the_new_invariants(cm):
     cm.ok("config", "set", "wrapup-mode", "untimed")
     cm.ok("chat", "new")
@@ -459,15 +448,15 @@ def test_check_holds_the_new_invariants(cm):
     cm.ok("--agent", "agent-2", "chat", "wrapup", "C2", "--finish")  # skipped
     cm.ok("--agent", "agent-2", "chat", "new", "--inbox")  # C3 new
     assert cm.run("db", "check").code == 0
-    found = corrupt(cm, "UPDATE chats SET extensions_left = 2 WHERE id = 'C1'")
+    found = corrupt(cm.db, "UPDATE chats SET extensions_left = 2 WHERE id = 'C1'")
     assert any("C1: active-wrapup without a wrap-up deadline" in line for line in found), found
-    found = corrupt(cm, "UPDATE chats SET extensions_left = 0 WHERE id = 'C1'",
+    found = corrupt(cm.db, "UPDATE chats SET extensions_left = 0 WHERE id = 'C1'",
                     "UPDATE chats SET extensions_left = 1 WHERE id = 'C2'")
     assert any("C2: closed as wrapup-skipped but it was in wrap-up" in line for line in found), found
-    found = corrupt(cm, "UPDATE chats SET extensions_left = NULL WHERE id = 'C2'",
+    found = corrupt(cm.db, "UPDATE chats SET extensions_left = NULL WHERE id = 'C2'",
                     "UPDATE agents SET presence = 'unavailable', status = 'unavailable' WHERE id = 'agent-2'")
     assert found[0] == "chat C3: new in the inbox of agent-2, who is unavailable (a disconnected agent is offered nothing)"
-    found = corrupt(cm, "UPDATE agents SET presence = 'available', status = 'available' WHERE id = 'agent-2'",
+    found = corrupt(cm.db, "UPDATE agents SET presence = 'available', status = 'available' WHERE id = 'agent-2'",
                     "UPDATE chats SET closed_reason = 'wrapup-finished' WHERE id = 'C2'")
     assert any("C2 went 'active' -> 'closed', which no transition allows" in line for line in found), found
 
@@ -478,9 +467,9 @@ def test_check_holds_calls_to_their_setting(cm):
     cm.ok("config", "set", "call-parks-chats", "off")
     cm.ok("chat", "call-start")
     assert cm.run("db", "check").code == 0  # on a call with an active chat: allowed when off
-    found = corrupt(cm, "UPDATE config SET value = 'on' WHERE key = 'call-parks-chats'")
+    found = corrupt(cm.db, "UPDATE config SET value = 'on' WHERE key = 'call-parks-chats'")
     assert found == ["agent agent-1: on a call but chat C1 is active"]
-    found = corrupt(cm, "UPDATE config SET value = 'off' WHERE key = 'call-parks-chats'",
+    found = corrupt(cm.db, "UPDATE config SET value = 'off' WHERE key = 'call-parks-chats'",
                     "UPDATE chats SET parked_by_call = 1, state = 'parked' WHERE id = 'C1'")
     assert any("marked parked_by_call (parked) but calls park no chat" in line for line in found), found
 

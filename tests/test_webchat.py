@@ -5,15 +5,14 @@ step), and the invariants ``db check`` holds them to."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from chatemu.store.check import check
 from chatemu.store.engine import Engine
 
 from conftest import Chatemu
+from test_check import corrupt
 
 T0 = 1_767_603_600_000  # 2026-01-05T09:00:00Z
 
@@ -468,16 +467,6 @@ def make_db(path: Path) -> Path:
 @pytest.fixture
 def wdb(tmp_path) -> Path:
     return make_db(tmp_path / "w.db")
-
-
-def corrupt(path: Path, *statements: str) -> list[str]:
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        for sql in statements:
-            conn.execute(sql)
-        return check(conn)
-    finally:
-        conn.close()
 
 
 def test_the_webchat_fixture_is_clean(wdb):
