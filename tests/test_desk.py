@@ -499,15 +499,19 @@ def test_the_main_flow_by_keyboard_alone(space):
     expect(page.locator("#chat-id")).to_have_text("C1")
 
 
-def test_parking_in_wrapup_stops_the_countdown_and_activate_resumes_it_from_the_same_second(space):
-    from playwright.sync_api import expect
-
+def desk_in_wrapup(space):
+    """agent-1's desk open with C1 in active wrap-up: the page and C1's countdown."""
     space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
     space.cli.ok("chat", "activate", "C1")
     space.cli.ok("chat", "wrapup", "C1")
     space.open("desk?agent=agent-1")
-    page = space.page
-    countdown = space.card("C1").locator(".countdown")
+    return space.page, space.card("C1").locator(".countdown")
+
+
+def test_parking_in_wrapup_stops_the_countdown_and_activate_resumes_it_from_the_same_second(space):
+    from playwright.sync_api import expect
+
+    page, countdown = desk_in_wrapup(space)
     expect(countdown).to_have_text("wrap-up 1:00")
     space.cli.ok("clock", "advance", "20s")
     expect(countdown).to_have_text("wrap-up 0:40")
@@ -526,12 +530,7 @@ def test_parking_in_wrapup_stops_the_countdown_and_activate_resumes_it_from_the_
 def test_a_call_parks_the_active_chat_and_ending_it_resumes_the_wrapup(space):
     from playwright.sync_api import expect
 
-    space.cli.ok("chat", "new", "--customer", "Ann", "--inbox")
-    space.cli.ok("chat", "activate", "C1")
-    space.cli.ok("chat", "wrapup", "C1")
-    space.open("desk?agent=agent-1")
-    page = space.page
-    countdown = space.card("C1").locator(".countdown")
+    page, countdown = desk_in_wrapup(space)
     page.get_by_role("button", name="Start call").click()
     expect(space.card("C1")).to_have_attribute("data-state", "parked-wrapup")
     expect(countdown).to_have_text("wrap-up 1:00 stopped")
