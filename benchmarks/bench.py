@@ -1764,22 +1764,20 @@ def markdown(report: Report, info: dict, plan_name: str) -> str:
                 f"{r['sustained_steps_per_s']['max']:,.0f} / {r['sustained_steps_per_s']['median']:,.0f} |")
             add(f"\nThe `run` mix: {r['mix']}.")
 
-    qs = report.sections.get("queue")
-    if qs:
-        add("\n### Settling with a queue: `clock advance 2m`, N due wrap-up timers, N queued chats, max-chats 1\n")
-        add(f"Nothing due (the same command, same database): {ms_pair(qs['nothing_due'])}.\n")
-        add("| N | min / median | vs nothing due | per timer (median of rounds) |")
-        add("|---|---|---|---|")
-        for row in qs["rows"]:
-            add(f"| {row['timers']:,} | {ms_pair(row['time'])} | {row['ratio']:.2f} | {row['per_timer_ms']:.3f} ms |")
-    qc = report.sections.get("queue_clocks")
-    if qc:
-        add("\n### The same with the clocks: N wrap-ups, N reply alerts, N customers giving up (3N timers)\n")
-        add(f"Nothing due: {ms_pair(qc['nothing_due'])}.\n")
-        add("| timers | min / median | vs nothing due | per timer (median of rounds) |")
-        add("|---|---|---|---|")
-        for row in qc["rows"]:
-            add(f"| {row['timers']:,} | {ms_pair(row['time'])} | {row['ratio']:.2f} | {row['per_timer_ms']:.3f} ms |")
+    for key, heading, first in (
+        ("queue", "Settling with a queue: `clock advance 2m`, N due wrap-up timers, N queued chats, max-chats 1", "N"),
+        ("queue_clocks", "The same with the clocks: N wrap-ups, N reply alerts, N customers giving up (3N timers)",
+         "timers"),
+    ):
+        qs = report.sections.get(key)
+        if qs:
+            add(f"\n### {heading}\n")
+            add(f"{'Nothing due (the same command, same database)' if key == 'queue' else 'Nothing due'}:"
+                f" {ms_pair(qs['nothing_due'])}.\n")
+            add(f"| {first} | min / median | vs nothing due | per timer (median of rounds) |")
+            add("|---|---|---|---|")
+            for row in qs["rows"]:
+                add(f"| {row['timers']:,} | {ms_pair(row['time'])} | {row['ratio']:.2f} | {row['per_timer_ms']:.3f} ms |")
 
     rt = report.sections.get("routing")
     if rt:
