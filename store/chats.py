@@ -22,8 +22,16 @@ FIELDS = (
 )
 #: ... with the clocks' own columns (``clocks.CLOCK_FIELDS``): what a clock's expiry needs.
 FULL = FIELDS + ", " + clocks.CLOCK_FIELDS
-#: ... and its number of messages: what showing it needs.
-COLUMNS = FULL + ", (SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
+_MESSAGES = "(SELECT count(*) FROM messages m WHERE m.chat = chats.id) AS messages"
+#: ... and its number of messages (``explain``).
+COLUMNS = FULL + ", " + _MESSAGES
+#: What showing a chat reads (``chat_object``), nothing more.
+SHOWN = (
+    "id, state, agent, customer, queue, priority, created_at_ms, closed_at_ms, closed_reason, parked_by_call,"
+    " wrapup_deadline_ms, wrapup_remaining_ms, extensions_left, state_since_ms, active_ms, parked_ms, wrapup_ms,"
+    " origin_queue, transfers, unread, classification, classification_note, abusive, contact, awaiting_since_ms,"
+    " alerting_since_ms, " + _MESSAGES
+)
 OPEN = "('new', 'active', 'parked', 'active-wrapup', 'parked-wrapup')"
 BUSY = "('new', 'active', 'active-wrapup')"
 
@@ -129,7 +137,7 @@ def timeout_classification(tx, chat: dict) -> None:
 
 def call_refuses(tx, event: str) -> bool:
     """Whether the acting agent's call refuses ``event`` now (``core.CALL_REFUSES``)."""
-    return event in core.CALL_REFUSES[tx.config("call-parks-chats")] and is_on_call(tx, tx.agent)
+    return is_on_call(tx, tx.agent) and event in core.CALL_REFUSES[tx.config("call-parks-chats")]
 
 
 def own(tx, chat_id: str, doing: str) -> dict:
@@ -353,7 +361,7 @@ def transfer(tx, chat_id, queue, agent):
 
 
 def show(tx, chat_id):
-    return chat_object(tx, row(tx, chat_id, COLUMNS))
+    return chat_object(tx, row(tx, chat_id, SHOWN))
 
 
 def view(tx, chat_id):
@@ -392,7 +400,7 @@ def _listed(tx, all_chats, state, queue) -> tuple[str, list]:
 
 def list_(tx, all_chats, state, queue):
     where, params = _listed(tx, all_chats, state, queue)
-    return [chat_object(tx, found) for found in tx.records(f"SELECT {COLUMNS} FROM chats{where} ORDER BY number", *params)]
+    return [chat_object(tx, found) for found in tx.records(f"SELECT {SHOWN} FROM chats{where} ORDER BY number", *params)]
 
 
 def ids(tx, all_chats, state, queue):

@@ -51,11 +51,15 @@ CLOCK_FIELDS = "patience_ms, " + ", ".join(CHAT_COLUMNS)
 CLOCKING = ("(idle_deadline_ms IS NOT NULL OR patience_deadline_ms IS NOT NULL OR offer_deadline_ms IS NOT NULL"
             " OR alert_deadline_ms IS NOT NULL OR awaiting_since_ms IS NOT NULL) AS clocking")
 _CHAT_KINDS = (core.K_IDLE, core.K_PATIENCE, core.K_OFFER, core.K_ALERT)
-#: The earliest deadline of every kind: whether settling has anything to look at.
-FIRST_DUE = "(SELECT min(d) FROM (" + " UNION ALL ".join(
-    f"SELECT min({col}) AS d FROM {'agents' if kind == core.K_BREAK else 'chats'} WHERE {col} IS NOT NULL"
-    for kind, col in _COLUMNS.items()  # (the WHERE lets each read its partial index's first entry)
-) + "))"
+#: The earliest deadline of each kind (NULL: none runs), one read of its partial index's first
+#: entry (the ``WHERE`` lets the ``min`` use it): ``FIRSTS`` gives them in ``kinds()``' order.
+_FIRST = {kind: f"(SELECT min({col}) FROM {'agents' if kind == core.K_BREAK else 'chats'} WHERE {col} IS NOT NULL)"
+          for kind, col in _COLUMNS.items()}
+FIRSTS = "SELECT " + ", ".join(_FIRST.values())
+#: The earliest deadline of every kind: whether settling has anything to look at (NULL: none
+#: runs).  The largest integer stands for a kind with none; the outer ``nullif`` makes it NULL.
+FIRST_DUE = "nullif(min(" + ", ".join(
+    f"ifnull({first}, 9223372036854775807)" for first in _FIRST.values()) + "), 9223372036854775807)"
 
 
 def kinds(fields: str) -> tuple[Kind, ...]:

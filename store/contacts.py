@@ -25,7 +25,7 @@ def history(tx, name):
     if contact is None:
         raise unknown("contact", name)
     found = []
-    for row in tx.records(f"SELECT {chats.COLUMNS} FROM chats WHERE contact = ? ORDER BY created_at_ms, number", name):
+    for row in tx.records(f"SELECT {chats.SHOWN} FROM chats WHERE contact = ? ORDER BY created_at_ms, number", name):
         handled = [r["agent"] for r in tx.q(
             "SELECT agent FROM events WHERE chat = ? AND agent IS NOT NULL GROUP BY agent ORDER BY min(seq)", row["id"])]
         found.append({

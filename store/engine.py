@@ -24,7 +24,7 @@ import io
 import os
 import sqlite3
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from . import agents, chats, clock, config, schema
 from .clock import system_wall_ms
@@ -104,17 +104,11 @@ class Engine:
 
     # -- the transaction ------------------------------------------------------
 
-    @contextmanager
-    def transaction(self, acting: bool = True, write: bool = True, rehearsal: bool = False) -> Iterator[Tx]:
-        """One command.  ``acting``: the command acts as the agent, creating it if new.
-        ``write``: commit; otherwise roll back (read-only commands never write).
-        ``rehearsal``: run on a blank database in memory and roll back."""
-        if write and not rehearsal:
-            with self._writing(acting) as tx:
-                yield tx
-        else:
-            with self._reading(acting, rehearsal) as tx:
-                yield tx
+    def transaction(self, acting: bool = True, write: bool = True, rehearsal: bool = False) -> ContextManager[Tx]:
+        """One command, a context manager giving its ``Tx``.  ``acting``: the command acts as the
+        agent, creating it if new.  ``write``: commit; otherwise roll back (read-only commands
+        never write).  ``rehearsal``: run on a blank database in memory and roll back."""
+        return self._writing(acting) if write and not rehearsal else self._reading(acting, rehearsal)
 
     def _start(self, conn: sqlite3.Connection, status: str, acting: bool) -> Tx:
         """Under the write lock: upgrade an older schema, settle what is due, and create the

@@ -89,15 +89,22 @@ def states(row) -> list[str]:
 
 def flag_of(row) -> int:
     """The flag a row of ``ONE``, ``ONE_STATUS`` or ``FLAGS`` gives its agent."""
+    return flag_and_active(row)[0]
+
+
+def flag_and_active(row) -> tuple[int, str | None]:
+    """The flag a row of ``ONE_STATUS`` gives its agent, and the state of its active item
+    (``active`` or ``active-wrapup``; None: none), from one pass over its open chats."""
     open_states = states(row)
-    busy = next((state for state in open_states if state in core.BUSY_STATES), None)
-    return int(is_free(routing.AgentFacts(row[0], row[1], bool(row[2]), busy, len(open_states),
-                                          _limit(row[5]) if row[3] is None else row[3], 0)))
-
-
-def active_state(row) -> str | None:
-    """The state of the active item (``active`` or ``active-wrapup``) of a row of ``ONE_STATUS``."""
-    return next((state for state in states(row) if state in core.ACTIVE_STATES), None)
+    busy = active = None
+    for state in open_states:
+        if state in core.BUSY_STATES:
+            busy = state
+            if state in core.ACTIVE_STATES:
+                active = state
+    free = is_free(routing.AgentFacts(row[0], row[1], bool(row[2]), busy, len(open_states),
+                                      _limit(row[5]) if row[3] is None else row[3], 0))
+    return int(free), active
 
 
 def is_free(agent: routing.AgentFacts) -> bool:

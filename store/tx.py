@@ -17,12 +17,12 @@ import sqlite3
 from . import chats, clocks, core, routing
 from . import free as free_agents
 from . import config as cfg
-from .clock import clock_now
+from .clock import VIRTUAL, clock_now
 from .timefmt import format_time
 
 _BEGIN = (
     "SELECT mode, now_ms, offset_ms, next_chat,"
-    f" {clocks.FIRST_DUE} AS first_due,"
+    f" CASE mode WHEN 'virtual' THEN NULL ELSE {clocks.FIRST_DUE} END AS first_due,"
     " EXISTS (SELECT 1 FROM chats WHERE state = 'queued') AS queued,"
     " (SELECT last_activity_ms FROM agents WHERE id = ?) AS agent_activity"
     " FROM meta WHERE id = 1"
@@ -70,6 +70,12 @@ class Tx:
         self.agent_exists = activity is not None
         # No running timer is due before this instant (None: none runs at all); False: not known.
         self._no_due_before: int | None | bool = first_due
+        # On a virtual clock the first deadline is read only once the clock moves: no running timer
+        # is due at or before the stored clock (``db check`` holds every state to that, however it
+        # got in), so until then the first deadline is one a command sets (``timer_set``), if any.
+        self._due_unread = mode == VIRTUAL
+        if self._due_unread:
+            self._no_due_before = None
         # Each agent's last_activity_ms as this transaction knows it (read, or given): giving
         # the same instant again (a timer's expiry, then a presentation to the agent it freed;
         # a command at the instant of the agent's last one) writes nothing.
@@ -210,9 +216,12 @@ class Tx:
         found = self._plain.execute(free_agents.ONE_STATUS, (agent,)).fetchone()
         if found is None:
             return
-        presence, on_call, stored, active = found[1], found[2], found[7], free_agents.active_state(found)
-        derived = core.agent_status(presence, bool(on_call), active)
-        flag = self._flag(found)
+        flag, active = free_agents.flag_and_active(found)
+        stored = found[7]
+        derived = core.agent_status(found[1], bool(found[2]), active)
+        self._worked_out(agent)
+        if found[4] == flag:
+            flag = None  # the flag kept is right
         if derived != stored:
             if flag is None:
                 self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
@@ -246,15 +255,27 @@ class Tx:
         nothing reads while settling (the events, the agents' last activity, which
         presentation takes from here) is written once at the end, with executemany."""
         bound = self._no_due_before
+        firsts = None
+        if self._due_unread and self.now > self.stored_clock[1] and bound is not False:
+            # The clock moved on: the stored timers' first deadlines, with those this command set.
+            self._due_unread = False
+            firsts = self._plain.execute(clocks.FIRSTS).fetchone()
+            first = min((f for f in firsts if f is not None), default=None)
+            if first is not None and (bound is None or first < bound):
+                bound = self._no_due_before = first
         if bound is None or (bound is not False and bound > self.now):
             self.due = False  # no timer is due: nothing to look for
             return
         self._events, self._idle_since, self._head = [], {}, []
         self._dirty, self._fresh = set(), []
-        kinds = _KINDS
         try:
             while True:
                 merged, last, n = [], None, 0
+                # Only the kinds with a timer due are read (each kind's first deadline, in one read).
+                if firsts is None:
+                    firsts = self._plain.execute(clocks.FIRSTS).fetchone()
+                kinds = [kind for kind, first in zip(_KINDS, firsts) if first is not None and first <= self.now]
+                firsts = None
                 for kind in kinds:
                     rows = self.records(kind.due, self.now)
                     for row in rows:
@@ -304,6 +325,7 @@ class Tx:
         self.at = self.now
         self.due = False
         self._no_due_before = self.now + 1  # every timer due by now has run out
+        self._due_unread = False
 
     def timer_set(self, deadline: int, kind: str = core.K_WRAPUP, subject: str | None = None) -> None:
         """A timer of ``kind`` (of the chat or agent ``subject``) now runs until ``deadline``."""
