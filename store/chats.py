@@ -135,9 +135,12 @@ def timeout_classification(tx, chat: dict) -> None:
         tx.q("UPDATE chats SET classification = ? WHERE id = ?", code, chat["id"])
 
 
-def call_refuses(tx, event: str) -> bool:
-    """Whether the acting agent's call refuses ``event`` now (``core.CALL_REFUSES``)."""
-    return is_on_call(tx, tx.agent) and event in core.CALL_REFUSES[tx.config("call-parks-chats")]
+def call_refuses(tx, event: str, on_call: bool | None = None) -> bool:
+    """Whether the acting agent's call refuses ``event`` now (``core.CALL_REFUSES``); ``on_call``:
+    whether it is on a call, when read already."""
+    if on_call is None:
+        on_call = is_on_call(tx, tx.agent)
+    return on_call and event in core.CALL_REFUSES[tx.config("call-parks-chats")]
 
 
 def own(tx, chat_id: str, doing: str) -> dict:
@@ -262,9 +265,12 @@ def is_on_call(tx, agent: str) -> bool:
 def activate(tx, chat_id):
     chat = own(tx, chat_id, "activate")
     core.step(chat_id, chat["state"], core.ACTIVATE)
-    if call_refuses(tx, core.ACTIVATE):
+    on_call, status = tx.q("SELECT on_call, status FROM agents WHERE id = ?", tx.agent).fetchone()
+    if call_refuses(tx, core.ACTIVATE, bool(on_call)):
         raise Refused(f"cannot activate {chat_id}: it is {chat['state']} and {tx.agent} is on a call")
-    other = active_item(tx, tx.agent)
+    # An agent whose status is its presence has no active item (its status is derived from its
+    # presence, call and active item, and ``db check`` holds the stored one to that).
+    other = None if status in core.PRESENCES else active_item(tx, tx.agent)
     if other is not None and other["id"] != chat_id:
         move(tx, other, core.PARK, "activate")
     move(tx, chat, core.ACTIVATE, "activate")

@@ -43,6 +43,63 @@ def _release(conn: sqlite3.Connection | None, close: list[sqlite3.Connection]) -
             each.close()
 
 
+class _Writing:
+    """``Engine._writing``: connect and begin (``Engine._start``) on entering; on leaving, finish
+    and commit, or roll back on an exception; an SQLite error either way is a database error."""
+
+    __slots__ = ("engine", "acting", "conn", "pooled", "tx")
+
+    def __init__(self, engine: "Engine", acting: bool):
+        self.engine, self.acting = engine, acting
+
+    def __enter__(self) -> Tx:
+        engine = self.engine
+        conn, status, self.pooled = engine._connect()
+        self.conn = conn
+        try:
+            self.tx = tx = engine._start(conn, status, self.acting)
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        return tx
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        conn = self.conn
+        if kind is None:
+            try:
+                self.tx.finish()
+                conn.execute("COMMIT")
+            except BaseException as failure:
+                self._failed(failure)
+                raise
+            try:
+                self.engine._committed(conn, self.pooled)
+            except sqlite3.Error as error:
+                self._close()
+                raise schema.database_error(self.engine.path, error) from None
+            if self.engine.connections is None:
+                self._close()
+            return False
+        self._failed(exc)
+        return False
+
+    def _failed(self, exc: BaseException) -> None:
+        """Roll back (the exception goes on: an SQLite error as a database error) and let go."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            exc = error
+        finally:
+            self._close()
+        if isinstance(exc, sqlite3.Error):
+            raise schema.database_error(self.engine.path, exc) from None
+
+    def _close(self) -> None:
+        if not self.pooled:
+            self.conn.close()
+
+
 class Result:
     """What a command returns: its value (a JSON-ready object) and the events it appended.
     (A plain class: a dataclass costs every start a millisecond to define.)"""
@@ -122,30 +179,18 @@ class Engine:
             agents.ensure(tx, self.agent, acting)
         return tx
 
-    @contextmanager
-    def _writing(self, acting: bool) -> Iterator[Tx]:
-        conn, status, pooled = self._connect()
-        try:
-            try:
-                tx = self._start(conn, status, acting)
-                yield tx
-                tx.finish()
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            if not (pooled and self.key in self.connections.wal):
-                schema.use_wal(conn, self.path)  # once the command has committed: see use_wal
-            if self.connections is not None:
-                self.connections.open[self.key] = (conn, schema.CURRENT)  # created or migrated now
-                self.connections.wal.add(self.key)
-                pooled = True
-        except sqlite3.Error as exc:
-            raise schema.database_error(self.path, exc) from None
-        finally:
-            if not pooled:
-                conn.close()
+    def _writing(self, acting: bool) -> ContextManager[Tx]:
+        """A command that changes something: its transaction, committed if it ends without an
+        exception, rolled back otherwise (a plain class: every command goes through it)."""
+        return _Writing(self, acting)
+
+    def _committed(self, conn: sqlite3.Connection, pooled: bool) -> None:
+        """After a command committed on ``conn``: its journal mode, and the connection kept."""
+        if not (pooled and self.key in self.connections.wal):
+            schema.use_wal(conn, self.path)  # once the command has committed: see use_wal
+        if self.connections is not None:
+            self.connections.open[self.key] = (conn, schema.CURRENT)  # created or migrated now
+            self.connections.wal.add(self.key)
 
     @contextmanager
     def _reading(self, acting: bool, rehearsal: bool) -> Iterator[Tx]:

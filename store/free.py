@@ -1,6 +1,6 @@
 """Free agents: who a queued chat may be presented to now, kept in ``agents.free``.
 
-Routing presents a chat only to an agent ``routing.not_presentable`` finds nothing against
+Routing presents a chat only to an agent ``routing.presentable`` finds nothing against
 (available, not on a call, no new, active or wrap-up chat, under its capacity).  Reading every
 agent's facts to find those would make each queued chat cost as much as the centre is big, so
 each agent's answer is kept in ``agents.free``: 1 free, 0 not, NULL not worked out yet (a row
@@ -9,7 +9,7 @@ The partial index ``idx_agents_free`` holds only the agents that may be free, in
 order (the one idle longest first): presentation reads those, never the busy ones.
 
 The condition is routing's own (``is_free``): a new reason not to present (a status that takes
-no chat) goes into ``routing.not_presentable`` and the flag follows it.  A command marks the
+no chat) goes into ``routing._why_not`` and the flag follows it.  A command marks the
 agents whose facts it changed (``Tx.event`` and ``Tx.touch`` do) and ``Tx.refresh_free`` works
 their flags out again before presenting and when the command ends; a change of the global
 ``max-chats`` works out every agent's.  Loading a state (snapshot restore, import) and the
@@ -109,7 +109,7 @@ def flag_and_active(row) -> tuple[int, str | None]:
 
 def is_free(agent: routing.AgentFacts) -> bool:
     """Whether a queued chat may be presented to the agent now: routing's rule, nothing else."""
-    return not routing.not_presentable(agent, True)
+    return routing.presentable(agent)
 
 
 def wrong_flags(rows) -> list[tuple[int, str]]:

@@ -24,7 +24,7 @@ The order:
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from .core import AVAILABLE, BREAK, LOGGED_OUT
 
@@ -83,20 +83,28 @@ def _away(agent: AgentFacts) -> str:
             if agent.presence == "not-responding" else f"it is {agent.presence}")
 
 
+def _why_not(agent: AgentFacts, auto_present: bool) -> Iterator[str]:
+    """Why a queued chat would not be presented to this agent, reason by reason."""
+    if not auto_present:
+        yield "auto-present is off"
+    if agent.presence != AVAILABLE:
+        yield _away(agent)
+    if agent.on_call:
+        yield "it is on a call"
+    if agent.busy_chat is not None:
+        yield f"it has {agent.busy_chat}"
+    if agent.open_chats >= agent.max_chats:
+        yield f"it is at capacity {agent.open_chats}/{agent.max_chats}"
+
+
 def not_presentable(agent: AgentFacts, auto_present: bool) -> list[str]:
     """Why a queued chat would not be presented to this agent: empty if it would."""
-    reasons = []
-    if not auto_present:
-        reasons.append("auto-present is off")
-    if agent.presence != AVAILABLE:
-        reasons.append(_away(agent))
-    if agent.on_call:
-        reasons.append("it is on a call")
-    if agent.busy_chat is not None:
-        reasons.append(f"it has {agent.busy_chat}")
-    if agent.open_chats >= agent.max_chats:
-        reasons.append(f"it is at capacity {agent.open_chats}/{agent.max_chats}")
-    return reasons
+    return list(_why_not(agent, auto_present))
+
+
+def presentable(agent: AgentFacts, auto_present: bool = True) -> bool:
+    """Whether a queued chat may be presented to this agent (no reason not to: the first found ends it)."""
+    return next(_why_not(agent, auto_present), None) is None
 
 
 def would_not_receive(agent: AgentFacts, queue: str, closing: bool = False) -> list[str]:
@@ -116,7 +124,7 @@ def would_not_receive(agent: AgentFacts, queue: str, closing: bool = False) -> l
 
 def free_agents(agents: list[AgentFacts], auto_present: bool) -> list[AgentFacts]:
     """The agents a chat may be presented to now, the one idle longest first."""
-    return sorted((a for a in agents if not not_presentable(a, auto_present)), key=agent_order)
+    return sorted((a for a in agents if presentable(a, auto_present)), key=agent_order)
 
 
 def pick(waiting: list[Waiting], agent: AgentFacts, mode: str = LONGEST_WAIT) -> Waiting | None:
