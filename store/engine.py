@@ -64,23 +64,19 @@ class _Writing:
         return tx
 
     def __exit__(self, kind, exc, tb) -> bool:
-        conn = self.conn
-        if kind is None:
-            try:
-                self.tx.finish()
-                conn.execute("COMMIT")
-            except BaseException as failure:
-                self._failed(failure)
-                raise
-            try:
-                self.engine._committed(conn, self.pooled)
-            except sqlite3.Error as error:
-                self._close()
-                raise schema.database_error(self.engine.path, error) from None
-            if self.engine.connections is None:
-                self._close()
+        if kind is not None:
+            self._failed(exc)
             return False
-        self._failed(exc)
+        engine = self.engine
+        try:
+            self.tx.finish()
+            self.conn.execute("COMMIT")
+            engine._committed(self.conn, self.pooled)  # (nothing left to roll back if it fails)
+        except BaseException as failure:
+            self._failed(failure)
+            raise
+        if engine.connections is None:
+            self._close()
         return False
 
     def _failed(self, exc: BaseException) -> None:

@@ -95,16 +95,16 @@ def flag_of(row) -> int:
 def flag_and_active(row) -> tuple[int, str | None]:
     """The flag a row of ``ONE_STATUS`` gives its agent, and the state of its active item
     (``active`` or ``active-wrapup``; None: none), from one pass over its open chats."""
-    open_states = states(row)
+    open_states = row[6].split(" ") if row[6] else ()
     busy = active = None
     for state in open_states:
         if state in core.BUSY_STATES:
             busy = state
             if state in core.ACTIVE_STATES:
                 active = state
-    free = is_free(routing.AgentFacts(row[0], row[1], bool(row[2]), busy, len(open_states),
-                                      _limit(row[5]) if row[3] is None else row[3], 0))
-    return int(free), active
+    limit = _limit(row[5]) if row[3] is None else row[3]
+    return int(routing.presentable(routing.AgentFacts(row[0], row[1], bool(row[2]), busy, len(open_states), limit, 0))), \
+        active
 
 
 def is_free(agent: routing.AgentFacts) -> bool:

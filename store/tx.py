@@ -32,11 +32,35 @@ _NAMES: dict[str, tuple[str, ...]] = {}  # a query's column names, for ``Tx.reco
 FREE_BATCH = 64
 _KINDS = clocks.kinds(chats.FIELDS)
 _KIND = {kind.name: kind for kind in _KINDS}
+_UNREAD = object()  # a config value not decoded yet
 _INSERT_EVENT = "INSERT INTO events (at_ms, agent, chat, from_state, to_state, cause, queue) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
 class Tx:
     """The state of one command's transaction: the connection, the time, the events."""
+
+    # How every transaction starts, for what no command changes in place: class attributes, so
+    # a transaction sets only what is its own.
+    due = False  # whether a timer may have become due since the last settle
+    finished = False
+    # Agents whose facts changed since the last presentation; None: look at every agent (the
+    # first presentation of a command, after a chat joined a queue, after a config change).
+    touched: set[str] | None = None
+    _config: dict[tuple[str, str], str] | None = None  # the config table, read once when needed
+    # While settling (None otherwise), what is written once the timers have run out:
+    # the events (numbered here as AUTOINCREMENT would number them) and each agent's
+    # last activity; and the queue's head, read ahead in presentation order.
+    _events: list[tuple] | None = None
+    _next_seq: int | None = None
+    _idle_since: dict[str, int] | None = None
+    _head: list[dict] | None = None
+    _head_whole = False  # the head read ahead is the whole queue
+    _membership: bool | None = None  # whether any agent_queues row exists (None: not known)
+    # While settling (None otherwise): the subjects (chat ids) changed since their due rows were
+    # read, and the timers started that are due already (merged in at their place).
+    _dirty: set[str] | None = None
+    _fresh: list[tuple] | None = None
+    _fresh_bound: tuple | None = None
 
     def __init__(self, conn: sqlite3.Connection, wall_ms: int, agent: str):
         conn.row_factory = sqlite3.Row
@@ -56,14 +80,8 @@ class Tx:
         self.offset = offset
         self.stored_clock = (mode, now_ms, offset)
         self.now = clock_now(mode, now_ms, offset, wall_ms)
-        self.due = False  # whether a timer may have become due since the last settle
         self.at = self.now  # the instant being applied (a timer's deadline while settling)
-        self._config: dict[tuple[str, str], str] | None = None
         self._values: dict[tuple[str, str | None], object] = {}  # config values, decoded once
-        self.finished = False
-        # Agents whose facts changed since the last presentation; None: look at every agent (the
-        # first presentation of a command, after a chat joined a queue, after a config change).
-        self.touched: set[str] | None = None
         # Whether a chat may be queued: False only when known that none is (so presentation
         # needs no query at all); None when not known yet.
         self.queued: bool | None = bool(queued)
@@ -80,23 +98,9 @@ class Tx:
         # the same instant again (a timer's expiry, then a presentation to the agent it freed;
         # a command at the instant of the agent's last one) writes nothing.
         self._activity: dict[str, int] = {agent: activity} if self.agent_exists else {}
-        # While settling (None otherwise), what is written once the timers have run out:
-        # the events (numbered here as AUTOINCREMENT would number them) and each agent's
-        # last activity; and the queue's head, read ahead in presentation order.
-        self._events: list[tuple] | None = None
-        self._next_seq: int | None = None
-        self._idle_since: dict[str, int] | None = None
-        self._head: list[dict] | None = None
-        self._head_whole = False  # the head read ahead is the whole queue
-        self._membership: bool | None = None  # whether any agent_queues row exists (None: not known)
         self._status_pending: dict[str, str] = {}  # agent → the cause of a move that may change its status
         # Agents whose kept free flag (``free``) may be out of date; None: every agent's.
         self._stale: set[str] | None = set()
-        # While settling (None otherwise): the subjects (chat ids) changed since their due rows were
-        # read, and the timers started that are due already (merged in at their place).
-        self._dirty: set[str] | None = None
-        self._fresh: list[tuple] | None = None
-        self._fresh_bound: tuple | None = None
 
     def q(self, sql: str, *params) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -132,12 +136,11 @@ class Tx:
         self.finished = True
 
     def config(self, name: str, queue: str | None = None):
-        try:
-            return self._values[name, queue]
-        except KeyError:
-            pass
+        value = self._values.get((name, queue), _UNREAD)
+        if value is not _UNREAD:
+            return value
         if self._config is None:
-            self._config = {(row["queue"], row["key"]): row["value"] for row in self.q("SELECT * FROM config")}
+            self._config = {(q, key): value for q, key, value in self._plain.execute("SELECT queue, key, value FROM config")}
         k = cfg.KEYS[name]
         stored = self._config.get((queue, name)) if queue is not None and k.per_queue else None
         if stored is None:
@@ -256,16 +259,17 @@ class Tx:
         presentation takes from here) is written once at the end, with executemany."""
         bound = self._no_due_before
         firsts = None
-        if self._due_unread and self.now > self.stored_clock[1] and bound is not False:
-            # The clock moved on: the stored timers' first deadlines, with those this command set.
-            self._due_unread = False
-            firsts = self._plain.execute(clocks.FIRSTS).fetchone()
-            first = min((f for f in firsts if f is not None), default=None)
-            if first is not None and (bound is None or first < bound):
-                bound = self._no_due_before = first
-        if bound is None or (bound is not False and bound > self.now):
-            self.due = False  # no timer is due: nothing to look for
-            return
+        if bound is not False:
+            if self._due_unread and self.now > self.stored_clock[1]:
+                # The clock moved on: the stored timers' first deadlines, with those this command set.
+                self._due_unread = False
+                firsts = self._plain.execute(clocks.FIRSTS).fetchone()
+                first = min((f for f in firsts if f is not None), default=None)
+                if first is not None and (bound is None or first < bound):
+                    bound = self._no_due_before = first
+            if bound is None or bound > self.now:
+                self.due = False  # no timer is due: nothing to look for
+                return
         self._events, self._idle_since, self._head = [], {}, []
         self._dirty, self._fresh = set(), []
         try:
@@ -307,6 +311,8 @@ class Tx:
                         n += 1
                         heapq.heappush(merged, (order, n, kind, None, subject))
                     self._fresh.clear()
+                if last is None:
+                    break  # every due timer was read whole, and those started since joined the merge
             if self._events:
                 self.conn.executemany(
                     "INSERT INTO events (seq, at_ms, agent, chat, from_state, to_state, cause, queue)"

@@ -174,6 +174,11 @@ def _request(conn: socket.socket) -> tuple[dict | None, list[int]]:
     data, fds, size = b"", [], 0
     try:
         data, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+        while data and len(data) < 8:  # a loaded machine may hand over even the length in pieces
+            more = conn.recv(1 << 20)
+            if not more:
+                break
+            data += more
         size = int(data[:8]) + 8 if len(data) >= 8 and data[:8].isdigit() else 0
         while data and len(data) < size:
             more = conn.recv(1 << 20)

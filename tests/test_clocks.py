@@ -404,3 +404,29 @@ def test_timeline_marks_a_break_past_its_limit(cm):
     assert "! a break past its limit" in text and "a reply alert" not in text
     cm.ok("timeline", "-o", str(cm.db.parent / "t.svg"))
     assert f"agent-1: a break past its limit at {at(30 * 60)}" in (cm.db.parent / "t.svg").read_text()
+
+
+def test_more_timers_due_than_one_read_takes_run_out_in_time_order(cm, tmp_path):
+    """One late settle with more wrap-up timers due than one read takes (``clocks.BATCH``) and
+    customers' patience interleaved: every timer runs out at its own instant, in time order,
+    across reads."""
+    from chatemu.store import clocks
+
+    n, m = clocks.BATCH + 40, 60
+    lines = ["clock set 2026-01-05T09:00:00Z"]
+    for i in range(n):
+        lines += [f"--agent a{i} agent login", f"--agent a{i} chat new --inbox --id W{i}",
+                  f"--agent a{i} chat activate W{i}", f"chat end W{i}", "clock advance 1s"]
+    # These wait (nothing is presented), each giving up between two wrap-ups' ends.
+    lines += ["config set auto-present off"] + [f"chat new --id P{i} --patience {57 + 9 * i}s" for i in range(m)]
+    script = tmp_path / "many.chatemu"
+    script.write_text("".join(f"{line}\n" for line in lines))
+    cm.ok("run", "--quiet", str(script))
+    cm.ok("clock", "advance", "2h")
+    chats = {c["id"]: c for c in cm.js("chat", "list", "--all")}
+    assert {chats[f"W{i}"]["closed_reason"] for i in range(n)} == {"wrapup-expired"}
+    assert {chats[f"P{i}"]["closed_reason"] for i in range(m)} == {"abandoned"}
+    closing = [e for e in cm.js("events") if e["to"] == "closed"]
+    assert len(closing) == n + m
+    assert [e["at"] for e in closing] == sorted(e["at"] for e in closing)
+    clean(cm)
