@@ -284,19 +284,55 @@ def database_error(path: str, exc: sqlite3.Error) -> DatabaseError:
 
 
 def migrate(conn: sqlite3.Connection, now_ms: int) -> None:
-    """Apply pending migrations; the caller holds a ``BEGIN IMMEDIATE`` transaction."""
+    """Apply pending migrations; the caller holds a ``BEGIN IMMEDIATE`` transaction.  An empty
+    database gets at once what every migration makes (``made_new``)."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:  # another chatemu upgraded it while we waited
         raise DatabaseError(f"database has schema version {version}, newer than this chatemu's {SCHEMA_VERSION}")
     if version == SCHEMA_VERSION:
         return
-    import sqlite_utils
-
-    db = sqlite_utils.Database(conn)
-    migrations = _migrations(sqlite_utils, now_ms)
-    migrations.apply(db)
+    if version == 0 and conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone() is None:
+        for sql, params in made_new():
+            conn.execute(sql, params)
+        conn.execute("UPDATE meta SET now_ms = ? WHERE id = 1", (now_ms,))  # the new clock's instant
+    else:
+        _apply_migrations(conn, now_ms)
     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _apply_migrations(conn: sqlite3.Connection, now_ms: int) -> None:
+    import sqlite_utils
+
+    _migrations(sqlite_utils, now_ms).apply(sqlite_utils.Database(conn))
+
+
+_MADE_NEW: list[tuple[str, tuple]] | None = None
+
+
+def made_new() -> list[tuple[str, tuple]]:
+    """The statements that make an empty database what every migration makes of it, found once
+    per process by running the migrations on an empty database in memory: its tables, indexes
+    and the rest, in the order they were made (their SQL as the migrations left it), then its
+    rows (the clock's at instant 0).  Migrating a new database costs a few hundred statements
+    (the migrations read the schema as they go); these are a few dozen."""
+    global _MADE_NEW
+    if _MADE_NEW is None:
+        conn = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            conn.execute("BEGIN")
+            _apply_migrations(conn, 0)
+            conn.execute("COMMIT")
+            made = [(sql, ()) for (sql,) in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND substr(name, 1, 7) != 'sqlite_' ORDER BY rowid")]
+            for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid").fetchall():
+                quoted = '"' + table.replace('"', '""') + '"'
+                made += [(f"INSERT INTO {quoted} VALUES ({', '.join('?' * len(row))})", row)
+                         for row in conn.execute(f"SELECT * FROM {quoted} ORDER BY rowid")]
+        finally:
+            conn.close()
+        _MADE_NEW = made
+    return _MADE_NEW
 
 
 def _migrations(sqlite_utils, now_ms: int):

@@ -62,7 +62,9 @@ def _warm() -> None:
                  "settings", "stats", "templates", "timeline"):
         importlib.import_module(f"chatemu.cli.{name}")
     for word in app.ORDER:
-        app._slim_command(word)
+        group = getattr(app._slim_command(word), "commands", {}).get(word)
+        for sub in getattr(group, "commands", ()):
+            app._slim_command(word, sub)  # what a command line of a group builds: each of its commands
     app.root_command()
     saved = (os.environ.copy(), sys.stdout, sys.stderr)
     with tempfile.TemporaryDirectory() as folder:

@@ -590,3 +590,36 @@ def test_v6_upgrade_keeps_every_row_and_adds_empty_webhook_tables(v6, tmp_path):
     text = cm.run("export", "-").out
     assert "webhook" not in text
     reimported(tmp_path, text)
+
+
+def test_a_new_database_is_what_every_migration_makes(tmp_path):
+    """A new database gets at once the schema and rows that running every migration on an
+    empty one gives (``schema.made_new``): the same tables, indexes and SQL, the same rows,
+    the same versions; only the clock's instant is the new database's own."""
+    made = sqlite3.connect(":memory:", isolation_level=None)
+    made.execute("BEGIN")
+    schema._apply_migrations(made, 0)
+    made.execute("COMMIT")
+    db = tmp_path / "new.db"
+    Chatemu(db).ok("chat", "list")
+    assert not db.exists()  # a read leaves no file
+    Chatemu(db).ok("config", "set", "wrapup", "45s")
+    new = sqlite3.connect(db)
+    master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+    assert new.execute(master).fetchall() == made.execute(master).fetchall()
+    tables = [name for (name,) in made.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert "meta" in tables and "_sqlite_migrations" in tables
+    for table in tables:
+        columns = "name" if table == "_sqlite_migrations" else "*"  # (applied_at: when they ran)
+        rows = f'SELECT {columns} FROM "{table}" ORDER BY rowid'
+        found, expected = new.execute(rows).fetchall(), made.execute(rows).fetchall()
+        if table == "meta":
+            assert [r[:2] + r[3:] for r in found] == [r[:2] + r[3:] for r in expected]
+        elif table == "config":
+            assert found == expected + [("", "wrapup", "45000")]
+        else:
+            assert found == expected, table
+    for pragma in ("user_version", "application_id"):
+        assert new.execute(f"PRAGMA {pragma}").fetchone() == (getattr(schema, "SCHEMA_VERSION" if pragma ==
+                                                                       "user_version" else "APPLICATION_ID"),)
+    assert Chatemu(db).run("db", "check").code == 0
