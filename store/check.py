@@ -886,7 +886,8 @@ class _Checker:
                 f"SELECT id, state, {column} FROM chats WHERE {column} IS NOT NULL"
                 f" AND (state NOT IN {_in(states)} OR NOT (typeof({column}) = 'integer'"
                 f" AND {column} BETWEEN {MIN_MS} AND {MAX_MS}) OR {column} <= ?) ORDER BY number",
-                lambda chat, state, deadline, kind=kind: f"chat {_name(chat)}: {state} with a {kind} timer"
+                lambda chat, state, deadline, kind=kind: f"chat {_name(chat)}: {state} with"
+                f" {'an' if kind[0] in 'aeiou' else 'a'} {kind} timer"
                 f" ending {_time(deadline)}: it runs only while {' or '.join(core.TIMER_STATES[kind])},"
                 " and not past the stored clock",
                 now if now is not None else MAX_MS + 1,

@@ -122,13 +122,16 @@ class Tx:
         return self.conn.execute(f"SELECT EXISTS ({sql})", params).fetchone()[0] == 1
 
     def finish(self) -> None:
-        """After the command: settle what it made due, present, store the clock."""
+        """After the command: settle what it made due, present (and settle what presenting made
+        due: an offer that times out at once), store the clock."""
         if self.finished:
             return
         self.flush_status()
         if self.due:
             self.settle()
         self.present()
+        if self.due:
+            self.settle()  # (settling presents after each timer it runs out)
         self.refresh_free()
         clock = (self.mode, self.now, self.offset)
         if clock != self.stored_clock:

@@ -79,9 +79,9 @@ def test_the_history_is_clean_and_holds_every_clock(clean_db):
 
 
 @pytest.mark.parametrize("sql,expected", [
-    ("UPDATE chats SET offer_deadline_ms = 9999999999999 WHERE id = 'C1'", "with a offer timer"),
+    ("UPDATE chats SET offer_deadline_ms = 9999999999999 WHERE id = 'C1'", "with an offer timer"),
     ("UPDATE chats SET patience_deadline_ms = 9999999999999 WHERE id = 'C1'", "with a patience timer"),
-    ("UPDATE chats SET idle_deadline_ms = 9999999999999 WHERE id = 'C2'", "with a idle timer"),
+    ("UPDATE chats SET idle_deadline_ms = 9999999999999 WHERE id = 'C2'", "with an idle timer"),
     ("UPDATE chats SET idle_deadline_ms = 1 WHERE id = 'C1'", "not past the stored clock"),
     ("UPDATE chats SET alerting_since_ms = 1767603600000 WHERE id = 'C2'", "reply alert that does not fit"),
     ("UPDATE chats SET alert_deadline_ms = 9999999999999 WHERE id = 'C1'", "reply alert that does not fit"),

@@ -430,3 +430,19 @@ def test_more_timers_due_than_one_read_takes_run_out_in_time_order(cm, tmp_path)
     assert len(closing) == n + m
     assert [e["at"] for e in closing] == sorted(e["at"] for e in closing)
     clean(cm)
+
+
+def test_an_offer_timeout_of_zero_runs_out_in_the_command_that_presents(cm):
+    """An offer that times out the instant it is made runs out within the command that made it:
+    nothing is left due at the stored clock for a later command to find (or to miss)."""
+    cm.ok("config", "set", "offer-timeout", "0s")
+    cm.ok("agent", "logout")
+    cm.ok("chat", "new", "--customer", "Ann")  # C1 queued: nobody is logged in
+    cm.ok("agent", "login")  # C1 presented to agent-1, and its offer runs out at once
+    clean(cm)
+    assert cm.chat("C1")["state"] == "queued"
+    assert cm.js("agent", "status", "agent-1")["status"] == "not-responding"
+    assert moves(cm, "offer-timeout") == [(at(0), "C1", "agent-1", "new", "queued"),
+                                          (at(0), None, "agent-1", "available", "not-responding")]
+    done = cm.run("chat", "activate", "C1")
+    assert done.code == 3 and "queued" in done.err
