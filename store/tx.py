@@ -162,6 +162,11 @@ class Tx:
         self._no_due_before = False
         self.next_chat = None
 
+    def timers_unknown(self) -> None:
+        """Look for due timers whatever the clock (a state an older chatemu left may hold one)."""
+        self._no_due_before = False
+        self._due_unread = False
+
     def event(self, agent, chat, from_state, to_state, cause, queue: str | None = None) -> None:
         """Log a change, and add it to what the command shows (``appended``: every event the
         command caused, a chat's or an agent's).  ``queue``: a chat's queue after the change."""

@@ -1,7 +1,8 @@
 """Schema version 10: the queue's index by queue holds only the queued chats, and the events'
 index by chat only the chats' events, so a chat moving inside an inbox (park, activate) and an
 agent's status event write no entry in them.  Counted with SQLite's ``dbstat`` (the cells of
-each index's leaf pages); a database of an older schema gets the same indexes when it upgrades."""
+each index's leaf pages); a database of an older schema gets the same indexes when it upgrades,
+and its first command looks for due timers whatever the clock."""
 
 from __future__ import annotations
 
@@ -81,3 +82,24 @@ def test_a_schema_7_database_upgrades_to_the_same_indexes_as_a_new_one(tmp_path)
     queued = count(old, "SELECT count(*) FROM chats WHERE state = 'queued'")
     assert queued and entries(old, "idx_chats_queue_by_name") == queued
     assert Chatemu(old).run("db", "check").code == 0
+
+
+def test_the_upgrade_runs_out_a_timer_an_older_chatemu_left_due(cm):
+    """An older chatemu could leave a timer due at its stored clock (an offer that timed out the
+    instant it was made): the first command after the upgrade runs it out, clock moved or not."""
+    cm.ok("clock", "set", "2026-01-05T09:00:00Z")
+    cm.ok("config", "set", "offer-timeout", "30s")
+    cm.ok("chat", "new", "--customer", "ann")  # C1 offered to agent-1
+    conn = sqlite3.connect(cm.db)
+    try:  # as schema 9 left it: the offer due at the stored clock
+        (table,) = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
+        conn.execute(f"DELETE FROM {table} WHERE name = '0010_lean_indexes'")
+        conn.execute("UPDATE chats SET offer_deadline_ms = (SELECT now_ms FROM meta) WHERE id = 'C1'")
+        conn.execute("PRAGMA user_version = 9")
+        conn.commit()
+    finally:
+        conn.close()
+    cm.ok("clock", "advance", "0s")
+    assert cm.ok("chat", "show", "C1", "--json").json["state"] == "queued"
+    assert cm.run("db", "check").code == 0
