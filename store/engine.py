@@ -167,15 +167,11 @@ class Engine:
         """Under the write lock: upgrade an older schema, settle what is due, and create the
         acting agent if it is new."""
         conn.execute("BEGIN IMMEDIATE")
-        tx = None
         if status != schema.CURRENT:
             schema.migrate(conn, self.wall())
-            if status == schema.OLD:
-                # An older chatemu's state: what it left due is looked for, whatever the clock.
-                tx = Tx(conn, self.wall(), self.agent)
-                tx.timers_unknown()
-        if tx is None:
-            tx = Tx(conn, self.wall(), self.agent)
+        tx = Tx(conn, self.wall(), self.agent)
+        if status == schema.OLD:
+            tx.timers_unknown()  # an older chatemu's state: what it left due is looked for, whatever the clock
         tx.settle()
         if acting:
             agents.ensure(tx, self.agent, acting)

@@ -93,9 +93,9 @@ def flag_of(row) -> int:
 
 
 def flag_and_active(row) -> tuple[int, str | None]:
-    """The flag a row of ``ONE_STATUS`` gives its agent, and the state of its active item
-    (``active`` or ``active-wrapup``; None: none), from one pass over its open chats."""
-    open_states = row[6].split(" ") if row[6] else ()
+    """The flag a row of ``ONE``, ``ONE_STATUS`` or ``FLAGS`` gives its agent, and the state of its
+    active item (``active`` or ``active-wrapup``; None: none), from one pass over its open chats."""
+    open_states = states(row)
     busy = active = None
     for state in open_states:
         if state in core.BUSY_STATES:
@@ -103,8 +103,7 @@ def flag_and_active(row) -> tuple[int, str | None]:
             if state in core.ACTIVE_STATES:
                 active = state
     limit = _limit(row[5]) if row[3] is None else row[3]
-    return int(routing.presentable(routing.AgentFacts(row[0], row[1], bool(row[2]), busy, len(open_states), limit, 0))), \
-        active
+    return int(is_free(routing.AgentFacts(row[0], row[1], bool(row[2]), busy, len(open_states), limit, 0))), active
 
 
 def is_free(agent: routing.AgentFacts) -> bool:

@@ -228,11 +228,9 @@ class Tx:
         if found is None:
             return
         flag, active = free_agents.flag_and_active(found)
+        flag = self._flag(found, flag)
         stored = found[7]
         derived = core.agent_status(found[1], bool(found[2]), active)
-        self._worked_out(agent)
-        if found[4] == flag:
-            flag = None  # the flag kept is right
         if derived != stored:
             if flag is None:
                 self.q("UPDATE agents SET status = ?, status_since_ms = ? WHERE id = ?", derived, self.at, agent)
@@ -539,11 +537,12 @@ class Tx:
             rows = self._plain.execute(free_agents.FLAGS.format(where=where), chunk).fetchall()
             free_agents.set_flags(self.conn, free_agents.wrong_flags(rows))
 
-    def _flag(self, row) -> int | None:
-        """The free flag a row of ``free.ONE`` gives its agent, when it is not the one kept (None:
-        it is); the agent's flag is worked out as of now."""
+    def _flag(self, row, flag: int | None = None) -> int | None:
+        """The free flag a row of ``free.ONE`` gives its agent (``flag``: worked out from it
+        already), when it is not the one kept (None: it is); the agent's flag is worked out as of now."""
         self._worked_out(row[0])
-        flag = free_agents.flag_of(row)
+        if flag is None:
+            flag = free_agents.flag_of(row)
         return None if row[4] == flag else flag
 
     def _worked_out(self, agent: str) -> None:
