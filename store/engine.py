@@ -171,7 +171,7 @@ class Engine:
             schema.migrate(conn, self.wall())
         tx = Tx(conn, self.wall(), self.agent)
         if status == schema.OLD:
-            tx.timers_unknown()  # an older chatemu's state: what it left due is looked for, whatever the clock
+            tx.timers_unknown()  # what an older chatemu left due is looked for, whatever the clock
         tx.settle()
         if acting:
             agents.ensure(tx, self.agent, acting)

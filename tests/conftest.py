@@ -234,6 +234,24 @@ class Chatemu:
             conn.close()
 
 
+def as_older_schema(db, version: int, migration: str, *statements: str) -> None:
+    """Make the database at ``db`` what schema ``version`` left: ``migration`` not applied
+    (its record gone) and ``statements`` run, to undo what it did."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        (table,) = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
+        conn.execute(f"DELETE FROM {table} WHERE name = ?", (migration,))
+        for statement in statements:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+        conn.commit()
+    finally:
+        conn.close()
+
+
 def logical_state(path) -> tuple[str, list] | None:
     """What a chatemu database file holds, read without writing: its state (every table but the
     journal of refusals, as ``Chatemu.dump``) and its journal's rows; None if it cannot be read so."""

@@ -12,6 +12,7 @@ import pytest
 from chatemu.store import free, routing
 from chatemu.store.engine import Connections, Engine
 from chatemu.store.errors import ChatemuError
+from conftest import as_older_schema
 
 
 class Centre:
@@ -265,17 +266,8 @@ WORKED_OUT = {"agent-1": 1, "agent-2": 0, "agent-3": 0}
 
 def test_an_older_database_gets_its_flags_worked_out_by_the_upgrade(cm):
     three_agents(cm)
-    conn = sqlite3.connect(cm.db)
-    try:  # as the schema was before the flag
-        (table,) = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
-        conn.execute(f"DELETE FROM {table} WHERE name = '0009_free_agents'")
-        conn.execute("DROP INDEX idx_agents_free")
-        conn.execute("ALTER TABLE agents DROP COLUMN free")
-        conn.execute("PRAGMA user_version = 7")
-        conn.commit()
-    finally:
-        conn.close()
+    as_older_schema(cm.db, 7, "0009_free_agents",  # as the schema was before the flag
+                    "DROP INDEX idx_agents_free", "ALTER TABLE agents DROP COLUMN free")
     cm.ok("clock", "advance", "0s")
     assert kept_flags(cm.db) == WORKED_OUT
     assert cm.run("db", "check").code == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Chatemu
+from conftest import Chatemu, as_older_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -90,16 +90,8 @@ def test_the_upgrade_runs_out_a_timer_an_older_chatemu_left_due(cm):
     cm.ok("clock", "set", "2026-01-05T09:00:00Z")
     cm.ok("config", "set", "offer-timeout", "30s")
     cm.ok("chat", "new", "--customer", "ann")  # C1 offered to agent-1
-    conn = sqlite3.connect(cm.db)
-    try:  # as schema 9 left it: the offer due at the stored clock
-        (table,) = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%migrations%'")]
-        conn.execute(f"DELETE FROM {table} WHERE name = '0010_lean_indexes'")
-        conn.execute("UPDATE chats SET offer_deadline_ms = (SELECT now_ms FROM meta) WHERE id = 'C1'")
-        conn.execute("PRAGMA user_version = 9")
-        conn.commit()
-    finally:
-        conn.close()
+    as_older_schema(cm.db, 9, "0010_lean_indexes",  # as schema 9 left it: the offer due at the stored clock
+                    "UPDATE chats SET offer_deadline_ms = (SELECT now_ms FROM meta) WHERE id = 'C1'")
     cm.ok("clock", "advance", "0s")
     assert cm.ok("chat", "show", "C1", "--json").json["state"] == "queued"
     assert cm.run("db", "check").code == 0
