@@ -296,7 +296,9 @@ class Server:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.connect(self.path)
                 request = encode({"argv": argv, "env": env, "cwd": str(cwd or os.getcwd()), "umask": umask})
-                conn.sendall(request[socket.send_fds(conn, [request], [f.fileno() for f in files]):])
+                sent = socket.send_fds(conn, [request], [f.fileno() for f in files])
+                if sent < len(request):  # never an empty send: the command may have ended and its
+                    conn.sendall(request[sent:])  # connection closed already, which would fail it
                 pid, code = answers(conn, timeout, argv)
             out, err = (self._text(f) for f in files[1:])
             return code, out, err

@@ -38,7 +38,9 @@ def main(real: str, startup: dict) -> None:
     data = marshal.dumps(request)
     data = b"%08d" % len(data) + data  # as forkserver.encode writes it
     fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))
-    conn.sendall(data[conn.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)]):])
+    sent = conn.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+    if sent < len(data):  # never an empty send: the command may have ended and closed the connection
+        conn.sendall(data[sent:])
     data = b""
     while b"\n" not in data:
         data += conn.recv(64) or sys.exit(70)

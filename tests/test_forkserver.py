@@ -45,3 +45,30 @@ def test_a_script_gives_the_same_output_through_the_shim_as_with_the_installed_c
 
 def test_the_shim_is_what_scripts_run():
     assert script_chatemu() != CHATEMU or os.environ.get("CHATEMU_TEST_EXEC")
+
+
+@pytest.mark.skipif(bool(os.environ.get("CHATEMU_TEST_EXEC")), reason="every command line is exec'd already")
+def test_a_caller_held_back_until_its_command_has_ended_still_gets_its_answer(monkeypatch, tmp_path):
+    """On a loaded machine the caller may be descheduled right after sending its request, until
+    the command has run, answered and the server has closed the connection: the caller must not
+    then write to the closed connection."""
+    import socket
+    import time
+
+    from conftest import _fork_server
+
+    real = socket.send_fds
+
+    def held_back(sock, buffers, fds, *args):
+        sent = real(sock, buffers, fds, *args)
+        sock.settimeout(30)
+        while sock.recv(64, socket.MSG_PEEK).count(b"\n") < 2:  # both answers: the server is done
+            pass
+        time.sleep(0.2)  # and it closes the connection just after the second
+        return sent
+
+    monkeypatch.setattr(socket, "send_fds", held_back)
+    env = {**os.environ, "CHATEMU_DB": str(tmp_path / "c.db"), "NO_COLOR": "1"}
+    code, out, err = _fork_server().run([CHATEMU, "chat", "new"], env, None, 60)
+    assert (code, err) == (0, ""), err
+    assert "C1" in out
