@@ -129,6 +129,25 @@ def script_chatemu() -> str:
     return os.path.join(_fork_server().shim_folder, "chatemu")
 
 
+def close_ended(child) -> None:
+    """Close a pexpect child whose output has ended (EOF read): wait for its exit status first,
+    then close its terminal without ptyprocess's fixed pause (0.1 s) for a process that might
+    still be running, which this one no longer is."""
+    child.wait()
+    child.ptyproc.delayafterclose = 0
+    child.close()
+
+
+@functools.lru_cache(maxsize=None)
+def tls():
+    """One TLS context for every HTTP client of a test process (``verify=tls()``).  httpx builds
+    one per client otherwise, loading the whole CA store each time (tens of milliseconds); the
+    tests speak plain HTTP over loopback, so it is never used for a handshake anyway."""
+    import ssl
+
+    return ssl.create_default_context()
+
+
 @functools.lru_cache(maxsize=None)
 def _fork_server():
     from forkserver import Server

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHATEMU, START, Chatemu
+from conftest import CHATEMU, START, Chatemu, script_env
 from test_narrow_tables import screen_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -468,7 +468,8 @@ def _bash_cases(cases, env) -> list[list[str]]:
         array = " ".join(shlex.quote(word) for word in ["chatemu", *words])
         lines.append(f'COMP_WORDS=({array}); COMP_CWORD={len(words)}; COMPREPLY=(); _chatemu; '
                      'printf "%s," "${COMPREPLY[@]}"; echo')
-    done = subprocess.run(["bash", "-c", "\n".join(lines)], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(["bash", "-c", "\n".join(lines)], capture_output=True, text=True, env=script_env(env),
+                          timeout=60)
     assert done.returncode == 0 and done.stderr == "", done
     return [[word for word in line.split(",") if word] for line in done.stdout.splitlines()]
 
@@ -524,11 +525,11 @@ def test_zsh_completion_is_valid_and_completes(chats, tmp_path):
     lines.append("words=(chatemu chat new --q); CURRENT=$#words; _chatemu")
     lines.append('print -r -- "${described[-1]}"')
     lines.append("print -r -- $PATH")
-    done = subprocess.run(["zsh", "-f", "-c", "\n".join(lines)], capture_output=True, text=True, env=chats.env,
-                          timeout=60)
+    env = script_env(chats.env)
+    done = subprocess.run(["zsh", "-f", "-c", "\n".join(lines)], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done
     out = done.stdout.splitlines()
-    assert out[-1] == chats.env["PATH"]  # the script leaves the shell's variables alone
+    assert out[-1] == env["PATH"]  # the script leaves the shell's variables alone
     assert "--queue  -- The queue the chat waits in" in out[-2].split(","), out[-2]  # descriptions shown
     for (words, expected), line in zip(CASES, out):
         prefix = words[-1]
@@ -546,7 +547,7 @@ def test_fish_completion_is_valid_and_completes(chats, tmp_path):
         lines.append(f"echo (complete -C {shlex.quote(line)} | string join \\x1f)")
     lines.append("echo (complete -C 'chatemu chat new --q' | string join \\x1f)")
     done = subprocess.run(["fish", "--no-config", "-c", "\n".join(lines)], capture_output=True, text=True,
-                          env=chats.env, timeout=60)
+                          env=script_env(chats.env), timeout=60)
     assert done.returncode == 0, done
     out = done.stdout.split("\n")
     assert len(out) == len(CASES) + 2, done.stdout

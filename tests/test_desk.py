@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import START, Chatemu
+from conftest import START, Chatemu, tls
 from test_serve import start_server, stop
 
 CHROMIUM = os.environ.get("CHATEMU_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -106,7 +106,7 @@ def wait_until(page, script: str, arg=None, timeout: float = 5.0) -> float:
 @pytest.mark.parametrize("page", ["/ns/demo/desk", "/ns/demo/room", "/"])
 def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, page):
     url, _ = server
-    answer = httpx.get(url + page)
+    answer = httpx.get(url + page, verify=tls())
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert answer.headers["content-security-policy"] == CSP
     assert answer.headers["x-content-type-options"] == "nosniff"
@@ -115,10 +115,10 @@ def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, p
     assert "<style" not in html and " style=" not in html and not re.search(r"\son[a-z]+=", html)
     assert html.count("<script") == 1
     for name, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
-        found = httpx.get(f"{url}/static/{name}")
+        found = httpx.get(f"{url}/static/{name}", verify=tls())
         assert found.status_code == 200 and found.headers["content-type"].startswith(kind)
         assert found.headers["x-content-type-options"] == "nosniff"
-    assert "innerHTML" not in httpx.get(f"{url}/static/app.js").text
+    assert "innerHTML" not in httpx.get(f"{url}/static/app.js", verify=tls()).text
 
 
 @pytest.mark.parametrize("path", ["/static/pages.py", "/static/..%2fpages.py", "/static/desk.html",
@@ -126,7 +126,7 @@ def test_the_pages_carry_a_strict_policy_and_no_inline_script_or_style(server, p
                                   "/ns/demo/nothing"])
 def test_nothing_else_is_served(server, path):
     url, _ = server
-    answer = httpx.get(url + path)
+    answer = httpx.get(url + path, verify=tls())
     assert answer.status_code in (400, 404), (path, answer.status_code)
     assert answer.headers["content-type"] == "application/problem+json"
 

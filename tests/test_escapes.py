@@ -21,7 +21,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import CHATEMU, Chatemu
+from conftest import CHATEMU, Chatemu, close_ended
 
 from chatemu.cli.render import escape_controls
 
@@ -98,7 +98,7 @@ def on_terminal(cm: Chatemu, *args: str, code: int = 0) -> str:
     """What ``chatemu ARGS`` writes to a terminal (stdout and stderr), checked inert."""
     child = spawn(cm, *args)
     child.expect(pexpect.EOF)
-    child.close()
+    close_ended(child)
     out = child.logfile_read.getvalue()
     assert child.exitstatus == code, out
     return inert(out, terminal=True)

@@ -14,7 +14,7 @@ import re
 import pexpect
 import pytest
 
-from conftest import CHATEMU, Chatemu
+from conftest import CHATEMU, Chatemu, close_ended
 
 SCENARIO = """\
 clock set 2026-01-05T09:00:00Z
@@ -135,7 +135,7 @@ def on_terminal(cm, columns: int, *args: str) -> str:
     env["TERM"] = "xterm-256color"
     child = pexpect.spawn(CHATEMU, list(args), env=env, dimensions=(50, columns), encoding="utf-8", timeout=30)
     shown = child.read()
-    child.close()
+    close_ended(child)
     assert child.exitstatus == 0, shown
     return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown).replace("\r\n", "\n")
 

@@ -17,13 +17,13 @@ import time
 import httpx
 from test_serve import start_server, stop
 
-from conftest import START, Chatemu
+from conftest import START, Chatemu, tls
 
 
 def test_a_chat_request_waits_for_another_process_writer_without_holding_up_the_server(tmp_path):
     proc, url = start_server("--data-dir", str(tmp_path))
     try:
-        with httpx.Client(base_url=f"{url}/v1/ns", timeout=30) as http:
+        with httpx.Client(base_url=f"{url}/v1/ns", timeout=30, verify=tls()) as http:
             for ns in ("busy", "other"):
                 assert http.post(f"/{ns}/clock", json={"set": START}).status_code == 200
             assert http.put("/busy/config", json={"key": "auto-present", "value": "off"}).status_code == 200
@@ -39,7 +39,7 @@ def test_a_chat_request_waits_for_another_process_writer_without_holding_up_the_
             answers: dict = {}
 
             def take():
-                with httpx.Client(base_url=f"{url}/v1/ns", timeout=30) as own:
+                with httpx.Client(base_url=f"{url}/v1/ns", timeout=30, verify=tls()) as own:
                     answers["take"] = own.post("/busy/chats/c2/take", headers={"X-Chatemu-Agent": "a1"})
                     answers["took_at"] = time.monotonic()
 
@@ -73,7 +73,7 @@ def test_a_token_added_or_revoked_while_serving_counts_from_the_next_request(cm,
     first = token("--role", "trainer")
     proc, url = start_server("--data-dir", str(tmp_path))
     try:
-        with httpx.Client(base_url=f"{url}/v1/ns/demo", timeout=30) as http:
+        with httpx.Client(base_url=f"{url}/v1/ns/demo", timeout=30, verify=tls()) as http:
             def clock(secret):
                 headers = {"Authorization": f"Bearer {secret}"} if secret else {}
                 return http.get("/clock", headers=headers).status_code
@@ -99,7 +99,7 @@ def test_an_answer_is_the_command_json_value_encoded_once_compact(tmp_path):
     proc, url = start_server("--data-dir", str(tmp_path))
     text = "bidi \u202e, caf\u00e9, \"quoted\", \U0001F600 done"
     try:
-        with httpx.Client(base_url=f"{url}/v1/ns/n", timeout=30) as http:
+        with httpx.Client(base_url=f"{url}/v1/ns/n", timeout=30, verify=tls()) as http:
             assert http.post("/clock", json={"set": START}).status_code == 200
             assert http.post("/agents/a1/login").status_code == 200
             assert http.post("/chats", json={"id": "c1", "customer": "x"}).status_code == 201

@@ -20,7 +20,7 @@ from test_serve import start_server, stop
 
 from chatemu.server.routes import ROUTES, SPECIAL
 from chatemu.server.tokens import POLICY, TokenStore
-from conftest import CHATEMU, Chatemu
+from conftest import CHATEMU, Chatemu, tls
 
 _names = itertools.count(1)
 ISSUED: list[str] = []  # every token made here: none may show in an answer or the server's log
@@ -57,7 +57,7 @@ class Tenant:
         record, self.tokens["revoked"] = store.add(self.ns, "trainer")
         ISSUED.append(self.tokens["revoked"])
         store.revoke(record.id)
-        self.http = httpx.Client(timeout=20)
+        self.http = httpx.Client(timeout=20, verify=tls())
 
     def token(self, ns, role, agent=None) -> str:
         made = self.store.add(ns, role, agent)[1]
@@ -312,15 +312,15 @@ def test_a_request_without_credentials_is_refused_before_its_body_is_read(tenant
 def test_an_open_loopback_server_needs_no_token_until_one_is_made(tmp_path):
     proc, url = start_server("--data-dir", str(tmp_path))
     try:
-        with httpx.Client(base_url=f"{url}/v1/ns/demo", timeout=20) as http:
+        with httpx.Client(base_url=f"{url}/v1/ns/demo", timeout=20, verify=tls()) as http:
             assert http.post("/chats", json={"customer": "Ann"}).status_code == 201
             assert http.get("/chats", headers={"Authorization": "Bearer anything"}).status_code == 200
-            assert httpx.get(f"{url}/v1/whoami", timeout=20).json() == {"ns": None, "role": "trainer", "agent": None,
+            assert httpx.get(f"{url}/v1/whoami", timeout=20, verify=tls()).json() == {"ns": None, "role": "trainer", "agent": None,
                                                                          "open": True}
             token = TokenStore(str(tmp_path)).add("demo", "trainer")[1]
             assert http.get("/chats").status_code == 401
             assert http.get("/chats", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-            assert httpx.get(f"{url}/v1/whoami", timeout=20).status_code == 401
+            assert httpx.get(f"{url}/v1/whoami", timeout=20, verify=tls()).status_code == 401
     finally:
         assert stop(proc) == 0
 
@@ -342,8 +342,8 @@ def test_serve_on_another_address_needs_a_token_first(tmp_path):
         found = re.fullmatch(r"http://0\.0\.0\.0:(\d+)", url)
         assert found, (url, proc.poll())
         local = f"http://127.0.0.1:{found[1]}/v1/ns/demo/chats"
-        assert httpx.get(local, timeout=20).status_code == 401  # loopback too: there are tokens
-        assert httpx.get(local, headers={"Authorization": f"Bearer {token}"}, timeout=20).status_code == 200
+        assert httpx.get(local, timeout=20, verify=tls()).status_code == 401  # loopback too: there are tokens
+        assert httpx.get(local, headers={"Authorization": f"Bearer {token}"}, timeout=20, verify=tls()).status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0

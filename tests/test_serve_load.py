@@ -25,7 +25,7 @@ import httpx
 import pytest
 from test_serve import Stream, start_server, stop
 
-from conftest import START, Chatemu
+from conftest import START, Chatemu, tls
 
 HEAVY = bool(__import__("os").environ.get("CHATEMU_HEAVY"))  # as in test_check.py: set and non-empty
 CLIENTS = 16
@@ -37,7 +37,7 @@ AGENTS = [f"agent-{k}" for k in range(1, 5)]
 
 
 def client(base: str) -> httpx.Client:
-    return httpx.Client(base_url=base, timeout=httpx.Timeout(30))
+    return httpx.Client(base_url=base, timeout=httpx.Timeout(30), verify=tls())
 
 
 class Chats:

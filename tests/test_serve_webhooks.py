@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 from test_serve import start_server, stop
 from test_webhooks import Receiver, receiver  # noqa: F401 (receiver: the fixture, shared)
 
-from conftest import START, Chatemu
+from conftest import START, Chatemu, tls
 
 SCHEDULE = "0,0.3,0.3,0.3,0.3,0.3"
 _names = itertools.count(1)
@@ -35,7 +35,7 @@ def server(tmp_path_factory):
 class Space:
     def __init__(self, url, folder):
         self.ns = f"w{next(_names)}"
-        self.http = httpx.Client(base_url=f"{url}/v1/ns/{self.ns}", timeout=20)
+        self.http = httpx.Client(base_url=f"{url}/v1/ns/{self.ns}", timeout=20, verify=tls())
         self.cli = Chatemu(folder / f"{self.ns}.db")
 
 
@@ -142,7 +142,7 @@ def test_a_namespace_deleted_and_made_again_delivers_from_its_new_file(space, re
     assert space.http.post("/chats", json={"customer": "Ann"}).status_code == 201
     first = [e["seq"] for e in space.cli.js("events")]
     wait_for(lambda: seqs(old) == first)
-    assert httpx.delete(str(space.http.base_url).rstrip("/"), timeout=20).status_code == 200
+    assert httpx.delete(str(space.http.base_url).rstrip("/"), timeout=20, verify=tls()).status_code == 200
     assert space.http.post("/webhooks", json={"url": new.url}).status_code == 201
     assert space.http.post("/chats", json={"customer": "Bo"}).status_code == 201
     events = space.cli.js("events")
@@ -169,7 +169,7 @@ def test_kill_9_mid_delivery_then_a_restart_skips_nothing(tmp_path, receiver):
     proc, url = start_server("--data-dir", str(tmp_path), env=env)
     cli = Chatemu(tmp_path / "demo.db")
     try:
-        assert httpx.post(f"{url}/v1/ns/demo/webhooks", json={"url": hook.url}, timeout=20).status_code == 201
+        assert httpx.post(f"{url}/v1/ns/demo/webhooks", json={"url": hook.url}, timeout=20, verify=tls()).status_code == 201
         for name in ("Ann", "Bo", "Cy", "Di"):
             cli.ok("chat", "new", "--customer", name)
         assert in_flight.wait(20)

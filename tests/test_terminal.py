@@ -12,7 +12,7 @@ import re
 import pexpect
 import pytest
 
-from conftest import CHATEMU, copy_into, shared_start
+from conftest import CHATEMU, copy_into, shared_start, close_ended
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Between two words of the same table line: spaces, colour codes and rich's box lines.
@@ -64,7 +64,7 @@ def row(*cells: str) -> str:
 def finish(child: pexpect.spawn) -> str:
     """Read to the end; the exit status must be 0.  Returns all the output."""
     expect(child, pexpect.EOF, "the end of the output")
-    child.close()
+    close_ended(child)
     assert child.exitstatus == 0, f"exit {child.exitstatus}: {plain(shown(child))}"
     return shown(child)
 

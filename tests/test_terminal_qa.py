@@ -13,7 +13,7 @@ import re
 
 import pexpect
 import pytest
-from conftest import CHATEMU, Chatemu
+from conftest import CHATEMU, Chatemu, close_ended
 
 TIMEOUT = 10
 
@@ -63,7 +63,7 @@ def finish(child: pexpect.spawn) -> tuple[int | None, str]:
     except pexpect.TIMEOUT:
         pytest.fail(f"the process did not end within {TIMEOUT}s; the terminal showed:\n{child.before}", pytrace=False)
     rest = child.before
-    child.close()
+    close_ended(child)
     return child.exitstatus, rest
 
 
