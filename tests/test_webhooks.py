@@ -37,7 +37,11 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
+                size = int(self.headers["content-length"])
+                body = self.rfile.read(size)
+                if len(body) < size:  # the sender was killed mid-request: nothing was delivered
+                    self.close_connection = True
+                    return
                 status = owner.answer(len(owner.got), body)
                 if owner.delay:
                     time.sleep(owner.delay)
