@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import clocks, core
 from .errors import Refused, UsageError, unknown
-from .timefmt import MAX_MS, format_time, seconds
+from .timefmt import MAX_MS, format_time, parse_duration, seconds
 from .validate import check_customer, check_name, check_priority, shown
 
 #: A chat's own columns: what moving it and judging it need.
@@ -176,10 +176,8 @@ def new(tx, customer, queue, priority, chat_id, inbox, patience=None):
     from .queues import ensure as ensure_queue, named
 
     check_name("queue", queue)
-    if patience is not None:
-        from .timefmt import parse_duration
-
-        patience = parse_duration(patience) if isinstance(patience, str) else patience
+    if isinstance(patience, str):
+        patience = parse_duration(patience)
     check_priority(priority)
     if customer is not None:
         check_customer(customer)

@@ -96,7 +96,7 @@ from . import config as cfg
 from . import core, profiles, schema
 from .clock import MODES
 from .errors import ChatemuError, DatabaseError
-from .clocks import BREAK_LIMITS, encode_limits, parse_limits
+from .clocks import BREAK_LIMITS, DEADLINES, encode_limits, parse_limits
 from .refusals import JOURNALED
 from .timefmt import MAX_MS, MIN_MS, format_time
 from .validate import (MAX_STORED_COUNTER, PRIORITY_RANGE, command_problem, customer_problem, is_name, line_problem,
@@ -881,7 +881,7 @@ class _Checker:
         for kind, states in core.TIMER_STATES.items():
             if kind == core.K_WRAPUP:
                 continue
-            column = f"{'patience' if kind == core.K_PATIENCE else kind}_deadline_ms"
+            column = DEADLINES[kind]
             self.report(
                 f"SELECT id, state, {column} FROM chats WHERE {column} IS NOT NULL"
                 f" AND (state NOT IN {_in(states)} OR NOT (typeof({column}) = 'integer'"

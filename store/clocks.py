@@ -38,7 +38,8 @@ _CHAT = "SELECT {fields} FROM chats WHERE {col} IS NOT NULL AND {col} <= ? ORDER
 _AGENT = ("SELECT id, presence, break_reason, break_deadline_ms, overrun_since_ms FROM agents"
           " WHERE break_deadline_ms IS NOT NULL AND break_deadline_ms <= ? ORDER BY break_deadline_ms, id LIMIT "
           + str(BATCH))
-_COLUMNS = {core.K_WRAPUP: "wrapup_deadline_ms", core.K_IDLE: "idle_deadline_ms",
+#: Each kind's deadline column.
+DEADLINES = {core.K_WRAPUP: "wrapup_deadline_ms", core.K_IDLE: "idle_deadline_ms",
             core.K_PATIENCE: "patience_deadline_ms", core.K_OFFER: "offer_deadline_ms",
             core.K_ALERT: "alert_deadline_ms", core.K_BREAK: "break_deadline_ms"}
 #: The chat columns the clocks keep and ``moved`` may change.
@@ -54,7 +55,7 @@ _CHAT_KINDS = (core.K_IDLE, core.K_PATIENCE, core.K_OFFER, core.K_ALERT)
 #: The earliest deadline of each kind (NULL: none runs), one read of its partial index's first
 #: entry (the ``WHERE`` lets the ``min`` use it): ``FIRSTS`` gives them in ``kinds()``' order.
 _FIRST = {kind: f"(SELECT min({col}) FROM {'agents' if kind == core.K_BREAK else 'chats'} WHERE {col} IS NOT NULL)"
-          for kind, col in _COLUMNS.items()}
+          for kind, col in DEADLINES.items()}
 FIRSTS = "SELECT " + ", ".join(_FIRST.values())
 #: The earliest deadline of every kind: whether settling has anything to look at (NULL: none
 #: runs).  The largest integer stands for a kind with none; the outer ``nullif`` makes it NULL.
@@ -66,7 +67,7 @@ def kinds(fields: str) -> tuple[Kind, ...]:
     """Every kind of timer, with its queries (``fields``: a chat's own columns; a wrap-up's
     expiry reads no more, the clocks' read theirs too)."""
     found = []
-    for name, col in _COLUMNS.items():
+    for name, col in DEADLINES.items():
         if name == core.K_BREAK:
             found.append(Kind(name, col, _AGENT, _AGENT.split(" WHERE ")[0] + " WHERE id = ?"))
             continue
@@ -93,8 +94,7 @@ def moved(tx, chat: dict, event: str, to: str, queue: str) -> dict | None:
     if not chat["clocking"] and to != core.QUEUED \
             and (event != core.PRESENT or tx.config("offer-timeout", queue) is None):
         return None  # no clock runs, none starts: nothing more to read or write
-    if "waiting_since_ms" not in chat:
-        chat = {**chat, **tx.record(f"SELECT {CLOCK_FIELDS} FROM chats WHERE id = ?", chat["id"])}
+    chat = _full(tx, chat)
     state = chat["state"]
     timers = {core.K_IDLE: chat["idle_deadline_ms"], core.K_PATIENCE: chat["patience_deadline_ms"],
               core.K_OFFER: chat["offer_deadline_ms"], core.K_ALERT: chat["alert_deadline_ms"]}

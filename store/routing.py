@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
-from .core import AVAILABLE, BREAK, LOGGED_OUT
+from .core import AVAILABLE, BREAK, LOGGED_OUT, NOT_RESPONDING
 
 LONGEST_WAIT, QUEUE_ORDER = "longest-wait", "queue-order"
 
@@ -80,7 +80,7 @@ def _away(agent: AgentFacts) -> str:
     return ("it is on a break" if agent.presence == BREAK
             else "it is logged out" if agent.presence == LOGGED_OUT
             else "it is not-responding: an offer to it timed out (`agent available` brings it back)"
-            if agent.presence == "not-responding" else f"it is {agent.presence}")
+            if agent.presence == NOT_RESPONDING else f"it is {agent.presence}")
 
 
 def _why_not(agent: AgentFacts, auto_present: bool) -> Iterator[str]:

@@ -335,6 +335,14 @@ def made_new() -> list[tuple[str, tuple]]:
     return _MADE_NEW
 
 
+def _each(conn: sqlite3.Connection, script: str) -> None:
+    """Run the statements of ``script`` (separated by ``;``) one by one, inside the caller's
+    transaction (``executescript`` would commit it first)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 def _migrations(sqlite_utils, now_ms: int):
     migrations = sqlite_utils.Migrations("chatemu")
 
@@ -511,18 +519,14 @@ def _migrations(sqlite_utils, now_ms: int):
     def webhooks(db) -> None:
         # Server configuration, not contact-centre state (store/webhooks.py): kept by reset,
         # snapshot restore and import, never in a bundle or a snapshot.
-        for statement in WEBHOOK_TABLES.split(";"):
-            if statement.strip():
-                db.conn.execute(statement)
+        _each(db.conn, WEBHOOK_TABLES)
         db.conn.execute("INSERT INTO webhook_log (id, tag, generation) VALUES (1, NULL, 0)")
 
     @migrations(name="0008_clocks")
     def clocks(db) -> None:
         # The clocks beyond wrap-up (store/clocks.py): each running timer is its deadline, NULL
         # when it does not run, with a partial index in the order timers run out.
-        for statement in CLOCK_COLUMNS.split(";"):
-            if statement.strip():
-                db.conn.execute(statement)
+        _each(db.conn, CLOCK_COLUMNS)
 
     @migrations(name="0009_free_agents")
     def free_agents(db) -> None:
@@ -540,9 +544,7 @@ def _migrations(sqlite_utils, now_ms: int):
         # Indexes that hold only the rows their queries read, so a move that is not into or out
         # of a queue, and an agent's own event, write no entry in them: the queue's head by queue
         # holds the queued chats; the events by chat hold the chats' events (not the agents').
-        for statement in LEAN_INDEXES.split(";"):
-            if statement.strip():
-                db.conn.execute(statement)
+        _each(db.conn, LEAN_INDEXES)
 
     return migrations
 
