@@ -366,7 +366,7 @@ def html(tl: Timeline) -> str:
 
 def cells(tl: Timeline, lane: Lane, width: int) -> list[Optional[tuple[str, Look]]]:
     """The lane as ``width`` cells: each the state that fills most of it (None: the lane has
-    none there), its call marks on top."""
+    none there), its call and alert marks on top."""
     span = max(tl.span, 1)
     best: list[tuple[float, Optional[tuple[str, Look]]]] = [(0.0, None)] * width
     for interval in lane.intervals:
@@ -377,14 +377,11 @@ def cells(tl: Timeline, lane: Lane, width: int) -> list[Optional[tuple[str, Look
             if covered > best[cell][0]:
                 best[cell] = (covered, (interval.state, look(lane.kind, interval.state)))
     found = [item for _, item in best]
-    for at, _state in lane.calls:
+    marks = [(at, CALL, CALL_LETTER) for at, _state in lane.calls] + [(at, ALERT, ALERT_LETTER) for at in lane.alerts]
+    for at, mark, letter in marks:
         cell = min(int((at - tl.start) * width / span), width - 1)
         under = found[cell]
-        found[cell] = (CALL, under[1] if under else Look("#ffffff", CALL_LETTER))
-    for at in lane.alerts:
-        cell = min(int((at - tl.start) * width / span), width - 1)
-        under = found[cell]
-        found[cell] = (ALERT, under[1] if under else Look("#ffffff", ALERT_LETTER))
+        found[cell] = (mark, under[1] if under else Look("#ffffff", letter))
     return found
 
 
